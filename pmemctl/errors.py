@@ -1,0 +1,195 @@
+"""The exception tree and the documented exit codes.
+
+Every failure pmemctl reports is a :class:`PmemctlError`.  Each class knows
+its exit code, so the CLI has one funnel (``cli.main``) that turns any of them
+into one sentence on stderr and that code.  Kernel errors keep their errno,
+the path written or read and the value, so a message can name the object, the
+cause and the next step.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+from enum import IntEnum
+from typing import Optional
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in the README and pmemctl(1)."""
+
+    OK = 0  # read succeeded, or the change was made and verified
+    FAILED = 1  # an error; nothing needed undoing, or nothing had been changed
+    USAGE = 2  # bad options or arguments (also click's own usage errors)
+    NO_CHANGE = 3  # already in the requested state; nothing written
+    PARTIAL = 4  # some targets changed, some did not; the machine is consistent
+    REFUSED = 5  # a pre-check refused before the first write
+    ROLLED_BACK = 6  # a step failed and everything this run changed was undone
+    ROLLBACK_INCOMPLETE = 7  # a step failed and undoing it failed too: see the report
+    NOT_FOUND = 8  # a named object, scenario or sysroot does not exist
+    UNSUPPORTED = 9  # the kernel lacks the feature (attribute or driver absent)
+    LOCKED = 10  # another pmemctl run holds the lock, or an unfinished journal exists
+
+
+class PmemctlError(Exception):
+    """Base of every error pmemctl reports to a user."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str, *, hint: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def sentence(self) -> str:
+        """The one line shown to the user: what, why, and what to do next."""
+        if self.hint:
+            return f"{self.message}; {self.hint}"
+        return self.message
+
+
+class UsageError(PmemctlError):
+    exit_code = ExitCode.USAGE
+
+
+class NotFound(PmemctlError):
+    """A named object (device, block, scenario, sysroot) does not exist."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+
+class Unsupported(PmemctlError):
+    exit_code = ExitCode.UNSUPPORTED
+
+
+class Refused(PmemctlError):
+    exit_code = ExitCode.REFUSED
+
+
+class NoChange(PmemctlError):
+    exit_code = ExitCode.NO_CHANGE
+
+
+class Locked(PmemctlError):
+    exit_code = ExitCode.LOCKED
+
+
+class BadAttribute(PmemctlError):
+    """An attribute held something its parser cannot read (garbage)."""
+
+    def __init__(self, path: str, value: str, expected: str) -> None:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        super().__init__(
+            f"{path}: unexpected content {shown!r} (expected {expected})",
+            hint="the tree may be damaged or from an unsupported kernel",
+        )
+        self.path = path
+        self.value = value
+
+
+class NotASysfsTree(NotFound):
+    def __init__(self, sysroot: str, missing: str) -> None:
+        super().__init__(
+            f"{sysroot} is not a sysfs tree: {missing} does not exist",
+            hint="point --sysroot (or PMEMCTL_SYSROOT) at / or at a tree made by 'pmemctl sim create'",
+        )
+        self.sysroot = sysroot
+
+
+# --- kernel errors ---------------------------------------------------------
+
+_ERRNO_MEANING = {
+    _errno.ENOENT: "no such attribute or object",
+    _errno.EINVAL: "the kernel rejected the value as invalid",
+    _errno.EBUSY: "the device or memory is busy",
+    _errno.EACCES: "permission denied (read-only attribute or not root)",
+    _errno.EPERM: "operation not permitted",
+    _errno.ENXIO: "no such device or address (device disabled or gone)",
+    _errno.ENODEV: "no such device (not bound, or no driver accepts it)",
+    _errno.ENOSPC: "not enough space in the region",
+    _errno.EINTR: "interrupted",
+    _errno.ENOMEM: "out of memory",
+    _errno.EAGAIN: "try again later",
+    _errno.EOPNOTSUPP: "not supported by this kernel",
+    _errno.ETIMEDOUT: "timed out",
+}
+
+
+def errno_meaning(code: int) -> str:
+    return _ERRNO_MEANING.get(code) or os.strerror(code).lower()
+
+
+class KernelError(PmemctlError):
+    """A read or write under the sysroot failed with an errno.
+
+    Subclasses exist for the errnos callers branch on; ``errno``, ``path`` and
+    ``value`` are always set.
+    """
+
+    errno_value: int = 0
+
+    def __init__(
+        self,
+        path: str,
+        err: int,
+        *,
+        value: Optional[str] = None,
+        op: str = "write",
+        hint: Optional[str] = None,
+    ) -> None:
+        self.path = path
+        self.errno = err
+        self.value = value
+        self.op = op
+        name = _errno.errorcode.get(err, str(err))
+        if op == "write" and value is not None:
+            what = f"writing {value!r} to {path}"
+        else:
+            what = f"{op} {path}"
+        super().__init__(f"{what} failed: {name}, {errno_meaning(err)}", hint=hint)
+
+
+class AttributeMissing(KernelError):
+    errno_value = _errno.ENOENT
+
+
+class InvalidValue(KernelError):
+    errno_value = _errno.EINVAL
+
+
+class Busy(KernelError):
+    errno_value = _errno.EBUSY
+
+
+class AccessDenied(KernelError):
+    errno_value = _errno.EACCES
+
+
+class NoDevice(KernelError):
+    errno_value = _errno.ENXIO
+
+
+class OutsideSysroot(PmemctlError):
+    """A path (after following symlinks) leaves the sysroot."""
+
+    exit_code = ExitCode.REFUSED
+
+
+_KERNEL_ERROR_BY_ERRNO: dict[int, type[KernelError]] = {
+    _errno.ENOENT: AttributeMissing,
+    _errno.ENOTDIR: AttributeMissing,
+    _errno.EINVAL: InvalidValue,
+    _errno.EBUSY: Busy,
+    _errno.EACCES: AccessDenied,
+    _errno.EPERM: AccessDenied,
+    _errno.ENXIO: NoDevice,
+    _errno.ENODEV: NoDevice,
+}
+
+
+def kernel_error(
+    path: str, err: int, *, value: Optional[str] = None, op: str = "write"
+) -> KernelError:
+    """Build the typed exception for ``err`` (callers ``raise ... from oserror``)."""
+    cls = _KERNEL_ERROR_BY_ERRNO.get(err, KernelError)
+    return cls(path, err, value=value, op=op)

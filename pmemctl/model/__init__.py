@@ -1,0 +1,1 @@
+"""Room 2: immutable snapshot of kernel objects (no writes)."""

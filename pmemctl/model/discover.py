@@ -1,0 +1,800 @@
+"""discover(door) -> Topology: read the kernel's objects into one snapshot.
+
+Readers per kind (nd, dax, memory blocks, nodes, tiers, policy) each return
+records; nothing here writes.  Attribute formats are in
+../shared/reference/kernel-abi.md §7 (and Documentation/ABI/testing/
+sysfs-bus-nd, sysfs-bus-dax, sysfs-devices-memory, sysfs-devices-node).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional, TypeVar
+
+from pmemctl.errors import BadAttribute, NotFound
+from pmemctl.model.records import (
+    AccessClass,
+    BlockState,
+    DaxDevice,
+    DaxMappingRange,
+    DaxRegion,
+    Dimm,
+    MemoryBlock,
+    MemoryTier,
+    Namespace,
+    NamespaceMode,
+    NdBus,
+    NodeKind,
+    NumaNode,
+    Policy,
+    Region,
+    RegionMapping,
+    Topology,
+)
+from pmemctl.sysfs import paths
+from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.units import (
+    parse_bool01,
+    parse_cpulist,
+    parse_hex,
+    parse_int,
+    parse_zones,
+)
+
+T = TypeVar("T")
+
+#: The per-block attributes a caller may ask for ("state" is always read).
+BLOCK_FIELDS = frozenset({"state", "zones", "removable", "node", "device"})
+
+_MEMORY_DIR_RE = re.compile(r"^memory(\d+)$")
+_NODE_DIR_RE = re.compile(r"^node(\d+)$")
+_TIER_DIR_RE = re.compile(r"^memory_tier(\d+)$")
+_DAX_NAME_RE = re.compile(r"^dax(\d+)\.(\d+)$")
+_KB = 1024
+
+
+# --------------------------------------------------------------------------
+# small attribute helpers
+
+
+def _opt(door: SysfsRoot, kpath: str, parser: Callable[[str], T], expected: str) -> Optional[T]:
+    return door.read_parsed(kpath, parser, expected)
+
+
+def _opt_str(door: SysfsRoot, kpath: str) -> Optional[str]:
+    text = door.read_optional(kpath)
+    if text is None:
+        return None
+    text = text.strip()
+    return text or None
+
+
+def _opt_int(door: SysfsRoot, kpath: str) -> Optional[int]:
+    return _opt(door, kpath, parse_int, "an integer")
+
+
+def _opt_hex(door: SysfsRoot, kpath: str) -> Optional[int]:
+    return _opt(door, kpath, parse_hex, "a hex number")
+
+
+def _node_id(value: Optional[int]) -> Optional[int]:
+    """numa_node/target_node read -1 when unknown (NUMA_NO_NODE)."""
+    if value is None or value < 0:
+        return None
+    return value
+
+
+def _enabled(door: SysfsRoot, dev_path: str) -> bool:
+    # Tools key "enabled" purely on the driver symlink (kernel-abi.md §8).
+    return door.readlink(dev_path + "/driver") is not None
+
+
+def _parse_sector_size(text: str) -> Optional[int]:
+    """``512 4096 \\n`` with the selected value in brackets: ``[512] 4096``."""
+    for token in text.split():
+        if token.startswith("[") and token.endswith("]"):
+            return int(token[1:-1])
+    return None
+
+
+# --------------------------------------------------------------------------
+# policy
+
+
+def _parse_cmdline(cmdline: Optional[str]) -> tuple[Optional[str], bool]:
+    if not cmdline:
+        return None, False
+    memhp: Optional[str] = None
+    movable_node = False
+    for word in cmdline.split():
+        if word.startswith("memhp_default_state="):
+            memhp = word.split("=", 1)[1]
+        elif word == "movable_node":
+            movable_node = True
+    return memhp, movable_node
+
+
+def read_policy(door: SysfsRoot, first_block: Optional[int]) -> Policy:
+    block_size = _opt_hex(door, paths.BLOCK_SIZE_BYTES)
+    if block_size is not None and block_size <= 0:
+        raise BadAttribute(paths.BLOCK_SIZE_BYTES, hex(block_size), "a positive hex block size")
+    cmdline = door.read_optional(paths.PROC_CMDLINE)
+    memhp, movable_node = _parse_cmdline(cmdline)
+    demotion = door.read_optional(paths.DEMOTION_ENABLED)
+    params = paths.MEMORY_HOTPLUG_PARAMS
+    # valid_zones only exists with CONFIG_MEMORY_HOTREMOVE (kernel-abi.md §7.2).
+    hotremove: Optional[bool] = None
+    if first_block is not None:
+        hotremove = door.exists(f"{paths.memory_block(first_block)}/valid_zones")
+    return Policy(
+        block_size=block_size,
+        auto_online_blocks=_opt_str(door, paths.AUTO_ONLINE_BLOCKS),
+        memhp_default_state=memhp,
+        movable_node=movable_node,
+        demotion_enabled=None if demotion is None else demotion.strip() in ("true", "1"),
+        online_policy=_opt_str(door, params + "/online_policy"),
+        auto_movable_ratio=_opt_int(door, params + "/auto_movable_ratio"),
+        memmap_on_memory=_opt_str(door, params + "/memmap_on_memory"),
+        kmem_driver=door.is_dir(paths.dax_driver("kmem")),
+        device_dax_driver=door.is_dir(paths.dax_driver("device_dax")),
+        hotremove=hotremove,
+        kernel_cmdline=cmdline.strip() if cmdline else None,
+    )
+
+
+# --------------------------------------------------------------------------
+# nd bus: buses, dimms, regions, namespaces
+
+
+@dataclass
+class _NdScan:
+    buses: list[NdBus]
+    dimms: list[Dimm]
+    regions: list[Region]
+    namespaces: list[Namespace]
+    #: nd dax device path (regionR/daxR.M) -> namespace name, to tie dax bus devices
+    nd_dax_owner: dict[str, str]
+
+
+def _natural_key(name: str) -> tuple[object, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
+def _bus_of(path: str) -> str:
+    for part in path.split("/"):
+        if part.startswith("ndbus"):
+            return part
+    return "?"
+
+
+def _read_region_mappings(door: SysfsRoot, rpath: str) -> tuple[RegionMapping, ...]:
+    count = _opt_int(door, rpath + "/mappings") or 0
+    out: list[RegionMapping] = []
+    for i in range(count):
+        kpath = f"{rpath}/mapping{i}"
+        text = door.read_optional(kpath)
+        if text is None:
+            continue
+        # "nmemN,<dpa offset>,<length>,<position>" (drivers/nvdimm/region_devs.c)
+        parts = text.strip().split(",")
+        try:
+            out.append(RegionMapping(parts[0], int(parts[1], 0), int(parts[2], 0), int(parts[3], 0)))
+        except (IndexError, ValueError) as err:
+            raise BadAttribute(kpath, text, "nmemN,offset,length,position") from err
+    return tuple(out)
+
+
+def _read_region(door: SysfsRoot, name: str, rpath: str, namespaces: tuple[str, ...]) -> Region:
+    devtype = _opt_str(door, rpath + "/devtype")
+    size = _opt_int(door, rpath + "/size")
+    if size is None:
+        raise BadAttribute(rpath + "/size", "", "a region size (attribute missing)")
+    read_only = door.read_parsed(rpath + "/read_only", parse_bool01, "0 or 1")
+    return Region(
+        name=name,
+        path=rpath,
+        bus=_bus_of(rpath),
+        id=int(name[len("region"):]),
+        type="volatile" if devtype == "nd_volatile" else "pmem",
+        size=size,
+        available_size=_opt_int(door, rpath + "/available_size"),
+        max_available_extent=_opt_int(door, rpath + "/max_available_extent"),
+        align=_opt_int(door, rpath + "/align"),
+        numa_node=_node_id(_opt_int(door, rpath + "/numa_node")),
+        target_node=_node_id(_opt_int(door, rpath + "/target_node")),
+        resource=_opt_int(door, rpath + "/resource"),
+        nstype=_opt_int(door, rpath + "/nstype"),
+        persistence_domain=_opt_str(door, rpath + "/persistence_domain"),
+        read_only=read_only,
+        enabled=_enabled(door, rpath),
+        mappings=_read_region_mappings(door, rpath),
+        namespace_seed=_opt_str(door, rpath + "/namespace_seed"),
+        dax_seed=_opt_str(door, rpath + "/dax_seed"),
+        pfn_seed=_opt_str(door, rpath + "/pfn_seed"),
+        btt_seed=_opt_str(door, rpath + "/btt_seed"),
+        namespaces=namespaces,
+    )
+
+
+def _first_block_device(door: SysfsRoot, dev_path: str) -> Optional[str]:
+    names = sorted(door.listdir(dev_path + "/block"))
+    return names[0] if names else None
+
+
+def _dax_child(door: SysfsRoot, nd_dax_path: str) -> Optional[str]:
+    """The dax-bus device under an nd dax device (regionR/daxR.M/daxR.N)."""
+    for entry in sorted(door.listdir(nd_dax_path)):
+        if _DAX_NAME_RE.match(entry) and door.is_dir(f"{nd_dax_path}/{entry}"):
+            return entry
+    return None
+
+
+def _read_namespace(
+    door: SysfsRoot, name: str, npath: str, region_path: str, owner: dict[str, str]
+) -> Namespace:
+    size = _opt_int(door, npath + "/size")
+    if size is None:
+        raise BadAttribute(npath + "/size", "", "a namespace size (attribute missing)")
+    holder = _opt_str(door, npath + "/holder")
+    mode = NamespaceMode.RAW
+    usable: Optional[int] = None
+    holder_uuid: Optional[str] = None
+    align: Optional[int] = None
+    blockdev: Optional[str] = None
+    dax_device: Optional[str] = None
+    sector_size: Optional[int] = None
+    enabled = _enabled(door, npath)
+    if holder:
+        hpath = f"{region_path}/{holder}"
+        holder_uuid = _opt_str(door, hpath + "/uuid")
+        usable = _opt_int(door, hpath + "/size")
+        enabled = _enabled(door, hpath)
+        if holder.startswith("dax"):
+            mode = NamespaceMode.DEVDAX
+            align = _opt_int(door, hpath + "/align")
+            dax_device = _dax_child(door, hpath)
+            owner[hpath] = name
+        elif holder.startswith("pfn"):
+            mode = NamespaceMode.FSDAX
+            align = _opt_int(door, hpath + "/align")
+            blockdev = _first_block_device(door, hpath)
+        elif holder.startswith("btt"):
+            mode = NamespaceMode.SECTOR
+            blockdev = _first_block_device(door, hpath)
+            # btt sector_size lists the supported sizes with the selected one in
+            # brackets, like the namespace's (drivers/nvdimm/btt_devs.c,
+            # nd_size_select_show): "512 520 528 [4096] 4104 4160 4224".
+            sector_size = _opt(door, hpath + "/sector_size", _parse_sector_size, "sizes like '512 [4096]'")
+    else:
+        # mode attribute: raw, or "memory" for a raw namespace with struct pages
+        # (kernel-abi.md §7.7); fsdax without a pfn holder is only legacy e820.
+        kmode = _opt_str(door, npath + "/mode")
+        if kmode == "memory" and door.listdir(npath + "/block"):
+            mode = NamespaceMode.FSDAX
+        blockdev = _first_block_device(door, npath)
+    if sector_size is None and mode != NamespaceMode.DEVDAX:
+        text = door.read_optional(npath + "/sector_size")
+        sector_size = _parse_sector_size(text) if text else None
+    uuid = _opt_str(door, npath + "/uuid")
+    if uuid == "00000000-0000-0000-0000-000000000000":
+        uuid = None
+    return Namespace(
+        name=name,
+        path=npath,
+        region=region_path.rsplit("/", 1)[-1],
+        bus=_bus_of(npath),
+        mode=mode,
+        size=size,
+        usable_size=usable,
+        uuid=uuid,
+        holder_uuid=holder_uuid,
+        alt_name=_opt_str(door, npath + "/alt_name"),
+        holder=holder,
+        blockdev=blockdev,
+        sector_size=sector_size,
+        align=align,
+        enabled=enabled,
+        resource=_opt_int(door, npath + "/resource"),
+        numa_node=_node_id(_opt_int(door, npath + "/numa_node")),
+        target_node=_node_id(_opt_int(door, npath + "/target_node")),
+        nstype=_opt_int(door, npath + "/nstype"),
+        dax_device=dax_device,
+    )
+
+
+def read_nd(door: SysfsRoot) -> _NdScan:
+    entries = sorted(door.listdir(paths.ND_DEVICES), key=_natural_key)
+    resolved = {name: door.resolve(f"{paths.ND_DEVICES}/{name}") for name in entries}
+    bus_names = [n for n in entries if n.startswith("ndbus")]
+    dimm_names = [n for n in entries if n.startswith("nmem")]
+    region_names = [n for n in entries if re.fullmatch(r"region\d+", n)]
+    ns_names = [n for n in entries if n.startswith("namespace")]
+
+    dimms: list[Dimm] = []
+    for name in dimm_names:
+        dpath = resolved[name]
+        dimms.append(
+            Dimm(
+                name=name,
+                path=dpath,
+                bus=_bus_of(dpath),
+                id=_opt_str(door, dpath + "/nfit/id"),
+                handle=_opt(door, dpath + "/nfit/handle", lambda t: int(t, 0), "an integer"),
+                phys_id=_opt(door, dpath + "/nfit/phys_id", lambda t: int(t, 0), "an integer"),
+                state=_opt_str(door, dpath + "/state"),
+                security=_opt_str(door, dpath + "/security"),
+                enabled=_enabled(door, dpath),
+            )
+        )
+
+    owner: dict[str, str] = {}
+    namespaces: list[Namespace] = []
+    ns_by_region: dict[str, list[str]] = {}
+    for name in ns_names:
+        npath = resolved[name]
+        region_path = npath.rsplit("/", 1)[0]
+        ns = _read_namespace(door, name, npath, region_path, owner)
+        namespaces.append(ns)
+        ns_by_region.setdefault(ns.region, []).append(name)
+
+    regions = [
+        _read_region(door, name, resolved[name], tuple(ns_by_region.get(name, ())))
+        for name in region_names
+    ]
+    buses: list[NdBus] = []
+    for name in bus_names:
+        bpath = resolved[name]
+        buses.append(
+            NdBus(
+                name=name,
+                path=bpath,
+                provider=_opt_str(door, bpath + "/provider"),
+                dimms=tuple(d.name for d in dimms if d.bus == name),
+                regions=tuple(r.name for r in regions if r.bus == name),
+            )
+        )
+    return _NdScan(buses, dimms, regions, namespaces, owner)
+
+
+# --------------------------------------------------------------------------
+# dax bus
+
+
+def _dax_source(dpath: str) -> str:
+    if "/ndbus" in dpath:
+        return "nvdimm"
+    if "/cxl" in dpath or "/dax_region" in dpath:
+        return "cxl"
+    if "hmem" in dpath:
+        return "hmem"
+    return "unknown"
+
+
+def _iomem_resources(door: SysfsRoot) -> dict[str, int]:
+    """Name → start for /proc/iomem lines, used when dax ``resource`` is unreadable."""
+    text = door.read_optional(paths.PROC_IOMEM)
+    out: dict[str, int] = {}
+    if not text:
+        return out
+    for line in text.splitlines():
+        rng, sep, name = line.strip().partition(" : ")
+        if not sep:
+            continue
+        start = rng.split("-", 1)[0]
+        try:
+            out.setdefault(name.strip(), int(start, 16))
+        except ValueError:
+            continue
+    return out
+
+
+def _read_dax_mappings(door: SysfsRoot, dpath: str) -> tuple[DaxMappingRange, ...]:
+    out: list[DaxMappingRange] = []
+    names = sorted((e for e in door.listdir(dpath) if re.fullmatch(r"mapping\d+", e)), key=_natural_key)
+    for entry in names:
+        mpath = f"{dpath}/{entry}"
+        start = _opt_int(door, mpath + "/start")
+        end = _opt_int(door, mpath + "/end")
+        if start is None or end is None:
+            continue
+        out.append(DaxMappingRange(start, end, _opt_int(door, mpath + "/page_offset") or 0))
+    return tuple(out)
+
+
+def read_dax(door: SysfsRoot, nd_dax_owner: dict[str, str]) -> tuple[list[DaxRegion], list[DaxDevice]]:
+    names = sorted(
+        (n for n in door.listdir(paths.DAX_DEVICES) if _DAX_NAME_RE.match(n)), key=_natural_key
+    )
+    iomem: Optional[dict[str, int]] = None
+    devices: list[DaxDevice] = []
+    regions: dict[str, DaxRegion] = {}
+    region_devices: dict[str, list[str]] = {}
+    for name in names:
+        dpath = door.resolve(f"{paths.DAX_DEVICES}/{name}")
+        parent = dpath.rsplit("/", 1)[0]
+        size = _opt_int(door, dpath + "/size")
+        if size is None:
+            raise BadAttribute(dpath + "/size", "", "a dax device size (attribute missing)")
+        resource = _opt_int(door, dpath + "/resource")
+        if resource is None:
+            # resource is 0400 (root only); daxctl falls back to /proc/iomem.
+            if iomem is None:
+                iomem = _iomem_resources(door)
+            resource = iomem.get(name)
+        region_id: Optional[int] = _opt_int(door, parent + "/dax_region/id")
+        if parent not in regions:
+            dyn = door.exists(parent + "/dax_region/create")
+            regions[parent] = DaxRegion(
+                id=region_id if region_id is not None else int(_DAX_NAME_RE.match(name).group(1)),  # type: ignore[union-attr]
+                path=parent,
+                size=_opt_int(door, parent + "/dax_region/size"),
+                align=_opt_int(door, parent + "/dax_region/align"),
+                available_size=_opt_int(door, parent + "/dax_region/available_size") if dyn else None,
+                dynamic=dyn,
+                devices=(),
+            )
+        region_devices.setdefault(parent, []).append(name)
+        memmap = door.read_optional(dpath + "/memmap_on_memory")
+        devices.append(
+            DaxDevice(
+                name=name,
+                path=dpath,
+                region_id=region_id,
+                region_path=parent,
+                size=size,
+                resource=resource,
+                align=_opt_int(door, dpath + "/align"),
+                target_node=_node_id(_opt_int(door, dpath + "/target_node")),
+                numa_node=_node_id(_opt_int(door, dpath + "/numa_node")),
+                driver=door.link_basename(dpath + "/driver"),
+                dev=_opt_str(door, dpath + "/dev"),
+                source=_dax_source(dpath),
+                namespace=nd_dax_owner.get(parent),
+                mappings=_read_dax_mappings(door, dpath),
+                memmap_on_memory=None if memmap is None else memmap.strip() in ("1", "Y", "y"),
+                blocks=(),
+            )
+        )
+    region_list = [
+        DaxRegion(r.id, r.path, r.size, r.align, r.available_size, r.dynamic, tuple(region_devices[p]))
+        for p, r in regions.items()
+    ]
+    return region_list, devices
+
+
+# --------------------------------------------------------------------------
+# memory blocks
+
+
+def block_indexes(door: SysfsRoot) -> list[int]:
+    out = []
+    for entry in door.listdir(paths.MEMORY):
+        m = _MEMORY_DIR_RE.match(entry)
+        if m:
+            out.append(int(m.group(1)))
+    out.sort()
+    return out
+
+
+def node_ids(door: SysfsRoot) -> list[int]:
+    out = []
+    for entry in door.listdir(paths.NODE):
+        m = _NODE_DIR_RE.match(entry)
+        if m:
+            out.append(int(m.group(1)))
+    out.sort()
+    return out
+
+
+def _block_nodes(door: SysfsRoot, nodes: Iterable[int], indexes: list[int]) -> dict[int, int]:
+    """Block index → node, from one readdir per node (nodeK/memoryN links).
+
+    lsmem opens every memoryN directory to find its nodeK link; listing the
+    node directories instead costs one readdir per node.  Blocks not found
+    there (kernels without the node links) fall back to their own nodeK link.
+    """
+    out: dict[int, int] = {}
+    for nid in nodes:
+        for entry in door.listdir(paths.node_dir(nid)):
+            m = _MEMORY_DIR_RE.match(entry)
+            if m:
+                out[int(m.group(1))] = nid
+    if len(out) < len(indexes):
+        for idx in indexes:
+            if idx in out:
+                continue
+            for entry in door.listdir(paths.memory_block(idx)):
+                m = _NODE_DIR_RE.match(entry)
+                if m:
+                    out[idx] = int(m.group(1))
+                    break
+    return out
+
+
+_STATE_BY_TEXT = {s.value: s for s in BlockState}
+
+
+def read_blocks(
+    door: SysfsRoot,
+    indexes: list[int],
+    block_size: Optional[int],
+    devices: list[DaxDevice],
+    nodes: list[int],
+    fields: frozenset[str] = BLOCK_FIELDS,
+) -> list[MemoryBlock]:
+    base = paths.MEMORY + "/memory"
+    states = door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
+    zones_raw = door.read_many([f"memory{i}/valid_zones" for i in indexes], paths.MEMORY) if "zones" in fields else None
+    removable_raw = (
+        door.read_many([f"memory{i}/removable" for i in indexes], paths.MEMORY) if "removable" in fields else None
+    )
+    node_of = _block_nodes(door, nodes, indexes) if "node" in fields else {}
+
+    # Ownership: block start (N × block size; N == phys_index, the block id,
+    # drivers/base/memory.c) inside one of the device's ranges (kernel-abi.md §4.2).
+    starts: list[int] = []
+    ends: list[int] = []
+    owners: list[str] = []
+    if "device" in fields and block_size:
+        for dev in devices:
+            for lo, hi in dev.ranges():
+                starts.append(lo)
+                ends.append(hi)
+                owners.append(dev.name)
+        order = sorted(range(len(starts)), key=starts.__getitem__)
+        starts = [starts[i] for i in order]
+        ends = [ends[i] for i in order]
+        owners = [owners[i] for i in order]
+
+    blocks: list[MemoryBlock] = []
+    append = blocks.append
+    state_by_text = _STATE_BY_TEXT
+    for pos, idx in enumerate(indexes):
+        text = states[pos]
+        if text is None:
+            # The block vanished between readdir and read (hot-remove race).
+            continue
+        state = state_by_text.get(text.strip())
+        if state is None:
+            raise BadAttribute(f"{base}{idx}/state", text, "online, offline or going-offline")
+        zones: Optional[tuple[str, ...]] = None
+        if zones_raw is not None and zones_raw[pos] is not None:
+            try:
+                zones = parse_zones(zones_raw[pos])  # type: ignore[arg-type]
+            except ValueError as err:
+                raise BadAttribute(f"{base}{idx}/valid_zones", zones_raw[pos] or "", "zone names") from err
+        removable: Optional[bool] = None
+        if removable_raw is not None and removable_raw[pos] is not None:
+            try:
+                removable = parse_bool01(removable_raw[pos])  # type: ignore[arg-type]
+            except ValueError as err:
+                raise BadAttribute(f"{base}{idx}/removable", removable_raw[pos] or "", "0 or 1") from err
+        owner: Optional[str] = None
+        if starts:
+            start = idx * block_size  # type: ignore[operator]
+            k = bisect.bisect_right(starts, start) - 1
+            if k >= 0 and start < ends[k]:
+                owner = owners[k]
+        append(MemoryBlock(idx, state, zones, removable, node_of.get(idx), owner))
+    return blocks
+
+
+# --------------------------------------------------------------------------
+# nodes and tiers
+
+
+def read_tiers(door: SysfsRoot) -> list[MemoryTier]:
+    tiers = []
+    for entry in door.listdir(paths.MEMORY_TIERING):
+        m = _TIER_DIR_RE.match(entry)
+        if not m:
+            continue
+        tpath = f"{paths.MEMORY_TIERING}/{entry}"
+        nodes = _opt(door, tpath + "/nodelist", parse_cpulist, "a node list") or ()
+        tiers.append(MemoryTier(int(m.group(1)), tpath, nodes))
+    tiers.sort(key=lambda t: t.id)
+    return tiers
+
+
+def _parse_meminfo(text: str) -> dict[str, int]:
+    """``Node 0 MemTotal:        6777044 kB`` lines → {key: bytes}."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0] == "Node":
+            key = parts[2].rstrip(":")
+            scale = _KB if len(parts) >= 5 and parts[4] == "kB" else 1
+            out[key] = int(parts[3]) * scale
+    return out
+
+
+def _read_access(door: SysfsRoot, npath: str, cls: str) -> Optional[AccessClass]:
+    ipath = f"{npath}/{cls}/initiators"
+    if not door.is_dir(ipath):
+        return None
+    initiators = tuple(
+        sorted(int(m.group(1)) for e in door.listdir(ipath) if (m := _NODE_DIR_RE.match(e)))
+    )
+    return AccessClass(
+        initiators=initiators,
+        read_latency=_opt_int(door, ipath + "/read_latency"),
+        write_latency=_opt_int(door, ipath + "/write_latency"),
+        read_bandwidth=_opt_int(door, ipath + "/read_bandwidth"),
+        write_bandwidth=_opt_int(door, ipath + "/write_bandwidth"),
+    )
+
+
+def _classify(
+    nid: int,
+    cpus: tuple[int, ...],
+    node_blocks: list[MemoryBlock],
+    backing: list[DaxDevice],
+    tier: Optional[int],
+    access0: Optional[AccessClass],
+) -> tuple[NodeKind, tuple[str, ...]]:
+    """DRAM / PMEM / CXL / unknown, with the evidence.  The kernel does not
+    label nodes (hwloc#498), so this is inferred from who owns the memory."""
+    evidence: list[str] = []
+    boot_blocks = [b for b in node_blocks if b.device is None]
+    kmem_devs = [d for d in backing if d.driver == "kmem"]
+    if cpus:
+        evidence.append(f"has CPUs {','.join(map(str, cpus[:8]))}{'...' if len(cpus) > 8 else ''}")
+    if boot_blocks:
+        evidence.append(f"{len(boot_blocks)} memory block(s) not owned by any dax device (boot memory)")
+    for dev in kmem_devs:
+        origin = f"namespace {dev.namespace}" if dev.namespace else f"{dev.source} memory"
+        evidence.append(f"{dev.name} ({origin}) is bound to kmem and hot-adds memory here")
+    for dev in backing:
+        if dev.driver != "kmem":
+            evidence.append(f"{dev.name} targets this node but is in {dev.mode.value} mode")
+    if tier is not None:
+        evidence.append(f"in memory_tier{tier}")
+    if access0 is not None and access0.read_latency is not None:
+        evidence.append(f"HMAT read latency {access0.read_latency} ns")
+    if boot_blocks or (cpus and not kmem_devs):
+        return NodeKind.DRAM, tuple(evidence)
+    sources = {d.source for d in kmem_devs} or {d.source for d in backing}
+    if sources == {"nvdimm"}:
+        return NodeKind.PMEM, tuple(evidence)
+    if sources and sources <= {"cxl", "hmem"}:
+        return NodeKind.CXL, tuple(evidence)
+    return NodeKind.UNKNOWN, tuple(evidence)
+
+
+def read_nodes(
+    door: SysfsRoot,
+    ids: list[int],
+    blocks: list[MemoryBlock],
+    devices: list[DaxDevice],
+    tiers: list[MemoryTier],
+    blocks_read: bool,
+) -> list[NumaNode]:
+    online = _opt(door, paths.NODE + "/online", parse_cpulist, "a node list") or tuple(ids)
+    has_memory = set(_opt(door, paths.NODE + "/has_memory", parse_cpulist, "a node list") or ())
+    has_normal = set(_opt(door, paths.NODE + "/has_normal_memory", parse_cpulist, "a node list") or ())
+    tier_of = {n: t.id for t in tiers for n in t.nodes}
+    by_node: dict[int, list[MemoryBlock]] = {}
+    for b in blocks:
+        if b.node is not None:
+            by_node.setdefault(b.node, []).append(b)
+    out: list[NumaNode] = []
+    for nid in ids:
+        npath = paths.node_dir(nid)
+        cpus = _opt(door, npath + "/cpulist", parse_cpulist, "a cpu list") or ()
+        meminfo_text = door.read_optional(npath + "/meminfo")
+        meminfo = _parse_meminfo(meminfo_text) if meminfo_text else {}
+        dist_text = door.read_optional(npath + "/distance")
+        distances: dict[int, int] = {}
+        if dist_text:
+            values = dist_text.split()
+            try:
+                # One value per *online* node, in node order (drivers/base/node.c).
+                distances = {n: int(v) for n, v in zip(online, values)}
+            except ValueError as err:
+                raise BadAttribute(npath + "/distance", dist_text, "integers") from err
+        node_blocks = by_node.get(nid, [])
+        zone_blocks: dict[str, int] = {}
+        online_count = 0
+        for b in node_blocks:
+            if b.state == BlockState.ONLINE:
+                online_count += 1
+                if b.zones:
+                    zone_blocks[b.zones[0]] = zone_blocks.get(b.zones[0], 0) + 1
+        backing = [
+            d for d in devices
+            if d.target_node == nid or any(b.device == d.name for b in node_blocks)
+        ]
+        access0 = _read_access(door, npath, "access0")
+        access1 = _read_access(door, npath, "access1")
+        kind, evidence = _classify(nid, cpus, node_blocks, backing, tier_of.get(nid), access0)
+        out.append(
+            NumaNode(
+                id=nid,
+                path=npath,
+                cpus=cpus,
+                mem_total=meminfo.get("MemTotal"),
+                mem_free=meminfo.get("MemFree"),
+                distances=distances,
+                access0=access0,
+                access1=access1,
+                memory_tier=tier_of.get(nid),
+                blocks_total=len(node_blocks),
+                blocks_online=online_count,
+                zone_blocks=dict(sorted(zone_blocks.items())),
+                dax_devices=tuple(d.name for d in backing),
+                has_memory=nid in has_memory,
+                has_normal_memory=nid in has_normal,
+                kind=kind,
+                evidence=evidence,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------
+# entry point
+
+
+def discover(
+    door: SysfsRoot,
+    *,
+    with_nd: bool = True,
+    with_blocks: bool = True,
+    block_fields: frozenset[str] = BLOCK_FIELDS,
+) -> Topology:
+    """Read the whole machine (or the parts asked for) into a Topology.
+
+    ``block_fields`` limits the per-block reads to what a view needs; state is
+    always read.  Raises NotASysfsTree when the sysroot has no /sys/devices.
+    """
+    door.require_sysfs()
+    nd = read_nd(door) if with_nd else _NdScan([], [], [], [], {})
+    dax_regions, devices = read_dax(door, nd.nd_dax_owner)
+    indexes = block_indexes(door) if with_blocks else []
+    policy = read_policy(door, indexes[0] if indexes else None)
+    nids = node_ids(door)
+    blocks = (
+        read_blocks(door, indexes, policy.block_size, devices, nids, block_fields | {"device", "node"})
+        if with_blocks
+        else []
+    )
+    if blocks:
+        owned: dict[str, list[int]] = {}
+        for b in blocks:
+            if b.device is not None:
+                owned.setdefault(b.device, []).append(b.index)
+        devices = [
+            _replace_blocks(d, tuple(owned.get(d.name, ()))) for d in devices
+        ]
+    tiers = read_tiers(door)
+    nodes = read_nodes(door, nids, blocks, devices, tiers, with_blocks)
+    possible = _opt(door, paths.NODE + "/possible", parse_cpulist, "a node list") or tuple(nids)
+    return Topology(
+        sysroot=door.root,
+        policy=policy,
+        buses=tuple(nd.buses),
+        dimms=tuple(nd.dimms),
+        regions=tuple(nd.regions),
+        namespaces=tuple(nd.namespaces),
+        dax_regions=tuple(dax_regions),
+        dax_devices=tuple(devices),
+        blocks=tuple(blocks),
+        nodes=tuple(nodes),
+        tiers=tuple(tiers),
+        possible_nodes=possible,
+    )
+
+
+def _replace_blocks(dev: DaxDevice, blocks: tuple[int, ...]) -> DaxDevice:
+    from dataclasses import replace
+
+    return replace(dev, blocks=blocks)
+
+
+def find_object_error(kind: str, name: str, known: Iterable[str]) -> NotFound:
+    """A NotFound naming the object and what exists instead."""
+    names = sorted(known, key=_natural_key)
+    listing = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "") if names else "none"
+    return NotFound(f"no {kind} named {name!r}", hint=f"known: {listing}")

@@ -1,0 +1,1 @@
+"""Room 3: services the CLI calls: read views, and plan / apply for changes."""

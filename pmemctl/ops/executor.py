@@ -1,0 +1,444 @@
+"""Apply a Plan: lock, journal, write, verify, and roll back in reverse order.
+
+Rules (architecture.md principle 7, user-needs.md §5):
+  * one run at a time (flock), and none while an unfinished journal exists;
+  * an intent event is journalled before each step;
+  * every step is verified by reading back (driver link, block state, zone);
+  * a failed step undoes what this run did in the failed unit, newest first;
+  * what could not be undone is recorded and reported, and the journal stays
+    so ``pmemctl rollback`` / ``pmemctl resume`` can finish later;
+  * kmem is never unbound while a block of its device is online (the kernel
+    would strand the memory until reboot): UnbindDevice(kmem) re-checks that.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+from pmemctl.errors import ExitCode, KernelError, Locked, errno_meaning
+from pmemctl.ops.actions import (
+    Action,
+    ActionResult,
+    BindDevice,
+    OfflineBlock,
+    OfflineRange,
+    UnbindDevice,
+    WaitForBlocks,
+    WaitForBlocksGone,
+    block_state,
+)
+from pmemctl.ops.plan import Plan
+from pmemctl.sysfs import paths
+from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.sysfs.state import Journal, JournalRecord, RunLock
+
+Progress = Callable[[int, int, str], None]  # (done, total, label)
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, err: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errno = err
+
+
+class Interrupted(Exception):
+    """Ctrl-C during apply; the journal was left for rollback/resume."""
+
+
+@dataclass
+class Outcome:
+    status: str  # changed / no-change / partial / rolled-back / rollback-incomplete / failed / interrupted
+    title: str
+    results: list[ActionResult] = field(default_factory=list)
+    message: str = ""
+    machine_state: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    failed_units: list[str] = field(default_factory=list)
+    changed_units: list[str] = field(default_factory=list)
+
+    EXIT: dict[str, ExitCode] = field(default_factory=lambda: {
+        "changed": ExitCode.OK,
+        "no-change": ExitCode.NO_CHANGE,
+        "partial": ExitCode.PARTIAL,
+        "rolled-back": ExitCode.ROLLED_BACK,
+        "rollback-incomplete": ExitCode.ROLLBACK_INCOMPLETE,
+        "failed": ExitCode.FAILED,
+        "interrupted": ExitCode.ROLLBACK_INCOMPLETE,
+    }, repr=False)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.EXIT[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "title": self.title,
+            "message": self.message,
+            "machine_state": list(self.machine_state),
+            "already": list(self.already),
+            "changed_units": list(self.changed_units),
+            "failed_units": list(self.failed_units),
+            "steps": [
+                {"action": r.action.describe(), "kind": r.action.kind, "status": r.status,
+                 "error": r.error, "errno": r.errno}
+                for r in self.results
+            ],
+        }
+
+
+# --------------------------------------------------------------------------
+# bounded writes
+
+
+@contextmanager
+def deadline(seconds: Optional[float]) -> Iterator[None]:
+    """Interrupt a blocking sysfs write after ``seconds`` (main thread only).
+
+    The kernel retries an offline until a signal is pending, then fails it with
+    EINTR (mm/memory_hotplug.c offline_pages); SIGALRM is that signal.  The
+    handler raises, so Python does not transparently retry the write (PEP 475).
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise TimeoutError
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@dataclass
+class ApplyOptions:
+    offline_timeout: float = 30.0  # per block
+    wait_timeout: float = 30.0  # blocks appearing / disappearing after bind/unbind
+    poll_interval: float = 0.01
+    progress: Optional[Progress] = None
+    command: str = ""
+    #: hook for tests: called before each action index (fault injection of Ctrl-C)
+    before_step: Optional[Callable[[int, Action], None]] = None
+
+
+class Executor:
+    def __init__(self, door: SysfsRoot, opts: ApplyOptions | None = None) -> None:
+        self.door = door
+        self.opts = opts or ApplyOptions()
+        self.journal = Journal(door)
+
+    # -- one action -------------------------------------------------------
+
+    def _write(self, action: Action) -> None:
+        timeout = self.opts.offline_timeout if isinstance(action, (OfflineBlock, OfflineRange)) else None
+        for w in action.writes():
+            if isinstance(action, OfflineRange) and block_state(self.door, int(w.path.split("/")[-2][6:])) != "online":
+                continue
+            try:
+                with deadline(timeout):
+                    self.door.write(w.path, w.value)
+            except TimeoutError:
+                raise StepFailed(
+                    f"{action.describe()}: the kernel did not finish within {timeout:g} s "
+                    "(pages that cannot be migrated, e.g. pinned or in use by the kernel)",
+                    errno.ETIMEDOUT,
+                ) from None
+            except KernelError as err:
+                if err.errno in w.ignore_errnos:
+                    continue
+                if action.kind in ("online-block", "offline-block"):
+                    # EINVAL may mean another agent already changed the block:
+                    # the read-back decides, and names a wrong zone if so.
+                    problem = action.verify(self.door)
+                    if problem is None:
+                        continue
+                    if "online in" in problem:
+                        raise StepFailed(f"{action.describe()}: {problem}", err.errno) from err
+                raise StepFailed(f"{action.describe()}: {err.sentence()}", err.errno) from err
+
+    def _wait(self, action: Action, timeout: float) -> Optional[str]:
+        end = time.monotonic() + timeout
+        problem = action.verify(self.door)
+        delay = self.opts.poll_interval
+        while problem is not None and time.monotonic() < end:
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+            problem = action.verify(self.door)
+        return problem
+
+    def run_action(self, action: Action) -> None:
+        if isinstance(action, UnbindDevice) and action.driver == "kmem":
+            online = self._online_blocks_of(action.device)
+            if online:
+                raise StepFailed(
+                    f"refusing to detach {action.device} from kmem: memory block(s) {online[:5]} are still "
+                    "online, and the kernel would strand that memory until reboot"
+                )
+        self._write(action)
+        if isinstance(action, (WaitForBlocks, WaitForBlocksGone, BindDevice, UnbindDevice)):
+            problem = self._wait(action, self.opts.wait_timeout)
+        else:
+            problem = action.verify(self.door)
+        if problem is not None:
+            raise StepFailed(f"{action.describe()}: {problem}")
+
+    def _online_blocks_of(self, device: str) -> list[int]:
+        resource = self.door.read_optional(f"{paths.DAX_DEVICES}/{device}/resource")
+        size = self.door.read_optional(f"{paths.DAX_DEVICES}/{device}/size")
+        bs_text = self.door.read_optional(paths.BLOCK_SIZE_BYTES)
+        if resource is None or size is None or bs_text is None:
+            return []
+        bs = int(bs_text, 16)
+        start, end = int(resource, 0), int(resource, 0) + int(size)
+        out = []
+        for idx in range(-(-start // bs), end // bs):
+            if block_state(self.door, idx) == "online":
+                out.append(idx)
+        return out
+
+    def _cleanup_failed(self, action: Action) -> None:
+        """Undo the half of a failed bind: new_id may have added an id."""
+        if isinstance(action, BindDevice):
+            try:
+                self.door.write(f"{paths.dax_driver(action.driver)}/remove_id", action.device)
+            except KernelError:
+                pass
+
+    # -- a whole plan -------------------------------------------------------
+
+    def apply(self, plan: Plan) -> Outcome:
+        lock = RunLock(self.door)
+        lock.acquire()
+        try:
+            pending = self.journal.load()
+            if pending is not None:
+                raise unfinished_error(pending)
+            if plan.is_noop:
+                out = Outcome("no-change", plan.title, already=list(plan.already),
+                              message="nothing to do: " + ("; ".join(plan.already) or "already as requested"))
+                return out
+            self.journal.begin({"version": 1, "command": self.opts.command, "plan": plan.to_dict(),
+                                "units": [list(u) for u in units_of(plan)], "state": "applying"})
+            return self._apply_units(plan, statuses={})
+        finally:
+            lock.release()
+
+    def _apply_units(self, plan: Plan, statuses: dict[int, str]) -> Outcome:
+        results: list[ActionResult] = []
+        changed_units: list[str] = []
+        failed_units: list[str] = []
+        total_blocks = plan.block_count() or len(plan.actions)
+        done_blocks = 0
+        last_error = ""
+        for label, start, stop in units_of(plan):
+            done: list[tuple[int, Action]] = []
+            unit_changed = False
+            failure: Optional[StepFailed] = None
+            for i in range(start, stop):
+                action = plan.actions[i]
+                if statuses.get(i) in ("done", "skip"):
+                    done.append((i, action)) if statuses[i] == "done" else None
+                    continue
+                try:
+                    if self.opts.before_step is not None:
+                        self.opts.before_step(i, action)
+                    if action.skippable and action.satisfied(self.door):
+                        self.journal.event(i, "skip")
+                        results.append(ActionResult(action, "skipped"))
+                        continue
+                    critical = isinstance(action, (BindDevice, UnbindDevice))
+                    self.journal.event(i, "start", sync=critical)
+                    self.run_action(action)
+                    self.journal.event(i, "done", sync=critical)
+                except StepFailed as err:
+                    self.journal.event(i, "fail", err=err.errno)
+                    self._cleanup_failed(action)
+                    results.append(ActionResult(action, "failed", err.message, err.errno))
+                    failure = err
+                    break
+                except KeyboardInterrupt:
+                    self.journal.event(i, "interrupted", sync=True)
+                    self.journal.set_state("interrupted")
+                    self.journal.close()
+                    raise Interrupted(
+                        f"interrupted during step {i + 1} of {len(plan.actions)} ({action.describe()})"
+                    ) from None
+                done.append((i, action))
+                unit_changed = True
+                results.append(ActionResult(action, "done"))
+                if action.blocks:
+                    done_blocks += action.blocks
+                if self.opts.progress is not None:
+                    self.opts.progress(done_blocks if plan.block_count() else i + 1, total_blocks, action.describe())
+            if failure is None:
+                if unit_changed:
+                    changed_units.append(label)
+                continue
+            last_error = failure.message
+            failed_units.append(label)
+            undo_ok = self._rollback(done, results)
+            if not undo_ok:
+                self.journal.set_state("rollback-incomplete")
+                self.journal.close()
+                return Outcome(
+                    "rollback-incomplete", plan.title, results,
+                    message=f"{failure.message}; undoing the earlier steps failed too",
+                    machine_state=self.describe_state(plan), already=list(plan.already),
+                    failed_units=failed_units, changed_units=changed_units,
+                )
+        if failed_units:
+            status = "partial" if changed_units else ("rolled-back" if _any_undone(results) else "failed")
+            message = last_error
+        else:
+            status = "changed" if changed_units else "no-change"
+            message = plan.title if changed_units else "nothing to do: already as requested"
+        summary = Outcome(status, plan.title, results, message=message,
+                          machine_state=self.describe_state(plan), already=list(plan.already),
+                          failed_units=failed_units, changed_units=changed_units)
+        self.journal.finish({"state": "finished", "status": status})
+        return summary
+
+    def _rollback(self, done: list[tuple[int, Action]], results: list[ActionResult]) -> bool:
+        """Undo ``done`` newest first.  Stops at the first undo that fails:
+        going on could unbind kmem under online memory."""
+        ok = True
+        for i, action in reversed(done):
+            inverse = action.inverse()
+            if inverse is None:
+                continue
+            try:
+                if not inverse.satisfied(self.door):
+                    self.journal.event(i, "undo-start", sync=True)
+                    self.run_action(inverse)
+                self.journal.event(i, "undone", sync=True)
+                results.append(ActionResult(inverse, "undone"))
+            except StepFailed as err:
+                self.journal.event(i, "undo-fail", err=err.errno, sync=True)
+                results.append(ActionResult(inverse, "undo-failed", err.message, err.errno))
+                ok = False
+                break
+        return ok
+
+    # -- journal recovery ---------------------------------------------------
+
+    def rollback_journal(self) -> Outcome:
+        """Undo what an interrupted or failed run did (``pmemctl rollback``)."""
+        lock = RunLock(self.door)
+        lock.acquire()
+        try:
+            rec = self.journal.load()
+            if rec is None:
+                return Outcome("no-change", "rollback", message="there is no unfinished change to roll back")
+            plan = Plan.from_dict(rec.header["plan"])
+            statuses = rec.statuses()
+            self.journal.begin({**rec.header, "state": "rolling-back"}, append=True)
+            done: list[tuple[int, Action]] = []
+            for i, action in enumerate(plan.actions):
+                st = statuses.get(i)
+                # a step that started (or was interrupted) may have taken effect:
+                # undo it if its end state is there.
+                if st in ("done", "undo-fail", "undo-start") or (
+                    st in ("start", "interrupted", "fail") and action.satisfied(self.door)
+                ):
+                    done.append((i, action))
+                elif st in ("start", "interrupted", "fail"):
+                    self._cleanup_failed(action)
+            results: list[ActionResult] = []
+            ok = self._rollback(done, results)
+            title = f"roll back: {plan.title}"
+            if not ok:
+                self.journal.set_state("rollback-incomplete")
+                self.journal.close()
+                return Outcome("rollback-incomplete", title, results, message="undoing a step failed",
+                               machine_state=self.describe_state(plan))
+            self.journal.finish({"state": "rolled-back", "status": "rolled-back"})
+            status = "rolled-back" if any(r.status == "undone" for r in results) else "no-change"
+            return Outcome(status, title, results, message=f"undid {sum(r.status == 'undone' for r in results)} step(s)",
+                           machine_state=self.describe_state(plan))
+        finally:
+            lock.release()
+
+    def resume_journal(self) -> Outcome:
+        """Finish what an interrupted run started (``pmemctl resume``)."""
+        lock = RunLock(self.door)
+        lock.acquire()
+        try:
+            rec = self.journal.load()
+            if rec is None:
+                return Outcome("no-change", "resume", message="there is no unfinished change to resume")
+            plan = Plan.from_dict(rec.header["plan"])
+            statuses = {i: s for i, s in rec.statuses().items() if s in ("done", "skip")}
+            self.journal.begin({**rec.header, "state": "resuming"}, append=True)
+            return self._apply_units(plan, statuses)
+        finally:
+            lock.release()
+
+    # -- reporting ------------------------------------------------------------
+
+    def describe_state(self, plan: Plan) -> list[str]:
+        """Sentences saying where each device and block the plan touched now is."""
+        lines: list[str] = []
+        devices: list[str] = []
+        blocks: list[int] = []
+        for a in plan.actions:
+            dev = getattr(a, "device", None)
+            if dev and dev not in devices:
+                devices.append(dev)
+            idx = getattr(a, "index", None)
+            if idx is not None:
+                blocks.append(idx)
+        for dev in devices:
+            drv = self.door.link_basename(f"{paths.DAX_DEVICES}/{dev}/driver")
+            if not self.door.exists(f"{paths.DAX_DEVICES}/{dev}"):
+                lines.append(f"{dev} has disappeared")
+            elif drv is None:
+                lines.append(f"{dev} is bound to NO driver: run 'pmemctl reconfigure {dev} --mode devdax'")
+            else:
+                mode = "system-ram" if drv == "kmem" else "devdax"
+                lines.append(f"{dev} is bound to {drv} ({mode})")
+        if blocks:
+            states: dict[str, list[int]] = {}
+            for idx in sorted(set(blocks)):
+                st = block_state(self.door, idx) or "absent"
+                states.setdefault(st, []).append(idx)
+            from pmemctl.units import format_cpulist
+
+            for st, idxs in states.items():
+                lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")
+        return lines
+
+
+def units_of(plan: Plan) -> list[tuple[str, int, int]]:
+    """(label, start, stop) groups that succeed or roll back together."""
+    if plan.units:
+        return list(plan.units)
+    return [(plan.title, 0, len(plan.actions))]
+
+
+def _any_undone(results: list[ActionResult]) -> bool:
+    return any(r.status == "undone" for r in results)
+
+
+def unfinished_error(rec: JournalRecord) -> Locked:
+    h = rec.header
+    return Locked(
+        f"an earlier change did not finish ({h.get('plan', {}).get('title', '?')}, "
+        f"started {h.get('started', '?')} by pid {h.get('pid', '?')}, state {h.get('state', '?')})",
+        hint="run 'pmemctl resume' to finish it or 'pmemctl rollback' to undo it ('pmemctl status' shows it)",
+    )
+
+
+def errno_text(err: Optional[int]) -> str:
+    return "" if err is None else f"{errno.errorcode.get(err, err)} ({errno_meaning(err)})"

@@ -1,0 +1,340 @@
+"""Read-side services: what the read commands show, computed from a snapshot.
+
+The CLI calls exactly one of these per command and hands the result to a
+renderer.  Nothing here touches files: it works on a Topology (discovery is
+the model room's job).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+from pmemctl.errors import UsageError
+from pmemctl.model.discover import BLOCK_FIELDS, discover, find_object_error
+from pmemctl.model.records import (
+    BlockState,
+    DaxDevice,
+    MemoryBlock,
+    Namespace,
+    NdBus,
+    NodeKind,
+    NumaNode,
+    Region,
+    Topology,
+)
+from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.units import format_cpulist
+
+# --------------------------------------------------------------------------
+# list
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    bus: Optional[str] = None
+    region: Optional[str] = None
+    namespace: Optional[str] = None
+    device: Optional[str] = None
+    mode: Optional[str] = None  # devdax / system-ram / disabled / fsdax / sector / raw
+
+
+@dataclass(frozen=True)
+class RegionView:
+    region: Region
+    namespaces: tuple[tuple[Namespace, Optional[DaxDevice]], ...]
+
+
+@dataclass(frozen=True)
+class BusView:
+    bus: NdBus
+    regions: tuple[RegionView, ...]
+
+
+@dataclass(frozen=True)
+class ListView:
+    topology: Topology
+    buses: tuple[BusView, ...]
+    standalone: tuple[DaxDevice, ...]  # dax devices with no nd namespace (hmem, CXL)
+
+
+NAMESPACE_MODES = ("raw", "sector", "fsdax", "devdax")
+DAX_MODES = ("devdax", "system-ram", "disabled")
+
+
+def _region_name(value: str) -> str:
+    return value if value.startswith("region") else f"region{value}"
+
+
+def list_view(door: SysfsRoot, flt: ListFilter = ListFilter()) -> ListView:
+    """Everything, nested bus → region → namespace → dax device, filtered."""
+    if flt.mode is not None and flt.mode not in NAMESPACE_MODES + DAX_MODES:
+        raise UsageError(
+            f"unknown mode {flt.mode!r}",
+            hint=f"use one of {', '.join(NAMESPACE_MODES + ('system-ram', 'disabled'))}",
+        )
+    topo = discover(door, block_fields=frozenset({"state"}))
+    region_filter = _region_name(flt.region) if flt.region else None
+    if flt.bus and not any(b.name == flt.bus or b.provider == flt.bus for b in topo.buses):
+        raise find_object_error("bus", flt.bus, (b.name for b in topo.buses))
+    if region_filter and topo.region(region_filter) is None:
+        raise find_object_error("region", flt.region or "", (r.name for r in topo.regions))
+    if flt.namespace and topo.namespace(flt.namespace) is None:
+        raise find_object_error("namespace", flt.namespace, (n.name for n in topo.namespaces))
+    if flt.device and topo.dax_device(flt.device) is None:
+        raise find_object_error("dax device", flt.device, (d.name for d in topo.dax_devices))
+
+    def dev_ok(dev: Optional[DaxDevice]) -> bool:
+        if flt.device and (dev is None or dev.name != flt.device):
+            return False
+        if flt.mode in DAX_MODES and (dev is None or dev.mode.value != flt.mode):
+            return False
+        return True
+
+    def ns_ok(ns: Namespace, dev: Optional[DaxDevice]) -> bool:
+        if flt.namespace and ns.name != flt.namespace:
+            return False
+        if flt.mode in NAMESPACE_MODES and ns.mode.value != flt.mode:
+            return False
+        return dev_ok(dev)
+
+    narrowing = any((flt.namespace, flt.device, flt.mode))
+    buses: list[BusView] = []
+    for bus in topo.buses:
+        if flt.bus and flt.bus not in (bus.name, bus.provider):
+            continue
+        regions: list[RegionView] = []
+        for rname in bus.regions:
+            region = topo.region(rname)
+            if region is None or (region_filter and region.name != region_filter):
+                continue
+            pairs = []
+            for nsname in region.namespaces:
+                ns = topo.namespace(nsname)
+                if ns is None:
+                    continue
+                dev = topo.dax_device(ns.dax_device) if ns.dax_device else None
+                if ns_ok(ns, dev):
+                    pairs.append((ns, dev))
+            if pairs or not narrowing:
+                regions.append(RegionView(region, tuple(pairs)))
+        if regions or not (narrowing or region_filter):
+            buses.append(BusView(bus, tuple(regions)))
+    standalone = tuple(
+        d
+        for d in topo.dax_devices
+        if d.namespace is None
+        and not flt.bus
+        and not region_filter
+        and not flt.namespace
+        and dev_ok(d)
+        and not (flt.mode in NAMESPACE_MODES)
+    )
+    return ListView(topo, tuple(buses), standalone)
+
+
+# --------------------------------------------------------------------------
+# blocks
+
+
+#: Columns of `pmemctl blocks` and the per-block fields each needs.
+BLOCK_COLUMNS: dict[str, frozenset[str]] = {
+    "range": frozenset(),
+    "size": frozenset(),
+    "state": frozenset({"state"}),
+    "zone": frozenset({"zones"}),
+    "removable": frozenset({"removable"}),
+    "block": frozenset(),
+    "node": frozenset({"node"}),
+    "device": frozenset({"device"}),
+}
+DEFAULT_BLOCK_COLUMNS = ("range", "size", "state", "zone", "removable", "block", "node", "device")
+
+
+@dataclass(frozen=True)
+class BlockRange:
+    """Contiguous blocks that agree on every shown attribute."""
+
+    first: int
+    last: int
+    state: BlockState
+    zones: Optional[tuple[str, ...]]
+    removable: Optional[bool]
+    node: Optional[int]
+    device: Optional[str]
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    def start(self, block_size: int) -> int:
+        return self.first * block_size
+
+    def end(self, block_size: int) -> int:
+        """Inclusive end address, as lsmem prints it."""
+        return (self.last + 1) * block_size - 1
+
+
+@dataclass(frozen=True)
+class BlocksView:
+    topology: Topology
+    block_size: int
+    columns: tuple[str, ...]
+    blocks: tuple[MemoryBlock, ...]
+    ranges: tuple[BlockRange, ...]
+    per_block: bool
+
+    @property
+    def online_bytes(self) -> int:
+        return sum(r.count for r in self.ranges if r.state == BlockState.ONLINE) * self.block_size
+
+    @property
+    def offline_bytes(self) -> int:
+        return sum(r.count for r in self.ranges if r.state != BlockState.ONLINE) * self.block_size
+
+
+def parse_columns(text: Optional[str]) -> tuple[str, ...]:
+    if not text:
+        return DEFAULT_BLOCK_COLUMNS
+    cols = tuple(c.strip().lower() for c in text.split(",") if c.strip())
+    unknown = [c for c in cols if c not in BLOCK_COLUMNS]
+    if unknown or not cols:
+        raise UsageError(
+            f"unknown column {unknown[0]!r}" if unknown else "no columns given",
+            hint=f"choose from {','.join(BLOCK_COLUMNS)}",
+        )
+    return cols
+
+
+def merge_ranges(blocks: Sequence[MemoryBlock], columns: Iterable[str], per_block: bool) -> list[BlockRange]:
+    """Merge index-adjacent blocks equal in every shown column (lsmem's rule)."""
+    cols = set(columns)
+    use_zone = "zone" in cols
+    use_rem = "removable" in cols
+    use_node = "node" in cols
+    use_dev = "device" in cols
+    out: list[BlockRange] = []
+    cur: Optional[list[object]] = None
+    for b in blocks:
+        key = (
+            b.state,
+            b.zones if use_zone else None,
+            b.removable if use_rem else None,
+            b.node if use_node else None,
+            b.device if use_dev else None,
+        )
+        if cur is not None and not per_block and cur[1] == b.index - 1 and cur[2] == key:
+            cur[1] = b.index
+            continue
+        if cur is not None:
+            out.append(_range_from(cur))
+        cur = [b.index, b.index, key]
+    if cur is not None:
+        out.append(_range_from(cur))
+    return out
+
+
+def _range_from(cur: list[object]) -> BlockRange:
+    first, last, key = cur
+    state, zones, removable, node, device = key  # type: ignore[misc]
+    return BlockRange(first, last, state, zones, removable, node, device)  # type: ignore[arg-type]
+
+
+def blocks_view(
+    door: SysfsRoot,
+    *,
+    columns: Sequence[str] = DEFAULT_BLOCK_COLUMNS,
+    per_block: bool = False,
+    device: Optional[str] = None,
+    node: Optional[int] = None,
+    state: Optional[str] = None,
+) -> BlocksView:
+    """lsmem-like view: ranges merged by state, zone, node and owning device."""
+    if state is not None and state not in ("online", "offline", "going-offline"):
+        raise UsageError(f"unknown state {state!r}", hint="use online or offline")
+    fields: set[str] = {"state"}
+    for c in columns:
+        fields |= BLOCK_COLUMNS[c]
+    if node is not None:
+        fields.add("node")
+    if device is not None:
+        fields.add("device")
+    topo = discover(door, with_nd=False, block_fields=frozenset(fields) & BLOCK_FIELDS)
+    if topo.policy.block_size is None:
+        from pmemctl.errors import Unsupported
+
+        raise Unsupported(
+            f"{door.host_path('/sys/devices/system/memory')} does not exist: this kernel has no memory hotplug support",
+            hint="build the kernel with CONFIG_MEMORY_HOTPLUG, or check --sysroot",
+        )
+    if device is not None and topo.dax_device(device) is None:
+        raise find_object_error("dax device", device, (d.name for d in topo.dax_devices))
+    if node is not None and topo.node(node) is None and node not in {b.node for b in topo.blocks}:
+        raise find_object_error("node", str(node), (str(n.id) for n in topo.nodes))
+    selected = [
+        b
+        for b in topo.blocks
+        if (device is None or b.device == device)
+        and (node is None or b.node == node)
+        and (state is None or b.state.value == state)
+    ]
+    ranges = merge_ranges(selected, columns, per_block)
+    return BlocksView(topo, topo.policy.block_size, tuple(columns), tuple(selected), tuple(ranges), per_block)
+
+
+# --------------------------------------------------------------------------
+# topology
+
+
+@dataclass(frozen=True)
+class NodeLists:
+    """Ready-to-use node lists for numactl --membind / cpuset.mems."""
+
+    dram: str
+    pmem: str
+    cxl: str
+    all_memory: str
+
+
+@dataclass(frozen=True)
+class TopologyView:
+    topology: Topology
+    nodes: tuple[NumaNode, ...]
+    node_lists: NodeLists
+    warnings: tuple[str, ...]
+
+
+def node_lists(nodes: Sequence[NumaNode]) -> NodeLists:
+    def ids(kind: Optional[NodeKind]) -> str:
+        return format_cpulist(
+            n.id for n in nodes if (kind is None or n.kind == kind) and (n.blocks_online or n.has_memory)
+        )
+
+    return NodeLists(ids(NodeKind.DRAM), ids(NodeKind.PMEM), ids(NodeKind.CXL), ids(None))
+
+
+def topology_view(door: SysfsRoot) -> TopologyView:
+    """Nodes, distances, tiers, HMAT, node kinds and placement hints."""
+    topo = discover(door, block_fields=frozenset({"state", "zones"}))
+    warnings: list[str] = []
+    tiers_with_nodes = [t for t in topo.tiers if t.nodes]
+    kinds = {n.kind for n in topo.nodes if n.blocks_online}
+    if len(tiers_with_nodes) == 1 and len(kinds) > 1:
+        warnings.append(
+            f"all memory nodes are in one memory tier (memory_tier{tiers_with_nodes[0].id}): "
+            "demotion between DRAM and PMEM/CXL cannot happen"
+        )
+    if topo.policy.demotion_enabled is False and any(
+        n.kind in (NodeKind.PMEM, NodeKind.CXL) and n.blocks_online for n in topo.nodes
+    ):
+        warnings.append(
+            "demotion is disabled (/sys/kernel/mm/numa/demotion_enabled is false): "
+            "cold pages will not move from DRAM to slower nodes"
+        )
+    for n in topo.nodes:
+        if n.kind in (NodeKind.PMEM, NodeKind.CXL) and n.blocks_online and not n.has_normal_memory:
+            warnings.append(
+                f"node {n.id} has only ZONE_MOVABLE memory: kernel allocations cannot use it "
+                "(it serves user pages only)"
+            )
+    return TopologyView(topo, topo.nodes, node_lists(topo.nodes), tuple(warnings))

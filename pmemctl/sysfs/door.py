@@ -1,0 +1,348 @@
+"""The one door to the kernel: every file access under the sysroot goes here.
+
+Paths given to the door are *kernel paths* (``/sys/devices/system/memory``,
+``/proc/iomem``); the door maps them under its sysroot.  Keeping kernel paths
+everywhere else means plans print the exact ``echo VALUE > PATH`` a user would
+type on the machine, whatever the sysroot.
+
+Semantics that matter (kernel-abi.md §1, §4.3, §8):
+
+* Reads strip everything from the first NUL, then one trailing newline.
+* Writes open ``O_WRONLY`` *without* ``O_CREAT`` and write the value in one
+  ``write()``: a missing attribute fails with ENOENT on a fake tree exactly as
+  on sysfs.  kernfs refuses to open an attribute without a write bit for
+  writing even for root (fs/kernfs/file.c kernfs_fop_open → EACCES); on a plain
+  directory tree root would succeed, so the door checks the mode bits itself.
+* A write never follows a symlink out of the sysroot.
+* Errors become typed exceptions from :mod:`pmemctl.errors` carrying errno,
+  path and value.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import Callable, Optional, TypeVar
+
+from pmemctl.errors import (
+    BadAttribute,
+    NotASysfsTree,
+    OutsideSysroot,
+    kernel_error,
+)
+
+T = TypeVar("T")
+
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+_READ_BITS = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+
+
+def clean_value(raw: bytes) -> str:
+    """Decode an attribute: cut at the first NUL, drop one trailing newline."""
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raw = raw[:nul]
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    return raw.decode("utf-8", "replace")
+
+
+class SysfsRoot:
+    """Reads and writes kernel attributes under one sysroot (default ``/``)."""
+
+    #: True for trees that a simulator reacts to (see pmemctl.sim.kernel).
+    simulated = False
+
+    def __init__(self, root: str | os.PathLike[str] = "/") -> None:
+        r = os.path.abspath(os.fspath(root))
+        self.root = r.rstrip("/") or "/"
+        # Prefix joined in front of kernel paths; "" for the real root.
+        self._prefix = "" if self.root == "/" else self.root
+        self._real_root = os.path.realpath(self.root)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r})"
+
+    @property
+    def is_host(self) -> bool:
+        """True when this door reads the running machine itself."""
+        return self.root == "/"
+
+    # -- path mapping ------------------------------------------------------
+
+    def host_path(self, kpath: str) -> str:
+        """Map a kernel path (``/sys/...``) to the file under the sysroot."""
+        if not kpath.startswith("/"):
+            raise ValueError(f"kernel paths are absolute: {kpath!r}")
+        return self._prefix + kpath
+
+    def kernel_path(self, host: str) -> str:
+        """Inverse of :meth:`host_path` for a path already inside the sysroot."""
+        real = host
+        if self._real_root == "/":
+            return real
+        if real == self._real_root:
+            return "/"
+        if not real.startswith(self._real_root + "/"):
+            raise OutsideSysroot(f"{host} is outside the sysroot {self.root}")
+        return real[len(self._real_root):]
+
+    def _confined_realpath(self, kpath: str) -> str:
+        real = os.path.realpath(self.host_path(kpath))
+        if self._real_root != "/" and real != self._real_root and not real.startswith(self._real_root + "/"):
+            raise OutsideSysroot(
+                f"{kpath} resolves to {real}, outside the sysroot {self.root}",
+                hint="the tree has a symlink that escapes it; refusing to follow it",
+            )
+        return real
+
+    # -- reads ---------------------------------------------------------------
+
+    def read(self, kpath: str) -> str:
+        """Read one attribute (NUL- and newline-stripped); typed errors."""
+        try:
+            fd = os.open(self._prefix + kpath, os.O_RDONLY)
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
+        try:
+            raw = os.read(fd, 65536)
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
+        finally:
+            os.close(fd)
+        return clean_value(raw)
+
+    def read_optional(self, kpath: str) -> Optional[str]:
+        """Like :meth:`read`, but None when the attribute does not exist.
+
+        Older kernels lack attributes (e.g. dax ``align`` before 5.10, memory
+        tiers before 6.1); that is not an error.  Also None on ENXIO, which
+        several nd attributes return while their device is disabled
+        (namespace ``resource`` with size 0, kernel-abi.md §7.7).
+        """
+        try:
+            fd = os.open(self._prefix + kpath, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            return None
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
+        try:
+            raw = os.read(fd, 65536)
+        except OSError as err:
+            if err.errno in (errno.ENXIO, errno.ENODEV):
+                return None
+            raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
+        finally:
+            os.close(fd)
+        return clean_value(raw)
+
+    def read_many(self, relpaths: list[str], base: str) -> list[Optional[str]]:
+        """Read many optional attributes below directory ``base`` (block walks).
+
+        Same semantics as :meth:`read_optional`.  A 6 TiB machine has 49,152
+        memory blocks, so this opens each file relative to one directory fd
+        (``openat``: two path components to walk instead of eight) and splits
+        long lists over two threads (the reads release the GIL).
+        """
+        try:
+            dir_fd = os.open(self._prefix + base, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            return [None] * len(relpaths)
+        except OSError as err:
+            raise kernel_error(base, err.errno or errno.EIO, op="read") from err
+        try:
+            if len(relpaths) < _THREAD_THRESHOLD:
+                return _read_relative(dir_fd, base, relpaths)
+            from concurrent.futures import ThreadPoolExecutor
+
+            half = len(relpaths) // 2
+            with ThreadPoolExecutor(2) as pool:
+                first = pool.submit(_read_relative, dir_fd, base, relpaths[:half])
+                second = pool.submit(_read_relative, dir_fd, base, relpaths[half:])
+                return first.result() + second.result()
+        finally:
+            os.close(dir_fd)
+
+    def read_parsed(
+        self, kpath: str, parser: Callable[[str], T], expected: str
+    ) -> Optional[T]:
+        """Read an optional attribute through ``parser``; garbage → BadAttribute."""
+        text = self.read_optional(kpath)
+        if text is None:
+            return None
+        try:
+            return parser(text)
+        except (ValueError, KeyError) as err:
+            raise BadAttribute(kpath, text, expected) from err
+
+    # -- directory and link queries -----------------------------------------
+
+    def exists(self, kpath: str) -> bool:
+        return os.path.lexists(self._prefix + kpath)
+
+    def is_dir(self, kpath: str) -> bool:
+        return os.path.isdir(self._prefix + kpath)
+
+    def listdir(self, kpath: str) -> list[str]:
+        """Entries of a directory; [] when it does not exist."""
+        try:
+            return os.listdir(self._prefix + kpath)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, op="list") from err
+
+    def scandir_links(self, kpath: str) -> list[tuple[str, bool]]:
+        """(name, is_symlink) for each entry; [] when the directory is absent."""
+        try:
+            with os.scandir(self._prefix + kpath) as it:
+                return [(e.name, e.is_symlink()) for e in it]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def readlink(self, kpath: str) -> Optional[str]:
+        """Raw target of a symlink, or None when ``kpath`` is not a link."""
+        try:
+            return os.readlink(self._prefix + kpath)
+        except (FileNotFoundError, OSError):
+            return None
+
+    def link_basename(self, kpath: str) -> Optional[str]:
+        """Basename of a symlink's target (``driver`` → ``kmem``), or None."""
+        target = self.readlink(kpath)
+        if target is None:
+            return None
+        return target.rstrip("/").rsplit("/", 1)[-1]
+
+    def resolve(self, kpath: str) -> str:
+        """Kernel path of ``kpath`` with every symlink followed, confined."""
+        return self.kernel_path(self._confined_realpath(kpath))
+
+    # -- writes --------------------------------------------------------------
+
+    def write(self, kpath: str, value: str) -> None:
+        """Write ``value`` to one attribute in a single ``write()`` call.
+
+        Never creates a file, never follows a link out of the sysroot, and
+        refuses attributes without a write bit (EACCES), as kernfs does.
+        """
+        real = self.check_writable(kpath, value)
+        data = value.encode()
+        # On a directory tree (not sysfs) truncate, or a shorter value would
+        # leave the tail of the old one behind; sysfs ignores O_TRUNC and the
+        # real root gets exactly O_WRONLY, as ndctl/daxctl open attributes.
+        flags = os.O_WRONLY if self.is_host else os.O_WRONLY | os.O_TRUNC
+        try:
+            fd = os.open(real, flags)
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
+        try:
+            self._write_fd(fd, kpath, data, value)
+        finally:
+            os.close(fd)
+
+    def check_writable(self, kpath: str, value: str) -> str:
+        """The checks every write makes first; returns the confined real path."""
+        real = self._confined_realpath(kpath)
+        try:
+            st = os.stat(real)
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
+        if stat.S_ISDIR(st.st_mode):
+            raise kernel_error(kpath, errno.EISDIR, value=value)
+        if not st.st_mode & _WRITE_BITS:
+            raise kernel_error(kpath, errno.EACCES, value=value)
+        return real
+
+    def _write_fd(self, fd: int, kpath: str, data: bytes, value: str) -> None:
+        try:
+            written = os.write(fd, data)
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
+        if written != len(data):  # sysfs stores take one buffer; a short write is a failure
+            raise kernel_error(kpath, errno.EIO, value=value)
+
+    # -- processes ----------------------------------------------------------
+
+    def dax_users(self, devnode: str) -> list[tuple[int, str]]:
+        """(pid, name) of processes that have ``devnode`` open or mapped.
+
+        Only meaningful on the running machine: a tree under another sysroot
+        has no processes (the simulator overrides this with declared ones).
+        """
+        if not self.is_host:
+            return []
+        import psutil  # imported here: only mutating commands need it
+
+        users: list[tuple[int, str]] = []
+        for proc in psutil.process_iter(["pid", "name"]):
+            pid = proc.info["pid"]
+            if pid == os.getpid():
+                continue
+            try:
+                if _proc_uses(pid, devnode):
+                    users.append((pid, proc.info["name"] or "?"))
+            except (PermissionError, FileNotFoundError, ProcessLookupError):
+                continue
+        return users
+
+    # -- sanity --------------------------------------------------------------
+
+    def require_sysfs(self) -> None:
+        """Raise NotASysfsTree unless the root looks like a machine's /sys."""
+        if not os.path.isdir(self.host_path("/sys/devices")):
+            raise NotASysfsTree(self.root, self.host_path("/sys/devices"))
+
+
+_THREAD_THRESHOLD = 8192
+
+
+def _read_relative(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional[str]]:
+    out: list[Optional[str]] = []
+    append = out.append
+    o_open, o_read, o_close = os.open, os.read, os.close
+    for rel in relpaths:
+        try:
+            fd = o_open(rel, os.O_RDONLY, dir_fd=dir_fd)
+        except (FileNotFoundError, NotADirectoryError):
+            append(None)
+            continue
+        except OSError as err:
+            raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
+        try:
+            raw = o_read(fd, 4096)
+        except OSError as err:
+            if err.errno in (errno.ENXIO, errno.ENODEV):
+                append(None)
+                continue
+            raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
+        finally:
+            o_close(fd)
+        nul = raw.find(b"\0")
+        if nul >= 0:
+            raw = raw[:nul]
+        if raw[-1:] == b"\n":
+            raw = raw[:-1]
+        append(raw.decode("utf-8", "replace"))
+    return out
+
+
+def _proc_uses(pid: int, devnode: str) -> bool:
+    """True if /proc/PID has ``devnode`` among its fds or memory mappings.
+
+    psutil's open_files() lists regular files only, so a character device such
+    as /dev/dax0.0 is looked for in /proc/PID/fd and /proc/PID/maps directly.
+    """
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(f"{fd_dir}/{fd}") == devnode:
+                return True
+        except OSError:
+            continue
+    with open(f"/proc/{pid}/maps", "rb") as fh:
+        needle = devnode.encode()
+        return any(line.rstrip().endswith(needle) for line in fh)

@@ -1,0 +1,167 @@
+"""Pure parsers and formatters: sizes, hex, cpu/node lists, block lists, zones.
+
+No I/O here; every function is tested in tests/unit/test_units.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+KiB = 1024
+MiB = 1024**2
+GiB = 1024**3
+TiB = 1024**4
+
+_SUFFIX = {"": 1, "K": KiB, "M": MiB, "G": GiB, "T": TiB, "P": 1024**5}
+_SIZE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)(?:i?[bB])?\s*$")
+
+
+def parse_size(text: str) -> int:
+    """Parse a user size: ``4G``, ``512MiB``, ``128m``, ``0x8000000``, ``1.5G``.
+
+    Suffixes are binary (K = 1024), as in ndctl/daxctl.  Raises ValueError.
+    """
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise ValueError(f"not a size: {text!r} (use e.g. 4G, 512M, 0x8000000)")
+    number, suffix = m.group(1), m.group(2).upper()
+    scale = _SUFFIX[suffix]
+    if number.lower().startswith("0x"):
+        return int(number, 16) * scale
+    if "." in number:
+        value = float(number) * scale
+        if value != int(value):
+            raise ValueError(f"not a whole number of bytes: {text!r}")
+        return int(value)
+    return int(number) * scale
+
+
+def format_size(nbytes: int | None) -> str:
+    """Human size with binary units, exactly as lsmem prints them: ``128M``, ``2.9G``.
+
+    Follows util-linux lib/strutils.c size_to_human_string(): one decimal,
+    the fraction truncated to thousandths then rounded half-up, ``.0``
+    dropped (``1.96G`` prints ``2G``, ``1.25G`` prints ``1.3G``).
+    """
+    if nbytes is None:
+        return "-"
+    n = int(nbytes)
+    if n < 0:
+        return "-" + format_size(-n)
+    exp = 60
+    for shift in range(10, 70, 10):
+        if n < (1 << shift):
+            exp = shift - 10
+            break
+    if exp == 0:
+        return f"{n}B"
+    letter = "BKMGTPE"[exp // 10]
+    dec, frac = divmod(n, 1 << exp)
+    if frac:
+        frac = (frac * 1000 >> exp) + 50  # thousandths, then round half-up
+        frac //= 100
+        if frac == 10:
+            dec, frac = dec + 1, 0
+    return f"{dec}.{frac}{letter}" if frac else f"{dec}{letter}"
+
+
+def parse_hex(text: str) -> int:
+    """Parse a sysfs hex value, with or without ``0x`` (block_size_bytes has none)."""
+    t = text.strip()
+    if not t:
+        raise ValueError("empty hex value")
+    return int(t, 16)
+
+
+def parse_int(text: str) -> int:
+    """Parse a decimal (or ``0x`` hex) integer attribute."""
+    return int(text.strip(), 0) if text.strip().lower().startswith(("0x", "-0x")) else int(text.strip())
+
+
+def parse_cpulist(text: str) -> tuple[int, ...]:
+    """Parse a kernel cpu/node list (``0-3,8,10-11``); an empty line is empty.
+
+    Format: Documentation/admin-guide/cputopology.rst, bitmap_parselist().
+    """
+    t = text.strip()
+    if not t:
+        return ()
+    out: list[int] = []
+    for part in t.split(","):
+        part = part.strip()
+        if not part:
+            raise ValueError(f"empty element in list {text!r}")
+        if "-" in part:
+            lo_s, hi_s = part.split("-", 1)
+            step = 1
+            if ":" in hi_s:  # 0-7:2 stride form (bitmap_parselist supports it)
+                hi_s, step_s = hi_s.split(":", 1)
+                step = int(step_s.split("/")[0])
+            lo, hi = int(lo_s), int(hi_s)
+            if hi < lo:
+                raise ValueError(f"descending range {part!r} in {text!r}")
+            out.extend(range(lo, hi + 1, step))
+        else:
+            out.append(int(part))
+    return tuple(sorted(set(out)))
+
+
+def format_cpulist(values: Iterable[int]) -> str:
+    """Format ints as a compact kernel-style list: ``0-3,8``."""
+    vals = sorted(set(values))
+    if not vals:
+        return ""
+    parts: list[str] = []
+    start = prev = vals[0]
+    for v in vals[1:]:
+        if v == prev + 1:
+            prev = v
+            continue
+        parts.append(f"{start}-{prev}" if prev != start else str(start))
+        start = prev = v
+    parts.append(f"{start}-{prev}" if prev != start else str(start))
+    return ",".join(parts)
+
+
+def parse_block_list(text: str) -> tuple[int, ...]:
+    """Parse a user block list like ``33-40,45`` (memory block indexes)."""
+    try:
+        values = parse_cpulist(text)
+    except ValueError as err:
+        raise ValueError(f"not a block list: {text!r} (use e.g. 33-40,45)") from err
+    if not values:
+        raise ValueError("empty block list")
+    return values
+
+
+# Zone names as the kernel prints them in valid_zones (mm/memory_hotplug.c,
+# zone->name): DMA, DMA32, Normal, Movable, Device.  "none" means the block
+# spans zones and cannot be offlined (drivers/base/memory.c).
+KNOWN_ZONES = ("DMA", "DMA32", "Normal", "Movable", "Device", "HighMem")
+
+
+def parse_zones(text: str) -> tuple[str, ...]:
+    """Parse ``valid_zones``: ``Movable``, ``Normal Movable`` or ``none``."""
+    t = text.strip()
+    if not t or t == "none":
+        return ()
+    zones = tuple(t.split())
+    for z in zones:
+        if z not in KNOWN_ZONES:
+            raise ValueError(f"unknown zone {z!r} in {text!r}")
+    return zones
+
+
+def parse_bool01(text: str) -> bool:
+    t = text.strip()
+    if t in ("1", "Y", "y", "true"):
+        return True
+    if t in ("0", "N", "n", "false"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def round_to_blocks(nbytes: int, block_size: int) -> tuple[int, int]:
+    """Return (whole blocks, remainder bytes) for a requested size."""
+    return nbytes // block_size, nbytes % block_size
