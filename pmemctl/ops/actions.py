@@ -16,7 +16,7 @@ by ``pmemctl resume`` / ``pmemctl rollback`` in another process.
 from __future__ import annotations
 
 import errno
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Optional
 
 from pmemctl.errors import KernelError
@@ -85,8 +85,13 @@ class Action:
     def inverse(self) -> Optional["Action"]:
         return None
 
+    #: True when the write itself tells "already there" (EINVAL from memoryN/state
+    #: for a block already in that state), so no read is needed before it
+    write_detects_done: ClassVar[bool] = False
+
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
+        # not dataclasses.asdict (it deep-copies): plans hold one action per block
+        return {"kind": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class OnlineBlock(Action):
     zone: str = "movable"  # movable / normal / auto
     kind: ClassVar[str] = "online-block"
     blocks: ClassVar[int] = 1
+    write_detects_done: ClassVar[bool] = True
 
     @property
     def path(self) -> str:
@@ -138,6 +144,7 @@ class OfflineBlock(Action):
     zone: str = "movable"
     kind: ClassVar[str] = "offline-block"
     blocks: ClassVar[int] = 1
+    write_detects_done: ClassVar[bool] = True
 
     @property
     def path(self) -> str:

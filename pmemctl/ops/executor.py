@@ -48,6 +48,10 @@ class StepFailed(Exception):
         self.errno = err
 
 
+class AlreadyDone(Exception):
+    """The write was refused because the end state was already there."""
+
+
 class Interrupted(Exception):
     """Ctrl-C during apply; the journal was left for rollback/resume."""
 
@@ -158,12 +162,13 @@ class Executor:
             except KernelError as err:
                 if err.errno in w.ignore_errnos:
                     continue
-                if action.kind in ("online-block", "offline-block"):
-                    # EINVAL may mean another agent already changed the block:
-                    # the read-back decides, and names a wrong zone if so.
+                if action.write_detects_done:
+                    # EINVAL: the block was already in that state (another agent,
+                    # or it was so before).  The read-back decides, and names a
+                    # wrong zone if so.
                     problem = action.verify(self.door)
                     if problem is None:
-                        continue
+                        raise AlreadyDone from err
                     if "online in" in problem:
                         raise StepFailed(f"{action.describe()}: {problem}", err.errno) from err
                 raise StepFailed(f"{action.describe()}: {err.sentence()}", err.errno) from err
@@ -242,6 +247,7 @@ class Executor:
         total_blocks = plan.block_count() or len(plan.actions)
         done_blocks = 0
         last_error = ""
+        journal = _BatchedJournal(self.journal, len(plan.actions))
         for label, start, stop in units_of(plan):
             done: list[tuple[int, Action]] = []
             unit_changed = False
@@ -249,27 +255,32 @@ class Executor:
             for i in range(start, stop):
                 action = plan.actions[i]
                 if statuses.get(i) in ("done", "skip"):
-                    done.append((i, action)) if statuses[i] == "done" else None
+                    if statuses[i] == "done":
+                        done.append((i, action))
                     continue
                 try:
                     if self.opts.before_step is not None:
                         self.opts.before_step(i, action)
-                    if action.skippable and action.satisfied(self.door):
-                        self.journal.event(i, "skip")
+                    if action.skippable and not action.write_detects_done and action.satisfied(self.door):
+                        journal.skip(i)
                         results.append(ActionResult(action, "skipped"))
                         continue
-                    critical = isinstance(action, (BindDevice, UnbindDevice))
-                    self.journal.event(i, "start", sync=critical)
-                    self.run_action(action)
-                    self.journal.event(i, "done", sync=critical)
+                    journal.start(i, action)
+                    try:
+                        self.run_action(action)
+                    except AlreadyDone:
+                        journal.skip(i)
+                        results.append(ActionResult(action, "skipped"))
+                        continue
+                    journal.done(i, action)
                 except StepFailed as err:
-                    self.journal.event(i, "fail", err=err.errno)
+                    journal.fail(i, err.errno)
                     self._cleanup_failed(action)
                     results.append(ActionResult(action, "failed", err.message, err.errno))
                     failure = err
                     break
                 except KeyboardInterrupt:
-                    self.journal.event(i, "interrupted", sync=True)
+                    journal.interrupted(i)
                     self.journal.set_state("interrupted")
                     self.journal.close()
                     raise Interrupted(
@@ -286,6 +297,7 @@ class Executor:
                 if unit_changed:
                     changed_units.append(label)
                 continue
+            journal.flush()
             last_error = failure.message
             failed_units.append(label)
             undo_ok = self._rollback(done, results)
@@ -298,6 +310,7 @@ class Executor:
                     machine_state=self.describe_state(plan), already=list(plan.already),
                     failed_units=failed_units, changed_units=changed_units,
                 )
+        journal.flush()
         if failed_units:
             status = "partial" if changed_units else ("rolled-back" if _any_undone(results) else "failed")
             message = last_error
@@ -321,7 +334,10 @@ class Executor:
             try:
                 if not inverse.satisfied(self.door):
                     self.journal.event(i, "undo-start", sync=True)
-                    self.run_action(inverse)
+                    try:
+                        self.run_action(inverse)
+                    except AlreadyDone:
+                        pass
                 self.journal.event(i, "undone", sync=True)
                 results.append(ActionResult(inverse, "undone"))
             except StepFailed as err:
@@ -418,6 +434,73 @@ class Executor:
             for st, idxs in states.items():
                 lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")
         return lines
+
+
+class _BatchedJournal:
+    """Intent events for the apply loop, cheap enough for block walks.
+
+    Driver binds and unbinds get their own fsync'ed start/done events.  Block
+    actions are journalled in batches: one "start" event announces the intent
+    for up to BATCH following steps, and one "done" event records each run of
+    steps that completed.  After a crash, a step inside an announced batch
+    that has no "done" is checked against the machine (satisfied or not) by
+    ``pmemctl rollback``, exactly like a single started step.
+    """
+
+    BATCH = 64
+
+    def __init__(self, journal: Journal, n_actions: int) -> None:
+        self.j = journal
+        self.n = n_actions
+        self.announced_to = 0  # steps below this index have an intent event
+        self.run_from: Optional[int] = None  # first step of the current done-run
+        self.run_to = 0
+
+    @staticmethod
+    def _critical(action: Action) -> bool:
+        return isinstance(action, (BindDevice, UnbindDevice)) or not action.blocks
+
+    def start(self, i: int, action: Action) -> None:
+        if self._critical(action):
+            self.flush()
+            self.j.event(i, "start", sync=isinstance(action, (BindDevice, UnbindDevice)))
+            return
+        if i >= self.announced_to:
+            self.flush()
+            self.announced_to = min(i + self.BATCH, self.n)
+            self.j.event(i, "start", to=self.announced_to)
+
+    def done(self, i: int, action: Action) -> None:
+        if self._critical(action):
+            self.j.event(i, "done", sync=isinstance(action, (BindDevice, UnbindDevice)))
+            return
+        if self.run_from is None or i != self.run_to:
+            self.flush()
+            self.run_from = i
+        self.run_to = i + 1
+
+    def skip(self, i: int) -> None:
+        self.flush()
+        self.j.event(i, "skip")
+
+    def fail(self, i: int, err: Optional[int]) -> None:
+        self.flush()
+        self.j.event(i, "fail", err=err)
+        if i + 1 < self.announced_to:
+            self.j.event(i + 1, "not-run", to=self.announced_to)
+        self.announced_to = i + 1
+
+    def interrupted(self, i: int) -> None:
+        self.flush()
+        self.j.event(i, "interrupted", sync=True)
+
+    def flush(self) -> None:
+        if self.run_from is not None:
+            if self.run_to - self.run_from == 1:
+                self.j.event(self.run_from, "done")
+            else:
+                self.j.event(self.run_from, "done", to=self.run_to)
+            self.run_from = None
 
 
 def units_of(plan: Plan) -> list[tuple[str, int, int]]:

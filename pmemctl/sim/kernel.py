@@ -104,10 +104,9 @@ class SimulatedKernel(SysfsRoot):
     # ------------------------------------------------------------------ door
 
     def write(self, kpath: str, value: str) -> None:
-        self.check_writable(kpath, value)
+        target = self.check_writable(kpath, value)
         start = time.perf_counter_ns()
         try:
-            target = self.resolve(kpath)
             text = clean_value(value.encode())
             self.faults.count_write(self, target)
             handler = self._handler_for(target)
@@ -333,23 +332,27 @@ class SimulatedKernel(SysfsRoot):
             a, b = old_spans.get(z), nb.spans.get(z)
             if a == b:
                 continue
-            for span in (a, b):
-                if span is not None:
-                    changed.append(span)
-        if not changed:
-            return
-        lo = min(s[0] for s in changed) // bs
-        hi = max(s[1] for s in changed) // bs
-        movable_node = self.machine.movable_node
-        region = range(lo, hi) if hi - lo < len(nb.state) else sorted(nb.state)
-        for i in region:
-            cur = nb.state.get(i)
-            if cur is None or cur[0]:
+            if a is None or b is None:
+                changed.append(a or b)  # type: ignore[arg-type]
                 continue
-            vz = layout.offline_valid_zones(i * bs, (i + 1) * bs, nb.spans, movable_node)
-            if vz != cur[1]:
-                self.tree.attr(f"{paths.MEMORY}/memory{i}/valid_zones", vz)
-                nb.state[i] = (False, vz)
+            # symmetric difference of two intervals: the moved edges only
+            for x, y in ((a[0], b[0]), (a[1], b[1])):
+                if x != y:
+                    changed.append((min(x, y), max(x, y)))
+        movable_node = self.machine.movable_node
+        seen: set[int] = set()
+        for lo_b, hi_b in changed:
+            for i in range(lo_b // bs, -(-hi_b // bs)):
+                if i in seen:
+                    continue
+                seen.add(i)
+                cur = nb.state.get(i)
+                if cur is None or cur[0]:
+                    continue
+                vz = layout.offline_valid_zones(i * bs, (i + 1) * bs, nb.spans, movable_node)
+                if vz != cur[1]:
+                    self.tree.attr(f"{paths.MEMORY}/memory{i}/valid_zones", vz)
+                    nb.state[i] = (False, vz)
 
     def _refresh_node_totals(self) -> None:
         """Node meminfo, /proc/meminfo, node masks and memory tiers, from the

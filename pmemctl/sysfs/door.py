@@ -229,33 +229,68 @@ class SysfsRoot:
         Never creates a file, never follows a link out of the sysroot, and
         refuses attributes without a write bit (EACCES), as kernfs does.
         """
-        real = self.check_writable(kpath, value)
-        data = value.encode()
-        # On a directory tree (not sysfs) truncate, or a shorter value would
-        # leave the tail of the old one behind; sysfs ignores O_TRUNC and the
-        # real root gets exactly O_WRONLY, as ndctl/daxctl open attributes.
-        flags = os.O_WRONLY if self.is_host else os.O_WRONLY | os.O_TRUNC
+        fd, _real = self.open_for_write(kpath, value)
         try:
-            fd = os.open(real, flags)
-        except OSError as err:
-            raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
-        try:
-            self._write_fd(fd, kpath, data, value)
+            self._write_fd(fd, kpath, value.encode(), value)
         finally:
             os.close(fd)
 
-    def check_writable(self, kpath: str, value: str) -> str:
-        """The checks every write makes first; returns the confined real path."""
-        real = self._confined_realpath(kpath)
+    def open_for_write(self, kpath: str, value: str, *, truncate: bool = True) -> tuple[int, str]:
+        """Open an attribute for writing after the checks every write makes.
+
+        Opens ``O_WRONLY`` without ``O_CREAT`` (a missing attribute is ENOENT),
+        then checks the *opened* file: its real path must lie inside the
+        sysroot (read back from /proc/self/fd, one syscall instead of an lstat
+        per path component) and it must have a write bit.  Only then, on a
+        directory tree, is it truncated: a shorter value must not leave the
+        tail of the old one behind (sysfs itself ignores truncation, and the
+        real root is opened exactly O_WRONLY, as ndctl/daxctl do).
+        Returns (fd, real host path).
+        """
         try:
-            st = os.stat(real)
+            fd = os.open(self._prefix + kpath, os.O_WRONLY)
+        except IsADirectoryError as err:
+            raise kernel_error(kpath, errno.EISDIR, value=value) from err
+        except PermissionError:
+            # root is refused only by the kernel itself (kernfs, EACCES):
+            # fall through to the same typed error
+            raise kernel_error(kpath, errno.EACCES, value=value) from None
         except OSError as err:
             raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
-        if stat.S_ISDIR(st.st_mode):
-            raise kernel_error(kpath, errno.EISDIR, value=value)
-        if not st.st_mode & _WRITE_BITS:
-            raise kernel_error(kpath, errno.EACCES, value=value)
+        try:
+            real = self._fd_path(fd, kpath)
+            st = os.fstat(fd)
+            if not st.st_mode & _WRITE_BITS:
+                raise kernel_error(kpath, errno.EACCES, value=value)
+            if truncate and not self.is_host:
+                os.ftruncate(fd, 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, real
+
+    def _fd_path(self, fd: int, kpath: str) -> str:
+        if self._real_root == "/":
+            return self._prefix + kpath
+        try:
+            real = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            real = os.path.realpath(self._prefix + kpath)
+        if real != self._real_root and not real.startswith(self._real_root + "/"):
+            raise OutsideSysroot(
+                f"{kpath} resolves to {real}, outside the sysroot {self.root}",
+                hint="the tree has a symlink that escapes it; refusing to follow it",
+            )
         return real
+
+    def check_writable(self, kpath: str, value: str) -> str:
+        """The checks of :meth:`open_for_write` without keeping the file open;
+        returns the kernel path the write really lands on (links followed)."""
+        fd, real = self.open_for_write(kpath, value, truncate=False)
+        os.close(fd)
+        if self.is_host:
+            return self.resolve(kpath)
+        return self.kernel_path(real)
 
     def _write_fd(self, fd: int, kpath: str, data: bytes, value: str) -> None:
         try:

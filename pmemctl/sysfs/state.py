@@ -79,7 +79,8 @@ def _atomic_write(path: str, data: dict[str, Any]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
+        # compact: a plan for 49,152 blocks is one action per block
+        json.dump(data, fh, separators=(",", ":"), sort_keys=True)
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())
@@ -95,8 +96,12 @@ class JournalRecord:
         """Last event per action index."""
         out: dict[int, str] = {}
         for ev in self.events:
-            if "i" in ev:
-                out[int(ev["i"])] = str(ev["e"])
+            if "i" not in ev:
+                continue
+            first = int(ev["i"])
+            last = int(ev.get("to", first + 1))  # range events: [i, to)
+            for k in range(first, last):
+                out[k] = str(ev["e"])
         return out
 
 
@@ -151,11 +156,17 @@ class Journal:
     def event(self, index: Optional[int], name: str, *, sync: bool = False, **extra: Any) -> None:
         if self._log_fd is None:
             return
-        rec: dict[str, Any] = {"e": name}
-        if index is not None:
-            rec["i"] = index
-        rec.update(extra)
-        os.write(self._log_fd, (json.dumps(rec, separators=(",", ":")) + "\n").encode())
+        if index is not None and not extra:
+            line = f'{{"e":"{name}","i":{index}}}\n'
+        elif index is not None and len(extra) == 1 and "to" in extra:
+            line = f'{{"e":"{name}","i":{index},"to":{extra["to"]}}}\n'  # block batches
+        else:
+            rec: dict[str, Any] = {"e": name}
+            if index is not None:
+                rec["i"] = index
+            rec.update(extra)
+            line = json.dumps(rec, separators=(",", ":")) + "\n"
+        os.write(self._log_fd, line.encode())
         if sync:
             os.fsync(self._log_fd)
 
@@ -169,7 +180,10 @@ class Journal:
         if self._log_fd is not None:
             os.close(self._log_fd)
             self._log_fd = None
-        _atomic_write(self.last_path, {**self.header, **summary})
+        last = {k: v for k, v in self.header.items() if k not in ("plan", "units")}
+        last["title"] = self.header.get("plan", {}).get("title")
+        last["steps"] = len(self.header.get("plan", {}).get("actions", []))
+        _atomic_write(self.last_path, {**last, **summary})
         for p in (self.header_path, self.log_path):
             try:
                 os.unlink(p)

@@ -12,20 +12,14 @@ from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel
 from pmemctl.sim.scenario import load_scenario, scenario_from_toml
 
+from ops_support import tiny_scenario_text
+
 _CACHE: dict[tuple[str, tuple[tuple[str, str], ...]], Path] = {}
 
 
 @pytest.fixture(scope="session")
 def _template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("templates")
-
-
-def tiny_scenario_text(size: str = "768M") -> str:
-    """qemu-nvdimm with a smaller NVDIMM: a few blocks, for fast property tests."""
-    from importlib import resources
-
-    text = (resources.files("pmemctl.sim") / "scenarios" / "qemu-nvdimm.toml").read_text()
-    return text.replace('size = "3968M"', f'size = "{size}"')
 
 
 @pytest.fixture

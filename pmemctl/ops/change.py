@@ -1,0 +1,115 @@
+"""The services behind the mutating commands: plan, check consent, apply.
+
+Each command calls one function here.  ``run_plan`` is the shared policy:
+  1. refusals that no flag lifts, or that the user did not lift, stop the run
+     before the first write (Refused, exit 5);
+  2. ``--dry-run`` returns the plan without touching anything;
+  3. a destructive plan needs ``--yes`` or a "yes" from the confirm callback
+     (the CLI asks only on a TTY);
+  4. the executor applies it (lock, journal, verify, rollback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from pmemctl.errors import Refused
+from pmemctl.model.discover import discover
+from pmemctl.ops.executor import ApplyOptions, Executor, Outcome
+from pmemctl.ops.plan import Plan
+from pmemctl.ops.planner import BlockRequest, ReconfigureRequest, plan_offline, plan_online, plan_reconfigure
+from pmemctl.sysfs.door import SysfsRoot
+
+Confirm = Callable[[Plan], bool]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    dry_run: bool = False
+    yes: bool = False
+    force: bool = False
+    confirm: Optional[Confirm] = None  # asked when destructive and not --yes
+    apply: ApplyOptions = field(default_factory=ApplyOptions)
+
+    @property
+    def overrides(self) -> set[str]:
+        return {"--force"} if self.force else set()
+
+
+@dataclass
+class ChangeResult:
+    plan: Plan
+    outcome: Optional[Outcome]  # None for --dry-run
+    dry_run: bool
+
+
+def run_plan(door: SysfsRoot, plan: Plan, opts: RunOptions) -> ChangeResult:
+    blocking = plan.blocking(opts.overrides)
+    if blocking and not opts.dry_run:
+        first = blocking[0]
+        hint = f"add {first.override} to do it anyway" if first.override else "nothing was changed"
+        more = f" (and {len(blocking) - 1} more check(s); see --dry-run)" if len(blocking) > 1 else ""
+        raise Refused(f"{plan.title}: {first.message}{more}", hint=hint)
+    if opts.dry_run:
+        return ChangeResult(plan, None, True)
+    if plan.destructive and plan.actions and not opts.yes:
+        if opts.confirm is None or not opts.confirm(plan):
+            raise Refused(
+                f"{plan.title} is destructive: {plan.consent or 'it cannot be undone without data loss'}",
+                hint="run again with --yes to confirm (or --dry-run to see the plan)",
+            )
+    outcome = Executor(door, opts.apply).apply(plan)
+    return ChangeResult(plan, outcome, False)
+
+
+def reconfigure(door: SysfsRoot, req: ReconfigureRequest, opts: RunOptions) -> ChangeResult:
+    plan = plan_reconfigure(door, discover(door), req)
+    return run_plan(door, plan, opts)
+
+
+#: what the block planners need from each block (no more: 49,152 blocks)
+ONLINE_FIELDS = frozenset({"state", "zones"})
+OFFLINE_FIELDS = frozenset({"state", "zones", "removable"})
+
+
+def online(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult:
+    topo = discover(door, block_fields=ONLINE_FIELDS)
+    return run_plan(door, plan_online(door, topo, req), opts)
+
+
+def offline(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult:
+    topo = discover(door, block_fields=OFFLINE_FIELDS)
+    return run_plan(door, plan_offline(door, topo, req), opts)
+
+
+def rollback(door: SysfsRoot, opts: RunOptions) -> Outcome:
+    return Executor(door, opts.apply).rollback_journal()
+
+
+def resume(door: SysfsRoot, opts: RunOptions) -> Outcome:
+    return Executor(door, opts.apply).resume_journal()
+
+
+@dataclass
+class Status:
+    unfinished: Optional[dict[str, object]]
+    last_run: Optional[dict[str, object]]
+
+
+def status(door: SysfsRoot) -> Status:
+    """An unfinished change (journal) and the summary of the last finished run."""
+    ex = Executor(door)
+    rec = ex.journal.load()
+    unfinished = None
+    if rec is not None:
+        statuses = rec.statuses()
+        unfinished = {
+            "title": rec.header.get("plan", {}).get("title"),
+            "state": rec.header.get("state"),
+            "started": rec.header.get("started"),
+            "pid": rec.header.get("pid"),
+            "steps": len(rec.header.get("plan", {}).get("actions", [])),
+            "steps_done": sum(1 for s in statuses.values() if s == "done"),
+        }
+    return Status(unfinished, ex.journal.last_run())

@@ -1,0 +1,838 @@
+"""Boot a real Debian 6.1 kernel with emulated NVDIMMs under QEMU/TCG.
+
+Importable without pytest.  The public surface is:
+
+* :class:`NvdimmSpec` -- one emulated NVDIMM on its own memory-only NUMA node;
+* :func:`run_guest` -- boot, run a shell script as root in the guest (which
+  sees the host's root file system read-only), collect results, power off;
+* :class:`GuestResult` -- what came back;
+* :func:`vm_available` -- ``(ok, reason)``: can this machine run guests at all;
+* :func:`prepare` -- obtain (or reuse) the cached kernel and initramfs.
+
+How a run works
+---------------
+1. ``prepare()`` resolves the kernel package from the dependency of the
+   ``linux-image-amd64`` metapackage (``apt-cache depends``), downloads it
+   with ``apt-get download``, unpacks it with ``dpkg -x`` and runs
+   ``depmod -b`` on it, all into the cache dir (``$PMEMCTL_VM_CACHE``,
+   default ``/var/cache/pmemctl-vm``), keyed by kernel version.  It then builds
+   a tiny initramfs (static busybox, the needed ``.ko`` files in dependency
+   order computed from ``modules.dep``, and ``/init``) and caches it keyed by
+   a hash of its inputs.  A second run downloads and builds nothing.
+2. ``run_guest()`` makes a temp dir with sparse NVDIMM backing files and an
+   ``io/`` directory shared writable with the guest (9p tag ``vmio``), writes
+   the scenario script there, and boots QEMU (TCG; ``nvdimm=on,hmat=on``; one
+   DRAM node with the CPUs, one memory-only node per NVDIMM with HMAT
+   latency/bandwidth figures).  The host's ``/`` is shared read-only (tag
+   ``hostroot``).
+3. The guest's ``/init`` loads the modules, mounts ``hostroot`` on
+   ``/newroot``, binds ``/proc /sys /dev`` into it, puts tmpfs on ``/tmp``
+   and ``/run``, mounts ``vmio`` on ``/run/vmio`` and runs
+   ``chroot /newroot /bin/sh /run/vmio/run.sh`` with stdout/stderr redirected
+   into the share; then it writes ``exit_code`` and ``dmesg`` there and
+   powers off.  The script therefore runs the host's own binaries (python3,
+   ndctl, daxctl, lsmem, numactl...) and the project checkout, against the
+   guest kernel.
+
+Environment seen by the scenario script (``run.sh`` sets it up):
+``VMIO`` (the writable share, ``/run/vmio``), ``PMEMCTL_SRC`` (host path of the
+project checkout, also on ``PYTHONPATH``), ``PYTHON`` (the host interpreter
+running the tests, so pmemctl's dependencies are there), ``VMTOOLS`` (path of
+``guest_tools.py``), and shell functions ``pmemctl`` (``$PYTHON -m pmemctl``)
+and ``vmtools`` (``$PYTHON -S $VMTOOLS``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+__all__ = [
+    "GiB",
+    "MiB",
+    "NvdimmSpec",
+    "GuestResult",
+    "VmUnavailable",
+    "Prepared",
+    "cache_dir",
+    "prepare",
+    "run_guest",
+    "vm_available",
+    "GUEST_IO",
+    "DEBIAN_PACKAGES",
+    "unpack_capture",
+]
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+HERE = Path(__file__).resolve().parent
+PROJECT_DIR = HERE.parent.parent  # tests/vm/ -> checkout root
+
+#: Where the writable share is mounted inside the guest (after chroot).
+GUEST_IO = "/run/vmio"
+
+#: Debian packages the harness needs on the host (the guest uses them too).
+DEBIAN_PACKAGES = (
+    "qemu-system-x86",  # qemu-system-x86_64
+    "busybox-static",  # /bin/busybox for the initramfs
+    "cpio",  # initramfs archive
+    "kmod",  # depmod
+    "ndctl",  # guest scenarios (ndctl)
+    "daxctl",  # guest scenarios (daxctl)
+    "numactl",  # guest scenarios (numactl -H)
+    "util-linux",  # lsmem, timeout comes from coreutils (essential)
+)
+
+#: Modules to load in the guest, by name; dependencies are added and ordered
+#: from modules.dep, built-ins are skipped.  kmem/device_dax/dax_pmem must be
+#: loaded because the host root has no /lib/modules for the guest kernel, so
+#: nothing can modprobe them later (daxctl is satisfied by /sys/module/kmem).
+GUEST_MODULES = (
+    "virtio_pci",
+    "9pnet_virtio",
+    "9p",
+    "nfit",
+    "nd_pmem",
+    "nd_btt",
+    "dax_pmem",
+    "device_dax",
+    "kmem",
+    "dax_hmem",
+)
+
+KERNEL_METAPACKAGE = "linux-image-amd64"
+_KPKG_RE = re.compile(r"^linux-image-(6\.1\.\d+-\d+-amd64)$")
+
+DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1 memhp_default_state=offline"
+
+# Bump to force an initramfs rebuild when the layout below changes.
+_INITRAMFS_FORMAT = 3
+
+_INIT_SCRIPT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+log() { echo "pmemctl-vm: $*" > /dev/console; }
+die() { log "FATAL: $*"; sync; poweroff -f; sleep 5; }
+log "init start uptime=$(cut -d' ' -f1 /proc/uptime)"
+while read -r mod; do
+    insmod "/lib/modules/$mod" || log "insmod $mod failed"
+done < /etc/modules.load
+MSIZE=512000
+mkdir -p /newroot
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=$MSIZE,cache=loose hostroot /newroot \
+    || die "cannot mount hostroot"
+mount -o bind /proc /newroot/proc || die "bind /proc"
+mount -o bind /sys /newroot/sys || die "bind /sys"
+mount -o bind /dev /newroot/dev || die "bind /dev"
+mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp || die "tmpfs /tmp"
+mount -t tmpfs -o mode=0755 tmpfs /newroot/run || die "tmpfs /run"
+mkdir -p /newroot/run/vmio
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=$MSIZE vmio /newroot/run/vmio \
+    || die "cannot mount vmio"
+IO=/newroot/run/vmio
+cut -d' ' -f1 /proc/uptime > $IO/guest_uptime_start
+log "running scenario"
+chroot /newroot /bin/sh /run/vmio/run.sh > $IO/stdout 2> $IO/stderr < /dev/null
+echo $? > $IO/exit_code.tmp
+cut -d' ' -f1 /proc/uptime > $IO/guest_uptime_end
+dmesg > $IO/dmesg
+mv $IO/exit_code.tmp $IO/exit_code
+sync
+log "scenario done rc=$(cat $IO/exit_code)"
+umount /newroot/run/vmio
+poweroff -f
+sleep 5
+"""
+
+_RUN_SH = """\
+# generated by tests/vm/harness.py
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp LANG=C.UTF-8 LC_ALL=C.UTF-8
+export VMIO={io}
+export PMEMCTL_SRC={src}
+export VMTOOLS={tools}
+export PYTHON={python}
+export PYTHONPATH={src}${{PYTHONPATH:+:$PYTHONPATH}}
+export PYTHONDONTWRITEBYTECODE=1
+{env}
+cd /tmp
+# The seam through which scenarios call the project under test.
+pmemctl() {{ "$PYTHON" -m pmemctl "$@"; }}
+vmtools() {{ "$PYTHON" -S "$VMTOOLS" "$@"; }}  # stdlib only: skip site
+. "$VMIO/scenario.sh"
+"""
+
+
+class VmUnavailable(RuntimeError):
+    """QEMU guests cannot run here (reason in the message)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NvdimmSpec:
+    """One emulated NVDIMM on its own memory-only NUMA node.
+
+    ``latency_ns``/``bandwidth_mbs`` become the HMAT access latency (ns) and
+    access bandwidth (MB/s) from the CPU node (0) to ``node``.
+    """
+
+    size: int = 4 * GiB
+    node: int = 1
+    latency_ns: int = 300
+    bandwidth_mbs: int = 4096
+    label_size: int = 128 * 1024
+
+    def __post_init__(self) -> None:
+        if self.size % (128 * MiB):
+            raise ValueError("NVDIMM size must be a multiple of 128 MiB")
+        if self.node < 1:
+            raise ValueError("node 0 is the DRAM/CPU node")
+
+
+@dataclasses.dataclass
+class GuestResult:
+    """Outcome of one :func:`run_guest`.
+
+    ``exit_code`` is the scenario script's exit status, or ``None`` when the
+    guest never got to write it (boot failure, timeout, panic).
+    ``files`` maps every regular file in the results share (posix relative
+    paths) to its bytes; ``results_dir`` is that share on the host when it
+    was kept (``keep_dir``/``results_dir`` given), else ``None``.
+    """
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    files: dict[str, bytes]
+    console_log: str
+    qemu_returncode: int
+    timed_out: bool
+    wall_seconds: float
+    guest_seconds: float | None
+    results_dir: Path | None
+    argv: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def dmesg(self) -> str:
+        return self.text("dmesg")
+
+    def text(self, name: str) -> str:
+        return self.files.get(name, b"").decode("utf-8", "replace")
+
+    def describe(self, tail: int = 60) -> str:
+        """Human summary for assertion messages."""
+        con = "\n".join(self.console_log.splitlines()[-tail:])
+        err = "\n".join(self.stderr.splitlines()[-tail:])
+        out = "\n".join(self.stdout.splitlines()[-tail:])
+        return (
+            f"guest exit_code={self.exit_code} qemu rc={self.qemu_returncode} "
+            f"timed_out={self.timed_out} wall={self.wall_seconds:.1f}s\n"
+            f"--- stdout (tail) ---\n{out}\n--- stderr (tail) ---\n{err}\n"
+            f"--- console (tail) ---\n{con}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    kernel_version: str
+    package: str
+    package_version: str
+    vmlinuz: Path
+    initramfs: Path
+    modules: tuple[str, ...]  # load order, relative to lib/modules/<kver>
+
+
+# --------------------------------------------------------------------------
+# cache / kernel
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("PMEMCTL_VM_CACHE")
+    if env:
+        return Path(env)
+    default = Path("/var/cache/pmemctl-vm")
+    if os.access(default.parent, os.W_OK) or os.access(default, os.W_OK):
+        return default
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pmemctl-vm"
+
+
+@contextlib.contextmanager
+def _locked(cdir: Path) -> Iterator[None]:
+    cdir.mkdir(parents=True, exist_ok=True)
+    with open(cdir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(argv: Sequence[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(list(argv), capture_output=True, text=True, **kw)
+
+
+def resolve_kernel_package(update_if_empty: bool = False) -> tuple[str, str, str] | None:
+    """``(package, kernel_version, package_version)`` of the current Debian
+    6.1 kernel, from apt's local lists; ``None`` if apt cannot tell.
+
+    ``PMEMCTL_VM_KERNEL_PKG`` overrides the package name.
+    """
+    if not shutil.which("apt-cache"):
+        return None
+    pkg = os.environ.get("PMEMCTL_VM_KERNEL_PKG")
+    if not pkg:
+        for attempt in range(2):
+            r = _run(["apt-cache", "depends", KERNEL_METAPACKAGE])
+            deps = re.findall(r"Depends:\s*(linux-image-\S+)", r.stdout)
+            cands = [d for d in deps if _KPKG_RE.match(d)]
+            if cands:
+                pkg = cands[0]
+                break
+            if attempt == 0 and update_if_empty and os.geteuid() == 0:
+                _run(["apt-get", "update", "-qq"], timeout=300)
+            else:
+                return None
+    m = _KPKG_RE.match(pkg)
+    if not m:
+        return None
+    r = _run(["apt-cache", "show", "--no-all-versions", pkg])
+    mv = re.search(r"^Version:\s*(\S+)", r.stdout, re.M)
+    if not mv:
+        return None
+    return pkg, m.group(1), mv.group(1)
+
+
+def _kernel_dir(cdir: Path, kver: str) -> Path:
+    return cdir / f"kernel-{kver}"
+
+
+def _cached_kernels(cdir: Path) -> list[str]:
+    out = []
+    if cdir.is_dir():
+        for p in cdir.iterdir():
+            if p.name.startswith("kernel-") and (p / ".ready").exists():
+                out.append(p.name[len("kernel-"):])
+    return sorted(out, key=_version_key)
+
+
+def _version_key(v: str) -> list:
+    return [(0, int(x), "") if x.isdigit() else (1, 0, x) for x in re.split(r"[.-]", v)]
+
+
+def _obtain_kernel(cdir: Path, pkg: str, kver: str, pver: str) -> Path:
+    kdir = _kernel_dir(cdir, kver)
+    if (kdir / ".ready").exists():
+        return kdir
+    for tool in ("apt-get", "dpkg", "depmod"):
+        if not shutil.which(tool) and not Path("/usr/sbin", tool).exists():
+            raise VmUnavailable(f"{tool} not found (needed to obtain the guest kernel)")
+    work = Path(tempfile.mkdtemp(prefix=".dl-", dir=cdir))
+    try:
+        os.chmod(work, 0o755)
+        r = _run(["apt-get", "download", f"{pkg}={pver}"], cwd=work, timeout=600)
+        debs = list(work.glob("*.deb"))
+        if r.returncode != 0 or not debs:
+            raise VmUnavailable(
+                f"cannot download kernel package {pkg}={pver}: {r.stderr.strip()[-400:]}"
+            )
+        tree = work / "tree"
+        r = _run(["dpkg", "-x", str(debs[0]), str(tree)], timeout=600)
+        if r.returncode != 0:
+            raise VmUnavailable(f"dpkg -x failed: {r.stderr.strip()[-400:]}")
+        depmod = shutil.which("depmod") or "/usr/sbin/depmod"
+        r = _run([depmod, "-b", str(tree), kver], timeout=600)
+        if r.returncode != 0:
+            raise VmUnavailable(f"depmod failed: {r.stderr.strip()[-400:]}")
+        if not (tree / "boot" / f"vmlinuz-{kver}").exists():
+            raise VmUnavailable(f"no boot/vmlinuz-{kver} in {debs[0].name}")
+        (tree / ".package").write_text(f"{pkg} {pver}\n")
+        (tree / ".ready").write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+        if kdir.exists():
+            shutil.rmtree(kdir)
+        tree.rename(kdir)
+        # a new Debian ABI bump: keep this kernel and the previous one only
+        for old in _cached_kernels(cdir)[:-2]:
+            if old != kver:
+                shutil.rmtree(_kernel_dir(cdir, old), ignore_errors=True)
+                for p in cdir.glob(f"initramfs-{old}-*.cpio"):
+                    p.unlink(missing_ok=True)
+        return kdir
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# initramfs
+
+
+def module_load_order(moddir: Path, wanted: Iterable[str]) -> list[str]:
+    """Paths (relative to ``moddir``) of ``wanted`` modules and their
+    dependencies, dependencies first, from ``modules.dep``.  Built-in modules
+    are skipped; an unknown name raises ``VmUnavailable``."""
+    deps: dict[str, list[str]] = {}
+    by_name: dict[str, str] = {}
+    for line in (moddir / "modules.dep").read_text().splitlines():
+        if ":" not in line:
+            continue
+        mod, rest = line.split(":", 1)
+        deps[mod] = rest.split()
+        by_name[_modname(mod)] = mod
+    builtin = set()
+    bfile = moddir / "modules.builtin"
+    if bfile.exists():
+        builtin = {_modname(x) for x in bfile.read_text().split()}
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(mod: str) -> None:
+        if state.get(mod) == 2:
+            return
+        if state.get(mod) == 1:
+            raise VmUnavailable(f"module dependency cycle at {mod}")
+        state[mod] = 1
+        for d in deps.get(mod, []):
+            visit(d)
+        state[mod] = 2
+        order.append(mod)
+
+    for name in wanted:
+        key = name.replace("-", "_")
+        if key in by_name:
+            visit(by_name[key])
+        elif key in builtin:
+            continue
+        else:
+            raise VmUnavailable(f"kernel module {name} not found in {moddir}")
+    return order
+
+
+def _modname(path: str) -> str:
+    base = path.rsplit("/", 1)[-1]
+    base = re.sub(r"\.ko(\.\w+)?$", "", base)
+    return base.replace("-", "_")
+
+
+def _busybox() -> Path:
+    for cand in ("/bin/busybox", "/usr/bin/busybox"):
+        p = Path(cand)
+        if p.exists() and _is_static_elf(p):
+            return p
+    raise VmUnavailable("no static busybox (install busybox-static)")
+
+
+def _is_static_elf(path: Path) -> bool:
+    """True when the ELF has no PT_INTERP program header (statically linked)."""
+    import struct
+
+    try:
+        with open(path, "rb") as fh:
+            hdr = fh.read(64)
+            if hdr[:4] != b"\x7fELF" or hdr[4] != 2:  # 64-bit only
+                return False
+            e_phoff, = struct.unpack_from("<Q", hdr, 0x20)
+            e_phentsize, e_phnum = struct.unpack_from("<HH", hdr, 0x36)
+            fh.seek(e_phoff)
+            ph = fh.read(e_phentsize * e_phnum)
+    except OSError:
+        return False
+    for i in range(e_phnum):
+        p_type, = struct.unpack_from("<I", ph, i * e_phentsize)
+        if p_type == 3:  # PT_INTERP
+            return False
+    return True
+
+
+def _build_initramfs(cdir: Path, kdir: Path, kver: str) -> tuple[Path, tuple[str, ...]]:
+    moddir = kdir / "lib" / "modules" / kver
+    order = module_load_order(moddir, GUEST_MODULES)
+    bb = _busybox()
+    h = hashlib.sha256()
+    h.update(f"{_INITRAMFS_FORMAT}\n{_INIT_SCRIPT}\n{kver}\n".encode())
+    h.update("\n".join(order).encode())
+    h.update(hashlib.sha256(bb.read_bytes()).digest())
+    out = cdir / f"initramfs-{kver}-{h.hexdigest()[:16]}.cpio"
+    if out.exists():
+        return out, tuple(order)
+    if not shutil.which("cpio"):
+        raise VmUnavailable("cpio not found (install cpio)")
+    stage = Path(tempfile.mkdtemp(prefix=".initramfs-", dir=cdir))
+    try:
+        for d in ("bin", "dev", "proc", "sys", "newroot", "etc", "lib/modules", "tmp"):
+            (stage / d).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(bb, stage / "bin" / "busybox")
+        (stage / "bin" / "sh").symlink_to("busybox")
+        for mod in order:
+            dst = stage / "lib" / "modules" / mod
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(moddir / mod, dst)
+        (stage / "etc" / "modules.load").write_text("".join(m + "\n" for m in order))
+        init = stage / "init"
+        init.write_text(_INIT_SCRIPT)
+        init.chmod(0o755)
+        names = sorted(
+            str(p.relative_to(stage)) for p in stage.rglob("*")
+        )
+        tmp_out = out.with_suffix(".tmp")
+        with open(tmp_out, "wb") as fh:
+            r = subprocess.run(
+                ["cpio", "-o", "-H", "newc", "--quiet", "-R", "0:0"],
+                input="\n".join(names).encode(),
+                cwd=stage,
+                stdout=fh,
+                stderr=subprocess.PIPE,
+            )
+        if r.returncode != 0:
+            raise VmUnavailable(f"cpio failed: {r.stderr.decode(errors='replace')}")
+        tmp_out.rename(out)
+        # keep only the newest few initramfs images of this kernel
+        old = sorted(cdir.glob(f"initramfs-{kver}-*.cpio"), key=lambda p: p.stat().st_mtime)
+        for p in old[:-3]:
+            if p != out:
+                p.unlink(missing_ok=True)
+        return out, tuple(order)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+_prepared: Prepared | None = None
+
+
+def prepare(*, allow_download: bool = True) -> Prepared:
+    """Make sure a kernel and an initramfs are in the cache; return them.
+
+    Resolves the current kernel package from apt's lists; if that kernel is
+    cached, nothing is downloaded.  If apt cannot resolve a package (no lists),
+    the newest cached kernel is used.  Raises :class:`VmUnavailable`.
+    """
+    global _prepared
+    if _prepared is not None:
+        return _prepared
+    cdir = cache_dir()
+    with _locked(cdir):
+        res = resolve_kernel_package(update_if_empty=not _cached_kernels(cdir))
+        if res is not None:
+            pkg, kver, pver = res
+            if (_kernel_dir(cdir, kver) / ".ready").exists():
+                kdir = _kernel_dir(cdir, kver)
+            elif allow_download:
+                kdir = _obtain_kernel(cdir, pkg, kver, pver)
+            else:
+                raise VmUnavailable(f"kernel {kver} not cached and download not allowed")
+        else:
+            cached = _cached_kernels(cdir)
+            if not cached:
+                raise VmUnavailable(
+                    f"cannot resolve the kernel package ({KERNEL_METAPACKAGE} unknown "
+                    "to apt-cache; run apt-get update) and no kernel cached in "
+                    f"{cdir}"
+                )
+            kver = cached[-1]
+            kdir = _kernel_dir(cdir, kver)
+            pkg, _, pver = (kdir / ".package").read_text().partition(" ")
+            pver = pver.strip()
+        initrd, order = _build_initramfs(cdir, kdir, kver)
+    _prepared = Prepared(
+        kernel_version=kver,
+        package=pkg,
+        package_version=pver,
+        vmlinuz=kdir / "boot" / f"vmlinuz-{kver}",
+        initramfs=initrd,
+        modules=order,
+    )
+    return _prepared
+
+
+def _qemu_binary() -> str | None:
+    return shutil.which(os.environ.get("PMEMCTL_VM_QEMU", "qemu-system-x86_64"))
+
+
+def vm_available() -> tuple[bool, str]:
+    """``(True, description)`` if guests can run here, else ``(False, reason)``.
+
+    Does not download anything: a kernel counts as obtainable when it is
+    cached or apt knows the package and the download tools exist.
+    """
+    qemu = _qemu_binary()
+    if not qemu:
+        return False, "qemu-system-x86_64 not found (install qemu-system-x86)"
+    if not shutil.which("timeout"):
+        return False, "timeout(1) not found"
+    try:
+        _busybox()
+    except VmUnavailable as e:
+        return False, str(e)
+    if not shutil.which("cpio"):
+        return False, "cpio not found (install cpio)"
+    cdir = cache_dir()
+    try:
+        cdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return False, f"cache dir {cdir} not usable: {e}"
+    if not os.access(cdir, os.W_OK):
+        return False, f"cache dir {cdir} not writable"
+    cached = _cached_kernels(cdir)
+    res = resolve_kernel_package()
+    if res and res[1] in cached:
+        return True, f"kernel {res[1]} cached in {cdir}"
+    if res:
+        if not shutil.which("apt-get") or not shutil.which("dpkg"):
+            return False, "apt-get/dpkg not found: cannot obtain the guest kernel"
+        if not (shutil.which("depmod") or Path("/usr/sbin/depmod").exists()):
+            return False, "depmod not found (install kmod)"
+        return True, f"kernel package {res[0]} {res[2]} will be downloaded"
+    if cached:
+        return True, f"kernel {cached[-1]} cached in {cdir} (apt cannot resolve a newer one)"
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        return True, "kernel package not resolvable yet; apt-get update will be tried"
+    return False, f"{KERNEL_METAPACKAGE} unknown to apt-cache and nothing cached in {cdir}"
+
+
+# --------------------------------------------------------------------------
+# running a guest
+
+
+def qemu_argv(
+    prep: Prepared,
+    workdir: Path,
+    iodir: Path,
+    nvdimms: Sequence[NvdimmSpec],
+    *,
+    dram: int,
+    cpus: int,
+    dram_latency_ns: int,
+    dram_bandwidth_mbs: int,
+    cmdline: str,
+) -> list[str]:
+    nodes = [n.node for n in nvdimms]
+    if len(set(nodes)) != len(nodes):
+        raise ValueError("each NVDIMM needs its own node")
+    if sorted(nodes) != list(range(1, len(nodes) + 1)):
+        raise ValueError("NVDIMM nodes must be 1..N (QEMU wants contiguous node ids)")
+    total = dram + sum(n.size for n in nvdimms)
+    maxmem = total + 2 * GiB
+    argv = [
+        _qemu_binary() or "qemu-system-x86_64",
+        "-accel", "tcg",
+        "-cpu", "max",
+        "-machine", "pc,nvdimm=on,hmat=on",
+        "-smp", str(cpus),
+        "-m", f"{dram // MiB}M,slots={max(4, len(nvdimms) + 1)},maxmem={maxmem // MiB}M",
+        "-nodefaults",
+        "-no-user-config",
+        "-display", "none",
+        "-no-reboot",
+        "-serial", f"file:{workdir / 'console.log'}",
+        "-kernel", str(prep.vmlinuz),
+        "-initrd", str(prep.initramfs),
+        "-append", cmdline,
+        "-object", f"memory-backend-ram,id=ram0,size={dram // MiB}M",
+        "-numa", f"node,nodeid=0,cpus=0-{cpus - 1},memdev=ram0",
+    ]
+    for i, nv in enumerate(sorted(nvdimms, key=lambda n: n.node)):
+        argv += ["-numa", f"node,nodeid={nv.node},initiator=0"]
+    argv += [
+        "-numa", f"hmat-lb,initiator=0,target=0,hierarchy=memory,"
+                 f"data-type=access-latency,latency={dram_latency_ns}",
+        "-numa", f"hmat-lb,initiator=0,target=0,hierarchy=memory,"
+                 f"data-type=access-bandwidth,bandwidth={dram_bandwidth_mbs}M",
+    ]
+    for i, nv in enumerate(sorted(nvdimms, key=lambda n: n.node)):
+        img = workdir / f"nvdimm{i}.img"
+        with open(img, "wb") as fh:
+            fh.truncate(nv.size)
+        argv += [
+            "-numa", f"hmat-lb,initiator=0,target={nv.node},hierarchy=memory,"
+                     f"data-type=access-latency,latency={nv.latency_ns}",
+            "-numa", f"hmat-lb,initiator=0,target={nv.node},hierarchy=memory,"
+                     f"data-type=access-bandwidth,bandwidth={nv.bandwidth_mbs}M",
+            "-object", f"memory-backend-file,id=nv{i},share=on,mem-path={img},"
+                       f"size={nv.size // MiB}M,align=128M",
+            "-device", f"nvdimm,id=nvdimm{i},memdev=nv{i},label-size={nv.label_size},"
+                       f"node={nv.node}",
+        ]
+    argv += [
+        "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,"
+                   "multidevs=remap",
+        "-virtfs", f"local,path={iodir},mount_tag=vmio,security_model=none,"
+                   "multidevs=remap",
+    ]
+    return argv
+
+
+def run_guest(
+    script: str,
+    *,
+    nvdimms: Sequence[NvdimmSpec] | None = None,
+    timeout: int = 240,
+    dram: int = 2 * GiB,
+    cpus: int = 2,
+    dram_latency_ns: int = 100,
+    dram_bandwidth_mbs: int = 16384,
+    extra_cmdline: str = "",
+    env: dict[str, str] | None = None,
+    project_dir: Path | str | None = None,
+    results_dir: Path | str | None = None,
+    python: str | None = None,
+) -> GuestResult:
+    """Boot a guest, run ``script`` (POSIX shell, as root, chrooted into the
+    host root) and return what it left behind.
+
+    ``nvdimms`` defaults to one 4 GiB NVDIMM on node 1.  ``results_dir``, if
+    given, is used as the writable share and kept (it is created, and must be
+    empty); otherwise a temp dir is used and removed.  ``env`` adds exported
+    variables to the script's environment.  ``timeout`` bounds the whole QEMU
+    run (wall seconds).  ``python`` is the interpreter the guest uses for
+    ``pmemctl``/``vmtools`` (default: the one running this code).
+    """
+    if nvdimms is None:
+        nvdimms = [NvdimmSpec()]
+    prep = prepare()
+    project = Path(project_dir or PROJECT_DIR).resolve()
+    # the guest sees the host root, so the interpreter running the tests (and
+    # its site-packages: pmemctl's dependencies) is usable there as is
+    guest_python = python or os.path.realpath(sys.executable) or "python3"
+    workdir = Path(tempfile.mkdtemp(prefix="pmemctl-vm-"))
+    try:
+        if results_dir is not None:
+            iodir = Path(results_dir).resolve()
+            iodir.mkdir(parents=True, exist_ok=True)
+            if any(iodir.iterdir()):
+                raise ValueError(f"results_dir {iodir} is not empty")
+        else:
+            iodir = workdir / "io"
+            iodir.mkdir()
+        os.chmod(iodir, 0o777)
+        (iodir / "scenario.sh").write_text(script)
+        env_lines = "\n".join(
+            f"export {k}={shlex.quote(v)}" for k, v in sorted((env or {}).items())
+        )
+        (iodir / "run.sh").write_text(
+            _RUN_SH.format(
+                io=GUEST_IO,
+                src=shlex.quote(str(project)),
+                tools=shlex.quote(str(HERE / "guest_tools.py")),
+                python=shlex.quote(guest_python),
+                env=env_lines,
+            )
+        )
+        cmdline = DEFAULT_CMDLINE + (" " + extra_cmdline if extra_cmdline else "")
+        argv = qemu_argv(
+            prep, workdir, iodir, nvdimms,
+            dram=dram, cpus=cpus,
+            dram_latency_ns=dram_latency_ns, dram_bandwidth_mbs=dram_bandwidth_mbs,
+            cmdline=cmdline,
+        )
+        full = ["timeout", "--kill-after=10", str(int(timeout))] + argv
+        t0 = time.monotonic()
+        proc = subprocess.run(
+            full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        wall = time.monotonic() - t0
+        timed_out = proc.returncode in (124, 137)
+        console = (workdir / "console.log").read_text(errors="replace") if (
+            workdir / "console.log").exists() else ""
+        qemu_out = proc.stdout.decode(errors="replace")
+        if qemu_out.strip():
+            console = f"[qemu] {qemu_out.strip()}\n" + console
+        files: dict[str, bytes] = {}
+        for p in sorted(iodir.rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                rel = p.relative_to(iodir).as_posix()
+                if rel in ("scenario.sh", "run.sh"):
+                    continue
+                files[rel] = p.read_bytes()
+        rc_text = files.get("exit_code", b"").decode().strip()
+        exit_code = int(rc_text) if rc_text.lstrip("-").isdigit() else None
+        guest_seconds = None
+        try:
+            guest_seconds = float(files["guest_uptime_end"]) - float(files["guest_uptime_start"])
+        except (KeyError, ValueError):
+            pass
+        return GuestResult(
+            exit_code=exit_code,
+            stdout=files.get("stdout", b"").decode(errors="replace"),
+            stderr=files.get("stderr", b"").decode(errors="replace"),
+            files=files,
+            console_log=console,
+            qemu_returncode=proc.returncode,
+            timed_out=timed_out,
+            wall_seconds=wall,
+            guest_seconds=guest_seconds,
+            results_dir=iodir if results_dir is not None else None,
+            argv=full,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def unpack_capture(tar: bytes | Path | str, dest: Path | str, *, replace: bool = True) -> Path:
+    """Unpack a capture tar written by ``guest_tools.py capture`` into ``dest``
+    (a plain directory tree: symlinks kept as symlinks, file modes kept).
+    With ``replace`` an existing ``dest`` is removed first."""
+    import io
+    import tarfile
+
+    dest = Path(dest)
+    if replace and (dest.exists() or dest.is_symlink()):
+        _rmtree_force(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    fobj = io.BytesIO(tar) if isinstance(tar, bytes) else open(tar, "rb")
+    with fobj, tarfile.open(fileobj=fobj, mode="r:") as tf:
+        members = tf.getmembers()
+        for m in members:
+            name = Path(m.name)
+            if name.is_absolute() or ".." in name.parts:
+                raise ValueError(f"unsafe member in capture tar: {m.name}")
+            if not (m.isfile() or m.isdir() or m.issym()):
+                raise ValueError(f"unexpected member type in capture tar: {m.name}")
+            m.uid = m.gid = os.getuid()
+            m.uname = m.gname = ""
+        # directories may be 0555 in sysfs: extract with owner-writable dirs,
+        # then restore their modes
+        dir_modes = {m.name: m.mode for m in members if m.isdir()}
+        for m in members:
+            if m.isdir():
+                m.mode |= 0o700
+        tf.extractall(dest, members=members, numeric_owner=True)
+    for name, mode in sorted(dir_modes.items(), key=lambda kv: -len(kv[0])):
+        os.chmod(dest / name, mode)
+    return dest
+
+
+def _rmtree_force(path: Path) -> None:
+    def onerror(func, p, exc):  # make read-only dirs writable and retry
+        try:
+            os.chmod(os.path.dirname(p), 0o755)
+            func(p)
+        except OSError:
+            pass
+
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    else:
+        for root, dirs, _ in os.walk(path):
+            for d in dirs:
+                dp = os.path.join(root, d)
+                if not os.path.islink(dp):
+                    os.chmod(dp, 0o755)
+        shutil.rmtree(path, onerror=onerror)
