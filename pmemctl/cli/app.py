@@ -1,0 +1,118 @@
+"""The App object every command receives in ``ctx.obj``.
+
+It owns the output mode (rich tables on a terminal, plain aligned text when
+piped, JSON), the sysroot and the door to it.  It holds no business rules.
+Imports stay light: rich and the model are loaded only when first needed, so
+``pmemctl --version`` costs little more than importing click.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pmemctl.cli.render.doc import Document
+    from pmemctl.sysfs.door import SysfsRoot
+
+#: Environment variables pmemctl reads (documented in pmemctl(1)).
+ENV_SYSROOT = "PMEMCTL_SYSROOT"
+ENV_TRACEBACK = "PMEMCTL_TRACEBACK"
+ENV_NO_COLOR = "NO_COLOR"
+
+#: Marker file a simulated tree carries (see pmemctl.sim).
+SIM_MARKER = ".pmemctl-sim"
+
+
+def env_flag(name: str) -> bool:
+    """True when an on/off environment variable is set to a true value."""
+    return os.environ.get(name, "").strip().lower() in ("1", "yes", "true", "on")
+
+
+class App:
+    """Output policy, sysroot and door for one pmemctl run."""
+
+    def __init__(self) -> None:
+        self.sysroot = "/"
+        self.color: Optional[bool] = None  # None: decide from the terminal
+        self.quiet = False
+        self.traceback = env_flag(ENV_TRACEBACK)
+
+    def configure(
+        self, *, sysroot: str, color: Optional[bool], quiet: bool, traceback: bool
+    ) -> None:
+        self.sysroot = sysroot or "/"
+        self.color = color
+        self.quiet = quiet
+        self.traceback = traceback or env_flag(ENV_TRACEBACK)
+
+    # -- output mode -------------------------------------------------------
+
+    @staticmethod
+    def _stdout_is_tty() -> bool:
+        try:
+            return sys.stdout.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    @property
+    def use_rich(self) -> bool:
+        """Rich tables on a terminal (with or without colour), or when --color forces them."""
+        return self.color is True or self._stdout_is_tty()
+
+    @property
+    def use_color(self) -> bool:
+        """--color/--no-color win; otherwise colour only on a terminal without NO_COLOR."""
+        if self.color is not None:
+            return self.color
+        return self._stdout_is_tty() and not os.environ.get(ENV_NO_COLOR)
+
+    # -- the door ------------------------------------------------------------
+
+    def open_door(self) -> "SysfsRoot":
+        """The door every command reads through.
+
+        The single place that decides what kind of door a sysroot gets:
+        trees carrying ``.pmemctl-sim`` get the simulated kernel.
+        """
+        if os.path.isdir(os.path.join(self.sysroot, SIM_MARKER)):
+            # a simulator tree: writes go to the simulated kernel, which
+            # reacts as Linux does (cli -> sim is the one allowed wiring edge)
+            from pmemctl.sim.kernel import SimulatedKernel
+
+            return SimulatedKernel(self.sysroot)
+        from pmemctl.sysfs.door import SysfsRoot
+
+        return SysfsRoot(self.sysroot)
+
+    # -- writing -------------------------------------------------------------
+
+    def show(self, doc: "Document") -> None:
+        """Render a document: rich on a terminal, plain text otherwise."""
+        if self.quiet:
+            return
+        if self.use_rich:
+            from pmemctl.cli.render.tty import print_document
+
+            print_document(doc, color=self.use_color)
+        else:
+            from pmemctl.cli.render.plain import render_document
+
+            _write(render_document(doc))
+
+    def say(self, text: str) -> None:
+        """An informational line (suppressed by --quiet)."""
+        if not self.quiet:
+            _write(text + "\n")
+
+    def emit_json(self, payload: dict[str, Any]) -> None:
+        """Machine output: always written, even with --quiet."""
+        import json
+
+        _write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

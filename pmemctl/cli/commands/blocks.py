@@ -1,0 +1,56 @@
+"""``pmemctl blocks``: memory blocks as lsmem-like ranges."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from pmemctl.cli.app import App
+from pmemctl.cli.commands import complete_columns, complete_states, json_option
+
+
+@click.command("blocks")
+@click.option("-a", "--all", "per_block", is_flag=True, help="One line per memory block instead of merged ranges.")
+@click.option("--device", metavar="DAX", help="Only blocks of this dax device (dax0.0).")
+@click.option("--node", metavar="N", type=int, help="Only blocks on NUMA node N.")
+@click.option("--state", metavar="STATE", shell_complete=complete_states, help="Only online or offline blocks.")
+@click.option(
+    "-o",
+    "--output",
+    "columns",
+    metavar="COLS",
+    shell_complete=complete_columns,
+    help="Comma-separated columns: range,size,state,zone,removable,block,node,device (the default: all). "
+    "Ranges merge blocks that agree on every shown column.",
+)
+@json_option
+@click.pass_obj
+def command(
+    app: App,
+    per_block: bool,
+    device: Optional[str],
+    node: Optional[int],
+    state: Optional[str],
+    columns: Optional[str],
+    as_json: bool,
+) -> None:
+    """Show memory blocks, merged into ranges as lsmem does.
+
+    Adjacent blocks merge into one range when they agree on state, zone,
+    removability, node and owning dax device (for the columns shown).  The
+    summary gives the block size and the online and offline totals.  Piped
+    output matches lsmem's layout, so the two can be compared directly.
+    """
+    from pmemctl.ops.read import blocks_view, parse_columns
+
+    cols = parse_columns(columns)
+    view = blocks_view(app.open_door(), columns=cols, per_block=per_block, device=device, node=node, state=state)
+    if as_json:
+        from pmemctl.cli.render.json import blocks_json
+
+        app.emit_json(blocks_json(view, device=device, node=node, state=state))
+        return
+    from pmemctl.cli.render.blocks import blocks_document
+
+    app.show(blocks_document(view))

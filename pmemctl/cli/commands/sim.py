@@ -1,0 +1,119 @@
+"""``pmemctl sim``: build simulated machines to point --sysroot at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from pmemctl.cli.app import App
+from pmemctl.cli.commands import complete_scenarios, json_option
+
+
+def _scenarios() -> Any:
+    from pmemctl.sim.scenario import list_scenarios
+
+    return list_scenarios()
+
+
+@click.group("sim")
+def group() -> None:
+    """Build simulated machines (sysfs trees) to try pmemctl on.
+
+    A tree made by 'pmemctl sim create DIR' is read with
+    'pmemctl --sysroot DIR ...' exactly like a real machine.
+    """
+
+
+@group.command("list")
+@json_option
+@click.pass_obj
+def list_command(app: App, as_json: bool) -> None:
+    """List the scenarios 'pmemctl sim create' can build, with their parameters."""
+    scenarios = _scenarios()
+    if as_json:
+        from pmemctl.cli.render.json import sim_list_json
+
+        app.emit_json(sim_list_json(app.sysroot, scenarios))
+        return
+    from pmemctl.cli.render.doc import Column, Document, table
+
+    rows = []
+    for s in scenarios:
+        rows.append((s.name, "", s.summary))
+        for p in s.params:
+            values = "|".join(p.choices) if p.choices else "VALUE"
+            rows.append(("", f"--set {p.name}={values}", f"{p.help} (default {p.default})"))
+    app.show(Document.of([table((Column("NAME"), Column("PARAMETERS"), Column("SUMMARY")), rows)]))
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+    from pmemctl.errors import UsageError
+
+    params: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r} is not key=value", hint="e.g. --set stage=system-ram")
+        params[key.strip()] = value.strip()
+    return params
+
+
+@group.command("create")
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "-s",
+    "--scenario",
+    "name",
+    metavar="NAME",
+    required=True,
+    shell_complete=complete_scenarios,
+    help="Scenario to build (see 'pmemctl sim list').",
+)
+@click.option(
+    "--set",
+    "sets",
+    metavar="KEY=VALUE",
+    multiple=True,
+    help="Scenario parameter, e.g. stage=system-ram (qemu-nvdimm) or blocks=4096 (big); repeatable.",
+)
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Replace DIR when it already holds a tree made by 'pmemctl sim create'.",
+)
+@click.pass_obj
+def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], force: bool) -> None:
+    """Write the sysfs tree of scenario NAME into DIR.
+
+    DIR must be empty or absent.  With --force, a DIR that holds an earlier
+    simulated tree is replaced; any other non-empty directory is refused, so
+    a mistyped path never loses data.
+    """
+    import os
+    import shutil
+
+    from pmemctl.cli.app import SIM_MARKER
+    from pmemctl.errors import Refused
+    from pmemctl.sim.build import materialise
+    from pmemctl.sim.scenario import load_scenario
+
+    scenario = load_scenario(name, _parse_sets(sets))  # unknown name or parameter: nothing touched
+    target = os.path.abspath(directory)  # click.Path already refused an existing file
+    if os.path.isdir(target) and os.listdir(target):
+        if not force:
+            raise Refused(
+                f"{target} is not empty",
+                hint="choose an empty directory, or pass --force to replace an earlier simulated tree",
+            )
+        if not os.path.isdir(os.path.join(target, SIM_MARKER)):
+            raise Refused(
+                f"{target} is not empty and holds no simulated tree ({SIM_MARKER}/ is missing)",
+                hint="refusing to delete it even with --force; choose an empty directory",
+            )
+        shutil.rmtree(target)
+
+    root = materialise(scenario, target)
+    app.say(f"created scenario {scenario.name} in {root}")
+    app.say(f"try: pmemctl --sysroot {root} list")

@@ -1,0 +1,185 @@
+"""The root ``pmemctl`` command and the single error funnel.
+
+Start-up cost matters (``pmemctl --version`` must stay close to ``import
+click``), so this module imports only click and the tiny ``pmemctl``
+package.  Subcommands are loaded on first use (:class:`PmemctlGroup`), and
+each command imports the model, ops and rich inside its function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any, Optional, Sequence
+
+import click
+
+from pmemctl import __version__
+from pmemctl.cli.app import ENV_SYSROOT, App
+
+#: Subcommand name -> "module:attribute", imported only when used.
+COMMANDS: dict[str, str] = {
+    "list": "pmemctl.cli.commands.list:command",
+    "blocks": "pmemctl.cli.commands.blocks:command",
+    "topology": "pmemctl.cli.commands.topology:command",
+    "sim": "pmemctl.cli.commands.sim:group",
+    "reconfigure": "pmemctl.cli.commands.change:reconfigure",
+    "online": "pmemctl.cli.commands.change:online",
+    "offline": "pmemctl.cli.commands.change:offline",
+    "status": "pmemctl.cli.commands.change:status",
+    "resume": "pmemctl.cli.commands.change:resume",
+    "rollback": "pmemctl.cli.commands.change:rollback",
+    "demo": "pmemctl.cli.commands.demo:command",
+}
+
+#: Exit status for Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+CONTEXT_SETTINGS: dict[str, Any] = {
+    "help_option_names": ["-h", "--help"],
+    "max_content_width": 100,
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands live in modules imported on demand."""
+
+    def __init__(self, *args: Any, lazy: Optional[dict[str, str]] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module_name, attr = self.lazy[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module_name), attr), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+class PmemctlGroup(LazyGroup):
+    """The root group; its ``main`` is the one error funnel (see :func:`handle_error`)."""
+
+    def main(
+        self,
+        args: Optional[Sequence[str]] = None,
+        prog_name: Optional[str] = None,
+        complete_var: Optional[str] = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        app = extra.setdefault("obj", App())
+        if os.environ.get(complete_var or "_PMEMCTL_COMPLETE"):
+            from pmemctl.cli.completion import register
+
+            register()  # serve completions with pmemctl's own scripts' protocol
+        try:
+            rv = super().main(
+                args, prog_name or "pmemctl", complete_var, standalone_mode=False, **extra
+            )
+        except BaseException as exc:  # noqa: BLE001 - this *is* the funnel
+            if isinstance(exc, SystemExit):
+                raise
+            code = handle_error(exc, show_traceback=app.traceback)
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+def handle_error(exc: BaseException, *, show_traceback: bool = False) -> int:
+    """Turn any exception into one line on stderr; return the exit code.
+
+    * a :class:`~pmemctl.errors.PmemctlError` → ``pmemctl: <sentence>``, its code;
+    * a click usage error → the message and a pointer to ``--help``, code 2;
+    * Ctrl-C → ``pmemctl: interrupted``, code 130;
+    * anything else → ``pmemctl: internal error: …``, code 1.
+
+    With ``--traceback`` (or ``PMEMCTL_TRACEBACK=1``) the traceback follows.
+    """
+    from pmemctl.errors import ExitCode, PmemctlError
+
+    tb = show_traceback
+    if isinstance(exc, click.exceptions.Abort) and isinstance(exc.__context__, KeyboardInterrupt):
+        exc = exc.__context__
+    if isinstance(exc, KeyboardInterrupt):
+        line, code, tb = "interrupted", EXIT_INTERRUPTED, False
+    elif isinstance(exc, click.exceptions.Abort):
+        line, code = "aborted", int(ExitCode.FAILED)
+    elif isinstance(exc, PmemctlError):
+        line, code = exc.sentence(), int(exc.exit_code)
+    elif isinstance(exc, click.UsageError):
+        line, code = exc.format_message().rstrip("."), int(ExitCode.USAGE)
+        if exc.ctx is not None:
+            line += f"; see '{exc.ctx.command_path} --help'"
+        tb = False
+    elif isinstance(exc, click.ClickException):
+        line, code = exc.format_message(), exc.exit_code
+    else:
+        detail = str(exc).strip().splitlines()
+        what = type(exc).__name__ + (f": {detail[0]}" if detail else "")
+        line, code = f"internal error: {what}, rerun with --traceback", int(ExitCode.FAILED)
+    if tb:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    click.echo(f"pmemctl: {line}", err=True)
+    return code
+
+
+def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(incomplete, type="dir")]
+
+
+@click.group(
+    cls=PmemctlGroup,
+    lazy=COMMANDS,
+    context_settings=CONTEXT_SETTINGS,
+    help="""Turn persistent memory (NVDIMM) and CXL memory into system RAM, safely.
+
+    pmemctl discovers NVDIMM buses, regions, namespaces and dax devices, the
+    memory blocks they add, and the NUMA nodes and memory tiers they land in.
+    Every read command prints a table on a terminal, plain aligned text when
+    piped, and a versioned JSON document with --json.
+    """,
+)
+@click.option(
+    "--sysroot",
+    metavar="DIR",
+    default="/",
+    show_default=True,
+    envvar=ENV_SYSROOT,
+    show_envvar=True,
+    shell_complete=_complete_dir,
+    help="Read the machine under DIR instead of / (a tree made by 'pmemctl sim create').",
+)
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Force or disable coloured, rich output. Default: colour only on a terminal, never with NO_COLOR set.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and JSON.")
+@click.option(
+    "--traceback",
+    is_flag=True,
+    hidden=True,
+    help="Show the Python traceback of an error (also PMEMCTL_TRACEBACK=1).",
+)
+@click.version_option(__version__, "--version", prog_name="pmemctl", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, sysroot: str, color: Optional[bool], quiet: bool, traceback: bool) -> None:
+    app = ctx.ensure_object(App)
+    app.configure(sysroot=sysroot, color=color, quiet=quiet, traceback=traceback)
+
+
+def main(args: Optional[Sequence[str]] = None) -> None:
+    """Console entry point (``pmemctl``, ``python -m pmemctl``)."""
+    cli.main(args=args, prog_name="pmemctl")
+
+
+__all__ = ["cli", "main", "handle_error", "COMMANDS", "EXIT_INTERRUPTED"]

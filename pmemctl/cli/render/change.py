@@ -1,0 +1,195 @@
+"""Plans and outcomes, for people (a Document) and for scripts (JSON).
+
+One plan has two faces (architecture.md principle 6): sentences, and the
+exact ``echo VALUE > PATH`` writes.  ``--dry-run``, the confirmation prompt
+and the JSON all render the same Plan object that apply executes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from pmemctl import SCHEMA_VERSION
+from pmemctl.cli.render.doc import Block, Document, KeyValues, Lines
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pmemctl.ops.change import ChangeResult, Status
+    from pmemctl.ops.executor import Outcome
+    from pmemctl.ops.plan import Plan
+
+#: in words, at most this many steps are listed one by one; the rest is summarised
+MAX_STEPS_SHOWN = 12
+
+
+def _step_lines(plan: "Plan", limit: Optional[int]) -> list[str]:
+    out: list[str] = []
+    actions = plan.actions
+    shown = actions if limit is None or len(actions) <= limit else actions[: limit - 2]
+    for n, action in enumerate(shown, 1):
+        out.append(f"{n:>3}. {action.describe()}")
+    if len(shown) < len(actions):
+        rest = actions[len(shown):]
+        out.append(f"     ... {len(rest) - 1} more step(s) of the same kind ...")
+        out.append(f"{len(actions):>3}. {rest[-1].describe()}")
+    return out
+
+
+def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -> list[Block]:
+    blocks: list[Block] = [Lines((plan.title,), title="Plan", style="bold")]
+    if plan.notes:
+        blocks.append(Lines(tuple(plan.notes), title="Notes", indent=2))
+    if plan.already:
+        blocks.append(Lines(tuple(plan.already), title="Already as requested", indent=2))
+    checks = []
+    for c in plan.checks:
+        if c.ok:
+            checks.append(f"ok       {c.name}: {c.message}")
+        elif c.warning:
+            checks.append(f"WARNING  {c.name}: {c.message}")
+        else:
+            lift = f" (override: {c.override})" if c.override else " (cannot be overridden)"
+            checks.append(f"REFUSED  {c.name}: {c.message}{lift}")
+    if checks:
+        blocks.append(Lines(tuple(checks), title="Checks", indent=2))
+    if plan.actions:
+        blocks.append(Lines(tuple(_step_lines(plan, None if all_steps else MAX_STEPS_SHOWN)), title="Steps"))
+        if writes:
+            lines = plan.shell_lines()
+            if not all_steps and len(lines) > 3 * MAX_STEPS_SHOWN:
+                head = lines[: 2 * MAX_STEPS_SHOWN]
+                lines = head + [f"# ... {len(lines) - len(head) - 1} more writes ..."] + lines[-1:]
+            blocks.append(Lines(tuple(lines), title="Exact writes", indent=2))
+        if plan.destructive and plan.consent:
+            blocks.append(Lines((plan.consent,), title="This is destructive", indent=2, style="bold red"))
+    else:
+        blocks.append(Lines(("nothing to do",), title="Steps", indent=2))
+    return blocks
+
+
+def outcome_blocks(outcome: "Outcome") -> list[Block]:
+    blocks: list[Block] = []
+    word = {
+        "changed": "done",
+        "no-change": "nothing to do",
+        "partial": "PARTIAL: some targets changed, some did not",
+        "rolled-back": "FAILED, and everything this run changed was undone",
+        "rollback-incomplete": "FAILED, and undoing it failed too",
+        "failed": "FAILED; nothing was changed",
+    }.get(outcome.status, outcome.status)
+    pairs = [("result", word), ("what", outcome.title)]
+    if outcome.status not in ("changed", "no-change"):
+        pairs.append(("cause", outcome.message))
+    if outcome.changed_units and outcome.failed_units:
+        pairs.append(("changed", ", ".join(outcome.changed_units)))
+        pairs.append(("not changed", ", ".join(outcome.failed_units)))
+    blocks.append(KeyValues(tuple(pairs), title="Outcome", key_width=12))
+    failed = [r for r in outcome.results if r.status in ("failed", "undo-failed")]
+    if failed:
+        blocks.append(Lines(tuple(f"{r.status}: {r.error}" for r in failed), title="Failures", indent=2))
+    if outcome.machine_state:
+        blocks.append(Lines(tuple(outcome.machine_state), title="The machine now", indent=2))
+    if outcome.status in ("rollback-incomplete",):
+        blocks.append(
+            Lines(
+                ("the journal was kept: 'pmemctl status' shows it, 'pmemctl rollback' retries the undo",),
+                title="Next step",
+                indent=2,
+            )
+        )
+    return blocks
+
+
+def change_document(result: "ChangeResult", *, all_steps: bool = False) -> Document:
+    blocks = plan_blocks(result.plan, all_steps=all_steps, writes=result.dry_run)
+    if result.dry_run:
+        blocks.append(Lines(("dry run: nothing was written",), style="italic"))
+    elif result.outcome is not None:
+        blocks.extend(outcome_blocks(result.outcome))
+    return Document.of(blocks)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def plan_json(plan: "Plan") -> dict[str, Any]:
+    return {
+        "title": plan.title,
+        "destructive": plan.destructive,
+        "consent": plan.consent,
+        "targets": list(plan.targets),
+        "already": list(plan.already),
+        "notes": list(plan.notes),
+        "checks": [
+            {"name": c.name, "ok": c.ok, "warning": c.warning, "message": c.message, "override": c.override}
+            for c in plan.checks
+        ],
+        "steps": [
+            {"kind": a.kind, "description": a.describe(), "writes": [{"path": w.path, "value": w.value} for w in a.writes()]}
+            for a in plan.actions
+        ],
+    }
+
+
+def outcome_json(outcome: Optional["Outcome"]) -> Optional[dict[str, Any]]:
+    if outcome is None:
+        return None
+    data = outcome.to_dict()
+    data["exit_code"] = int(outcome.exit_code)
+    return data
+
+
+def change_json(command: str, sysroot: str, result: "ChangeResult") -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": command,
+        "sysroot": sysroot,
+        "dry_run": result.dry_run,
+        "plan": plan_json(result.plan),
+        "outcome": outcome_json(result.outcome),
+    }
+
+
+def recovery_json(command: str, sysroot: str, outcome: "Outcome") -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": command,
+        "sysroot": sysroot,
+        "dry_run": False,
+        "plan": None,
+        "outcome": outcome_json(outcome),
+    }
+
+
+def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "status",
+        "sysroot": sysroot,
+        "unfinished": status.unfinished,
+        "last_run": status.last_run,
+    }
+
+
+def status_document(status: "Status") -> Document:
+    blocks: list[Block] = []
+    if status.unfinished:
+        u = status.unfinished
+        blocks.append(
+            KeyValues(
+                tuple((str(k), str(v)) for k, v in u.items()),
+                title="UNFINISHED change (run 'pmemctl resume' or 'pmemctl rollback')",
+                key_width=12,
+            )
+        )
+    else:
+        blocks.append(Lines(("no unfinished change",), title="Journal"))
+    if status.last_run:
+        keep = ("title", "status", "state", "started", "command", "steps")
+        blocks.append(
+            KeyValues(
+                tuple((k, str(status.last_run.get(k))) for k in keep if k in status.last_run),
+                title="Last finished run",
+                key_width=12,
+            )
+        )
+    return Document.of(blocks)

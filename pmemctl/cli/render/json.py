@@ -1,0 +1,562 @@
+"""The ``--json`` output of every read command: one versioned schema.
+
+Conventions (schema version 1, ``pmemctl.SCHEMA_VERSION``):
+
+* The top level is always an object that starts with the envelope
+  ``{"schema_version": 1, "command": "<name>", "sysroot": "<dir>", ...}``.
+* Every object of one kind has exactly the same keys, every time: a value
+  that is unknown, absent on this kernel or not applicable is ``null``, and
+  an empty collection is ``[]`` or ``{}``, never a missing key.
+* Sizes, addresses and offsets are raw integers in bytes (never ``"2.9G"``);
+  ``end`` addresses are inclusive (the last byte), as the kernel and lsmem
+  print them.  Latencies are in ns, bandwidths in MiB/s, as HMAT reports them.
+* Enumerations are their lower-case string values (``"online"``,
+  ``"system-ram"``, ``"dram"``).
+* Objects keyed by a NUMA node id (``distances``) use the id as a string key.
+* Adding a key is a compatible change; renaming or removing one, or changing
+  a type, bumps ``schema_version``.
+
+The field-by-field specification is :data:`OBJECTS` below: for every object
+kind, its place in the output and each key with its type and meaning.  The
+builders construct every object through :func:`_obj`, which refuses a key
+set that differs from the specification, so the document and the output
+cannot drift apart; :func:`schema_markdown` renders the same table for the
+README and pmemctl(1).
+
+Type notation: ``int``, ``string``, ``bool``, ``T|null``, ``array<T>``,
+``object<string,T>``, or the name of another object kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+
+from pmemctl import SCHEMA_VERSION
+from pmemctl.cli.render.common import dax_block_counts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pmemctl.model.records import AccessClass, DaxDevice, Namespace, Policy, Region
+    from pmemctl.ops.read import BlocksView, ListFilter, ListView, TopologyView
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    kind: str
+    where: str  # how to reach it, jq style
+    fields: tuple[tuple[str, str, str], ...]  # (key, type, meaning)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(f[0] for f in self.fields)
+
+
+_ENVELOPE = (
+    ("schema_version", "int", "version of this schema; 1"),
+    ("command", "string", "the command that produced the document"),
+    ("sysroot", "string", "the tree that was read (`/` for this machine)"),
+)
+
+_SPECS = (
+    ObjectSpec("list", "`pmemctl list --json`", _ENVELOPE + (
+        ("filters", "list_filters", "the filters given on the command line"),
+        ("buses", "array<bus>", "NVDIMM buses, each holding its regions"),
+        ("standalone_dax_devices", "array<dax_device>", "dax devices that belong to no NVDIMM namespace (hmem / soft-reserved and CXL memory)"),
+        ("policy", "policy", "memory hotplug policy of the kernel"),
+    )),
+    ObjectSpec("list_filters", "`.filters`", (
+        ("bus", "string|null", "--bus"),
+        ("region", "string|null", "--region"),
+        ("namespace", "string|null", "--namespace"),
+        ("device", "string|null", "--device"),
+        ("mode", "string|null", "--mode"),
+    )),
+    ObjectSpec("bus", "`.buses[]`", (
+        ("name", "string", "`ndbus0`"),
+        ("path", "string", "kernel path of the bus device"),
+        ("provider", "string|null", "`ACPI.NFIT`, `e820`, `of_pmem`, ..."),
+        ("dimms", "array<string>", "names of the bus's DIMMs (`nmem0`)"),
+        ("regions", "array<region>", "regions on this bus"),
+    )),
+    ObjectSpec("region", "`.buses[].regions[]`", (
+        ("name", "string", "`region0`"),
+        ("id", "int", "N of regionN"),
+        ("path", "string", "kernel path"),
+        ("type", "string", "`pmem` or `volatile`"),
+        ("size", "int", "bytes"),
+        ("available_size", "int|null", "bytes not yet used by namespaces"),
+        ("max_available_extent", "int|null", "largest free extent, bytes"),
+        ("align", "int|null", "namespace size alignment, bytes"),
+        ("numa_node", "int|null", "node closest to the region's CPUs"),
+        ("target_node", "int|null", "node its memory joins as system RAM"),
+        ("resource", "int|null", "physical start address (root only)"),
+        ("persistence_domain", "string|null", "`cpu_cache`, `memory_controller`, ..."),
+        ("read_only", "bool|null", "region is read-only"),
+        ("enabled", "bool", "bound to its driver"),
+        ("mappings", "array<region_mapping>", "DIMM extents interleaved into the region"),
+        ("namespaces", "array<namespace>", "namespaces in the region (after filtering)"),
+    )),
+    ObjectSpec("region_mapping", "`.buses[].regions[].mappings[]`", (
+        ("dimm", "string", "`nmem0`"),
+        ("offset", "int", "DPA offset, bytes"),
+        ("length", "int", "bytes"),
+        ("position", "int", "interleave position"),
+    )),
+    ObjectSpec("namespace", "`.buses[].regions[].namespaces[]`", (
+        ("name", "string", "`namespace0.0`"),
+        ("path", "string", "kernel path"),
+        ("mode", "string", "`raw`, `sector`, `fsdax` or `devdax`"),
+        ("size", "int", "raw namespace size, bytes"),
+        ("usable_size", "int|null", "size after the pfn/dax/btt info block, bytes"),
+        ("uuid", "string|null", "namespace (label) uuid"),
+        ("holder_uuid", "string|null", "uuid of the pfn/dax/btt info block"),
+        ("alt_name", "string|null", "user-given name"),
+        ("holder", "string|null", "`dax0.0`, `pfn0.0` or `btt0.0` claiming it"),
+        ("blockdev", "string|null", "block device (`pmem0`) in raw/fsdax/sector mode"),
+        ("sector_size", "int|null", "bytes"),
+        ("align", "int|null", "bytes"),
+        ("enabled", "bool", "bound to its driver"),
+        ("idle", "bool", "an unconfigured seed namespace (size 0, disabled)"),
+        ("resource", "int|null", "physical start address (root only)"),
+        ("numa_node", "int|null", "node closest to it"),
+        ("target_node", "int|null", "node its memory joins as system RAM"),
+        ("dax_device", "dax_device|null", "its dax device in devdax mode"),
+    )),
+    ObjectSpec("dax_device", "`...namespaces[].dax_device`, `.standalone_dax_devices[]`", (
+        ("name", "string", "`dax0.0`"),
+        ("path", "string", "kernel path"),
+        ("mode", "string", "`devdax` (device_dax), `system-ram` (kmem) or `disabled` (no driver)"),
+        ("driver", "string|null", "`device_dax`, `kmem` or null"),
+        ("source", "string", "`nvdimm`, `hmem`, `cxl` or `unknown`"),
+        ("namespace", "string|null", "owning NVDIMM namespace"),
+        ("region_id", "int|null", "dax region id"),
+        ("size", "int", "bytes"),
+        ("resource", "int|null", "physical start address"),
+        ("align", "int|null", "bytes"),
+        ("numa_node", "int|null", "node closest to it"),
+        ("target_node", "int|null", "node its memory joins as system RAM"),
+        ("dev", "string|null", "character device `major:minor`"),
+        ("memmap_on_memory", "bool|null", "per-device memmap_on_memory (6.8+)"),
+        ("ranges", "array<dax_range>", "physical address ranges"),
+        ("blocks_total", "int", "memory blocks inside its ranges"),
+        ("blocks_online", "int", "of those, blocks online"),
+    )),
+    ObjectSpec("dax_range", "`...dax_device.ranges[]`", (
+        ("start", "int", "first byte"),
+        ("end", "int", "last byte (inclusive)"),
+        ("size", "int", "bytes"),
+    )),
+    ObjectSpec("policy", "`.policy` (list, topology)", (
+        ("block_size_bytes", "int|null", "memory block size; null without memory hotplug"),
+        ("auto_online_blocks", "string|null", "`offline`, `online`, `online_kernel` or `online_movable`"),
+        ("memhp_default_state", "string|null", "from the kernel command line"),
+        ("movable_node", "bool", "`movable_node` on the kernel command line"),
+        ("demotion_enabled", "bool|null", "/sys/kernel/mm/numa/demotion_enabled"),
+        ("online_policy", "string|null", "memory_hotplug.online_policy"),
+        ("auto_movable_ratio", "int|null", "memory_hotplug.auto_movable_ratio (%)"),
+        ("memmap_on_memory", "string|null", "memory_hotplug.memmap_on_memory"),
+        ("kmem_driver", "bool", "the dax kmem driver is available"),
+        ("device_dax_driver", "bool", "the device_dax driver is available"),
+        ("hotremove", "bool|null", "memory can be offlined (CONFIG_MEMORY_HOTREMOVE)"),
+        ("kernel_cmdline", "string|null", "/proc/cmdline"),
+    )),
+    ObjectSpec("blocks", "`pmemctl blocks --json`", _ENVELOPE + (
+        ("block_size_bytes", "int", "memory block size"),
+        ("columns", "array<string>", "columns the ranges were merged by (`-o`)"),
+        ("per_block", "bool", "`--all`: one range per block"),
+        ("filters", "blocks_filters", "the filters given on the command line"),
+        ("ranges", "array<block_range>", "block ranges in address order"),
+        ("totals", "block_totals", "sums over the listed ranges"),
+    )),
+    ObjectSpec("blocks_filters", "`.filters`", (
+        ("device", "string|null", "--device"),
+        ("node", "int|null", "--node"),
+        ("state", "string|null", "--state"),
+    )),
+    ObjectSpec("block_range", "`.ranges[]`", (
+        ("first_block", "int", "first block id (N of memoryN)"),
+        ("last_block", "int", "last block id"),
+        ("blocks", "int", "number of blocks"),
+        ("start", "int", "first byte"),
+        ("end", "int", "last byte (inclusive)"),
+        ("size", "int", "bytes"),
+        ("state", "string", "`online`, `offline` or `going-offline`"),
+        ("zones", "array<string>|null", "valid_zones: the zone of an online block, the candidates of an offline one (first = default); `[]` when the block spans zones (`none`); null when not read (not in `-o`) or not provided by the kernel"),
+        ("removable", "bool|null", "null when not read or not provided"),
+        ("node", "int|null", "NUMA node; null when not read or unknown"),
+        ("device", "string|null", "owning dax device; null for boot memory or when not read"),
+    )),
+    ObjectSpec("block_totals", "`.totals`", (
+        ("online_bytes", "int", "bytes online"),
+        ("offline_bytes", "int", "bytes not online"),
+        ("online_blocks", "int", "blocks online"),
+        ("offline_blocks", "int", "blocks not online"),
+    )),
+    ObjectSpec("topology", "`pmemctl topology --json`", _ENVELOPE + (
+        ("possible_nodes", "array<int>", "node ids the kernel could bring online"),
+        ("nodes", "array<node>", "online NUMA nodes"),
+        ("tiers", "array<tier>", "memory tiers, fastest first"),
+        ("node_lists", "node_lists", "node lists ready for numactl --membind / cpuset.mems"),
+        ("policy", "policy", "memory hotplug and demotion policy"),
+        ("warnings", "array<string>", "problems found, one sentence each"),
+    )),
+    ObjectSpec("node", "`.nodes[]`", (
+        ("id", "int", "node id"),
+        ("path", "string", "kernel path"),
+        ("kind", "string", "`dram`, `pmem`, `cxl` or `unknown` (inferred; see evidence)"),
+        ("cpus", "array<int>", "CPU ids"),
+        ("mem_total", "int|null", "MemTotal of online memory, bytes"),
+        ("mem_free", "int|null", "MemFree, bytes"),
+        ("blocks_total", "int", "memory blocks on the node"),
+        ("blocks_online", "int", "of those, online"),
+        ("zone_blocks", "object<string,int>", "online blocks per zone (`{\"Movable\": 120}`)"),
+        ("memory_tier", "int|null", "N of memory_tierN"),
+        ("dax_devices", "array<string>", "dax devices whose memory lives on this node"),
+        ("has_memory", "bool", "in /sys/devices/system/node/has_memory"),
+        ("has_normal_memory", "bool", "in has_normal_memory (kernel allocations possible)"),
+        ("distances", "object<string,int>", "SLIT distance to each online node, keyed by node id"),
+        ("access0", "access|null", "HMAT figures for the best initiators of any kind"),
+        ("access1", "access|null", "HMAT figures for the best CPU initiators"),
+        ("evidence", "array<string>", "why the node got its kind, one fact each"),
+    )),
+    ObjectSpec("access", "`.nodes[].access0`, `.nodes[].access1`", (
+        ("initiators", "array<int>", "initiator node ids"),
+        ("read_latency_ns", "int|null", "ns"),
+        ("write_latency_ns", "int|null", "ns"),
+        ("read_bandwidth_mib_s", "int|null", "MiB/s"),
+        ("write_bandwidth_mib_s", "int|null", "MiB/s"),
+    )),
+    ObjectSpec("tier", "`.tiers[]`", (
+        ("id", "int", "N of memory_tierN"),
+        ("path", "string", "kernel path"),
+        ("nodes", "array<int>", "node ids in the tier"),
+    )),
+    ObjectSpec("node_lists", "`.node_lists`", (
+        ("dram", "string", "DRAM nodes with memory, kernel list syntax (`0-1`); `\"\"` when none"),
+        ("pmem", "string", "nodes of NVDIMM memory added by kmem"),
+        ("cxl", "string", "nodes of CXL / soft-reserved memory added by kmem"),
+        ("all_memory", "string", "every node with memory"),
+    )),
+    ObjectSpec("sim_list", "`pmemctl sim list --json`", _ENVELOPE + (
+        ("scenarios", "array<scenario>", "scenarios `pmemctl sim create` can build"),
+    )),
+    ObjectSpec("scenario", "`.scenarios[]`", (
+        ("name", "string", "scenario name (`--scenario`)"),
+        ("summary", "string", "one-line description"),
+        ("params", "array<scenario_param>", "parameters `--set KEY=VALUE` accepts"),
+    )),
+    ObjectSpec("scenario_param", "`.scenarios[].params[]`", (
+        ("name", "string", "parameter name"),
+        ("help", "string", "what it changes"),
+        ("default", "string", "value used when not set"),
+        ("choices", "array<string>", "allowed values; `[]` when free"),
+    )),
+)
+
+#: Every object kind of the schema, by name.
+OBJECTS: dict[str, ObjectSpec] = {s.kind: s for s in _SPECS}
+
+
+def _obj(kind: str, /, **values: Any) -> dict[str, Any]:
+    """Build one object of ``kind`` in specification order; refuse drift."""
+    keys = OBJECTS[kind].keys
+    if set(values) != set(keys):
+        extra = sorted(set(values) - set(keys))
+        missing = sorted(set(keys) - set(values))
+        raise AssertionError(f"JSON {kind} object out of step with its schema: extra {extra}, missing {missing}")
+    return {k: values[k] for k in keys}
+
+
+def envelope(kind: str, command: str, sysroot: str, /, **body: Any) -> dict[str, Any]:
+    return _obj(kind, schema_version=SCHEMA_VERSION, command=command, sysroot=sysroot, **body)
+
+
+# --------------------------------------------------------------------------
+# shared pieces
+
+
+def policy_json(p: "Policy") -> dict[str, Any]:
+    return _obj(
+        "policy",
+        block_size_bytes=p.block_size,
+        auto_online_blocks=p.auto_online_blocks,
+        memhp_default_state=p.memhp_default_state,
+        movable_node=p.movable_node,
+        demotion_enabled=p.demotion_enabled,
+        online_policy=p.online_policy,
+        auto_movable_ratio=p.auto_movable_ratio,
+        memmap_on_memory=p.memmap_on_memory,
+        kmem_driver=p.kmem_driver,
+        device_dax_driver=p.device_dax_driver,
+        hotremove=p.hotremove,
+        kernel_cmdline=p.kernel_cmdline,
+    )
+
+
+# --------------------------------------------------------------------------
+# list
+
+
+def dax_json(dev: "DaxDevice", counts: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+    total, online = counts.get(dev.name, (0, 0))
+    return _obj(
+        "dax_device",
+        name=dev.name,
+        path=dev.path,
+        mode=dev.mode.value,
+        driver=dev.driver,
+        source=dev.source,
+        namespace=dev.namespace,
+        region_id=dev.region_id,
+        size=dev.size,
+        resource=dev.resource,
+        align=dev.align,
+        numa_node=dev.numa_node,
+        target_node=dev.target_node,
+        dev=dev.dev,
+        memmap_on_memory=dev.memmap_on_memory,
+        ranges=[_obj("dax_range", start=lo, end=hi - 1, size=hi - lo) for lo, hi in dev.ranges()],
+        blocks_total=total,
+        blocks_online=online,
+    )
+
+
+def _namespace_json(
+    ns: "Namespace", dev: Optional["DaxDevice"], counts: Mapping[str, tuple[int, int]]
+) -> dict[str, Any]:
+    return _obj(
+        "namespace",
+        name=ns.name,
+        path=ns.path,
+        mode=ns.mode.value,
+        size=ns.size,
+        usable_size=ns.usable_size,
+        uuid=ns.uuid,
+        holder_uuid=ns.holder_uuid,
+        alt_name=ns.alt_name,
+        holder=ns.holder,
+        blockdev=ns.blockdev,
+        sector_size=ns.sector_size,
+        align=ns.align,
+        enabled=ns.enabled,
+        idle=ns.is_seed_idle,
+        resource=ns.resource,
+        numa_node=ns.numa_node,
+        target_node=ns.target_node,
+        dax_device=None if dev is None else dax_json(dev, counts),
+    )
+
+
+def _region_json(region: "Region", namespaces: list[dict[str, Any]]) -> dict[str, Any]:
+    return _obj(
+        "region",
+        name=region.name,
+        id=region.id,
+        path=region.path,
+        type=region.type,
+        size=region.size,
+        available_size=region.available_size,
+        max_available_extent=region.max_available_extent,
+        align=region.align,
+        numa_node=region.numa_node,
+        target_node=region.target_node,
+        resource=region.resource,
+        persistence_domain=region.persistence_domain,
+        read_only=region.read_only,
+        enabled=region.enabled,
+        mappings=[
+            _obj("region_mapping", dimm=m.dimm, offset=m.offset, length=m.length, position=m.position)
+            for m in region.mappings
+        ],
+        namespaces=namespaces,
+    )
+
+
+def list_json(view: "ListView", flt: "ListFilter") -> dict[str, Any]:
+    topo = view.topology
+    counts = dax_block_counts(topo)
+    buses = [
+        _obj(
+            "bus",
+            name=bv.bus.name,
+            path=bv.bus.path,
+            provider=bv.bus.provider,
+            dimms=list(bv.bus.dimms),
+            regions=[
+                _region_json(rv.region, [_namespace_json(ns, dev, counts) for ns, dev in rv.namespaces])
+                for rv in bv.regions
+            ],
+        )
+        for bv in view.buses
+    ]
+    return envelope(
+        "list",
+        "list",
+        topo.sysroot,
+        filters=_obj(
+            "list_filters",
+            bus=flt.bus,
+            region=flt.region,
+            namespace=flt.namespace,
+            device=flt.device,
+            mode=flt.mode,
+        ),
+        buses=buses,
+        standalone_dax_devices=[dax_json(d, counts) for d in view.standalone],
+        policy=policy_json(topo.policy),
+    )
+
+
+# --------------------------------------------------------------------------
+# blocks
+
+
+def blocks_json(
+    view: "BlocksView", *, device: Optional[str], node: Optional[int], state: Optional[str]
+) -> dict[str, Any]:
+    bs = view.block_size
+    ranges = [
+        _obj(
+            "block_range",
+            first_block=r.first,
+            last_block=r.last,
+            blocks=r.count,
+            start=r.start(bs),
+            end=r.end(bs),
+            size=r.count * bs,
+            state=r.state.value,
+            zones=None if r.zones is None else list(r.zones),
+            removable=r.removable,
+            node=r.node,
+            device=r.device,
+        )
+        for r in view.ranges
+    ]
+    online_blocks = sum(r.count for r in view.ranges if r.state.value == "online")
+    offline_blocks = sum(r.count for r in view.ranges) - online_blocks
+    return envelope(
+        "blocks",
+        "blocks",
+        view.topology.sysroot,
+        block_size_bytes=bs,
+        columns=list(view.columns),
+        per_block=view.per_block,
+        filters=_obj("blocks_filters", device=device, node=node, state=state),
+        ranges=ranges,
+        totals=_obj(
+            "block_totals",
+            online_bytes=view.online_bytes,
+            offline_bytes=view.offline_bytes,
+            online_blocks=online_blocks,
+            offline_blocks=offline_blocks,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------
+# topology
+
+
+def _access_json(a: Optional["AccessClass"]) -> Optional[dict[str, Any]]:
+    if a is None:
+        return None
+    return _obj(
+        "access",
+        initiators=list(a.initiators),
+        read_latency_ns=a.read_latency,
+        write_latency_ns=a.write_latency,
+        read_bandwidth_mib_s=a.read_bandwidth,
+        write_bandwidth_mib_s=a.write_bandwidth,
+    )
+
+
+def topology_json(view: "TopologyView") -> dict[str, Any]:
+    topo = view.topology
+    nodes = [
+        _obj(
+            "node",
+            id=n.id,
+            path=n.path,
+            kind=n.kind.value,
+            cpus=list(n.cpus),
+            mem_total=n.mem_total,
+            mem_free=n.mem_free,
+            blocks_total=n.blocks_total,
+            blocks_online=n.blocks_online,
+            zone_blocks=dict(n.zone_blocks),
+            memory_tier=n.memory_tier,
+            dax_devices=list(n.dax_devices),
+            has_memory=n.has_memory,
+            has_normal_memory=n.has_normal_memory,
+            distances={str(k): v for k, v in sorted(n.distances.items())},
+            access0=_access_json(n.access0),
+            access1=_access_json(n.access1),
+            evidence=list(n.evidence),
+        )
+        for n in view.nodes
+    ]
+    nl = view.node_lists
+    return envelope(
+        "topology",
+        "topology",
+        topo.sysroot,
+        possible_nodes=list(topo.possible_nodes),
+        nodes=nodes,
+        tiers=[_obj("tier", id=t.id, path=t.path, nodes=list(t.nodes)) for t in topo.tiers],
+        node_lists=_obj("node_lists", dram=nl.dram, pmem=nl.pmem, cxl=nl.cxl, all_memory=nl.all_memory),
+        policy=policy_json(topo.policy),
+        warnings=list(view.warnings),
+    )
+
+
+# --------------------------------------------------------------------------
+# sim list
+
+
+def sim_list_json(sysroot: str, scenarios: Iterable[Any]) -> dict[str, Any]:
+    """``scenarios``: :class:`pmemctl.sim.scenario.ScenarioInfo` records."""
+    return envelope(
+        "sim_list",
+        "sim list",
+        sysroot,
+        scenarios=[
+            _obj(
+                "scenario",
+                name=s.name,
+                summary=s.summary,
+                params=[
+                    _obj("scenario_param", name=p.name, help=p.help, default=p.default, choices=list(p.choices))
+                    for p in s.params
+                ],
+            )
+            for s in scenarios
+        ],
+    )
+
+
+# --------------------------------------------------------------------------
+# documentation
+
+
+def schema_markdown() -> str:
+    """The schema as Markdown (README section body; also used for the man page)."""
+    out = [
+        f"Every read command takes `--json` and prints one object, schema version "
+        f"{SCHEMA_VERSION}. Rules:",
+        "",
+        "- The top level always starts with `schema_version`, `command` and `sysroot`.",
+        "- Every object of a kind has exactly the keys listed below, every time: unknown or",
+        "  absent values are `null`, empty collections are `[]`/`{}`, never a missing key.",
+        "- Sizes, addresses and offsets are integers in bytes; `end` is the last byte",
+        "  (inclusive). Latencies are ns, bandwidths MiB/s.",
+        "- Enumerations are lower-case strings (`online`, `system-ram`, `dram`).",
+        "- Maps keyed by a node id use the id as a string (`\"distances\": {\"0\": 10}`).",
+        "- Adding a key is compatible; renaming or removing one, or changing a type,",
+        "  bumps `schema_version`.",
+    ]
+    for spec in _SPECS:
+        out += ["", f"#### `{spec.kind}` — {spec.where}", "", "| key | type | meaning |", "|---|---|---|"]
+        for key, typ, meaning in spec.fields:
+            cells = (f"`{key}`", f"`{typ}`", meaning)
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")  # GFM: \| inside a cell
+    return "\n".join(out) + "\n"

@@ -1,0 +1,260 @@
+"""Materialise a scenario into a directory tree that looks like a machine.
+
+:func:`materialise` writes ``DEST/sys``, ``DEST/proc`` and the marker
+``DEST/.pmemctl-sim/`` (``scenario.json``: name, params and the resolved
+machine; ``devnodes.json``: the /dev nodes that would exist).  Every derived
+file (node masks, meminfo, distance rows, memory tiers, /proc/iomem, links)
+is computed from the :class:`~pmemctl.sim.machine.Machine` here, through the
+object functions of :mod:`pmemctl.sim.objects`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Mapping, Optional, Union
+
+from pmemctl.sim import objects
+from pmemctl.sim.machine import DaxDevice, IomemEntry, Machine
+from pmemctl.sim.scenario import Scenario, load_scenario
+from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
+
+MARKER_FORMAT = 1
+
+
+def materialise(
+    scenario: Union[str, Scenario],
+    dest: Union[str, os.PathLike[str]],
+    params: Optional[Mapping[str, str]] = None,
+) -> Path:
+    """Write the complete tree of ``scenario`` under ``dest`` and return it.
+
+    ``dest`` must be absent or an empty directory.  ``params`` applies only
+    when ``scenario`` is a name.
+    """
+    if isinstance(scenario, str):
+        scenario = load_scenario(scenario, params)
+    elif params:
+        raise ValueError("params apply to a scenario name, not to a loaded Scenario")
+    root = Path(dest).absolute()
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty")
+    root.mkdir(parents=True, exist_ok=True)
+    tree = TreeWriter(root)
+    os.makedirs(tree.marker_dir, exist_ok=True)
+    try:
+        build_machine(tree, scenario.machine)
+        _write_marker(tree, scenario)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return root
+
+
+def _write_marker(tree: TreeWriter, scenario: Scenario) -> None:
+    doc = {
+        "format": MARKER_FORMAT,
+        "name": scenario.name,
+        "summary": scenario.summary,
+        "params": scenario.params,
+        "machine": scenario.machine.to_dict(),
+    }
+    with open(os.path.join(tree.marker_dir, SCENARIO_FILE), "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=1, sort_keys=False)
+        fh.write("\n")
+    if not os.path.exists(os.path.join(tree.marker_dir, "devnodes.json")):
+        tree.write_devnodes_manifest()  # an empty manifest still says "no device nodes"
+
+
+def load_machine(root: Union[str, os.PathLike[str]]) -> Machine:
+    """The resolved machine a tree was built from (``.pmemctl-sim/scenario.json``)."""
+    with open(os.path.join(os.fspath(root), MARKER_DIR, SCENARIO_FILE), encoding="utf-8") as fh:
+        return Machine.from_dict(json.load(fh)["machine"])
+
+
+# =============================================================================
+# the build, object by object
+# =============================================================================
+
+
+def build_machine(tree: TreeWriter, m: Machine) -> None:
+    objects.add_sys_skeleton(tree)
+    _build_modules(tree, m)
+    _build_cpus_and_nodes(tree, m)
+    _build_memory(tree, m)
+    _build_nd(tree, m)
+    _build_dax(tree, m)
+    _build_derived(tree, m)
+
+
+def _build_modules(tree: TreeWriter, m: Machine) -> None:
+    for module in m.kernel_modules:
+        objects.add_module(tree, module)
+    if m.buses:
+        for module in ("libnvdimm", "nd_pmem"):
+            objects.add_module(tree, module)
+    objects.add_memory_hotplug_params(
+        tree,
+        memmap_on_memory=m.memmap_on_memory,
+        online_policy=m.online_policy,
+        auto_movable_ratio=m.auto_movable_ratio,
+        auto_movable_numa_aware=m.auto_movable_numa_aware,
+    )
+    objects.set_demotion_enabled(tree, m.demotion_enabled)
+    objects.write_proc_cmdline(tree, m.cmdline)
+
+
+def _build_cpus_and_nodes(tree: TreeWriter, m: Machine) -> None:
+    cpus = sorted(c for n in m.nodes for c in n.cpus)
+    objects.add_cpu_root(tree, cpus, cpus, m.nr_cpu_ids)
+    for node in m.nodes:
+        for cpu in node.cpus:
+            objects.add_cpu(tree, cpu, node.id)
+    objects.add_node_root(tree)
+    online = m.online_nodes()
+    for node in m.nodes:
+        if node.id in online:
+            row = [m.distance_between(node.id, other) for other in online]
+            objects.add_node(tree, node, nr_cpu_ids=m.nr_cpu_ids, distance_row=row)
+
+
+def _build_memory(tree: TreeWriter, m: Machine) -> None:
+    objects.add_memory_root(tree, m.block_size, m.auto_online_blocks)
+    for block in m.blocks:
+        objects.add_memory_block(tree, block.index, block.node, online=block.online, valid_zones=block.valid_zones)
+
+
+def _build_nd(tree: TreeWriter, m: Machine) -> None:
+    if not m.buses:
+        return
+    objects.add_nd_root(tree)
+    for bus in m.buses:
+        objects.add_nd_bus(tree, bus)
+        for dimm in bus.dimms:
+            objects.add_dimm(tree, dimm)
+        for region in bus.regions:
+            objects.add_region(tree, region)
+            for ns in region.namespaces:
+                objects.add_namespace(tree, region, ns)
+                if ns.holder:
+                    objects.add_claim(tree, region, ns)
+                if ns.blockdev and ns.blockdev_parent and ns.block_major is not None and ns.block_minor is not None:
+                    size = ns.usable_size if ns.holder else ns.size
+                    objects.add_block_device(tree, ns.blockdev_parent, ns.blockdev, ns.block_major, ns.block_minor,
+                                             size or 0)
+            for seed in (region.pfn_seed, region.dax_seed, region.btt_seed):
+                objects.add_claim_seed(tree, region, seed)
+
+
+def _build_dax(tree: TreeWriter, m: Machine) -> None:
+    objects.add_dax_root(tree)
+    memmap_attr = _kernel_at_least(m.kernel_release, (6, 8))
+    for region in m.dax_regions:
+        if region.source == "nvdimm":
+            objects.add_dax_region_attrs(tree, region)
+        else:
+            objects.add_hmem_parent(tree, region)
+    for dev in m.dax_devices:
+        parent = m.dax_region(dev.region_id, dev.region_kpath)
+        objects.add_dax_device(
+            tree, dev, dynamic=bool(parent and parent.dynamic), memmap_on_memory=False if memmap_attr else None
+        )
+
+
+def _build_derived(tree: TreeWriter, m: Machine) -> None:
+    """Everything computed from the objects: masks, meminfo, HMAT, tiers, /proc."""
+    online = m.online_nodes()
+    objects.set_node_masks(
+        tree,
+        possible=m.possible_nodes,
+        online=online,
+        has_cpu=[n.id for n in m.nodes if n.cpus],
+        has_memory=m.nodes_with_online_memory(),
+        has_normal_memory=m.nodes_with_normal_memory(),
+        has_generic_initiator=[n.id for n in m.nodes if n.generic_initiator and n.id in online],
+    )
+    total_kb = free_kb = 0
+    online_by_node: dict[int, list[int]] = {}
+    for block in m.blocks:
+        if block.online:
+            online_by_node.setdefault(block.node, []).append(block.index)
+    for node in m.nodes:
+        if node.id not in online:
+            continue
+        node_total = objects.node_mem_total_kb(node, m.block_size, online_by_node.get(node.id, []))
+        node_free = max(node_total - node.used_kb, 0)
+        objects.write_node_meminfo(tree, node.id, node_total, node_free)
+        total_kb += node_total
+        free_kb += node_free
+        for index, access in ((0, node.access0), (1, node.access1)):
+            if access is not None:
+                objects.add_node_access(tree, node.id, index, access)
+    objects.write_proc_meminfo(tree, total_kb, free_kb)
+    objects.set_memory_tiers(tree, m.memory_tiers())
+    objects.write_proc_iomem(tree, iomem_entries(m))
+
+
+def iomem_entries(m: Machine) -> list[IomemEntry]:
+    """Resources of /proc/iomem (kernel-abi.md §7.6): boot System RAM, each
+    pmem region's ``Persistent Memory`` with namespace and dax claims,
+    ``Soft Reserved`` / ``CXL Window N`` for hmem and CXL, and ``System RAM
+    (kmem)`` under each dax device kmem holds."""
+    out: list[IomemEntry] = list(m.iomem_extra)
+    for node in m.nodes:
+        for lo, hi in node.dram:
+            out.append(IomemEntry(lo, hi - 1, "System RAM"))
+    devices = {d.name: d for d in m.dax_devices}
+    for bus in m.buses:
+        label = "Persistent Memory" if bus.nfit else "Persistent Memory (legacy)"
+        for region in bus.regions:
+            out.append(IomemEntry(region.base, region.base + region.size - 1, label))
+            for ns in region.namespaces:
+                if ns.seed or ns.resource is None:
+                    continue
+                if ns.mode == "devdax" and ns.holder_enabled and ns.data_start is not None:
+                    # dax_pmem claims only the info block + memmap part.
+                    out.append(IomemEntry(ns.resource, ns.data_start - 1, ns.name, rank=1))
+                elif ns.enabled or ns.holder_enabled:
+                    out.append(IomemEntry(ns.resource, ns.end_incl, ns.name, rank=1))
+                dev = devices.get(ns.dax_device or "")
+                if dev is not None:
+                    out.extend(_dax_iomem(dev, rank=2))
+    for dax_region in m.dax_regions:
+        if dax_region.source == "nvdimm" or dax_region.window is None or dax_region.window_name is None:
+            continue
+        out.append(IomemEntry(dax_region.window[0], dax_region.window[1] - 1, dax_region.window_name, rank=1))
+        if dax_region.cxl_region:
+            end = dax_region.start + dax_region.size - 1
+            out.append(IomemEntry(dax_region.start, end, dax_region.cxl_region, rank=2))
+        for dev in m.dax_devices:
+            if dev.region_kpath == dax_region.kpath:
+                out.extend(_dax_iomem(dev, rank=3))
+    return out
+
+
+def _dax_iomem(dev: DaxDevice, rank: int) -> list[IomemEntry]:
+    """device_dax holds each mapping as ``daxX.Y``; kmem holds its block-aligned
+    ranges as ``daxX.Y`` with ``System RAM (kmem)`` inside; unbound: nothing."""
+    if dev.driver == "kmem":
+        out = []
+        for lo, hi in dev.hotplug_ranges:
+            out.append(IomemEntry(lo, hi - 1, dev.name, rank=rank))
+            out.append(IomemEntry(lo, hi - 1, "System RAM (kmem)", rank=rank + 1))
+        return out
+    if dev.driver == "device_dax":
+        return [IomemEntry(mp.start, mp.end, dev.name, rank=rank) for mp in dev.mappings]
+    return []
+
+
+def _kernel_at_least(release: str, version: tuple[int, int]) -> bool:
+    parts = release.split("-")[0].split(".")
+    try:
+        have = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        return False
+    return have >= version
+
+
+__all__ = ["build_machine", "iomem_entries", "load_machine", "materialise"]

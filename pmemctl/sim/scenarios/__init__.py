@@ -1,0 +1,1 @@
+"""Shipped scenario files (``*.toml``); see :mod:`pmemctl.sim.scenario`."""
