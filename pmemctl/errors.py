@@ -74,6 +74,12 @@ class Locked(PmemctlError):
     exit_code = ExitCode.LOCKED
 
 
+class Interrupted(PmemctlError):
+    """Ctrl-C (or SIGTERM) during apply: the journal is kept for rollback/resume."""
+
+    exit_code = ExitCode.ROLLBACK_INCOMPLETE
+
+
 class BadAttribute(PmemctlError):
     """An attribute held something its parser cannot read (garbage)."""
 

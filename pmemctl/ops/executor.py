@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from pmemctl.errors import ExitCode, KernelError, Locked, errno_meaning
+from pmemctl.errors import ExitCode, Interrupted, KernelError, Locked, errno_meaning
 from pmemctl.ops.actions import (
     Action,
     ActionResult,
@@ -37,6 +37,7 @@ from pmemctl.ops.plan import Plan
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, JournalRecord, RunLock
+from pmemctl.sysfs.udev import BlockEvents, open_block_events
 
 Progress = Callable[[int, int, str], None]  # (done, total, label)
 
@@ -52,8 +53,6 @@ class AlreadyDone(Exception):
     """The write was refused because the end state was already there."""
 
 
-class Interrupted(Exception):
-    """Ctrl-C during apply; the journal was left for rollback/resume."""
 
 
 @dataclass
@@ -142,6 +141,7 @@ class Executor:
         self.door = door
         self.opts = opts or ApplyOptions()
         self.journal = Journal(door)
+        self._events: Optional[BlockEvents] = None
 
     # -- one action -------------------------------------------------------
 
@@ -174,12 +174,20 @@ class Executor:
                 raise StepFailed(f"{action.describe()}: {err.sentence()}", err.errno) from err
 
     def _wait(self, action: Action, timeout: float) -> Optional[str]:
+        """Wait for an action's end state: on memory uevents where pyudev can
+        listen (the running machine), by polling sysfs elsewhere."""
         end = time.monotonic() + timeout
         problem = action.verify(self.door)
         delay = self.opts.poll_interval
-        while problem is not None and time.monotonic() < end:
-            time.sleep(delay)
-            delay = min(delay * 2, 0.25)
+        while problem is not None:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            if self._events is not None and isinstance(action, (WaitForBlocks, WaitForBlocksGone)):
+                self._events.wait(min(left, 0.5))
+            else:
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 0.25)
             problem = action.verify(self.door)
         return problem
 
@@ -236,8 +244,14 @@ class Executor:
                 return out
             self.journal.begin({"version": 1, "command": self.opts.command, "plan": plan.to_dict(),
                                 "units": [list(u) for u in units_of(plan)], "state": "applying"})
+            if any(isinstance(a, (WaitForBlocks, WaitForBlocksGone)) for a in plan.actions):
+                # listen before the bind, so no block's "add" uevent is missed
+                self._events = open_block_events(self.door)
             return self._apply_units(plan, statuses={})
         finally:
+            if self._events is not None:
+                self._events.close()
+                self._events = None
             lock.release()
 
     def _apply_units(self, plan: Plan, statuses: dict[int, str]) -> Outcome:
@@ -284,7 +298,10 @@ class Executor:
                     self.journal.set_state("interrupted")
                     self.journal.close()
                     raise Interrupted(
-                        f"interrupted during step {i + 1} of {len(plan.actions)} ({action.describe()})"
+                        f"interrupted during step {i + 1} of {len(plan.actions)} ({action.describe()}); "
+                        "the steps done so far are recorded in the journal",
+                        hint="run 'pmemctl rollback' to undo them or 'pmemctl resume' to finish "
+                        "('pmemctl status' shows where it stopped)",
                     ) from None
                 done.append((i, action))
                 unit_changed = True

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -17,13 +19,26 @@ from ops_support import tiny_scenario_text
 _CACHE: dict[tuple[str, tuple[tuple[str, str], ...]], Path] = {}
 
 
+#: sysfs lives in memory: build the trees on tmpfs where there is one
+_SHM = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
 @pytest.fixture(scope="session")
-def _template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("templates")
+def _template_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="pmemctl-ops-templates-", dir=_SHM))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
-def make_machine(tmp_path: Path, _template_dir: Path) -> Callable[..., SimulatedKernel]:
+def _work_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="pmemctl-ops-", dir=_SHM))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def make_machine(_work_dir: Path, _template_dir: Path) -> Callable[..., SimulatedKernel]:
     """make_machine("qemu-nvdimm", stage="devdax") -> a SimulatedKernel on a
     fresh copy of that scenario's tree (templates are built once a session)."""
     counter = [0]
@@ -39,7 +54,7 @@ def make_machine(tmp_path: Path, _template_dir: Path) -> Callable[..., Simulated
                 materialise(load_scenario(name, params), template)
             _CACHE[key] = template
         counter[0] += 1
-        dest = tmp_path / f"m{counter[0]}"
+        dest = _work_dir / f"m{counter[0]}"
         shutil.copytree(template, dest, symlinks=True)
         return SimulatedKernel(dest)
 

@@ -244,6 +244,8 @@ def _recovery(app: App, name: str, as_json: bool) -> int:
         app.emit_json(recovery_json(name, app.sysroot, outcome))
     else:
         app.show(Document.of(outcome_blocks(outcome)))
+    if name == "rollback" and outcome.status == "rolled-back":
+        return 0  # undoing was the request, and it is done
     return int(outcome.exit_code)
 
 

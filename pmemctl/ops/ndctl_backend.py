@@ -1,0 +1,294 @@
+"""Running the real ndctl: argument lists, its JSON quirks, its exit statuses.
+
+ndctl is run with an argument list, never through a shell.  Facts used here
+(kernel-abi.md §1, §3):
+
+* JSON goes to stdout, messages to stderr.  A list command prints an array,
+  except that with ``-u`` a single result is a bare object; an empty result
+  prints nothing at all.  ``create-namespace`` always prints one bare object.
+* json-c escapes ``/`` as ``\\/`` (plain JSON: :func:`json.loads` undoes it).
+* Under ``-u`` sizes are strings like ``"15.75 GiB (16.91 GB)"`` (values under
+  5000 KiB stay integers) and hex fields are ``"0x…"`` strings.
+* The exit status is ``rc & 0xff`` of a negative errno, i.e. ``256 - errno``
+  (EBUSY → 240, ENXIO → 250, ENOENT → 254, ENODEV → 237, EINVAL → 234,
+  ENOSPC → 228, EOPNOTSUPP → 161); option errors exit 129; "nothing to do"
+  paths exit 1.
+
+On a simulated tree ndctl runs through the simulator's FUSE bridge
+(``pmemctl.sim.fuse.run_real_tool_on_sim``) when it is there.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+from pmemctl.errors import ExitCode, KernelError, Unsupported, errno_meaning, kernel_error
+from pmemctl.sysfs.door import SysfsRoot
+
+NDCTL = "ndctl"
+#: ndctl's status for option/usage errors (parse_options → usage_with_options)
+USAGE_STATUS = 129
+#: how long one ndctl command may take (a create zeroes and scans; big regions take a while)
+TIMEOUT = 300.0
+
+
+def find_ndctl() -> Optional[str]:
+    """Path of the ndctl binary on PATH, or None."""
+    return shutil.which(NDCTL)
+
+
+def bridge_unavailable_reason() -> Optional[str]:
+    """Why ndctl cannot run against a simulated tree here (None: it can)."""
+    if find_ndctl() is None:
+        return "ndctl is not installed"
+    try:
+        from pmemctl.sim import fuse  # noqa: F401
+    except ImportError:
+        return "the simulator's FUSE bridge (pmemctl.sim.fuse) is not available"
+    runner = getattr(fuse, "run_real_tool_on_sim", None)
+    if runner is None:
+        return "pmemctl.sim.fuse has no run_real_tool_on_sim"
+    check = getattr(fuse, "unavailable_reason", None) or getattr(fuse, "bridge_unavailable_reason", None)
+    if callable(check):
+        reason = check()
+        if reason:
+            return str(reason)
+    return None
+
+
+# --------------------------------------------------------------------------
+# exit statuses
+
+
+def status_errno(status: int) -> Optional[int]:
+    """The errno behind an ndctl exit status (None for 0, 1 and usage errors)."""
+    if status in (0, 1, USAGE_STATUS) or status < 0:
+        return None
+    if 128 < status < 256 and 256 - status in _errno.errorcode:
+        return 256 - status
+    return None
+
+
+#: errno behind an ndctl failure → the pmemctl exit code it stands for, when
+#: ndctl is the whole answer (outside a plan; inside one the executor decides:
+#: failed / rolled back / rollback incomplete, with this errno on the step)
+ERRNO_EXIT: dict[int, ExitCode] = {
+    _errno.EBUSY: ExitCode.REFUSED,  # active / system-ram online: the kernel refused
+    _errno.ENOSPC: ExitCode.REFUSED,  # no region has room
+    _errno.EINVAL: ExitCode.USAGE,  # a size/align/mode the region does not take
+    _errno.ENOENT: ExitCode.NOT_FOUND,
+    _errno.ENXIO: ExitCode.NOT_FOUND,
+    _errno.ENODEV: ExitCode.UNSUPPORTED,  # no seed / no driver accepts it
+    _errno.EOPNOTSUPP: ExitCode.UNSUPPORTED,
+    _errno.EACCES: ExitCode.REFUSED,
+    _errno.EPERM: ExitCode.REFUSED,
+}
+
+
+def exit_code_for_status(status: int) -> ExitCode:
+    """ndctl exit status → pmemctl ExitCode (0 → OK, 1 → NO_CHANGE, 129 → USAGE)."""
+    if status == 0:
+        return ExitCode.OK
+    if status == 1:
+        return ExitCode.NO_CHANGE
+    if status == USAGE_STATUS:
+        return ExitCode.USAGE
+    err = status_errno(status)
+    if err is None:
+        return ExitCode.FAILED
+    return ERRNO_EXIT.get(err, ExitCode.FAILED)
+
+
+@dataclass(frozen=True)
+class NdctlResult:
+    argv: tuple[str, ...]
+    status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    @property
+    def errno(self) -> Optional[int]:
+        return status_errno(self.status)
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+    def message(self) -> str:
+        """ndctl's own last complaint on stderr (its "error ..." line), if any."""
+        lines = [ln.strip() for ln in self.stderr.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln.lower() or "failed" in ln.lower()]
+        return (errors or lines or [""])[-1]
+
+    def failure(self) -> KernelError:
+        """The typed error for a failed run (errno kept; ndctl's words as the hint)."""
+        err = self.errno
+        said = self.message()
+        if self.status == USAGE_STATUS:
+            exc = KernelError(self.command, _errno.EINVAL, op="run")
+            exc.message = f"{self.command} rejected its options (exit 129)"
+        elif err is None:
+            exc = KernelError(self.command, _errno.EIO, op="run")
+            exc.message = f"{self.command} failed with exit status {self.status}"
+        else:
+            exc = kernel_error(self.command, err, op="run")
+            name = _errno.errorcode.get(err, str(err))
+            exc.message = (
+                f"{self.command} failed with exit status {self.status} "
+                f"(= 256 - {name}: {errno_meaning(err)})"
+            )
+        exc.hint = f"ndctl said: {said}" if said else None
+        return exc
+
+
+# --------------------------------------------------------------------------
+# running
+
+
+def run_ndctl(door: SysfsRoot, args: Sequence[str], *, timeout: float = TIMEOUT) -> NdctlResult:
+    """Run ``ndctl ARGS`` on the machine ``door`` opens.
+
+    The running machine (sysroot ``/``): a subprocess with an argument list.
+    A simulated tree: the FUSE bridge, when available.  Any other sysroot:
+    Unsupported (ndctl has no sysroot option).
+    """
+    argv = (NDCTL, *args)
+    if door.is_host:
+        path = find_ndctl()
+        if path is None:
+            raise Unsupported("ndctl is not installed", hint="install it (package ndctl) or use --backend sysfs")
+        env = dict(os.environ, LC_ALL="C")
+        try:
+            proc = subprocess.run(
+                [path, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise kernel_error(shlex.join(argv), _errno.ETIMEDOUT, op="run") from err
+        except OSError as err:
+            raise Unsupported(f"cannot run {path}: {err.strerror}", hint="use --backend sysfs") from err
+        return NdctlResult(argv, proc.returncode, proc.stdout, proc.stderr)
+    if getattr(door, "simulated", False):
+        reason = bridge_unavailable_reason()
+        if reason is not None:
+            raise Unsupported(f"the ndctl backend cannot run on this simulated tree: {reason}",
+                              hint="use --backend sysfs")
+        from pmemctl.sim import fuse
+
+        raw = fuse.run_real_tool_on_sim(door.root, list(argv))
+        return _adapt(argv, raw)
+    raise Unsupported(
+        f"the ndctl backend only works on the running machine (sysroot /), not on {door.root}",
+        hint="use --backend sysfs",
+    )
+
+
+def _adapt(argv: tuple[str, ...], raw: Any) -> NdctlResult:
+    """Accept what the bridge returns: a CompletedProcess-like object, a
+    (status, stdout, stderr) tuple or a mapping with those keys."""
+    if isinstance(raw, NdctlResult):
+        return raw
+    if isinstance(raw, tuple):
+        status, out, err = raw[0], raw[1], raw[2]
+    elif isinstance(raw, dict):
+        status = raw.get("returncode", raw.get("status", raw.get("rc")))
+        out, err = raw.get("stdout", ""), raw.get("stderr", "")
+    else:
+        status = getattr(raw, "returncode", getattr(raw, "status", None))
+        out, err = getattr(raw, "stdout", ""), getattr(raw, "stderr", "")
+    if isinstance(out, bytes):
+        out = out.decode("utf-8", "replace")
+    if isinstance(err, bytes):
+        err = err.decode("utf-8", "replace")
+    return NdctlResult(argv, int(status), out or "", err or "")
+
+
+# --------------------------------------------------------------------------
+# JSON
+
+
+def parse_json(text: str) -> list[dict[str, Any]]:
+    """ndctl's stdout → a list of objects.
+
+    Empty output is an empty list (list commands print nothing for no
+    result); a bare object (``-u`` with one result, or create-namespace) is
+    one element; ``\\/`` escapes are plain JSON.  A top-level object holding
+    class arrays (``{"dimms":[…],"regions":[…]}``) is returned as one element.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    data = json.loads(text)
+    if isinstance(data, list):
+        return [d for d in data if isinstance(d, dict)]
+    if isinstance(data, dict):
+        return [data]
+    raise ValueError(f"unexpected ndctl JSON: {text[:80]!r}")
+
+
+_HUMAN_RE = re.compile(r"^\s*([0-9.]+)\s*(KiB|MiB|GiB|TiB|PiB)\b")
+_HUMAN_SCALE = {"KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5}
+
+
+def parse_size_field(value: Any) -> Optional[int]:
+    """A size field in either form: an integer, a ``"0x…"`` hex string (-u),
+    or a human string ``"15.75 GiB (16.91 GB)"`` (-u; two decimals, so the
+    result is approximate to 1/200 of the unit)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    text = str(value).strip()
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
+        return int(text, 16)
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    m = _HUMAN_RE.match(text)
+    if m:
+        return int(round(float(m.group(1)) * _HUMAN_SCALE[m.group(2)]))
+    raise ValueError(f"not an ndctl size: {value!r}")
+
+
+# --------------------------------------------------------------------------
+# command lines
+
+
+def create_args(
+    region: str, mode: str, size: int, *, uuid: str, align: Optional[int], name: Optional[str],
+    sector_size: Optional[int],
+) -> list[str]:
+    args = ["create-namespace", "--region", region, "--mode", mode, "--size", str(size), "--uuid", uuid]
+    if align is not None:
+        args += ["--align", str(align)]
+    if sector_size is not None:
+        args += ["--sector-size", str(sector_size)]
+    if name:
+        args += ["--name", name]
+    return args
+
+
+def reconfigure_args(namespace: str, mode: str, *, align: Optional[int], sector_size: Optional[int]) -> list[str]:
+    args = ["create-namespace", "--reconfig", namespace, "--mode", mode, "--force"]
+    if align is not None:
+        args += ["--align", str(align)]
+    if sector_size is not None:
+        args += ["--sector-size", str(sector_size)]
+    return args
+
+
+def destroy_args(namespace: str) -> list[str]:
+    return ["destroy-namespace", "--force", namespace]
