@@ -55,7 +55,9 @@ def peak_rss_mb(argv: Sequence[str]) -> float:
 
 def big_tree(blocks: int) -> Path:
     """Materialise (once, cached in /tmp) the `big` scenario with ``blocks`` blocks."""
-    cache = Path(tempfile.gettempdir()) / f"pmemctl-bench-big-{blocks}"
+    # sysfs lives in memory: so does the benchmark tree, where tmpfs exists
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+    cache = Path(base) / f"pmemctl-bench-big-{blocks}"
     if not (cache / ".pmemctl-sim").exists():
         subprocess.run(
             [*PMEMCTL, "sim", "create", str(cache), "--scenario", "big", "--set", f"blocks={blocks}", "--force"],

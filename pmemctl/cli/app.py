@@ -70,13 +70,14 @@ class App:
 
     # -- the door ------------------------------------------------------------
 
-    def open_door(self) -> "SysfsRoot":
+    def open_door(self, *, writes: bool = True) -> "SysfsRoot":
         """The door every command reads through.
 
         The single place that decides what kind of door a sysroot gets:
-        trees carrying ``.pmemctl-sim`` get the simulated kernel.
+        trees carrying ``.pmemctl-sim`` get the simulated kernel when the
+        command may write (read commands skip importing the simulator).
         """
-        if os.path.isdir(os.path.join(self.sysroot, SIM_MARKER)):
+        if writes and os.path.isdir(os.path.join(self.sysroot, SIM_MARKER)):
             # a simulator tree: writes go to the simulated kernel, which
             # reacts as Linux does (cli -> sim is the one allowed wiring edge)
             from pmemctl.sim.kernel import SimulatedKernel

@@ -551,6 +551,10 @@ def read_blocks(
     blocks: list[MemoryBlock] = []
     append = blocks.append
     state_by_text = _STATE_BY_TEXT
+    # A machine has a handful of distinct values across 49,152 blocks: parse
+    # each distinct text once.
+    zones_seen: dict[str, tuple[str, ...]] = {}
+    removable_seen: dict[str, bool] = {}
     for pos, idx in enumerate(indexes):
         text = states[pos]
         if text is None:
@@ -560,17 +564,25 @@ def read_blocks(
         if state is None:
             raise BadAttribute(f"{base}{idx}/state", text, "online, offline or going-offline")
         zones: Optional[tuple[str, ...]] = None
-        if zones_raw is not None and zones_raw[pos] is not None:
-            try:
-                zones = parse_zones(zones_raw[pos])  # type: ignore[arg-type]
-            except ValueError as err:
-                raise BadAttribute(f"{base}{idx}/valid_zones", zones_raw[pos] or "", "zone names") from err
+        if zones_raw is not None:
+            ztext = zones_raw[pos]
+            if ztext is not None:
+                zones = zones_seen.get(ztext)
+                if zones is None:
+                    try:
+                        zones = zones_seen[ztext] = parse_zones(ztext)
+                    except ValueError as err:
+                        raise BadAttribute(f"{base}{idx}/valid_zones", ztext, "zone names") from err
         removable: Optional[bool] = None
-        if removable_raw is not None and removable_raw[pos] is not None:
-            try:
-                removable = parse_bool01(removable_raw[pos])  # type: ignore[arg-type]
-            except ValueError as err:
-                raise BadAttribute(f"{base}{idx}/removable", removable_raw[pos] or "", "0 or 1") from err
+        if removable_raw is not None:
+            rtext = removable_raw[pos]
+            if rtext is not None:
+                removable = removable_seen.get(rtext)
+                if removable is None:
+                    try:
+                        removable = removable_seen[rtext] = parse_bool01(rtext)
+                    except ValueError as err:
+                        raise BadAttribute(f"{base}{idx}/removable", rtext, "0 or 1") from err
         owner: Optional[str] = None
         if starts:
             start = idx * block_size  # type: ignore[operator]

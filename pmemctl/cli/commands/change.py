@@ -219,7 +219,7 @@ def status(app: App, as_json: bool) -> int:
     """Show an unfinished change (interrupted or not fully undone) and the last run."""
     from pmemctl.ops.change import status as service
 
-    st = service(app.open_door())
+    st = service(app.open_door(writes=False))
     if as_json:
         from pmemctl.cli.render.change import status_json
 

@@ -42,7 +42,7 @@ def command(
     from pmemctl.ops.read import ListFilter, list_view
 
     flt = ListFilter(bus=bus, region=region, namespace=namespace, device=device, mode=mode)
-    view = list_view(app.open_door(), flt)
+    view = list_view(app.open_door(writes=False), flt)
     if as_json:
         from pmemctl.cli.render.json import list_json
 

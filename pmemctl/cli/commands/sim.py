@@ -117,3 +117,63 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     root = materialise(scenario, target)
     app.say(f"created scenario {scenario.name} in {root}")
     app.say(f"try: pmemctl --sysroot {root} list")
+
+
+@group.command("record")
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Replace DIR when it already holds a tree made by 'pmemctl sim record'.",
+)
+@json_option
+@click.pass_obj
+def record_command(app: App, directory: str, force: bool, as_json: bool) -> None:
+    """Record the pmem-relevant sysfs and procfs of the machine into DIR.
+
+    Copies memory blocks, NUMA nodes, CPUs, the nd and dax buses with their
+    device trees, memory tiers, the hotplug module parameters and
+    /proc/{iomem,cmdline,meminfo} of the machine at --sysroot (default /)
+    into DIR, as a tree any pmemctl command reads with --sysroot DIR.  Use
+    it as a support capture.  A recording of this machine is read-only: no
+    kernel reacts to writes into it (use the read commands and --dry-run);
+    a recording of a simulated tree stays a working simulated machine.
+    DIR must be empty or absent; --force replaces an earlier recording.
+    """
+    import os
+
+    from pmemctl.errors import NotASysfsTree, Refused
+    from pmemctl.sim.record import RECORD_FILE, record, remove_recording
+
+    source = os.path.abspath(app.sysroot)
+    if not os.path.isdir(os.path.join(source, "sys", "devices")):
+        raise NotASysfsTree(app.sysroot, os.path.join(source, "sys", "devices"))
+    target = os.path.abspath(directory)
+    if os.path.isdir(target) and os.listdir(target):
+        if not force:
+            raise Refused(
+                f"{target} is not empty",
+                hint="choose an empty directory, or pass --force to replace an earlier recording",
+            )
+        if not os.path.isfile(os.path.join(target, RECORD_FILE)):
+            raise Refused(
+                f"{target} is not empty and holds no recording ({RECORD_FILE} is missing)",
+                hint="refusing to delete it even with --force; choose an empty directory",
+            )
+        remove_recording(target)
+    try:
+        rec = record(target, source)
+    except ValueError as err:
+        raise Refused(str(err), hint="record into a directory outside the machine's tree") from None
+    if as_json:
+        app.emit_json({"schema_version": 1, "command": "sim record", "sysroot": app.sysroot, "recording": rec.to_dict()})
+        return
+    kind = "simulated machine (writes are simulated)" if rec.simulated else "read-only capture"
+    app.say(
+        f"recorded {source} into {target}: {rec.files} files, {rec.links} links, "
+        f"{len(rec.errors)} unreadable, {rec.seconds:.1f}s; {kind}"
+    )
+    if rec.missing:
+        app.say(f"absent on this machine: {', '.join(rec.missing)}")
+    app.say(f"try: pmemctl --sysroot {target} blocks")

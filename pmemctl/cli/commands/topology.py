@@ -22,7 +22,7 @@ def command(app: App, as_json: bool) -> None:
     """
     from pmemctl.ops.read import topology_view
 
-    view = topology_view(app.open_door())
+    view = topology_view(app.open_door(writes=False))
     if as_json:
         from pmemctl.cli.render.json import topology_json
 
