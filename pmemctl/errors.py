@@ -25,7 +25,7 @@ class ExitCode(IntEnum):
     PARTIAL = 4  # some targets changed, some did not; the machine is consistent
     REFUSED = 5  # a pre-check refused before the first write
     ROLLED_BACK = 6  # a step failed and everything this run changed was undone
-    ROLLBACK_INCOMPLETE = 7  # a step failed and undoing it failed too: see the report
+    ROLLBACK_INCOMPLETE = 7  # undoing a failed step failed too, or Ctrl-C stopped a change: the journal is kept
     NOT_FOUND = 8  # a named object, scenario or sysroot does not exist
     UNSUPPORTED = 9  # the kernel lacks the feature (attribute or driver absent)
     LOCKED = 10  # another pmemctl run holds the lock, or an unfinished journal exists

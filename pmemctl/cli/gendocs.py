@@ -164,7 +164,7 @@ def _exit_codes() -> list[tuple[int, str, str]]:
     from pmemctl.cli.main import EXIT_INTERRUPTED
 
     rows = [(int(c), c.name, meanings[c.name]) for c in ExitCode]
-    rows.append((EXIT_INTERRUPTED, "INTERRUPTED", "interrupted by Ctrl-C (SIGINT)"))
+    rows.append((EXIT_INTERRUPTED, "INTERRUPTED", "interrupted by Ctrl-C (SIGINT) before any change began"))
     return rows
 
 
