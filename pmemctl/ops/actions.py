@@ -59,6 +59,9 @@ def device_driver(door: SysfsRoot, device: str) -> Optional[str]:
     return door.link_basename(f"{paths.DAX_DEVICES}/{device}/driver")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 @dataclass(frozen=True)
 class Action:
     kind: ClassVar[str] = "action"
@@ -91,7 +94,10 @@ class Action:
 
     def to_dict(self) -> dict[str, Any]:
         # not dataclasses.asdict (it deep-copies): plans hold one action per block
-        return {"kind": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        return {"kind": self.kind, **{n: getattr(self, n) for n in names}}
 
 
 @dataclass(frozen=True)
@@ -334,9 +340,20 @@ ACTION_TYPES: dict[str, type[Action]] = {
 }
 
 
+#: modules that register more action kinds in ACTION_TYPES when imported
+#: (loaded on demand, so a journal written by them can be replayed anywhere)
+ACTION_MODULES = ("pmemctl.ops.namespace",)
+
+
 def action_from_dict(data: dict[str, Any]) -> Action:
     data = dict(data)
-    cls = ACTION_TYPES[data.pop("kind")]
+    kind = data.pop("kind")
+    if kind not in ACTION_TYPES:
+        import importlib
+
+        for module in ACTION_MODULES:
+            importlib.import_module(module)
+    cls = ACTION_TYPES[kind]
     return cls(**data)
 
 

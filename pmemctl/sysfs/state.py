@@ -79,8 +79,9 @@ def _atomic_write(path: str, data: dict[str, Any]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w") as fh:
-        # compact: a plan for 49,152 blocks is one action per block
-        json.dump(data, fh, separators=(",", ":"), sort_keys=True)
+        # compact, and dumps (C encoder) not dump (pure-Python streaming):
+        # a plan for 49,152 blocks is one action per block
+        fh.write(json.dumps(data, separators=(",", ":"), sort_keys=True))
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())
