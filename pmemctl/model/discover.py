@@ -516,6 +516,29 @@ def _block_nodes(door: SysfsRoot, nodes: Iterable[int], indexes: list[int]) -> d
 _STATE_BY_TEXT = {s.value: s for s in BlockState}
 
 
+def _parse_column(
+    raw: Optional[list[Optional[str]]], indexes: list[int], parser: Callable[[str], T], attr: str, expected: str
+) -> list[Optional[T]]:
+    """Parse one attribute of every block.  A machine has a handful of distinct
+    values across 49,152 blocks, so each distinct text is parsed once."""
+    if raw is None:
+        return [None] * len(indexes)
+    seen: dict[str, T] = {}
+    out: list[Optional[T]] = []
+    for idx, text in zip(indexes, raw):
+        if text is None:
+            out.append(None)
+        elif text in seen:
+            out.append(seen[text])
+        else:
+            try:
+                value = seen[text] = parser(text)
+            except ValueError as err:
+                raise BadAttribute(f"{paths.memory_block(idx)}/{attr}", text, expected) from err
+            out.append(value)
+    return out
+
+
 def read_blocks(
     door: SysfsRoot,
     indexes: list[int],
@@ -551,10 +574,8 @@ def read_blocks(
     blocks: list[MemoryBlock] = []
     append = blocks.append
     state_by_text = _STATE_BY_TEXT
-    # A machine has a handful of distinct values across 49,152 blocks: parse
-    # each distinct text once.
-    zones_seen: dict[str, tuple[str, ...]] = {}
-    removable_seen: dict[str, bool] = {}
+    zones_of = _parse_column(zones_raw, indexes, parse_zones, "valid_zones", "zone names")
+    removable_of = _parse_column(removable_raw, indexes, parse_bool01, "removable", "0 or 1")
     for pos, idx in enumerate(indexes):
         text = states[pos]
         if text is None:
@@ -563,26 +584,8 @@ def read_blocks(
         state = state_by_text.get(text.strip())
         if state is None:
             raise BadAttribute(f"{base}{idx}/state", text, "online, offline or going-offline")
-        zones: Optional[tuple[str, ...]] = None
-        if zones_raw is not None:
-            ztext = zones_raw[pos]
-            if ztext is not None:
-                zones = zones_seen.get(ztext)
-                if zones is None:
-                    try:
-                        zones = zones_seen[ztext] = parse_zones(ztext)
-                    except ValueError as err:
-                        raise BadAttribute(f"{base}{idx}/valid_zones", ztext, "zone names") from err
-        removable: Optional[bool] = None
-        if removable_raw is not None:
-            rtext = removable_raw[pos]
-            if rtext is not None:
-                removable = removable_seen.get(rtext)
-                if removable is None:
-                    try:
-                        removable = removable_seen[rtext] = parse_bool01(rtext)
-                    except ValueError as err:
-                        raise BadAttribute(f"{base}{idx}/removable", rtext, "0 or 1") from err
+        zones = zones_of[pos]
+        removable = removable_of[pos]
         owner: Optional[str] = None
         if starts:
             start = idx * block_size  # type: ignore[operator]

@@ -247,18 +247,19 @@ class BindDevice(Action):
 
 
 @dataclass(frozen=True)
-class WaitForBlocks(Action):
-    """Wait until kmem's hot-add has created the device's memory blocks."""
+class _WaitForBlockRange(Action):
+    """Wait until the first and last block of a device's range exist (or not)."""
 
     device: str
     first: int
     last: int
     timeout: float = 30.0
-    kind: ClassVar[str] = "wait-blocks"
-    skippable: ClassVar[bool] = False
+    skippable: ClassVar[bool] = False  # the end state comes from this run's bind/unbind
+    present: ClassVar[bool] = True
 
     def describe(self) -> str:
-        return f"wait for memory blocks {self.first}-{self.last} of {self.device} to appear"
+        what = "appear" if self.present else "be removed"
+        return f"wait for memory blocks {self.first}-{self.last} of {self.device} to {what}"
 
     def writes(self) -> list[Write]:
         return []
@@ -267,15 +268,31 @@ class WaitForBlocks(Action):
         return self.verify(door) is None
 
     def verify(self, door: SysfsRoot) -> Optional[str]:
-        missing = [i for i in (self.first, self.last) if not door.exists(paths.memory_block(i))]
-        if missing:
-            return f"memory block {missing[0]} of {self.device} has not appeared"
+        for i in (self.first, self.last):
+            if door.exists(paths.memory_block(i)) != self.present:
+                state = "has not appeared" if self.present else "is still present"
+                return f"memory block {i} of {self.device} {state}"
         return None
+
+
+@dataclass(frozen=True)
+class WaitForBlocks(_WaitForBlockRange):
+    """After kmem binds, the kernel hot-adds the device's blocks."""
+
+    kind: ClassVar[str] = "wait-blocks"
 
     def inverse(self) -> Action:
         # Undoing the hot-add starts by taking every block of the device
         # offline, whoever onlined it (the kernel, a udev rule, or us).
         return OfflineRange(self.device, self.first, self.last)
+
+
+@dataclass(frozen=True)
+class WaitForBlocksGone(_WaitForBlockRange):
+    """After kmem unbinds, the kernel removes the blocks (remove_memory)."""
+
+    kind: ClassVar[str] = "wait-blocks-gone"
+    present: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
@@ -304,33 +321,6 @@ class OfflineRange(Action):
         for i in range(self.first, self.last + 1):
             if block_state(door, i) == "online":
                 return f"memory block {i} of {self.device} is still online"
-        return None
-
-
-@dataclass(frozen=True)
-class WaitForBlocksGone(Action):
-    """After kmem unbind the kernel removes the blocks (remove_memory)."""
-
-    device: str
-    first: int
-    last: int
-    timeout: float = 30.0
-    kind: ClassVar[str] = "wait-blocks-gone"
-    skippable: ClassVar[bool] = False
-
-    def describe(self) -> str:
-        return f"wait for memory blocks {self.first}-{self.last} of {self.device} to be removed"
-
-    def writes(self) -> list[Write]:
-        return []
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self.verify(door) is None
-
-    def verify(self, door: SysfsRoot) -> Optional[str]:
-        for i in (self.first, self.last):
-            if door.exists(paths.memory_block(i)):
-                return f"memory block {i} of {self.device} is still present"
         return None
 
 
