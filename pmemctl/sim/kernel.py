@@ -25,7 +25,6 @@ resolved machine description (``scenario.json``) supplies static facts
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import json
 import os
@@ -128,6 +127,22 @@ class SimulatedKernel(SysfsRoot):
             return []
         return [(int(h["pid"]), str(h["name"])) for h in holders if h.get("path") == devnode]
 
+    def wipe_info_block(self, devnode: str, nbytes: int = 8192) -> Optional[bool]:
+        """The door's info-block wipe (kernel-abi.md §5.3) on a tree that keeps
+        no device contents: the info block the simulated drivers recorded on
+        the media of the raw namespace behind ``devnode`` is forgotten, as the
+        FUSE bridge's stand-in disk does when ndctl zeroes it."""
+        from pmemctl.sim import nd_kernel
+
+        disk = devnode.rsplit("/", 1)[-1]
+        target = self.tree.resolve_link(f"/sys/class/block/{disk}")
+        ns = os.path.dirname(os.path.dirname(target)) if target else None
+        if ns is None or not os.path.basename(ns).startswith("namespace"):
+            raise kernel_error(devnode, errno.ENOENT, op="open")  # no raw namespace disk of that name
+        had = nd_kernel.info_block(self.root, ns) is not None
+        nd_kernel.forget_info_block(self.root, ns)
+        return had
+
     def _mode(self, target: str) -> int:
         return os.stat(self.host_path(target)).st_mode & 0o777
 
@@ -140,6 +155,10 @@ class SimulatedKernel(SysfsRoot):
             return self._demotion_write
         if target.startswith(paths.DAX_DRIVERS + "/"):
             return self._driver_write
+        if target.startswith(paths.ND_DRIVERS + "/") or (target.startswith("/sys/devices/") and "/ndbus" in target):
+            from pmemctl.sim import nd_kernel  # nd bus: namespaces, seeds, nd drivers (kernel-abi.md §5, §7.7)
+
+            return nd_kernel.handler(self)
         return None
 
     # ------------------------------------------------------------- static facts
@@ -616,22 +635,11 @@ class SimulatedKernel(SysfsRoot):
     # --------------------------------------------------------------- iomem
 
     def _refresh_iomem(self) -> None:
-        from pmemctl.sim.build import iomem_entries
+        """Rewrite /proc/iomem from the live tree (drivers, namespaces and dax
+        devices created or removed since the scenario was built)."""
+        from pmemctl.sim import nd_kernel
 
-        m = self.machine
-        devices = []
-        bs = self.block_size
-        for dev in m.dax_devices:
-            if not self.exists(f"{paths.DAX_DEVICES}/{dev.name}"):
-                continue
-            driver = objects.bound_driver(self.tree, dev.kpath)
-            ranges = []
-            for mp in dev.mappings:
-                rng = layout.kmem_hotplug_range(mp.start, mp.end, bs)
-                if rng is not None:
-                    ranges.append(rng)
-            devices.append(dataclasses.replace(dev, driver=driver, hotplug_ranges=tuple(ranges)))
-        objects.write_proc_iomem(self.tree, iomem_entries(dataclasses.replace(m, dax_devices=tuple(devices))))
+        nd_kernel.refresh_iomem(self)
 
     # ------------------------------------------------------------- faults
 

@@ -41,7 +41,10 @@ def _setup_script(tree: Path) -> str:
         f'fail() {{ echo "{SETUP_MARKER} $1" >&2; exit {SETUP_FAILED_RC}; }}',
         f"mount --bind {shlex.quote(str(tree / 'sys'))} /sys || fail 'bind /sys'",
         # The tree may itself live under /dev (/dev/shm): bind /sys first.
-        "mount -t tmpfs -o mode=0755,size=4m pmemctl-sim-dev /dev || fail 'tmpfs /dev'",
+        # nodev: the simulator's major numbers may belong to real drivers on
+        # this host (a watchdog, a disk); the tools may stat the nodes, but
+        # opening one must never reach a host device.
+        "mount -t tmpfs -o mode=0755,size=4m,nodev pmemctl-sim-dev /dev || fail 'tmpfs /dev'",
     ]
     for node in nodes:
         path = str(node["path"])
