@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "resume": "pmemctl.cli.commands.change:resume",
     "rollback": "pmemctl.cli.commands.change:rollback",
     "demo": "pmemctl.cli.commands.demo:command",
+    "namespace": "pmemctl.cli.commands.namespace:group",
 }
 
 #: Exit status for Ctrl-C (128 + SIGINT), as shells report it.

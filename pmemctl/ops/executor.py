@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from pmemctl.errors import ExitCode, Interrupted, KernelError, Locked, errno_meaning
+from pmemctl.errors import ExitCode, Interrupted, KernelError, Locked, PmemctlError, errno_meaning
 from pmemctl.ops.actions import (
     Action,
     ActionResult,
@@ -146,6 +146,15 @@ class Executor:
     # -- one action -------------------------------------------------------
 
     def _write(self, action: Action) -> None:
+        execute = getattr(action, "execute", None)
+        if execute is not None:
+            # steps that are more than plain sysfs writes (namespace steps:
+            # a device wipe, or one ndctl command) run themselves
+            try:
+                execute(self.door)
+            except PmemctlError as err:
+                raise StepFailed(f"{action.describe()}: {err.sentence()}", getattr(err, "errno", None)) from err
+            return
         timeout = self.opts.offline_timeout if isinstance(action, (OfflineBlock, OfflineRange)) else None
         for w in action.writes():
             if isinstance(action, OfflineRange) and block_state(self.door, int(w.path.split("/")[-2][6:])) != "online":
@@ -426,6 +435,9 @@ class Executor:
         devices: list[str] = []
         blocks: list[int] = []
         for a in plan.actions:
+            state_lines = getattr(a, "state_lines", None)
+            if state_lines is not None:  # namespace steps say where their namespace is
+                lines.extend(line for line in state_lines(self.door) if line not in lines)
             dev = getattr(a, "device", None)
             if dev and dev not in devices:
                 devices.append(dev)

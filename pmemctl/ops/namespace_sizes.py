@@ -76,13 +76,23 @@ def exact_size(nbytes: int) -> str:
 
 
 def human(nbytes: int) -> str:
-    """``96G``, or ``70.5G (75698798592 bytes)`` when not exact in one unit."""
-    text = exact_size(nbytes)
-    if text.isdigit() and nbytes >= MiB:
-        for unit, letter in ((TiB, "T"), (GiB, "G"), (MiB, "M")):
-            if nbytes >= unit:
-                return f"{nbytes / unit:.2f}{letter} ({nbytes} bytes)"
-    return text
+    """``96G`` when exact in G or T, else two decimals in the largest unit
+    (``94.50G``, ``1.50M``); small odd values stay bytes."""
+    if nbytes < 0:
+        return "-" + human(-nbytes)
+    for unit, letter in ((TiB, "T"), (GiB, "G"), (MiB, "M"), (KiB, "K")):
+        if nbytes >= unit:
+            if nbytes % unit == 0:
+                return f"{nbytes // unit}{letter}"
+            return f"{nbytes / unit:.2f}{letter}"
+    return f"{nbytes}B" if nbytes else "0"
+
+
+def suggestion(nbytes: int) -> str:
+    """A size to paste (exact) with its readable value when they differ:
+    ``102384M (99.98G)``."""
+    exact, readable = exact_size(nbytes), human(nbytes)
+    return exact if exact == readable else f"{exact} ({readable})"
 
 
 # --------------------------------------------------------------------------

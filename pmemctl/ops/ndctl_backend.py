@@ -50,13 +50,12 @@ def bridge_unavailable_reason() -> Optional[str]:
     if find_ndctl() is None:
         return "ndctl is not installed"
     try:
-        from pmemctl.sim import fuse  # noqa: F401
+        from pmemctl.sim import fuse
     except ImportError:
         return "the simulator's FUSE bridge (pmemctl.sim.fuse) is not available"
-    runner = getattr(fuse, "run_real_tool_on_sim", None)
-    if runner is None:
+    if not hasattr(fuse, "run_real_tool_on_sim"):
         return "pmemctl.sim.fuse has no run_real_tool_on_sim"
-    check = getattr(fuse, "unavailable_reason", None) or getattr(fuse, "bridge_unavailable_reason", None)
+    check = getattr(fuse, "fuse_skip_reason", None)
     if callable(check):
         reason = check()
         if reason:
@@ -185,9 +184,16 @@ def run_ndctl(door: SysfsRoot, args: Sequence[str], *, timeout: float = TIMEOUT)
         if reason is not None:
             raise Unsupported(f"the ndctl backend cannot run on this simulated tree: {reason}",
                               hint="use --backend sysfs")
+        from pathlib import Path
+
         from pmemctl.sim import fuse
 
-        raw = fuse.run_real_tool_on_sim(door.root, list(argv))
+        try:
+            raw = fuse.run_real_tool_on_sim(Path(door.root), list(argv), timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            raise kernel_error(shlex.join(argv), _errno.ETIMEDOUT, op="run") from err
+        except (RuntimeError, OSError) as err:  # FuseUnavailable is a RuntimeError
+            raise Unsupported(f"cannot run ndctl on the simulated tree: {err}", hint="use --backend sysfs") from err
         return _adapt(argv, raw)
     raise Unsupported(
         f"the ndctl backend only works on the running machine (sysroot /), not on {door.root}",
@@ -281,8 +287,16 @@ def create_args(
     return args
 
 
-def reconfigure_args(namespace: str, mode: str, *, align: Optional[int], sector_size: Optional[int]) -> list[str]:
-    args = ["create-namespace", "--reconfig", namespace, "--mode", mode, "--force"]
+def reconfigure_args(
+    namespace: str, mode: str, *, align: Optional[int], sector_size: Optional[int], uuid: Optional[str] = None,
+) -> list[str]:
+    """``create-namespace -e NS -f``.  ``--no-autolabel``: on a label-less
+    region ndctl would otherwise try to initialise the DIMMs' label areas
+    (turning the region into a labelled one) before reconfiguring; pmemctl
+    changes only the namespace's personality, with either backend."""
+    args = ["create-namespace", "--reconfig", namespace, "--mode", mode, "--force", "--no-autolabel"]
+    if uuid is not None:  # the new label uuid (ndctl makes one up otherwise)
+        args += ["--uuid", uuid]
     if align is not None:
         args += ["--align", str(align)]
     if sector_size is not None:

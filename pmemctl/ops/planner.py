@@ -275,6 +275,12 @@ def plan_reconfigure(door: SysfsRoot, topo: Topology, req: ReconfigureRequest) -
         raise UsageError(f"unknown mode {req.mode!r}", hint="use system-ram or devdax")
     if req.zone not in ZONES:
         raise UsageError(f"unknown zone {req.zone!r}", hint="use movable or normal")
+    if req.mode == "system-ram":  # a namespace not yet devdax: namespace -> devdax -> kmem -> online, one plan
+        from pmemctl.ops.namespace import plan_namespace_to_system_ram
+
+        combined = plan_namespace_to_system_ram(door, topo, req)
+        if combined is not None:
+            return combined
     devices, how = resolve_devices(topo, req.selector)
     pb = PlanBuilder(title=f"reconfigure {', '.join(d.name for d in devices)} to {req.mode}")
     if how != devices[0].name:

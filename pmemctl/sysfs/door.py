@@ -310,12 +310,13 @@ class SysfsRoot:
         import psutil  # imported here: only mutating commands need it
 
         users: list[tuple[int, str]] = []
+        rdev = _device_number(devnode)
         for proc in psutil.process_iter(["pid", "name"]):
             pid = proc.info["pid"]
             if pid == os.getpid():
                 continue
             try:
-                if _proc_uses(pid, devnode):
+                if _proc_uses(pid, devnode, rdev):
                     users.append((pid, proc.info["name"] or "?"))
             except (PermissionError, FileNotFoundError, ProcessLookupError):
                 continue
@@ -471,17 +472,35 @@ def _read_relative(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional
     return out
 
 
-def _proc_uses(pid: int, devnode: str) -> bool:
+def _device_number(devnode: str) -> Optional[int]:
+    """st_rdev of a block or character device node, or None."""
+    try:
+        st = os.stat(devnode)
+    except OSError:
+        return None
+    if stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode):
+        return st.st_rdev
+    return None
+
+
+def _proc_uses(pid: int, devnode: str, rdev: Optional[int] = None) -> bool:
     """True if /proc/PID has ``devnode`` among its fds or memory mappings.
 
     psutil's open_files() lists regular files only, so a character device such
-    as /dev/dax0.0 is looked for in /proc/PID/fd and /proc/PID/maps directly.
+    as /dev/dax0.0 (or a block device such as /dev/pmem0) is looked for in
+    /proc/PID/fd and /proc/PID/maps directly: by path, and, when ``rdev`` is
+    given, by device number (a process in another mount namespace, or one
+    that opened a /dev/disk/by-* link, shows another path for the same device).
     """
     fd_dir = f"/proc/{pid}/fd"
     for fd in os.listdir(fd_dir):
         try:
             if os.readlink(f"{fd_dir}/{fd}") == devnode:
                 return True
+            if rdev is not None:
+                st = os.stat(f"{fd_dir}/{fd}")
+                if (stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode)) and st.st_rdev == rdev:
+                    return True
         except OSError:
             continue
     with open(f"/proc/{pid}/maps", "rb") as fh:
