@@ -16,7 +16,7 @@ by ``pmemctl resume`` / ``pmemctl rollback`` in another process.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Optional
 
 from pmemctl.errors import KernelError
@@ -347,7 +347,7 @@ def action_from_dict(data: dict[str, Any]) -> Action:
     return cls(**data)
 
 
-@dataclass
+@dataclass(slots=True)
 class ActionResult:
     """What happened to one action during apply or rollback."""
 
@@ -355,7 +355,6 @@ class ActionResult:
     status: str  # done / skipped (already satisfied) / failed / undone / undo-failed / not-run
     error: Optional[str] = None
     errno: Optional[int] = None
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def kernel_errno(err: BaseException) -> Optional[int]:

@@ -160,7 +160,10 @@ class Executor:
             if isinstance(action, OfflineRange) and block_state(self.door, int(w.path.split("/")[-2][6:])) != "online":
                 continue
             try:
-                with deadline(timeout):
+                if timeout:
+                    with deadline(timeout):
+                        self.door.write(w.path, w.value)
+                else:
                     self.door.write(w.path, w.value)
             except TimeoutError:
                 raise StepFailed(
@@ -485,9 +488,16 @@ class _BatchedJournal:
         self.run_from: Optional[int] = None  # first step of the current done-run
         self.run_to = 0
 
-    @staticmethod
-    def _critical(action: Action) -> bool:
-        return isinstance(action, (BindDevice, UnbindDevice)) or not action.blocks
+    _CRITICAL: dict[type, bool] = {}
+
+    @classmethod
+    def _critical(cls, action: Action) -> bool:
+        """Steps journalled one by one (driver binds, waits, namespace steps)."""
+        kind = type(action)
+        crit = cls._CRITICAL.get(kind)
+        if crit is None:
+            crit = cls._CRITICAL[kind] = issubclass(kind, (BindDevice, UnbindDevice)) or not action.blocks
+        return crit
 
     def start(self, i: int, action: Action) -> None:
         if self._critical(action):
