@@ -26,6 +26,9 @@ from pmemctl.sysfs.door import SysfsRoot
 
 LOCK_PATH = "/run/lock/pmemctl.lock"
 STATE_DIR = "/var/lib/pmemctl"
+#: where the journal goes when /var/lib is read-only (an initramfs, a
+#: read-only root): /run is a tmpfs on every systemd machine
+FALLBACK_STATE_DIR = "/run/pmemctl"
 JOURNAL = STATE_DIR + "/journal.json"
 JOURNAL_LOG = STATE_DIR + "/journal.log"
 LAST_RUN = STATE_DIR + "/last-run.json"
@@ -75,6 +78,14 @@ class RunLock:
         self.release()
 
 
+def _writable_dir(path: str) -> bool:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK)
+
+
 def _atomic_write(path: str, data: dict[str, Any]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -108,9 +119,17 @@ class JournalRecord:
 
 class Journal:
     def __init__(self, door: SysfsRoot) -> None:
-        self.header_path = door.host_path(JOURNAL)
-        self.log_path = door.host_path(JOURNAL_LOG)
-        self.last_path = door.host_path(LAST_RUN)
+        self.door = door
+        # An existing journal wins wherever it is; a new one goes to the
+        # first directory that can be written.
+        dirs = [door.host_path(STATE_DIR), door.host_path(FALLBACK_STATE_DIR)]
+        chosen = next((d for d in dirs if os.path.exists(os.path.join(d, "journal.json"))), None)
+        if chosen is None:
+            chosen = next((d for d in dirs if _writable_dir(d)), dirs[0])
+        self.state_dir = chosen
+        self.header_path = os.path.join(chosen, "journal.json")
+        self.log_path = os.path.join(chosen, "journal.log")
+        self.last_path = os.path.join(chosen, "last-run.json")
         self._log_fd: Optional[int] = None
         self.header: dict[str, Any] = {}
 
