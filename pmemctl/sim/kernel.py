@@ -608,9 +608,15 @@ class SimulatedKernel(SysfsRoot):
         for other in online:
             if other != node_id:
                 objects.set_node_distance(self.tree, other, [m.distance_between(other, o) for o in online])
-        for idx, access in ((0, info.access0), (1, info.access1)):
-            if access is not None:
-                objects.add_node_access(self.tree, node_id, idx, access)
+        state = self._load_state()
+        # HMAT access classes are registered once per node (6.1: hmat.c
+        # registers a memory target when it first comes online); after the
+        # node went offline and came back they are gone (seen on the real
+        # kernel, tests/vm/README.md).
+        if node_id not in state.get("hmat_unregistered", []):
+            for idx, access in ((0, info.access0), (1, info.access1)):
+                if access is not None:
+                    objects.add_node_access(self.tree, node_id, idx, access)
         self._write_masks(online=online)
         assert self._nodes is not None
         self._nodes[node_id] = _NodeBlocks(node_id, {})
@@ -622,6 +628,11 @@ class SimulatedKernel(SysfsRoot):
         for idx, access in ((0, info.access0), (1, info.access1)):
             if access is not None:
                 objects.remove_node_access(self.tree, node_id, idx, access)
+        state = self._load_state()
+        gone = state.setdefault("hmat_unregistered", [])
+        if node_id not in gone:
+            gone.append(node_id)
+            self._save_state(state)
         objects.remove_node(self.tree, node_id)
         online = [n for n in self._online_node_ids() if n != node_id]
         m = self.machine

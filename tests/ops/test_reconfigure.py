@@ -245,3 +245,16 @@ def test_reconfigure_all_partial(make_machine):
     _, devs = state(k)
     assert devs["dax1.1"].driver == "device_dax"
     assert devs["dax0.1"].driver == "kmem"
+
+
+def test_hmat_access_is_not_registered_again_after_the_node_returns(make_machine):
+    """Linux 6.1 registers a node's HMAT access classes once: after the node
+    went offline and came back, nodeN/access0 is gone (seen on the real kernel)."""
+    k = make_machine("qemu-nvdimm", stage="devdax")
+    access_after = []
+    for mode in ("system-ram", "devdax", "system-ram"):
+        plan, ex = reconfigure(k, "dax0.0", mode)
+        assert ex.apply(plan).status == "changed"
+        node = discover(k).node(1)
+        access_after.append(None if node is None else node.access0 is not None)
+    assert access_after == [True, None, False]
