@@ -195,7 +195,16 @@ class Executor:
             left = end - time.monotonic()
             if left <= 0:
                 break
-            if self._events is not None and isinstance(action, (WaitForBlocks, WaitForBlocksGone)):
+            is_wait = isinstance(action, (WaitForBlocks, WaitForBlocksGone))
+            if is_wait and self._events is None and self.door.is_host:
+                # The kernel usually adds the blocks before new_id returns, so
+                # a monitor is started only when they are not there yet; the
+                # condition is re-checked right after, so no uevent is missed.
+                self._events = open_block_events(self.door)
+                if self._events is not None:
+                    problem = action.verify(self.door)
+                    continue
+            if self._events is not None and is_wait:
                 self._events.wait(min(left, 0.5))
             else:
                 time.sleep(min(delay, left))
@@ -256,9 +265,6 @@ class Executor:
                 return out
             self.journal.begin({"version": 1, "command": self.opts.command, "plan": plan.to_dict(),
                                 "units": [list(u) for u in units_of(plan)], "state": "applying"})
-            if any(isinstance(a, (WaitForBlocks, WaitForBlocksGone)) for a in plan.actions):
-                # listen before the bind, so no block's "add" uevent is missed
-                self._events = open_block_events(self.door)
             return self._apply_units(plan, statuses={})
         finally:
             if self._events is not None:

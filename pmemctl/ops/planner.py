@@ -275,7 +275,11 @@ def plan_reconfigure(door: SysfsRoot, topo: Topology, req: ReconfigureRequest) -
         raise UsageError(f"unknown mode {req.mode!r}", hint="use system-ram or devdax")
     if req.zone not in ZONES:
         raise UsageError(f"unknown zone {req.zone!r}", hint="use movable or normal")
-    if req.mode == "system-ram":  # a namespace not yet devdax: namespace -> devdax -> kmem -> online, one plan
+    sel = req.selector.strip()
+    names_a_device = sel == "all" or sel.startswith(("/", "dax")) or re.fullmatch(r"\d+\.\d+", sel) is not None
+    if req.mode == "system-ram" and not names_a_device:
+        # a namespace not yet devdax: namespace -> devdax -> kmem -> online, one
+        # plan (imported only here: the namespace planner is large)
         from pmemctl.ops.namespace import plan_namespace_to_system_ram
 
         combined = plan_namespace_to_system_ram(door, topo, req)
@@ -461,7 +465,8 @@ def _select_blocks(topo: Topology, req: BlockRequest, want_online: bool) -> tupl
             outside = [i for i in wanted if bmap[i].device != devname]
             if outside:
                 raise UsageError(f"memory block {outside[0]} does not belong to {devname}")
-        chosen = [bmap[i] for i in wanted]
+        # online lowest address first, offline highest first (as --help says)
+        chosen = [bmap[i] for i in (wanted if want_online else sorted(wanted, reverse=True))]
         todo = [b for b in chosen if b.online != want_online]
         done = [b.index for b in chosen if b.online == want_online]
         if done:

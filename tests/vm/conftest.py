@@ -80,7 +80,31 @@ def vm_ready() -> harness.Prepared:
         pytest.skip(f"guest kernel not obtainable: {e}")
 
 
+def _kept_result(path: str) -> harness.GuestResult:
+    """A GuestResult read back from a kept results share (see _vm_result)."""
+    from pathlib import Path
+
+    root = Path(path)
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+             if p.is_file() and not p.is_symlink() and p.name not in ("scenario.sh", "run.sh")}
+    rc = files.get("exit_code", b"").decode().strip()
+    return harness.GuestResult(
+        exit_code=int(rc) if rc.lstrip("-").isdigit() else None,
+        stdout=files.get("stdout", b"").decode(errors="replace"),
+        stderr=files.get("stderr", b"").decode(errors="replace"),
+        files=files, console_log="", qemu_returncode=0, timed_out=False, wall_seconds=0.0,
+        guest_seconds=None, results_dir=root, argv=[],
+    )
+
+
 def _vm_result(request, scenario: str, name: str, **kw) -> harness.GuestResult:
+    """Boot the guest for ``scenario``, or, with ``PMEMCTL_VM_REUSE_<NAME>=DIR``
+    (e.g. PMEMCTL_VM_REUSE_FLOW), read the results share an earlier run kept
+    (``--basetemp`` keeps them as BASETEMP/vm-NAME0/io): re-checks a run's
+    assertions without booting."""
+    kept = os.environ.get(f"PMEMCTL_VM_REUSE_{name.upper()}")
+    if kept:
+        return _kept_result(kept)
     request.getfixturevalue("vm_ready")
     tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"vm-{name}")
     result = harness.run_guest(scenario, results_dir=tmp / "io", **kw)
@@ -112,3 +136,48 @@ def dual_run(request) -> harness.GuestResult:
 @pytest.fixture(scope="session")
 def dual(dual_run) -> Outputs:
     return Outputs(dual_run)
+
+
+# --------------------------------------------------------------------------
+# pmemctl itself on the real kernel (scenarios 1-4 and 7, fidelity records)
+
+
+def qemu_nvdimm_machine() -> dict:
+    """run_guest() arguments that make the guest the machine the simulator's
+    ``qemu-nvdimm`` scenario describes (its HMAT figures included), so the
+    two can be compared attribute by attribute."""
+    from pmemctl.sim.scenario import load_scenario
+
+    m = load_scenario("qemu-nvdimm").machine
+    dram, pmem = m.node(0), m.node(1)
+    assert dram is not None and pmem is not None and dram.access0 and pmem.access0
+    return {
+        "nvdimms": [NvdimmSpec(size=4 * GiB, node=1, latency_ns=pmem.access0.read_latency,
+                               bandwidth_mbs=pmem.access0.read_bandwidth)],
+        "dram_latency_ns": dram.access0.read_latency,
+        "dram_bandwidth_mbs": dram.access0.read_bandwidth,
+    }
+
+
+@pytest.fixture(scope="session")
+def flow_run(request) -> harness.GuestResult:
+    """One 4 GiB NVDIMM on node 1 shaped like the qemu-nvdimm scenario:
+    pmemctl converts, onlines, offlines and refuses on the real kernel
+    (scenarios.PMEMCTL_FLOW), recording the machine at raw/devdax/system-ram."""
+    return _vm_result(request, scenarios.PMEMCTL_FLOW, "flow", timeout=900, **qemu_nvdimm_machine())
+
+
+@pytest.fixture(scope="session")
+def flow(flow_run) -> Outputs:
+    return Outputs(flow_run)
+
+
+#: (title, lines) the tests want shown at the end of the run (fidelity figures)
+SUMMARY: list[tuple[str, list[str]]] = []
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # pragma: no cover - output only
+    for title, lines in SUMMARY:
+        terminalreporter.write_sep("-", title)
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -120,5 +120,161 @@ run node-blocks sh -c 'cd /sys/devices/system/node && for n in node1 node2; do e
 run iomem cat /proc/iomem
 run tiers vmtools tiers
 run tier-ls sh -c 'ls /sys/devices/virtual/memory_tiering/'
+# pmemctl on the same machine (scenario 5): its topology after daxctl's
+# conversion, then both devices back and forth with pmemctl itself
+mount -t tmpfs -o mode=0755 tmpfs /var/lib
+run pm-topology-daxctl pmemctl topology --json
+run pm-devdax-all pmemctl reconfigure all --mode devdax --yes --json
+run pm-topology-devdax pmemctl topology --json
+run pm-sysram-all pmemctl reconfigure all --mode system-ram --yes --json
+run pm-topology pmemctl topology --json
+run pm-numactl-H numactl -H
+run pm-tiers vmtools tiers
+exit 0
+"""
+
+
+# --------------------------------------------------------------------------
+# pmemctl itself on the real kernel (one boot; see test_pmemctl_real.py)
+
+PM_PRELUDE = PRELUDE + r"""
+# pmemctl keeps its journal in /var/lib/pmemctl; the host root is read-only here
+mount -t tmpfs -o mode=0755 tmpfs /var/lib
+mkdir -p "$VMIO/rec"
+# record STAGE: 'pmemctl sim record' of the live machine, one tar in the share
+record() {
+    rm -rf "/tmp/rec-$1"
+    run "record-$1" pmemctl sim record "/tmp/rec-$1"
+    tar -C /tmp -cf "$VMIO/rec/$1.tar" "rec-$1"
+}
+# sysfs_blocks NAME: state and valid_zones of every memory block, from sysfs
+sysfs_blocks() {
+    grep -H . /sys/devices/system/memory/memory*/state \
+        /sys/devices/system/memory/memory*/valid_zones > "$VMIO/out/$1.sysfs" 2>&1
+}
+# traced NAME ARGS...: pmemctl ARGS with every write(2)/pwrite(v) recorded,
+# and the data of its preadv(2) reads (the info-block check before a wipe).
+# -y names the file behind each fd (its real path, links resolved), so openat
+# need not be traced: with --seccomp-bpf the tracee stops only on the traced
+# calls, where tracing openat costs ~3000 ptrace stops per run (20-60 s each
+# under TCG)
+traced() {
+    _t=$1; shift
+    run "$_t" strace -f --seccomp-bpf -qq -y -s 256 -e signal=none -e read=all \
+        -e trace=write,pwrite64,pwritev,pwritev2,preadv,preadv2 \
+        -o "/tmp/$_t.strace" "$PYTHON" -m pmemctl "$@"
+    cp "/tmp/$_t.strace" "$VMIO/out/$_t.strace"
+}
+# apply NAME ARGS...: the plan (NAME-dry: --dry-run --json), then the change
+# itself (NAME: --yes --json, traced), then the blocks as sysfs shows them
+apply() {
+    _a=$1; shift
+    run "$_a-dry" pmemctl "$@" --dry-run --json
+    traced "$_a" "$@" --yes --json
+    sysfs_blocks "$_a"
+}
+# views NAME: pmemctl's read commands and the reference tools, side by side
+views() {
+    run "$1-pm-blocks" pmemctl blocks --json
+    run "$1-pm-list" pmemctl list --json
+    run "$1-pm-topology" pmemctl topology --json
+    run "$1-daxctl" daxctl list -M
+    run "$1-lsmem" lsmem -J -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES
+    run "$1-numactl" numactl -H
+    run "$1-ls" ls /sys/devices/system/memory /sys/devices/system/node
+    facts "$1" /sys/devices/system/node/online /sys/devices/system/node/has_memory \
+        /sys/devices/system/node/has_normal_memory /sys/bus/dax/devices/dax0.0/target_node \
+        /sys/devices/system/node/node1/meminfo
+    run "$1-driver" readlink /sys/bus/dax/devices/dax0.0/driver
+}
+"""
+
+#: The pinning process of step 4: after start-up it binds itself to NODE
+#: (set_mempolicy(MPOL_BIND), syscall 238 on x86-64) and maps and touches
+#: SIZE MiB of anonymous memory.  The data pages may go to ZONE_MOVABLE; the
+#: page tables (GFP_KERNEL, unmovable) can only come from a kernel zone of
+#: NODE, so a single ZONE_NORMAL block there ends up holding them.
+PINNER = r"""
+import ctypes, mmap, os, sys, time
+node, size_mib, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+libc = ctypes.CDLL(None, use_errno=True)
+mask = ctypes.c_ulong(1 << node)
+if libc.syscall(238, 2, ctypes.byref(mask), ctypes.c_ulong(64)) != 0:
+    sys.exit(f"set_mempolicy failed: errno {ctypes.get_errno()}")
+size = size_mib << 20
+m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for off in range(0, size, 65536):
+    m[off] = 1
+with open(ready, "w") as fh:
+    fh.write(str(os.getpid()))
+time.sleep(3600)
+"""
+
+#: Block numbers of the single-NVDIMM boot (kmem adds memory33-memory62).
+FLOW_MOVABLE_PIN = 33  # step 4: Movable neighbour offlined first, then rolled back
+FLOW_NORMAL_PIN = 34  # step 4: the ZONE_NORMAL block the page tables land in
+
+# One 4 GiB NVDIMM on node 1 (HMAT figures of the qemu-nvdimm scenario):
+# scenarios 1-4 and 7 of the real-kernel tier, with pmemctl doing the work.
+PMEMCTL_FLOW = PM_PRELUDE + r"""
+uptime_mark start
+run pm-version pmemctl --version
+# ---- 1. raw -> devdax (ndctl) -> system-ram (pmemctl), recorded at each stage
+record raw
+run create-namespace ndctl create-namespace -f -e namespace0.0 -m devdax --align 2M
+record devdax
+apply s1-sysram reconfigure dax0.0 --mode system-ram --zone movable
+record system-ram
+views s1
+uptime_mark s1
+# ---- 2. partial online by --size and --count, offline --blocks, rest --zone normal
+apply s2-offline-all offline dax0.0
+apply s2-online-size online dax0.0 --size 512M
+apply s2-online-count online dax0.0 --count 3
+apply s2-offline-blocks offline --blocks 34,36-37
+apply s2-online-normal online dax0.0 --zone normal
+run s2-pm-blocks-all pmemctl blocks -a --json
+run s2-lsmem-all lsmem -a -J -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES
+uptime_mark s2
+# ---- 3. back to devdax: the zone guard refuses, offline the Normal blocks, retry
+apply s3-devdax-refused reconfigure dax0.0 --mode devdax
+apply s3-offline-normal offline --blocks 34,36-37,40-62 --force
+apply s3-devdax reconfigure dax0.0 --mode devdax
+views s3
+uptime_mark s3
+# ---- pmemctl's own namespace commands (sysfs backend): devdax -> raw -> devdax
+if pmemctl namespace --help > /dev/null 2>&1; then
+    apply ns-raw namespace reconfigure namespace0.0 --mode raw --backend sysfs
+    run ns-raw-ndctl ndctl list -N
+    apply ns-devdax namespace reconfigure namespace0.0 --mode devdax --align 2M --backend sysfs
+    run ns-devdax-ndctl ndctl list -N
+    run ns-devdax-daxctl daxctl list
+fi
+if ! daxctl list -d dax0.0 2>/dev/null | grep -q '"mode":"devdax"'; then
+    run ns-fallback ndctl create-namespace -f -e namespace0.0 -m devdax --align 2M
+fi
+uptime_mark ns
+# ---- 4. a refusal of the real kernel: a ZONE_NORMAL block holding page tables
+run s4-sysram pmemctl reconfigure dax0.0 --mode system-ram --yes
+run s4-offline-pin pmemctl offline --blocks 34 --yes
+run s4-online-pin-normal pmemctl online --blocks 34 --zone normal --yes
+sysfs_blocks s4-before
+cat > /tmp/pin.py <<'PINEOF'
+""" + PINNER + r"""PINEOF
+"$PYTHON" -S /tmp/pin.py 1 256 /tmp/pin.ready > "$VMIO/out/pinner.log" 2>&1 &
+PIN=$!
+for _i in $(seq 1 240); do [ -s /tmp/pin.ready ] && break; sleep 0.5; done
+run s4-pinner-ready cat /tmp/pin.ready
+apply s4-offline-busy offline --blocks 33-34 --force
+run s4-offline-busy-one pmemctl offline --blocks 34 --force --yes --json
+sysfs_blocks s4-offline-busy-one
+run s4-pm-blocks-all pmemctl blocks -a --json
+kill $PIN
+wait $PIN 2>/dev/null
+dmesg | grep -B4 "page dumped because" > "$VMIO/out/s4-unmovable.txt"
+uptime_mark s4
+# ---- 7. the demo runs here too
+run demo pmemctl demo
+uptime_mark end
 exit 0
 """
