@@ -942,8 +942,7 @@ def safety_checks(pb: PlanBuilder, door: SysfsRoot, topo: Topology, ns: Namespac
 def _release_dax(pb: PlanBuilder, topo: Topology, use: NamespaceUse) -> Optional[str]:
     """Steps that take a system-ram dax device back (offline, unbind kmem,
     wait for the blocks to go); returns the consent text for it."""
-    from pmemctl.ops.actions import OfflineBlock, UnbindDevice, WaitForBlocksGone
-    from pmemctl.ops.planner import offline_checks
+    from pmemctl.ops.planner import offline_checks, release_from_kmem
 
     dev = use.dax
     if dev is None or dev.mode != DaxMode.SYSTEM_RAM:
@@ -951,12 +950,7 @@ def _release_dax(pb: PlanBuilder, topo: Topology, use: NamespaceUse) -> Optional
     blocks = topo.blocks_of(dev.name)
     online = [b for b in blocks if b.online]
     offline_checks(pb, topo, online)
-    for b in sorted(online, key=lambda b: -b.index):
-        zone = "movable" if (b.zones and b.zones[0] == "Movable") else "normal"
-        pb.actions.append(OfflineBlock(b.index, zone))
-    pb.actions.append(UnbindDevice(dev.name, "kmem"))
-    if blocks:
-        pb.actions.append(WaitForBlocksGone(dev.name, blocks[0].index, blocks[-1].index))
+    release_from_kmem(pb, dev, blocks)
     if online:
         return (f"{human(len(online) * (topo.policy.block_size or 0))} of system RAM on node "
                 f"{dev.target_node} will be taken away from running programs")

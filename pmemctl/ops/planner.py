@@ -374,13 +374,19 @@ def _plan_to_devdax(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDe
         f"{format_size(len(online) * (topo.policy.block_size or 0))} of system RAM on node "
         f"{dev.target_node} will be taken away from running programs"
     )
-    for b in sorted(online, key=lambda b: -b.index):
+    release_from_kmem(pb, dev, blocks)
+    pb.actions.append(BindDevice(dev.name, "device_dax"))
+
+
+def release_from_kmem(pb: PlanBuilder, dev: DaxDevice, blocks: Sequence[MemoryBlock]) -> None:
+    """Offline the device's online blocks (highest first, each remembering its
+    zone for the undo), detach kmem, and wait for the kernel to remove them."""
+    for b in sorted((b for b in blocks if b.online), key=lambda b: -b.index):
         zone = "movable" if (b.zones and b.zones[0] == "Movable") else "normal"
         pb.actions.append(OfflineBlock(b.index, zone))
     pb.actions.append(UnbindDevice(dev.name, "kmem"))
     if blocks:
         pb.actions.append(WaitForBlocksGone(dev.name, blocks[0].index, blocks[-1].index))
-    pb.actions.append(BindDevice(dev.name, "device_dax"))
 
 
 # --------------------------------------------------------------------------

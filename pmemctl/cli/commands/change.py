@@ -97,7 +97,6 @@ def _progress(app: App) -> Optional[Callable[[int, int, str], None]]:
 
 
 def _finish(app: App, command: str, result: Any, as_json: bool, all_steps: bool, force: bool) -> int:
-    from pmemctl.errors import ExitCode
 
     if as_json:
         from pmemctl.cli.render.change import change_json
@@ -107,6 +106,14 @@ def _finish(app: App, command: str, result: Any, as_json: bool, all_steps: bool,
         from pmemctl.cli.render.change import change_document
 
         app.show(change_document(result, all_steps=all_steps))
+    return exit_code_of(result, force)
+
+
+def exit_code_of(result: Any, force: bool) -> int:
+    """A dry run exits as the real run would start: 5 if a check refuses,
+    3 if there is nothing to do, else 0; a real run exits with its outcome."""
+    from pmemctl.errors import ExitCode
+
     if result.dry_run:
         plan = result.plan
         if plan.blocking({"--force"} if force else set()):

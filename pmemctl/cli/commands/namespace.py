@@ -38,22 +38,16 @@ def _options(f: F) -> F:
 
 
 def _finish(app: App, command: str, backend: str, result: Any, as_json: bool, all_steps: bool, force: bool) -> int:
-    from pmemctl.cli.commands.change import _finish as finish
+    from pmemctl.cli.commands.change import _finish as finish, exit_code_of
 
     if as_json:
         # the change document, plus which backend ran it
         from pmemctl.cli.render.change import change_json
-        from pmemctl.errors import ExitCode
 
         doc = change_json(command, app.sysroot, result)
         doc["backend"] = backend
         app.emit_json(doc)
-        if result.dry_run:
-            plan = result.plan
-            if plan.blocking({"--force"} if force else set()):
-                return int(ExitCode.REFUSED)
-            return int(ExitCode.NO_CHANGE if plan.is_noop else ExitCode.OK)
-        return int(result.outcome.exit_code)
+        return exit_code_of(result, force)
     return finish(app, command, result, False, all_steps, force)
 
 
