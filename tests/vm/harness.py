@@ -119,7 +119,7 @@ _KPKG_RE = re.compile(r"^linux-image-(6\.1\.\d+-\d+-amd64)$")
 DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1 memhp_default_state=offline"
 
 # Bump to force an initramfs rebuild when the layout below changes.
-_INITRAMFS_FORMAT = 3
+_INITRAMFS_FORMAT = 4
 
 _INIT_SCRIPT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -145,6 +145,17 @@ mount -t tmpfs -o mode=0755 tmpfs /newroot/run || die "tmpfs /run"
 mkdir -p /newroot/run/vmio
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=$MSIZE vmio /newroot/run/vmio \
     || die "cannot mount vmio"
+# The project checkout has its own share: when it lives under /tmp or /run
+# (CI clones anywhere), the tmpfs mounts above would hide it in hostroot.
+for word in $(cat /proc/cmdline); do
+    case "$word" in pmemctl.project=*) PROJECT="${word#pmemctl.project=}" ;; esac
+done
+case "$PROJECT" in
+    /tmp/*|/run/*)
+        mkdir -p "/newroot$PROJECT"
+        mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=$MSIZE,cache=loose project "/newroot$PROJECT" \
+            || die "cannot mount the project share" ;;
+esac
 IO=/newroot/run/vmio
 cut -d' ' -f1 /proc/uptime > $IO/guest_uptime_start
 log "running scenario"
@@ -621,6 +632,7 @@ def qemu_argv(
     dram_latency_ns: int,
     dram_bandwidth_mbs: int,
     cmdline: str,
+    project: Path | None = None,
 ) -> list[str]:
     nodes = [n.node for n in nvdimms]
     if len(set(nodes)) != len(nodes):
@@ -675,6 +687,9 @@ def qemu_argv(
         "-virtfs", f"local,path={iodir},mount_tag=vmio,security_model=none,"
                    "multidevs=remap",
     ]
+    if project is not None:
+        argv += ["-virtfs", f"local,path={project},mount_tag=project,security_model=none,readonly=on,"
+                            "multidevs=remap"]
     return argv
 
 
@@ -735,11 +750,12 @@ def run_guest(
             )
         )
         cmdline = DEFAULT_CMDLINE + (" " + extra_cmdline if extra_cmdline else "")
+        cmdline += f" pmemctl.project={project}"
         argv = qemu_argv(
             prep, workdir, iodir, nvdimms,
             dram=dram, cpus=cpus,
             dram_latency_ns=dram_latency_ns, dram_bandwidth_mbs=dram_bandwidth_mbs,
-            cmdline=cmdline,
+            cmdline=cmdline, project=project,
         )
         full = ["timeout", "--kill-after=10", str(int(timeout))] + argv
         t0 = time.monotonic()
