@@ -46,7 +46,9 @@ from pmemctl.units import (
 T = TypeVar("T")
 
 #: The per-block attributes a caller may ask for ("state" is always read).
-BLOCK_FIELDS = frozenset({"state", "zones", "removable", "node", "device"})
+#: "online_zones": valid_zones of online blocks only (their zone; what zone
+#: ratios need), leaving offline blocks' zones None.
+BLOCK_FIELDS = frozenset({"state", "zones", "online_zones", "removable", "node", "device"})
 
 _MEMORY_DIR_RE = re.compile(r"^memory(\d+)$")
 _NODE_DIR_RE = re.compile(r"^node(\d+)$")
@@ -549,7 +551,13 @@ def read_blocks(
 ) -> list[MemoryBlock]:
     base = paths.MEMORY + "/memory"
     states = door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
-    zones_raw = door.read_many([f"memory{i}/valid_zones" for i in indexes], paths.MEMORY) if "zones" in fields else None
+    zones_raw: Optional[list[Optional[str]]] = None
+    if "zones" in fields:
+        zones_raw = door.read_many([f"memory{i}/valid_zones" for i in indexes], paths.MEMORY)
+    elif "online_zones" in fields:
+        online_idx = [i for i, st in zip(indexes, states) if st == "online"]
+        got = dict(zip(online_idx, door.read_many([f"memory{i}/valid_zones" for i in online_idx], paths.MEMORY)))
+        zones_raw = [got.get(i) for i in indexes]
     removable_raw = (
         door.read_many([f"memory{i}/removable" for i in indexes], paths.MEMORY) if "removable" in fields else None
     )

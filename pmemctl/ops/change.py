@@ -69,7 +69,7 @@ def reconfigure(door: SysfsRoot, req: ReconfigureRequest, opts: RunOptions) -> C
 
 
 #: what the block planners need from each block (no more: 49,152 blocks)
-ONLINE_FIELDS = frozenset({"state", "zones"})
+ONLINE_FIELDS = frozenset({"state", "online_zones"})  # zone ratios need the online blocks' zones only
 OFFLINE_FIELDS = frozenset({"state", "zones", "removable"})
 
 

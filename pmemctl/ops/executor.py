@@ -463,10 +463,12 @@ class Executor:
                 mode = "system-ram" if drv == "kmem" else "devdax"
                 lines.append(f"{dev} is bound to {drv} ({mode})")
         if blocks:
+            # read back, in one walk (a plan may touch 49,152 blocks)
+            indexes = sorted(set(blocks))
+            texts = self.door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
             states: dict[str, list[int]] = {}
-            for idx in sorted(set(blocks)):
-                st = block_state(self.door, idx) or "absent"
-                states.setdefault(st, []).append(idx)
+            for idx, text in zip(indexes, texts):
+                states.setdefault(text or "absent", []).append(idx)
             from pmemctl.units import format_cpulist
 
             for st, idxs in states.items():
