@@ -19,7 +19,6 @@ import errno
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Optional
 
-from pmemctl.errors import KernelError
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
 
@@ -314,6 +313,14 @@ class OfflineRange(Action):
             for i in range(self.first, self.last + 1)
         ]
 
+    def pending_writes(self, door: SysfsRoot) -> list[Write]:
+        """The writes for the blocks that are online now (the rest need none)."""
+        return [
+            Write(f"{paths.memory_block(i)}/state", "offline", ignore_errnos=(errno.EINVAL,))
+            for i in range(self.first, self.last + 1)
+            if block_state(door, i) == "online"
+        ]
+
     def satisfied(self, door: SysfsRoot) -> bool:
         return self.verify(door) is None
 
@@ -355,7 +362,3 @@ class ActionResult:
     status: str  # done / skipped (already satisfied) / failed / undone / undo-failed / not-run
     error: Optional[str] = None
     errno: Optional[int] = None
-
-
-def kernel_errno(err: BaseException) -> Optional[int]:
-    return err.errno if isinstance(err, KernelError) else None

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from pmemctl.errors import ExitCode, Interrupted, KernelError, Locked, PmemctlError, errno_meaning
+from pmemctl.errors import ExitCode, Interrupted, KernelError, Locked, PmemctlError
 from pmemctl.ops.actions import (
     Action,
     ActionResult,
@@ -156,9 +156,8 @@ class Executor:
                 raise StepFailed(f"{action.describe()}: {err.sentence()}", getattr(err, "errno", None)) from err
             return
         timeout = self.opts.offline_timeout if isinstance(action, (OfflineBlock, OfflineRange)) else None
-        for w in action.writes():
-            if isinstance(action, OfflineRange) and block_state(self.door, int(w.path.split("/")[-2][6:])) != "online":
-                continue
+        writes = action.pending_writes(self.door) if isinstance(action, OfflineRange) else action.writes()
+        for w in writes:
             try:
                 if timeout:
                     with deadline(timeout):
@@ -568,7 +567,3 @@ def unfinished_error(rec: JournalRecord) -> Locked:
         f"started {h.get('started', '?')} by pid {h.get('pid', '?')}, state {h.get('state', '?')})",
         hint="run 'pmemctl resume' to finish it or 'pmemctl rollback' to undo it ('pmemctl status' shows it)",
     )
-
-
-def errno_text(err: Optional[int]) -> str:
-    return "" if err is None else f"{errno.errorcode.get(err, err)} ({errno_meaning(err)})"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 from pmemctl.errors import NotFound, Refused, UsageError
 from pmemctl.model.discover import find_object_error
@@ -530,7 +530,3 @@ def plan_offline(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
         zone = "movable" if (b.zones and b.zones[0] == "Movable") else "normal"
         pb.actions.append(OfflineBlock(b.index, zone))
     return pb.build()
-
-
-def plan_names(plan: Plan) -> Iterable[str]:  # pragma: no cover - convenience
-    return plan.targets
