@@ -508,6 +508,16 @@ class SimulatedKernel(SysfsRoot):
             out.append((start, start + int(self.read(f"{dev_kpath}/size")) - 1))
         return out
 
+    def _hotplug_indexes(self, dev_kpath: str) -> list[int]:
+        """Blocks kmem hot-adds for a device: each range trimmed to whole blocks."""
+        bs = self.block_size
+        indexes: list[int] = []
+        for start, end in self._device_ranges(dev_kpath):
+            rng = layout.kmem_hotplug_range(start, end, bs)
+            if rng is not None:
+                indexes.extend(layout.block_indexes(rng[0], rng[1], bs))
+        return indexes
+
     def _probe(self, driver: str, name: str, dev_kpath: str, state: dict[str, Any]) -> None:
         if name in state.get("stranded", []):
             # the range is still claimed by the memory kmem could not remove
@@ -528,11 +538,7 @@ class SimulatedKernel(SysfsRoot):
         if node_id < 0:
             raise _KernelSays(errno.EINVAL)  # "rejecting DAX region with invalid node"
         bs = self.block_size
-        indexes: list[int] = []
-        for start, end in self._device_ranges(dev_kpath):
-            rng = layout.kmem_hotplug_range(start, end, bs)
-            if rng is not None:
-                indexes.extend(layout.block_indexes(rng[0], rng[1], bs))
+        indexes = self._hotplug_indexes(dev_kpath)
         if not indexes:
             raise _KernelSays(errno.EINVAL)  # "without any memory after alignment"
         nodes = self._all_nodes()
@@ -559,12 +565,7 @@ class SimulatedKernel(SysfsRoot):
 
     def _remove(self, driver: str, name: str, dev_kpath: str, state: dict[str, Any]) -> None:
         if driver == "kmem":
-            bs = self.block_size
-            indexes: list[int] = []
-            for start, end in self._device_ranges(dev_kpath):
-                rng = layout.kmem_hotplug_range(start, end, bs)
-                if rng is not None:
-                    indexes.extend(layout.block_indexes(rng[0], rng[1], bs))
+            indexes = self._hotplug_indexes(dev_kpath)
             present = [i for i in indexes if self.tree.is_dir(paths.memory_block(i))]
             nodes = self._all_nodes()
             online = [i for i in present if nodes.get(self._node_of.get(i, -1), _NodeBlocks(-1, {})).state.get(i, (False, ""))[0]]
