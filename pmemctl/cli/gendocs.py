@@ -180,7 +180,9 @@ def _json_section() -> list[str]:
             "never a missing key. Sizes, addresses and offsets are integers in bytes; an end address is the "
             "last byte (inclusive). Latencies are in ns, bandwidths in MiB/s. Enumerations are lower-case "
             "strings. Maps keyed by a node id use the id as a string. Adding a key is a compatible change; "
-            "renaming or removing one, or changing a type, bumps schema_version."
+            "renaming or removing one, or changing a type, bumps schema_version. A command given --json "
+            "that fails prints an error_document instead of its own: the same first three keys, then error; "
+            "stdout always holds exactly one JSON object."
         ),
     ]
     for spec in OBJECTS.values():

@@ -83,7 +83,10 @@ class PmemctlGroup(LazyGroup):
         except BaseException as exc:  # noqa: BLE001 - this *is* the funnel
             if isinstance(exc, SystemExit):
                 raise
-            code = handle_error(exc, show_traceback=app.traceback)
+            argv = list(args) if args is not None else sys.argv[1:]
+            json_command = _json_command(self, argv)
+            code = handle_error(exc, show_traceback=app.traceback,
+                                json_command=json_command, sysroot=app.sysroot)
         else:
             code = rv if isinstance(rv, int) else 0
         if not standalone_mode:
@@ -91,8 +94,13 @@ class PmemctlGroup(LazyGroup):
         sys.exit(code)
 
 
-def handle_error(exc: BaseException, *, show_traceback: bool = False) -> int:
+def handle_error(exc: BaseException, *, show_traceback: bool = False,
+                 json_command: Optional[str] = None, sysroot: str = "/") -> int:
     """Turn any exception into one line on stderr; return the exit code.
+
+    With ``json_command`` (the command was given ``--json``) the same line
+    also goes to stdout as an error document (schema kind ``error_document``),
+    so a script parsing stdout always gets one JSON object.
 
     * a :class:`~pmemctl.errors.PmemctlError` → ``pmemctl: <sentence>``, its code;
     * a click usage error → the message and a pointer to ``--help``, code 2;
@@ -128,7 +136,51 @@ def handle_error(exc: BaseException, *, show_traceback: bool = False) -> int:
 
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     click.echo(f"pmemctl: {line}", err=True)
+    if json_command is not None and code != EXIT_INTERRUPTED:
+        import json
+
+        from pmemctl.cli.render.json import error_document
+
+        click.echo(json.dumps(error_document(json_command, sysroot, line, code), indent=2))
     return code
+
+
+#: Options of the root command that take a value (skipped to find the command).
+_ROOT_VALUE_OPTIONS = ("--sysroot",)
+
+
+def _json_command(root: click.Group, argv: list[str]) -> Optional[str]:
+    """The command path (``namespace create``) when ``argv`` asks for --json.
+
+    Found from the words themselves, as the failure may have happened before
+    click finished parsing: global options are skipped, then the command and,
+    for a group, its subcommand.
+    """
+    if "--json" not in argv or "--" in argv[: argv.index("--json")]:
+        return None
+    words: list[str] = []
+    group: click.Command = root
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token.startswith("-"):
+            skip = not words and token in _ROOT_VALUE_OPTIONS
+            if words:
+                break  # options of the command itself: the path is complete
+            continue
+        if not isinstance(group, click.Group):
+            break
+        try:
+            sub = group.get_command(click.Context(group), token)
+        except Exception:  # noqa: BLE001 - a broken command module is reported elsewhere
+            sub = None
+        if sub is None:
+            break
+        words.append(token)
+        group = sub
+    return " ".join(words) or None
 
 
 def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,12 @@ def test_sysroot_that_is_not_a_sysfs_tree(invoke: Invoke, tmp_path: Path, comman
     line = one_line(result.stderr)
     assert f"{tmp_path} is not a sysfs tree" in line
     assert f"{tmp_path}/sys/devices" in line
-    assert result.stdout == ""
+    if "--json" in command:  # scripts get the same sentence as an error document
+        doc = json.loads(result.stdout)
+        assert doc["error"] == {"message": line.removeprefix("pmemctl: "), "status": "not-found",
+                                "exit_code": ExitCode.NOT_FOUND}
+    else:
+        assert result.stdout == ""
 
 
 def test_sysroot_that_does_not_exist(invoke: Invoke, tmp_path: Path) -> None:
@@ -130,3 +136,51 @@ def test_help_lists_every_command(invoke: Invoke) -> None:
     for name in ("list", "blocks", "topology", "sim"):
         assert f"  {name}" in result.stdout
     assert "--traceback" not in result.stdout  # hidden
+
+
+# -- --json failures: one error document on stdout -----------------------------
+
+
+@pytest.mark.parametrize(
+    "args,command,status,code",
+    [
+        (["blocks", "--json", "--bogus"], "blocks", "usage", ExitCode.USAGE),
+        (["offline", "--blocks", "9999", "--json"], "offline", "not-found", ExitCode.NOT_FOUND),
+        (["namespace", "create", "--region", "region0", "--size", "1G", "--mode", "devdax",
+          "--backend", "sysfs", "--yes", "--json"], "namespace create", "refused", ExitCode.REFUSED),
+        (["list", "--json", "--region", "region9"], "list", "not-found", ExitCode.NOT_FOUND),
+    ],
+)
+def test_json_failure_prints_an_error_document(invoke: Invoke, fresh_tree, args: list[str], command: str,
+                                               status: str, code: int) -> None:
+    tree = fresh_tree("qemu-nvdimm")  # label-less: a namespace cannot be carved out of it
+    result = invoke("--sysroot", tree, *args)
+    assert result.exit_code == code
+    doc = json.loads(result.stdout)
+    assert list(doc) == ["schema_version", "command", "sysroot", "error"]
+    assert doc["command"] == command and doc["sysroot"] == str(tree)
+    assert list(doc["error"]) == ["message", "status", "exit_code"]
+    assert doc["error"]["status"] == status and doc["error"]["exit_code"] == code
+    assert "pmemctl: " + doc["error"]["message"] == one_line(result.stderr)
+
+
+def test_failure_without_json_prints_nothing_on_stdout(invoke: Invoke, fresh_tree) -> None:
+    result = invoke("--sysroot", fresh_tree("qemu-nvdimm"), "offline", "--blocks", "9999")
+    assert result.exit_code == ExitCode.NOT_FOUND and result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        (["--sysroot", "/x", "namespace", "create", "--json"], "namespace create"),
+        (["--sysroot=/x", "-q", "blocks", "--json", "-a"], "blocks"),
+        (["sim", "list", "--json"], "sim list"),
+        (["blocks", "--all"], None),                  # no --json: no document
+        (["nosuch", "--json"], None),                 # unknown command: no path to name
+        (["namespace", "--json"], "namespace"),
+    ],
+)
+def test_command_path_of_a_json_failure(argv: list[str], expected) -> None:
+    from pmemctl.cli.main import _json_command, cli
+
+    assert _json_command(cli, argv) == expected

@@ -8,9 +8,6 @@ import pytest
 from pmemctl.errors import (
     AccessDenied,
     AttributeMissing,
-    BadAttribute,
-    KernelError,
-    NotASysfsTree,
     OutsideSysroot,
 )
 from pmemctl.sysfs.door import SysfsRoot, clean_value

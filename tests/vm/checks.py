@@ -235,3 +235,29 @@ def size_to_bytes(text: str) -> int:
     """lsmem's SIZE column (3.8G, 512M, 128M) -> bytes (rounded as lsmem does)."""
     units = {"B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
     return int(float(text[:-1]) * units[text[-1]])
+
+
+def match_planned_writes(planned, done, zero_reads) -> int:
+    """How many planned writes ``done`` carried out, in order; fails at the
+    first difference.  A planned info-block wipe (``/dev/X`` <- zeros) may be
+    left out when pmemctl's read of the device found it zero already (it
+    writes only when not zero, as libndctl does) -- the trace shows that read."""
+    j = 0
+    for k, (path, value) in enumerate(planned):
+        if j < len(done) and same_file(path, done[j][0]) and value == done[j][1]:
+            j += 1
+            continue
+        if path.startswith("/dev/") and value == "zeros" and zero_reads.get(path):
+            continue
+        if j == len(done):
+            return k  # the rest was not reached (a failure stopped the run)
+        raise AssertionError(f"write {j}: planned {path} <- {value!r}, done {done[j][0]} <- {done[j][1]!r}"
+                             f"\nplanned: {planned}\ndone: {done}")
+    assert j == len(done), f"writes beyond the plan: {done[j:]}"
+    return len(planned)
+
+
+def tolerated_failure(w) -> bool:
+    """The kernel answers EBUSY to a driver bind that new_id already did
+    (real-kernel-lab.md): pmemctl writes it on purpose and ignores it."""
+    return w.errno == "EBUSY" and w.path.endswith("/bind") and "/bus/dax/drivers/" in w.path

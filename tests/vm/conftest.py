@@ -172,6 +172,19 @@ def flow(flow_run) -> Outputs:
     return Outputs(flow_run)
 
 
+@pytest.fixture(scope="session")
+def namespaces_run(request) -> harness.GuestResult:
+    """The qemu-nvdimm machine again: scenario 6, namespaces of a given size
+    created and destroyed by pmemctl with each backend
+    (scenarios.NAMESPACES)."""
+    return _vm_result(request, scenarios.NAMESPACES, "namespaces", timeout=600, **qemu_nvdimm_machine())
+
+
+@pytest.fixture(scope="session")
+def namespaces(namespaces_run) -> Outputs:
+    return Outputs(namespaces_run)
+
+
 #: (title, lines) the tests want shown at the end of the run (fidelity figures)
 SUMMARY: list[tuple[str, list[str]]] = []
 

@@ -278,3 +278,77 @@ run demo pmemctl demo
 uptime_mark end
 exit 0
 """
+
+# One 4 GiB NVDIMM on node 1 (the qemu-nvdimm machine): scenario 6, namespaces
+# of a given size created, planned, refused and destroyed by pmemctl with the
+# native sysfs backend and with the ndctl backend (see test_namespace_real.py).
+NAMESPACES = PM_PRELUDE + r"""
+# traced_exec NAME ARGS...: pmemctl ARGS with every execve(2) recorded (the
+# ndctl backend's command lines)
+traced_exec() {
+    _t=$1; shift
+    run "$_t" strace -f --seccomp-bpf -qq -s 512 -e signal=none -e trace=execve \
+        -o "/tmp/$_t.strace" "$PYTHON" -m pmemctl "$@"
+    cp "/tmp/$_t.strace" "$VMIO/out/$_t.strace"
+}
+# field NAME EXPR: a value out of the JSON pmemctl printed for step NAME
+field() { "$PYTHON" -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$VMIO/out/$1.out"; }
+uptime_mark start
+run n0-ndctl ndctl list -RN
+# a label-less region holds one namespace spanning it: nothing can be carved
+run n0-unlabelled pmemctl namespace create --region region0 --size 1G --mode devdax --backend sysfs --yes --json
+# Labelling the DIMM goes through the label-area ioctls of /dev/nmem0, which
+# pmemctl does not drive: ndctl does it, once, as a provisioning step.
+run lab-disable ndctl disable-region region0
+run lab-init ndctl init-labels nmem0
+run lab-enable ndctl enable-region region0
+run n1-ndctl ndctl list -RN
+run n1-pm-list pmemctl list --json
+# ---- a 1 GiB devdax namespace with each backend
+apply c-sysfs namespace create --region region0 --size 1G --mode devdax --backend sysfs
+run c-sysfs-ndctl ndctl list -RN
+run c-ndctl-dry pmemctl namespace create --region region0 --size 1G --mode devdax --backend ndctl --dry-run --json
+traced_exec c-ndctl namespace create --region region0 --size 1G --mode devdax --backend ndctl --yes --json
+run c-ndctl-ndctl ndctl list -RN
+run c-pm-list pmemctl list --json
+run c-daxctl daxctl list
+# ---- each backend destroys the namespace the other one created
+NS_SYSFS=$(field c-sysfs 'd["plan"]["targets"][0]')
+NS_NDCTL=$(field c-ndctl 'd["plan"]["targets"][0]')
+apply d-sysfs namespace destroy "$NS_NDCTL" --backend sysfs
+run d-ndctl-dry pmemctl namespace destroy "$NS_SYSFS" --backend ndctl --dry-run --json
+traced_exec d-ndctl namespace destroy "$NS_SYSFS" --backend ndctl --yes --json
+run d-ndctl-ndctl ndctl list -RN
+# ---- the size planner: the namespace that gives exactly 1 GiB of RAM
+run plan pmemctl namespace plan --region region0 --system-ram 1G --json
+PLAN_SIZE=$(field plan 'd["namespace_size"]')
+apply p-create namespace create --region region0 --size "$PLAN_SIZE" --mode devdax --backend sysfs
+NS_PLAN=$(field p-create 'd["plan"]["targets"][0]')
+run p-resource cat "/sys/bus/nd/devices/$NS_PLAN/resource"
+run p-sysram pmemctl reconfigure "$NS_PLAN" --mode system-ram --zone movable --yes --json
+run p-blocks pmemctl blocks --json
+run p-lsmem lsmem -J -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES
+run p-meminfo cat /sys/devices/system/node/node1/meminfo
+run p-devdax pmemctl reconfigure "$NS_PLAN" --mode devdax --yes --json
+# ---- sizes that do not fit: refused by both backends, nothing changed
+run b-before ndctl list -RN
+run b-sysfs pmemctl namespace create --region region0 --size 100G --mode devdax --backend sysfs --yes --json
+run b-ndctl pmemctl namespace create --region region0 --size 100G --mode devdax --backend ndctl --yes --json
+run b-odd pmemctl namespace create --region region0 --size 1000M --mode devdax --backend ndctl --yes --json
+run b-after ndctl list -RN
+# ---- fsdax of a given size; held open, it is not destroyed without --force
+apply f-create namespace create --region region0 --size 512M --mode fsdax --backend sysfs
+NS_FS=$(field f-create 'd["plan"]["targets"][0]')
+run f-ndctl ndctl list -n "$NS_FS"
+BLK=$(ndctl list -n "$NS_FS" | "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d["blockdev"])')
+run f-blksize cat "/sys/block/$BLK/size"
+sleep 600 < "/dev/$BLK" &
+HOLDER=$!
+sleep 1
+run f-destroy-held pmemctl namespace destroy "$NS_FS" --backend ndctl --yes --json
+kill $HOLDER; wait $HOLDER 2>/dev/null
+run f-destroy pmemctl namespace destroy "$NS_FS" --backend ndctl --yes --json
+run end-ndctl ndctl list -RN
+uptime_mark end
+exit 0
+"""

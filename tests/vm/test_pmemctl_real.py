@@ -42,10 +42,11 @@ from .checks import (
     numactl_nodes,
     plan_writes,
     pm_blocks,
-    same_file,
+    match_planned_writes,
     strace_writes,
     strace_zero_reads,
     sysfs_blocks,
+    tolerated_failure,
 )
 from .conftest import DUAL_NVDIMMS, qemu_nvdimm_machine
 from .scenarios import FLOW_MOVABLE_PIN, FLOW_NORMAL_PIN
@@ -361,9 +362,9 @@ def test_dry_run_writes_are_what_apply_writes(flow, name):
         assert flow.rc(f"{name}-dry") == 5
         assert done == []
         return
-    failed = [k for k, w in enumerate(traced) if w.ret < 0 and not _tolerated(w)]
+    failed = [k for k, w in enumerate(traced) if w.ret < 0 and not tolerated_failure(w)]
     end = failed[0] + 1 if failed else len(done)
-    matched = _match(planned, done[:end], strace_zero_reads(log))
+    matched = match_planned_writes(planned, done[:end], strace_zero_reads(log))
     if not failed:
         assert rc == 0, flow.err(name)
         assert matched == len(planned), (planned, done)
@@ -374,32 +375,6 @@ def test_dry_run_writes_are_what_apply_writes(flow, name):
     changed = [p for p, _ in planned[: end - 1] if p.endswith("/state")]
     assert [p for p, _ in undo] == list(reversed(changed))
     assert all(v.startswith("online") for _, v in undo), undo
-
-
-def _match(planned, done, zero_reads) -> int:
-    """How many planned writes ``done`` carried out, in order; fails at the
-    first difference.  A planned info-block wipe (``/dev/X`` <- zeros) may be
-    left out when pmemctl's read of the device found it zero already (it
-    writes only when not zero, as libndctl does) -- the trace shows that read."""
-    j = 0
-    for k, (path, value) in enumerate(planned):
-        if j < len(done) and same_file(path, done[j][0]) and value == done[j][1]:
-            j += 1
-            continue
-        if path.startswith("/dev/") and value == "zeros" and zero_reads.get(path):
-            continue
-        if j == len(done):
-            return k  # the rest was not reached (a failure stopped the run)
-        raise AssertionError(f"write {j}: planned {path} <- {value!r}, done {done[j][0]} <- {done[j][1]!r}"
-                             f"\nplanned: {planned}\ndone: {done}")
-    assert j == len(done), f"writes beyond the plan: {done[j:]}"
-    return len(planned)
-
-
-def _tolerated(w) -> bool:
-    """The kernel answers EBUSY to a driver bind that new_id already did
-    (real-kernel-lab.md): pmemctl writes it on purpose and ignores it."""
-    return w.errno == "EBUSY" and w.path.endswith("/bind") and "/bus/dax/drivers/" in w.path
 
 
 def test_demo_runs_in_the_guest(flow):

@@ -237,6 +237,14 @@ _SPECS = (
         ("cxl", "string", "nodes of CXL / soft-reserved memory added by kmem"),
         ("all_memory", "string", "every node with memory"),
     )),
+    ObjectSpec("error_document", "any command given `--json` that fails instead of printing its own document", _ENVELOPE + (
+        ("error", "error", "what went wrong"),
+    )),
+    ObjectSpec("error", "`.error`", (
+        ("message", "string", "the one-line error, as printed on stderr without the `pmemctl: ` prefix"),
+        ("status", "string", "name of the exit code: `refused`, `not-found`, `usage`, `failed`, ..."),
+        ("exit_code", "int", "the process exit status (see EXIT STATUS)"),
+    )),
     ObjectSpec("sim_list", "`pmemctl sim list --json`", _ENVELOPE + (
         ("scenarios", "array<scenario>", "scenarios `pmemctl sim create` can build"),
     )),
@@ -269,6 +277,18 @@ def _obj(kind: str, /, **values: Any) -> dict[str, Any]:
 
 def envelope(kind: str, command: str, sysroot: str, /, **body: Any) -> dict[str, Any]:
     return _obj(kind, schema_version=SCHEMA_VERSION, command=command, sysroot=sysroot, **body)
+
+
+def error_document(command: str, sysroot: str, message: str, exit_code: int) -> dict[str, Any]:
+    """The document a ``--json`` command prints when it fails (see OBJECTS)."""
+    from pmemctl.errors import ExitCode
+
+    try:
+        status = ExitCode(exit_code).name.lower().replace("_", "-")
+    except ValueError:
+        status = "failed"
+    return envelope("error_document", command, sysroot,
+                    error=_obj("error", message=message, status=status, exit_code=exit_code))
 
 
 # --------------------------------------------------------------------------
@@ -553,6 +573,9 @@ def schema_markdown() -> str:
         "- Maps keyed by a node id use the id as a string (`\"distances\": {\"0\": 10}`).",
         "- Adding a key is compatible; renaming or removing one, or changing a type,",
         "  bumps `schema_version`.",
+        "- A command given `--json` that fails (refused, not found, bad usage...) prints",
+        "  an `error_document` instead of its own: the same first three keys, then",
+        "  `error`. Stdout always holds exactly one JSON object.",
     ]
     for spec in _SPECS:
         out += ["", f"#### `{spec.kind}` — {spec.where}", "", "| key | type | meaning |", "|---|---|---|"]
