@@ -307,19 +307,17 @@ class SysfsRoot:
         """
         if not self.is_host:
             return []
-        import psutil  # imported here: only mutating commands need it
-
         users: list[tuple[int, str]] = []
         rdev = _device_number(devnode)
-        for proc in psutil.process_iter(["pid", "name"]):
-            pid = proc.info["pid"]
-            if pid == os.getpid():
+        me = os.getpid()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
                 continue
             try:
-                if _proc_uses(pid, devnode, rdev):
-                    users.append((pid, proc.info["name"] or "?"))
+                if _proc_uses(int(entry), devnode, rdev):
+                    users.append((int(entry), _process_name(int(entry))))
             except (PermissionError, FileNotFoundError, ProcessLookupError):
-                continue
+                continue  # gone meanwhile, or a kernel thread without fds
         return users
 
     # -- whole files and device contents (namespace safety, kernel-abi.md §5.3) --
@@ -483,6 +481,19 @@ def _device_number(devnode: str) -> Optional[int]:
     return None
 
 
+def _process_name(pid: int) -> str:
+    """The name of a process found using a device (psutil, as ``ps`` shows it).
+
+    psutil is imported only here, when there is a user to name: the search
+    itself walks /proc directly, which keeps the common no-user case cheap."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).name() or "?"
+    except psutil.Error:
+        return "?"
+
+
 def _proc_uses(pid: int, devnode: str, rdev: Optional[int] = None) -> bool:
     """True if /proc/PID has ``devnode`` among its fds or memory mappings.
 
@@ -495,9 +506,11 @@ def _proc_uses(pid: int, devnode: str, rdev: Optional[int] = None) -> bool:
     fd_dir = f"/proc/{pid}/fd"
     for fd in os.listdir(fd_dir):
         try:
-            if os.readlink(f"{fd_dir}/{fd}") == devnode:
+            target = os.readlink(f"{fd_dir}/{fd}")
+            if target == devnode:
                 return True
-            if rdev is not None:
+            # sockets, pipes and anon inodes ("socket:[123]") are no device
+            if rdev is not None and target.startswith("/"):
                 st = os.stat(f"{fd_dir}/{fd}")
                 if (stat.S_ISBLK(st.st_mode) or stat.S_ISCHR(st.st_mode)) and st.st_rdev == rdev:
                     return True

@@ -180,7 +180,10 @@ export PMEMCTL_SRC={src}
 export VMTOOLS={tools}
 export PYTHON={python}
 export PYTHONPATH={src}${{PYTHONPATH:+:$PYTHONPATH}}
-export PYTHONDONTWRITEBYTECODE=1
+# The host root is read-only: byte code compiled on first import is kept on
+# the guest's /tmp (tmpfs), so later runs load it as an installed package does
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX=/tmp/pycache
 {env}
 cd /tmp
 # The seam through which scenarios call the project under test.
