@@ -32,6 +32,7 @@ from pmemctl.model.records import (
     Region,
     RegionMapping,
     Topology,
+    dax_ranges,
 )
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
@@ -403,6 +404,14 @@ def _read_dax_mappings(door: SysfsRoot, dpath: str) -> tuple[DaxMappingRange, ..
             continue
         out.append(DaxMappingRange(start, end, _opt_int(door, mpath + "/page_offset") or 0))
     return tuple(out)
+
+
+def read_dax_ranges(door: SysfsRoot, name: str) -> tuple[tuple[int, int], ...]:
+    """One dax device's physical ranges, read now (start, end-exclusive):
+    for checks made while a plan runs, when the snapshot may be stale."""
+    dpath = f"{paths.DAX_DEVICES}/{name}"
+    return dax_ranges(_read_dax_mappings(door, dpath), _opt_int(door, dpath + "/resource"),
+                      _opt_int(door, dpath + "/size"))
 
 
 def read_dax(door: SysfsRoot, nd_dax_owner: dict[str, str]) -> tuple[list[DaxRegion], list[DaxDevice]]:

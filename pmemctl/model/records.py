@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Mapping, Optional
+from typing import Iterable, Mapping, Optional
 
 
 class BlockState(str, Enum):
@@ -161,11 +161,32 @@ class DaxDevice:
 
     def ranges(self) -> tuple[tuple[int, int], ...]:
         """Physical ranges as (start, end-exclusive)."""
-        if self.mappings:
-            return tuple((m.start, m.end + 1) for m in self.mappings)
-        if self.resource is not None:
-            return ((self.resource, self.resource + self.size),)
-        return ()
+        return dax_ranges(self.mappings, self.resource, self.size)
+
+    def hotplug_blocks(self, block_size: int) -> list[int]:
+        """The memory blocks kmem hot-adds for this device (see :func:`kmem_blocks`)."""
+        return kmem_blocks(self.ranges(), block_size)
+
+
+def dax_ranges(mappings: tuple[DaxMappingRange, ...], resource: Optional[int],
+               size: Optional[int]) -> tuple[tuple[int, int], ...]:
+    """A dax device's physical ranges as (start, end-exclusive): its
+    ``mappingN`` ranges when it has them, else ``resource`` + ``size``."""
+    if mappings:
+        return tuple((m.start, m.end + 1) for m in mappings)
+    if resource is not None and size is not None:
+        return ((resource, resource + size),)
+    return ()
+
+
+def kmem_blocks(ranges: Iterable[tuple[int, int]], block_size: int) -> list[int]:
+    """Memory blocks kmem hot-adds for physical ``ranges`` (start, end-exclusive):
+    each range trimmed to whole blocks, [ALIGN_UP(start), ALIGN_DOWN(end))
+    (drivers/dax/kmem.c, kernel-abi.md §7.6)."""
+    out: list[int] = []
+    for start, end in ranges:
+        out.extend(range(-(-start // block_size), end // block_size))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

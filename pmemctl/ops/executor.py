@@ -33,6 +33,8 @@ from pmemctl.ops.actions import (
     WaitForBlocksGone,
     block_state,
 )
+from pmemctl.model.discover import read_dax_ranges
+from pmemctl.model.records import kmem_blocks
 from pmemctl.ops.plan import Plan
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
@@ -228,18 +230,12 @@ class Executor:
             raise StepFailed(f"{action.describe()}: {problem}")
 
     def _online_blocks_of(self, device: str) -> list[int]:
-        resource = self.door.read_optional(f"{paths.DAX_DEVICES}/{device}/resource")
-        size = self.door.read_optional(f"{paths.DAX_DEVICES}/{device}/size")
+        """Blocks of ``device``'s ranges that are online now (read, not planned)."""
         bs_text = self.door.read_optional(paths.BLOCK_SIZE_BYTES)
-        if resource is None or size is None or bs_text is None:
+        if bs_text is None:
             return []
-        bs = int(bs_text, 16)
-        start, end = int(resource, 0), int(resource, 0) + int(size)
-        out = []
-        for idx in range(-(-start // bs), end // bs):
-            if block_state(self.door, idx) == "online":
-                out.append(idx)
-        return out
+        blocks = kmem_blocks(read_dax_ranges(self.door, device), int(bs_text, 16))
+        return [idx for idx in blocks if block_state(self.door, idx) == "online"]
 
     def _cleanup_failed(self, action: Action) -> None:
         """Undo the half of a failed bind: new_id may have added an id."""

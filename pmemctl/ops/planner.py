@@ -105,17 +105,6 @@ def resolve_devices(topo: Topology, selector: str) -> tuple[list[DaxDevice], str
                             [d.name for d in topo.dax_devices])
 
 
-def hotplug_range(dev: DaxDevice, block_size: int) -> list[int]:
-    """Blocks kmem hot-adds: each range trimmed to whole blocks,
-    [ALIGN_UP(start), ALIGN_DOWN(end+1)) (drivers/dax/kmem.c, kernel-abi.md §7.6)."""
-    out: list[int] = []
-    for start, end in dev.ranges():
-        first = -(-start // block_size)
-        stop = end // block_size
-        out.extend(range(first, stop))
-    return out
-
-
 def _device_blocks(topo: Topology, dev: DaxDevice) -> list[MemoryBlock]:
     wanted = set(dev.blocks)
     return [b for b in topo.blocks if b.index in wanted]
@@ -325,7 +314,7 @@ def _plan_to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: D
     if not dev.ranges():
         pb.refuse("resource", f"the physical address of {dev.name} is unknown (resource is readable by root only)")
         return
-    blocks = hotplug_range(dev, bs)
+    blocks = dev.hotplug_blocks(bs)
     if not blocks:
         pb.refuse(
             "whole-block",
