@@ -91,10 +91,10 @@ def build_machine(tree: TreeWriter, m: Machine) -> None:
 
 def _build_modules(tree: TreeWriter, m: Machine) -> None:
     for module in m.kernel_modules:
-        objects.add_module(tree, module)
+        objects.add_module(tree, module, coresize=m.module_coresize.get(module, 0))
     if m.buses:
         for module in ("libnvdimm", "nd_pmem"):
-            objects.add_module(tree, module)
+            objects.add_module(tree, module, coresize=m.module_coresize.get(module, 0))
     objects.add_memory_hotplug_params(
         tree,
         memmap_on_memory=m.memmap_on_memory,
@@ -108,7 +108,7 @@ def _build_modules(tree: TreeWriter, m: Machine) -> None:
 
 def _build_cpus_and_nodes(tree: TreeWriter, m: Machine) -> None:
     cpus = sorted(c for n in m.nodes for c in n.cpus)
-    objects.add_cpu_root(tree, cpus, cpus, m.nr_cpu_ids)
+    objects.add_cpu_root(tree, cpus, cpus, m.nr_cpu_ids, m.nr_cpus)
     for node in m.nodes:
         for cpu in node.cpus:
             objects.add_cpu(tree, cpu, node.id)
@@ -130,6 +130,7 @@ def _build_nd(tree: TreeWriter, m: Machine) -> None:
     if not m.buses:
         return
     objects.add_nd_root(tree)
+    diskseq = 0
     for bus in m.buses:
         objects.add_nd_bus(tree, bus)
         for dimm in bus.dimms:
@@ -142,10 +143,12 @@ def _build_nd(tree: TreeWriter, m: Machine) -> None:
                     objects.add_claim(tree, region, ns)
                 if ns.blockdev and ns.blockdev_parent and ns.block_major is not None and ns.block_minor is not None:
                     size = ns.usable_size if ns.holder else ns.size
+                    diskseq += 1  # disks are numbered in probe order from 1
                     objects.add_block_device(tree, ns.blockdev_parent, ns.blockdev, ns.block_major, ns.block_minor,
-                                             size or 0)
+                                             size or 0, diskseq=diskseq, dax=ns.mode != "sector")
             for seed in (region.pfn_seed, region.dax_seed, region.btt_seed):
                 objects.add_claim_seed(tree, region, seed)
+    objects.refresh_dimm_states(tree, m.buses)
 
 
 def _build_dax(tree: TreeWriter, m: Machine) -> None:

@@ -7,6 +7,7 @@ brackets).  Everything here works on byte addresses; ranges are half-open
 
 from __future__ import annotations
 
+import struct
 import uuid as _uuid
 from typing import Iterable, Optional, Sequence
 
@@ -215,3 +216,39 @@ def stable_uuid(*parts: str) -> str:
 def stable_u64(*parts: str) -> int:
     """A 64-bit value derived from names (interleave-set cookies)."""
     return _uuid.uuid5(_UUID_NAMESPACE, "/".join(parts)).int >> 64
+
+
+# -- NFIT interleave-set cookie (drivers/acpi/nfit/core.c, drivers/nvdimm/core.c)
+
+#: Bytes of one DIMM's record in the v1.2 cookie: region offset (u64), serial
+#: number (u32), vendor id (u16), manufacturing date (u16), manufacturing
+#: location (u8), 31 reserved bytes -- the NFIT fields as stored (little
+#: endian), not as sysfs prints them.
+_COOKIE2_RECORD = struct.Struct("<QIHHB31x")
+
+
+def fletcher64(data: bytes) -> int:
+    """nd_fletcher64 over little-endian 32-bit words: the low half is the
+    running sum, the high half the sum of the running sums (both mod 2^32)."""
+    lo = hi = 0
+    for (word,) in struct.iter_unpack("<I", data[: len(data) - len(data) % 4]):
+        lo = (lo + word) & 0xFFFFFFFF
+        hi = (hi + lo) & 0xFFFFFFFF
+    return hi << 32 | lo
+
+
+def nfit_set_cookie(members: Sequence[tuple[int, int, int, int, int]]) -> int:
+    """The v1.2 interleave-set cookie ``set_cookie`` shows when the DIMMs have
+    no labels or v1.2 labels (nd_region_interleave_set_cookie: cookie2).
+
+    ``members``: per DIMM of the set (region_offset, serial, vendor,
+    manufacturing_date, manufacturing_location) as the NFIT stores them;
+    the kernel sorts the records by region offset before summing them."""
+    records = sorted(members, key=lambda m: m[0])
+    return fletcher64(b"".join(_COOKIE2_RECORD.pack(*m) for m in records))
+
+
+def bswap(value: int, width: int) -> int:
+    """Byte-swap a ``width``-byte integer (sysfs prints NFIT serial and
+    vendor with be32_to_cpu/be16_to_cpu of the little-endian stored value)."""
+    return int.from_bytes(value.to_bytes(width, "little"), "big")

@@ -84,9 +84,21 @@ class Dimm:
     family: int
     dsm_mask: int
     commands: str
-    security: str
+    security: str  # "none": no security ops (the security/frozen attributes are hidden)
     available_slots: int
     labeled: bool
+    #: Size of the label storage area (NFIT _DSM get_config_size), 0 if the
+    #: DIMM has none.  With one, the nvdimm driver keeps driver data for the
+    #: DIMM (nvdimm_probe) and the DIMM counts as busy while an enabled region
+    #: maps it (init_active_labels: state "active").
+    label_area: int = 0
+    manufacturing_date: int = 0  # NFIT control region fields (interleave-set cookie)
+    manufacturing_location: int = 0
+
+    @property
+    def has_driver_data(self) -> bool:
+        """nvdimm_probe got past nvdimm_check_config_data (label storage)."""
+        return self.labeled or self.label_area > 0
 
 
 @dataclass(frozen=True)
@@ -274,6 +286,10 @@ class Machine:
     blocks: tuple[Block, ...]
     iomem_extra: tuple[IomemEntry, ...] = ()
     kernel_modules: tuple[str, ...] = ("kmem", "device_dax", "dax_pmem")
+    #: NR_CPUS of the kernel build (cpu/kernel_max is NR_CPUS - 1).
+    nr_cpus: int = 8192
+    #: /sys/module/<m>/coresize of the kernel build's modules (bytes).
+    module_coresize: dict[str, int] = dataclasses.field(default_factory=dict)
 
     # -- lookups -------------------------------------------------------------
 

@@ -16,7 +16,16 @@ reproduced, with the kernel's errnos (kernel-abi.md §5, §7.7):
   (ndctl writes a device name to every driver's ``bind`` until one accepts
   it): raw/fsdax/sector namespaces get their block device, an nd dax device
   bound to ``dax_pmem`` gets its dax-bus device (named from the namespace,
-  bound to device_dax), seeds advance, region space, ``/proc/iomem``.
+  bound to device_dax), seeds advance, region space, ``/proc/iomem``;
+* the DIMMs' ``state`` (active while an enabled region maps them) and, for
+  DIMMs with a described label area, ``available_slots`` (one label per
+  labelled namespace with space).
+
+Not reproduced: initialising a label-less DIMM's labels.  Real ndctl does
+that through ioctls on ``/dev/nmemN`` (ndctl's autolabel in create-namespace,
+``ndctl init-labels``), which the FUSE bridge does not serve: the attempt
+fails there (use ``--no-autolabel``), and the labelled state is built by the
+scenario instead (``qemu-nvdimm`` devdax/system-ram stages).
 
 Where the truth lives: the tree.  A namespace's allocation is its ``size``
 and ``resource`` (the kernel keeps it in the DIMM labels; nothing else in
@@ -447,6 +456,7 @@ class NdKernel:
         if self.tree.exists(f"{kp}/dpa_extents"):
             self.tree.attr(f"{kp}/dpa_extents", region.ways if size else 0)
         self._refresh_space(region)
+        self._refresh_label_slots()
 
     def _unregister(self, kpath: str) -> None:
         objects.remove_nd_device(self.tree, kpath)
@@ -585,9 +595,11 @@ class NdKernel:
     def _probe(self, driver: str, kind: str, kp: str) -> None:
         if kind in ("nmem", "ndbus"):
             objects.bind_driver(self.tree, "nd", driver, kp)
+            self._refresh_dimm_states()
             return
         if kind == "region":
             objects.bind_driver(self.tree, "nd", driver, kp)
+            self._refresh_dimm_states()  # init_active_labels: the DIMMs become busy
             self._enable_children(self.region(kp))
             return
         region = self.region(posixpath.dirname(kp))
@@ -644,7 +656,7 @@ class NdKernel:
                 raise _KernelSays(errno.ENXIO)
             objects.bind_driver(self.tree, "nd", "nd_pmem", kp)
             self.tree.attr(f"{kp}/size", usable)
-            self._add_disk(kp, self._disk_name(ns_kp, "s"), usable)
+            self._add_disk(kp, self._disk_name(ns_kp, "s"), usable, dax=False)
             self._record_info_block(ns_kp, kind="btt", uuid=uuid, sector_size=lbasize)
         else:
             mode = self._read(f"{kp}/mode") or "none"
@@ -761,9 +773,25 @@ class NdKernel:
             minor += 1
         return minor
 
-    def _add_disk(self, parent_kp: str, name: str, size: int) -> None:
+    def _add_disk(self, parent_kp: str, name: str, size: int, *, dax: bool = True) -> None:
         minor = self._free_minor(objects.BLKEXT_MAJOR, "b")
-        objects.add_block_device(self.tree, parent_kp, name, objects.BLKEXT_MAJOR, minor, size)
+        objects.add_block_device(self.tree, parent_kp, name, objects.BLKEXT_MAJOR, minor, size,
+                                 diskseq=self._next_diskseq(), dax=dax)
+
+    def _next_diskseq(self) -> int:
+        """inc_diskseq: a boot-wide counter, never reused (kept in nd-state.json;
+        a tree without it continues after the highest number it shows)."""
+        state = load_state(self.k.root)
+        last = state.get("diskseq")
+        if last is None:
+            last = 0
+            for disk in self.tree.listdir("/sys/class/block"):
+                text = self._read(f"/sys/class/block/{disk}/diskseq")
+                if text and text.isdigit():
+                    last = max(last, int(text))
+        state["diskseq"] = int(last) + 1
+        save_state(self.k.root, state)
+        return int(last) + 1
 
     def _remove_disks(self, parent_kp: str) -> None:
         for name in self.tree.listdir(f"{parent_kp}/block"):
@@ -864,6 +892,7 @@ class NdKernel:
             if any(self._driver(f"{kp}/{c}") for c in self.tree.listdir(kp) if _CHILD.match(c)):
                 raise _KernelSays(errno.EBUSY)  # simplification: disable what is under it first
             objects.unbind_driver(self.tree, "nd", kp)
+            self._refresh_dimm_states()  # deactivate_labels: the DIMMs go idle
             return
         if kind == "nmem":
             bus = posixpath.dirname(kp)
@@ -872,6 +901,7 @@ class NdKernel:
                 if r.kpath.startswith(bus + "/") and any(mp.dimm == name for mp in r.mappings) and self._driver(r.kpath):
                     raise _KernelSays(errno.EBUSY)  # an enabled region uses it
             objects.unbind_driver(self.tree, "nd", kp)
+            self._refresh_dimm_states()
             return
         if kind == "ndbus":
             raise _KernelSays(errno.EBUSY)  # not simulated: it would tear down every region
@@ -894,6 +924,31 @@ class NdKernel:
 
     def _forget_info_block(self, ns_kp: str) -> None:
         forget_info_block(self.k.root, ns_kp)
+
+    def _refresh_dimm_states(self) -> None:
+        objects.refresh_dimm_states(self.tree, self.k.machine.buses)
+
+    def _refresh_label_slots(self) -> None:
+        """available_slots of DIMMs with a described label area: a labelled
+        namespace with space holds one label on each DIMM of its set (written
+        by the size/uuid stores, freed when the size goes to 0), and the
+        kernel keeps one slot back (scenario._with_label_slots)."""
+        from pmemctl.sim.scenario import LABEL_SLOT_BYTES
+
+        for bus in self.k.machine.buses:
+            for dimm in bus.dimms:
+                if not dimm.label_area or not self.tree.is_dir(dimm.kpath):
+                    continue
+                used = 0
+                for r in bus.regions:
+                    if not any(mp.dimm == dimm.name for mp in r.mappings) or not self.tree.is_dir(r.kpath):
+                        continue
+                    info = self.region(r.kpath)
+                    if info.labelled:
+                        used += sum(1 for n in self.children(info, "namespace")
+                                    if self._ns_size(f"{r.kpath}/{n}"))
+                nslot = dimm.label_area // (LABEL_SLOT_BYTES + 1)
+                self.tree.attr(f"{dimm.kpath}/available_slots", max(nslot - used - 1, 0))
 
     # =============================================================== iomem
 

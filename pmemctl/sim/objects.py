@@ -77,6 +77,24 @@ MEMINFO_KEYS = (
     "ShmemPmdMapped", "FileHugePages", "FilePmdMapped",
 )
 HUGEPAGE_KEYS = ("HugePages_Total", "HugePages_Free", "HugePages_Surp")
+#: nodeN/vmstat lines of 6.1 (x86_64, Debian config), in the kernel's order:
+#: zone counters, NUMA counters, node counters (mm/vmstat.c vmstat_text).
+NODE_VMSTAT_KEYS = (
+    "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
+    "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce",
+    "nr_zspages", "nr_free_cma", "numa_hit", "numa_miss", "numa_foreign", "numa_interleave",
+    "numa_local", "numa_other", "nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
+    "nr_active_file", "nr_unevictable", "nr_slab_reclaimable", "nr_slab_unreclaimable",
+    "nr_isolated_anon", "nr_isolated_file", "workingset_nodes", "workingset_refault_anon",
+    "workingset_refault_file", "workingset_activate_anon", "workingset_activate_file",
+    "workingset_restore_anon", "workingset_restore_file", "workingset_nodereclaim", "nr_anon_pages",
+    "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback", "nr_writeback_temp", "nr_shmem",
+    "nr_shmem_hugepages", "nr_shmem_pmdmapped", "nr_file_hugepages", "nr_file_pmdmapped",
+    "nr_anon_transparent_hugepages", "nr_vmscan_write", "nr_vmscan_immediate_reclaim", "nr_dirtied",
+    "nr_written", "nr_throttled_written", "nr_kernel_misc_reclaimable", "nr_foll_pin_acquired",
+    "nr_foll_pin_released", "nr_kernel_stack", "nr_page_table_pages", "nr_sec_page_table_pages",
+    "nr_swapcached", "pgpromote_success", "pgpromote_candidate",
+)
 
 
 # =============================================================================
@@ -94,26 +112,41 @@ def add_bus(tree: TreeWriter, bus: str) -> None:
     tree.attr(f"{base}/uevent", "", MODE_WO)
 
 
-def add_module(tree: TreeWriter, name: str, *, builtin: bool = False, parameters: Optional[dict[str, str]] = None) -> None:
+def add_module(
+    tree: TreeWriter,
+    name: str,
+    *,
+    builtin: bool = False,
+    parameters: Optional[dict[str, str]] = None,
+    coresize: int = 0,
+) -> None:
     """``/sys/module/<name>``; a loadable module has ``initstate`` = ``live``
-    (kmod treats the bare directory as built-in, kernel-abi.md §4.3)."""
+    (kmod treats the bare directory as built-in, kernel-abi.md §4.3) and the
+    module attributes of kernel/module/sysfs.c: ``coresize`` (a fact of the
+    build), ``initsize`` (0 once init memory is freed), ``taint`` (empty
+    for in-tree modules) and ``holders/`` (nothing depends on these)."""
     base = f"/sys/module/{name}"
     tree.mkdir(base)
     if not builtin:
         tree.attr(f"{base}/initstate", "live")
         tree.attr(f"{base}/refcnt", 0)
+        tree.attr(f"{base}/coresize", coresize)
+        tree.attr(f"{base}/initsize", 0)
+        tree.attr(f"{base}/taint", "")
+        tree.mkdir(f"{base}/holders")
     if parameters:
         tree.mkdir(f"{base}/parameters")
         for key, value in parameters.items():
             tree.attr(f"{base}/parameters/{key}", value, MODE_RW)
 
 
-def add_driver(tree: TreeWriter, bus: str, driver: str, *, dynamic_ids: bool = False) -> None:
+def add_driver(tree: TreeWriter, bus: str, driver: str, *, dynamic_ids: bool = False, bind_attrs: bool = True) -> None:
     """``/sys/bus/<bus>/drivers/<driver>`` with its write-only control files
-    (0200): bind, unbind, uevent, and new_id/remove_id on the dax bus."""
+    (0200): bind, unbind (unless the driver sets suppress_bind_attrs),
+    uevent, and new_id/remove_id on the dax bus."""
     base = f"/sys/bus/{bus}/drivers/{driver}"
     tree.mkdir(base)
-    names = ["bind", "unbind", "uevent"] + (["new_id", "remove_id"] if dynamic_ids else [])
+    names = (["bind", "unbind"] if bind_attrs else []) + ["uevent"] + (["new_id", "remove_id"] if dynamic_ids else [])
     for name in names:
         tree.attr(f"{base}/{name}", "", MODE_WO)
     module = DRIVER_MODULE.get(driver)
@@ -311,14 +344,18 @@ def read_memory_block(tree: TreeWriter, index: int) -> tuple[bool, str]:
 # =============================================================================
 
 
-def add_cpu_root(tree: TreeWriter, possible: Sequence[int], online: Sequence[int], nr_cpu_ids: int) -> None:
+def add_cpu_root(
+    tree: TreeWriter, possible: Sequence[int], online: Sequence[int], nr_cpu_ids: int, nr_cpus: Optional[int] = None
+) -> None:
+    """CPU root files; ``kernel_max`` is NR_CPUS - 1 of the build
+    (drivers/base/cpu.c print_cpus_kernel_max), not nr_cpu_ids - 1."""
     root = paths.CPU
     tree.mkdir(f"{root}/power")
     tree.attr(f"{root}/possible", format_cpulist(possible))
     tree.attr(f"{root}/present", format_cpulist(possible))
     tree.attr(f"{root}/online", format_cpulist(online))
     tree.attr(f"{root}/offline", format_cpulist(set(possible) - set(online)))
-    tree.attr(f"{root}/kernel_max", max(nr_cpu_ids - 1, 0))
+    tree.attr(f"{root}/kernel_max", max((nr_cpus or nr_cpu_ids) - 1, 0))
     tree.attr(f"{root}/uevent", "", MODE_RW)
     add_bus(tree, "cpu")
 
@@ -380,6 +417,14 @@ def add_node(tree: TreeWriter, node: Node, *, nr_cpu_ids: int, distance_row: Seq
         tree.attr(f"{hp}/nr_hugepages", 0, MODE_RW)
         tree.attr(f"{hp}/free_hugepages", 0)
         tree.attr(f"{hp}/surplus_hugepages", 0)
+        if size_kb == 1048576:
+            # mm/hugetlb.c: gigantic pages can be demoted to the next smaller
+            # hstate (demote 0200, demote_size 0644)
+            tree.attr(f"{hp}/demote", "", MODE_WO)
+            tree.attr(f"{hp}/demote_size", "2048kB", MODE_RW)
+    # arch/x86: the node's "x86" attribute group (SGX EPC figures, hidden
+    # without SGX) leaves an empty directory
+    tree.mkdir(f"{kpath}/x86")
     for cpu in node.cpus:
         tree.symlink(f"{kpath}/cpu{cpu}", f"{paths.CPU}/cpu{cpu}")
     write_node_meminfo(tree, node.id, 0, 0)
@@ -458,17 +503,7 @@ def _numastat(node: Node) -> str:
 
 
 def _node_vmstat(node: Node) -> str:
-    keys = (
-        "nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon",
-        "nr_zone_inactive_file", "nr_zone_active_file", "nr_zone_unevictable",
-        "nr_zone_write_pending", "nr_mlock", "nr_free_cma", "numa_hit",
-        "numa_miss", "numa_foreign", "numa_interleave", "numa_local",
-        "numa_other", "nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
-        "nr_active_file", "nr_unevictable", "nr_slab_reclaimable",
-        "nr_slab_unreclaimable", "nr_anon_pages", "nr_mapped", "nr_file_pages",
-        "nr_dirty", "nr_writeback", "nr_shmem",
-    )
-    return "\n".join(f"{k} 0" for k in keys)
+    return "\n".join(f"{k} 0" for k in NODE_VMSTAT_KEYS)
 
 
 def node_mem_total_kb(node: Node, block_size: int, online_blocks: Iterable[int]) -> int:
@@ -624,6 +659,7 @@ def format_proc_meminfo(mem_total_kb: int, mem_free_kb: int, hugepagesize_kb: in
         ("VmallocUsed", 0, True),
         ("VmallocChunk", 0, True),
         ("Percpu", 0, True),
+        ("HardwareCorrupted", 0, True),  # CONFIG_MEMORY_FAILURE
     ]
     for key in ("AnonHugePages", "ShmemHugePages", "ShmemPmdMapped", "FileHugePages", "FilePmdMapped"):
         values.append((key, 0, True))
@@ -634,6 +670,10 @@ def format_proc_meminfo(mem_total_kb: int, mem_free_kb: int, hugepagesize_kb: in
         ("HugePages_Surp", 0, False),
         ("Hugepagesize", hugepagesize_kb, True),
         ("Hugetlb", 0, True),
+        # arch/x86/mm/pat/set_memory.c arch_report_meminfo: the direct map by page size
+        ("DirectMap4k", mem_total_kb % 2048, True),
+        ("DirectMap2M", mem_total_kb - mem_total_kb % 2048, True),
+        ("DirectMap1G", 0, True),
     ]
     return "".join(f"{key + ':':<16}{value:>8}{' kB' if kb else ''}\n" for key, value, kb in values)
 
@@ -675,7 +715,8 @@ def add_nd_root(tree: TreeWriter) -> None:
     add_bus(tree, "nd")
     tree.mkdir("/sys/class/nd")
     for driver in ND_DRIVERS:
-        add_driver(tree, "nd", driver)
+        # drivers/nvdimm/bus.c: nd_bus_driver sets suppress_bind_attrs
+        add_driver(tree, "nd", driver, bind_attrs=driver != "nd_bus")
 
 
 def add_nd_bus(tree: TreeWriter, bus: Bus) -> None:
@@ -685,21 +726,24 @@ def add_nd_bus(tree: TreeWriter, bus: Bus) -> None:
     kpath = bus.kpath
     parent = posixpath.dirname(kpath)
     if bus.nfit and not tree.exists(f"{parent}/hid"):
-        add_device_dir(tree, parent)
-        tree.attr(f"{parent}/hid", "ACPI0012")
-        tree.attr(f"{parent}/path", "\\_SB_.NVDR")
-        tree.attr(f"{parent}/modalias", "acpi:ACPI0012:")
+        add_acpi_nfit_device(tree, parent)
     add_device_dir(tree, kpath)
     tree.attr(f"{kpath}/commands", bus.commands)
     tree.attr(f"{kpath}/provider", bus.provider)
-    tree.attr(f"{kpath}/wait_probe", 0)
+    # drivers/nvdimm/bus.c wait_probe_show: waits for probing to settle, then "1"
+    tree.attr(f"{kpath}/wait_probe", 1)
+    # the "firmware" attribute group: activate/capability only with firmware
+    # activation ops (nvdimm_bus_firmware_visible), else an empty directory
+    tree.mkdir(f"{kpath}/firmware")
     if bus.nfit:
         tree.mkdir(f"{kpath}/nfit")
         tree.attr(f"{kpath}/nfit/revision", 1)
         tree.attr(f"{kpath}/nfit/dsm_mask", "0x3bf" if "ars_cap" in bus.commands else "0x0")
+        # drivers/acpi/nfit/core.c nfit_visible: scrub only with ARS; the
+        # hw_error_scrub mode is always there, off (0) until written
+        tree.attr(f"{kpath}/nfit/hw_error_scrub", 0, MODE_RW)
         if "ars_cap" in bus.commands:
             tree.attr(f"{kpath}/nfit/scrub", 0, MODE_RW)
-            tree.attr(f"{kpath}/nfit/hw_error_scrub", 1, MODE_RW)
     register_device(tree, "nd", bus.name, kpath)
     bind_driver(tree, "nd", "nd_bus", kpath)
     ctl = f"{kpath}/nd/ndctl{bus.id}"
@@ -709,16 +753,39 @@ def add_nd_bus(tree: TreeWriter, bus: Bus) -> None:
     register_device(tree, "nd", f"ndctl{bus.id}", ctl, is_class=True)
 
 
+def add_acpi_nfit_device(tree: TreeWriter, kpath: str) -> None:
+    """The ACPI NVDIMM root device (``ACPI0012:00``) an NFIT bus hangs off:
+    hid/path/modalias, on the acpi bus, bound to the ``nfit`` driver, with
+    the ``physical_node`` link to its platform device."""
+    add_device_dir(tree, kpath)
+    tree.attr(f"{kpath}/hid", "ACPI0012")
+    tree.attr(f"{kpath}/path", "\\_SB_.NVDR")
+    tree.attr(f"{kpath}/modalias", "acpi:ACPI0012:")
+    name = posixpath.basename(kpath)
+    tree.mkdir("/sys/bus/acpi/drivers/nfit")
+    register_device(tree, "acpi", name, kpath)
+    bind_driver(tree, "acpi", "nfit", kpath)
+    platform = f"/sys/devices/platform/{name}"
+    add_device_dir(tree, platform)
+    tree.symlink(f"{platform}/firmware_node", kpath)
+    tree.symlink(f"{kpath}/physical_node", platform)
+
+
 def add_dimm(tree: TreeWriter, dimm: Dimm) -> None:
-    """``nmemN`` with its NFIT attributes, bound to ``nvdimm``."""
+    """``nmemN`` with its NFIT attributes, bound to ``nvdimm``.  ``state``
+    starts idle; :func:`refresh_dimm_states` sets it once regions exist."""
     kpath = dimm.kpath
     add_device_dir(tree, kpath, uevent=f"MAJOR={dimm.major}\nMINOR={dimm.minor}\nDEVNAME=nmem{dimm.id}")
     add_char_device(tree, kpath, dimm.name, dimm.major, dimm.minor)
     tree.attr(f"{kpath}/commands", dimm.commands)
     tree.attr(f"{kpath}/state", "idle")
     tree.attr(f"{kpath}/available_slots", dimm.available_slots)
-    tree.attr(f"{kpath}/security", dimm.security, MODE_RW)
-    tree.attr(f"{kpath}/frozen", 0)
+    if dimm.security != "none":
+        # dimm_devs.c nvdimm_visible: security and frozen only with security ops
+        tree.attr(f"{kpath}/security", dimm.security, MODE_RW)
+        tree.attr(f"{kpath}/frozen", 0)
+    # the "firmware" group: activate/result only with firmware ops
+    tree.mkdir(f"{kpath}/firmware")
     tree.attr(f"{kpath}/flags", "label " if dimm.labeled else "")
     tree.attr(f"{kpath}/modalias", f"nd:t{ND_DEVICE_DIMM}")
     tree.attr(f"{kpath}/devtype", "nvdimm")
@@ -746,6 +813,26 @@ def add_dimm(tree: TreeWriter, dimm: Dimm) -> None:
     )
     register_device(tree, "nd", dimm.name, kpath)
     bind_driver(tree, "nd", "nvdimm", kpath)
+
+
+def set_dimm_state(tree: TreeWriter, dimm_kpath: str, active: bool) -> None:
+    """``state``: "active" while nvdimm->busy, which init_active_labels
+    (namespace_devs.c) raises for each enabled region mapping a DIMM that has
+    driver data, and deactivate_labels drops when the region is disabled."""
+    tree.attr(f"{dimm_kpath}/state", "active" if active else "idle")
+
+
+def refresh_dimm_states(tree: TreeWriter, buses: Iterable[Bus]) -> None:
+    """Recompute every DIMM's ``state`` from the regions bound to nd_region."""
+    for bus in buses:
+        for dimm in bus.dimms:
+            if not tree.is_dir(dimm.kpath):
+                continue
+            active = dimm.has_driver_data and bound_driver(tree, dimm.kpath) is not None and any(
+                bound_driver(tree, r.kpath) is not None and any(mp.dimm == dimm.name for mp in r.mappings)
+                for r in bus.regions
+            )
+            set_dimm_state(tree, dimm.kpath, active)
 
 
 def _nd_common(tree: TreeWriter, kpath: str, *, modalias: str, devtype: str, numa_node: int, target_node: int) -> None:
@@ -779,7 +866,8 @@ def add_region(tree: TreeWriter, region: Region) -> None:
     if region.deep_flush is not None:
         # Writable only when the region has flush hints (region_visible).
         tree.attr(f"{kpath}/deep_flush", region.deep_flush, MODE_RW if region.deep_flush == 1 else MODE_RO)
-    tree.attr(f"{kpath}/badblocks", "")
+    # badblocks_show prints one line per bad range: nothing at all when clean
+    tree.write_bytes(f"{kpath}/badblocks", b"")
     tree.mkdir(f"{kpath}/nfit")
     tree.attr(f"{kpath}/nfit/range_index", region.range_index)
     active = sum(1 for ns in region.namespaces if not ns.seed and (ns.enabled or ns.holder_enabled))
@@ -921,16 +1009,57 @@ def add_claim(tree: TreeWriter, region: Region, ns: Namespace) -> None:
         bind_driver(tree, "nd", "dax_pmem" if kind == "dax" else "nd_pmem", kpath)
 
 
-def add_block_device(tree: TreeWriter, parent_kpath: str, name: str, major: int, minor: int, size_bytes: int) -> None:
+#: Minors a disk allocated with blk_alloc_disk and no fixed range may use
+#: (ext_range: DISK_MAX_PARTS).
+DISK_MAX_PARTS = 256
+
+
+def add_block_device(
+    tree: TreeWriter,
+    parent_kpath: str,
+    name: str,
+    major: int,
+    minor: int,
+    size_bytes: int,
+    *,
+    diskseq: int = 1,
+    dax: bool = True,
+) -> None:
     """``<parent>/block/<name>`` (pmem disk), ``/sys/block``, ``/sys/class/block``,
-    ``/sys/dev/block`` links and the ``/dev`` block node."""
+    ``/sys/dev/block`` links and the ``/dev`` block node.  The attributes are
+    those of block/genhd.c disk_attrs for an idle, partition-less pmem disk;
+    ``diskseq`` is the boot-wide disk sequence number (inc_diskseq)."""
     kpath = f"{parent_kpath}/block/{name}"
     add_device_dir(tree, kpath, uevent=f"MAJOR={major}\nMINOR={minor}\nDEVNAME={name}\nDEVTYPE=disk")
     tree.attr(f"{kpath}/dev", f"{major}:{minor}")
     tree.attr(f"{kpath}/size", size_bytes // SECTOR)
     tree.attr(f"{kpath}/ro", 0)
     tree.attr(f"{kpath}/removable", 0)
-    tree.attr(f"{kpath}/range", 0)
+    tree.attr(f"{kpath}/range", 0)  # minors: 0 with extended devts (GENHD_FL_EXT_DEVT)
+    tree.attr(f"{kpath}/ext_range", DISK_MAX_PARTS)
+    tree.attr(f"{kpath}/hidden", 0)
+    tree.attr(f"{kpath}/capability", 0)
+    tree.attr(f"{kpath}/alignment_offset", 0)
+    tree.attr(f"{kpath}/discard_alignment", 0)
+    tree.attr(f"{kpath}/diskseq", diskseq)
+    # disk_events: pmem reports no media events; the show functions print
+    # nothing at all (no newline) and polling is "-1" (the default)
+    tree.write_bytes(f"{kpath}/events", b"")
+    tree.write_bytes(f"{kpath}/events_async", b"")
+    tree.attr(f"{kpath}/events_poll_msecs", -1, MODE_RW)
+    tree.write_bytes(f"{kpath}/badblocks", b"", MODE_RW)  # badblocks_show: one line per range
+    tree.attr(f"{kpath}/inflight", f"{0:>8} {0:>8}")
+    tree.attr(f"{kpath}/stat", " ".join(f"{0:>8}" for _ in range(17)))  # part_stat_show: 17 counters
+    tree.mkdir(f"{kpath}/holders")
+    tree.mkdir(f"{kpath}/slaves")
+    if dax:
+        # drivers/nvdimm/pmem.c: a pmem disk (raw or fsdax, not btt) has the
+        # "dax" group with write_cache
+        tree.mkdir(f"{kpath}/dax")
+        tree.attr(f"{kpath}/dax/write_cache", 1, MODE_RW)
+    bdi = f"/sys/devices/virtual/bdi/{major}:{minor}"
+    tree.mkdir(bdi)
+    tree.symlink(f"{kpath}/bdi", bdi)
     tree.mkdir(f"{kpath}/queue")
     tree.attr(f"{kpath}/queue/logical_block_size", 512)
     tree.attr(f"{kpath}/queue/dax", 1)
@@ -949,6 +1078,7 @@ def remove_block_device(tree: TreeWriter, parent_kpath: str, name: str, major: i
     tree.remove(f"/sys/dev/block/{major}:{minor}")
     tree.remove_devnode(f"/dev/{name}")
     tree.remove(f"{parent_kpath}/block/{name}")
+    tree.remove(f"/sys/devices/virtual/bdi/{major}:{minor}")
     tree.remove_if_empty(f"{parent_kpath}/block")
 
 
@@ -991,7 +1121,9 @@ def add_dax_device(tree: TreeWriter, dev: DaxDevice, *, dynamic: bool, memmap_on
     if dev.target_node >= 0:
         tree.attr(f"{kpath}/target_node", dev.target_node)
     tree.attr(f"{kpath}/numa_node", dev.numa_node)
-    tree.attr(f"{kpath}/modalias", "dax:t0*")
+    # drivers/dax/bus.c modalias_show: "dax:t%d" with type 0 (the "*" is only
+    # in the modules' MODULE_ALIAS patterns)
+    tree.attr(f"{kpath}/modalias", "dax:t0")
     if dynamic:
         tree.attr(f"{kpath}/mapping", "", MODE_WO)
     if memmap_on_memory is not None:

@@ -26,7 +26,7 @@ ranges are ``"0xSTART-0xEND"`` with an inclusive end)::
     or integer arithmetic on them (+ - * // %, parentheses, hex literals).
     A string that is exactly one ${...} takes the expression's type.
 
-    [kernel]   release, cmdline
+    [kernel]   release, cmdline, nr_cpus (NR_CPUS of the build), module_coresize
     [memory]   block_size, auto_online_blocks (default: memhp_default_state=
                on the cmdline, else offline), online_policy, memmap_on_memory,
                auto_movable_ratio, auto_movable_numa_aware
@@ -38,9 +38,13 @@ ranges are ``"0xSTART-0xEND"`` with an inclusive end)::
     [[nd.bus]] provider, parent, commands = [...], nfit
       [[nd.bus.dimm]]   size, handle, phys_id, serial, vendor, device, rev_id,
                         id, family, format, formats, dsm_mask, commands, security
+                        ("none": no security ops), label_area (label storage
+                        size; available_slots is derived from it), labeled,
+                        available_slots, manufacturing_date/_location
       [[nd.bus.region]] base, size, dimms = [names], labeled, numa_node,
                         target_node, align, persistence_domain, deep_flush,
-                        read_only, enabled, dpa_offset, set_cookie
+                        read_only, enabled, dpa_offset, set_cookie (default:
+                        derived from the DIMMs' NFIT facts), range_index
         [[nd.bus.region.namespace]]  mode = raw|fsdax|devdax|sector, size,
                         name, lbasize, align, map = dev|mem, sector_size (btt),
                         enabled, driver = device_dax|kmem|none (devdax),
@@ -57,6 +61,7 @@ ranges are ``"0xSTART-0xEND"`` with an inclusive end)::
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.resources
 import operator
 import re
@@ -92,6 +97,17 @@ from pmemctl.sim.objects import (
 )
 from pmemctl.units import parse_cpulist, parse_size
 
+#: /sys/module/<m>/coresize of the pmem modules in the Debian 6.1 amd64 build
+#: (what the real guest showed); [kernel] module_coresize overrides them.
+DEFAULT_MODULE_CORESIZE = {"dax_pmem": 16384, "device_dax": 20480, "kmem": 16384}
+#: CONFIG_NR_CPUS of Debian's amd64 kernels (cpu/kernel_max = NR_CPUS - 1).
+DEFAULT_NR_CPUS = 8192
+#: Bytes of one namespace label as the label-slot arithmetic counts it: v1.2
+#: labels (ndctl's default).  The real 6.1 guest reported 509 available
+#: slots on an uninitialised 128 KiB area and 508 once ndctl had written one
+#: v1.2 label: 131072 // (256 + 1) = 510 slots (nvdimm_num_label_slots),
+#: less the labels in use, less the one available_slots_show keeps back.
+LABEL_SLOT_BYTES = 256
 DEFAULT_TIER_DRAM = 4  # adistance 4608 >> 10 (kernel-abi.md §7.4)
 DEFAULT_TIER_KMEM = 22  # 5 * 4608 >> 10: kmem's dax_slowmem default
 AUTO_ONLINE_POLICIES = ("offline", "online", "online_kernel", "online_movable")
@@ -434,6 +450,9 @@ class _Resolver:
             dax_regions=tuple(self.dax_regions),
             dax_devices=tuple(sorted(self.dax_devices, key=lambda d: (d.region_id, d.name))),
             blocks=tuple(blocks),
+            nr_cpus=int(kernel.get("nr_cpus", DEFAULT_NR_CPUS)),
+            module_coresize={str(k): int(v) for k, v in
+                             {**DEFAULT_MODULE_CORESIZE, **kernel.get("module_coresize", {})}.items()},
             iomem_extra=tuple(
                 IomemEntry(*_incl(_range(e["range"], "iomem.range")), name=str(e["name"]))
                 for e in self.data.get("iomem", [])
@@ -487,7 +506,9 @@ class _Resolver:
             default_parent = "/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00" if nfit else "/sys/devices/platform/e820_pmem"
             kpath = f"{spec.get('parent', default_parent)}/ndbus{bus_id}"
             name = f"ndbus{bus_id}"
-            commands = _commands(spec.get("commands", ["ars_cap", "ars_start", "ars_status", "clear_error"] if nfit else []))
+            commands = _commands(spec.get("commands", ["ars_cap", "ars_start", "ars_status", "clear_error"] if nfit else []),
+                                 # acpi_nfit_init_dsms: ND_CMD_CALL is always in an NFIT bus's mask
+                                 always=("cmd_call",) if nfit else ())
             dimms: list[Dimm] = []
             for dspec in spec.get("dimm", []):
                 dimms.append(self._dimm(dspec, dimm_id, name, kpath))
@@ -496,6 +517,7 @@ class _Resolver:
             for rspec in spec.get("region", []):
                 regions.append(self._region(rspec, region_id, name, kpath, nfit, dimms, nodes))
                 region_id += 1
+            dimms = [_with_label_slots(d, regions) for d in dimms]
             buses.append(
                 Bus(
                     name=name, id=bus_id, provider=provider, kpath=kpath, major=NDCTL_MAJOR, minor=bus_id,
@@ -508,6 +530,13 @@ class _Resolver:
         vendor = int(spec.get("vendor", 0x8089))
         serial = int(spec.get("serial", 0x1000 + dimm_id))
         labeled = bool(spec.get("labeled", True))
+        label_area = _size(spec.get("label_area", 0), what=f"nmem{dimm_id}.label_area")
+        if "available_slots" in spec:
+            slots = int(spec["available_slots"])
+        elif label_area:
+            slots = -1  # derived from the label area once the regions are known
+        else:
+            slots = 4094 if labeled else 0
         return Dimm(
             name=f"nmem{dimm_id}",
             id=dimm_id,
@@ -538,8 +567,11 @@ class _Resolver:
                 )
             ),
             security=str(spec.get("security", "disabled")),
-            available_slots=int(spec.get("available_slots", 4094 if labeled else 0)),
+            available_slots=slots,
             labeled=labeled,
+            label_area=label_area,
+            manufacturing_date=int(spec.get("manufacturing_date", 0)),
+            manufacturing_location=int(spec.get("manufacturing_location", 0)),
         )
 
     def _region(
@@ -578,9 +610,17 @@ class _Resolver:
 
         namespaces, counters, used = self._namespaces(spec, rname, region_id, kpath, base, size, labeled,
                                                       nstype, numa_node, target_node)
-        if labeled:
-            available: Optional[int] = size - used
-            max_extent = size - used
+        enabled = bool(spec.get("enabled", True))
+        # nd_region_available_dpa: zero unless the region is enabled and every
+        # DIMM has driver data (nd_mapping->ndd); an io namespace allocates no
+        # DPA, so a label-less region shows all of it.  available_size is
+        # visible on labelled regions and on any region with an interleave set
+        # (NFIT), labelled or not (region_visible).
+        ndd = enabled and all(by_name[m].has_driver_data for m in members)
+        free = (size - used if labeled else size) if ndd else 0
+        if labeled or nfit:
+            available: Optional[int] = free
+            max_extent = free
         else:
             available, max_extent = None, 0
         seed_ns = next((n.name for n in namespaces if n.seed), namespaces[0].name if namespaces else "")
@@ -597,13 +637,13 @@ class _Resolver:
             numa_node=numa_node,
             target_node=target_node,
             mappings=mappings,
-            set_cookie=(int(spec["set_cookie"]) if "set_cookie" in spec else layout.stable_u64(self.name, rname))
+            set_cookie=(int(spec["set_cookie"]) if "set_cookie" in spec else _set_cookie(self.name, rname, spec, mappings, by_name))
             if nfit
             else None,
             persistence_domain=spec.get("persistence_domain"),
             deep_flush=int(spec["deep_flush"]) if "deep_flush" in spec else None,
             read_only=bool(spec.get("read_only", False)),
-            enabled=bool(spec.get("enabled", True)),
+            enabled=enabled,
             available_size=available,
             max_available_extent=max_extent,
             range_index=int(spec.get("range_index", region_id + 1)),
@@ -684,7 +724,7 @@ class _Resolver:
             name=name, id=ns_id, region=rname, kpath=f"{region_kpath}/{name}", mode=mode, seed=False,
             nstype=nstype, size=ns_size, resource=start,
             uuid=layout.stable_uuid(self.name, name, "label") if labeled else None,
-            alt_name=str(spec.get("name", "")), sector_size=int(spec.get("lbasize", 512)) if labeled else None,
+            alt_name=str(spec.get("name", "")), sector_size=_lbasize(spec, mode) if labeled else None,
             numa_node=numa_node, target_node=target_node,
         )
         disk = f"pmem{region_id}" if ns_id == 0 else f"pmem{region_id}.{ns_id}"
@@ -889,13 +929,62 @@ def _apply_runs(
     return out
 
 
-def _commands(value: Any) -> str:
+def _commands(value: Any, always: tuple[str, ...] = ()) -> str:
     """Command list as the kernel prints it: each name followed by a space."""
     if isinstance(value, str):
         names = value.split()
     else:
         names = [str(v) for v in value]
+    names += [n for n in always if n not in names]
     return "".join(f"{n} " for n in names)
+
+
+def _lbasize(spec: Mapping[str, Any], mode: str) -> Optional[int]:
+    """A labelled namespace's sector size: ``lbasize`` when given; ndctl
+    create-namespace -m devdax writes none (the real guest showed
+    ``512 4096`` with nothing selected), the other modes get 512."""
+    if "lbasize" in spec:
+        return int(spec["lbasize"])
+    return None if mode == "devdax" else 512
+
+
+def _set_cookie(scenario: str, rname: str, spec: Mapping[str, Any], mappings: tuple[RegionMapping, ...],
+                dimms: Mapping[str, Dimm]) -> int:
+    """``set_cookie`` of an NFIT region: the v1.2 cookie over the NFIT facts of
+    its DIMMs (layout.nfit_set_cookie).  The sysfs serial/vendor are the
+    byte-swapped stored values.  Each DIMM's memdev region offset is 0 for a
+    single DIMM; an interleave set needs them (``region_offsets``, one per
+    mapping), without them the cookie is a stable stand-in."""
+    if len(mappings) == 1:
+        offsets = [0]
+    elif "region_offsets" in spec:
+        offsets = [_size(o, what=f"{rname}.region_offsets") for o in spec["region_offsets"]]
+        if len(offsets) != len(mappings):
+            raise ScenarioError(f"{scenario}: {rname}.region_offsets needs one offset per dimm")
+    else:
+        return layout.stable_u64(scenario, rname)
+    members = []
+    for offset, mp in zip(offsets, mappings):
+        d = dimms[mp.dimm]
+        members.append((offset, layout.bswap(d.serial, 4), layout.bswap(d.vendor, 2), d.manufacturing_date,
+                        d.manufacturing_location))
+    return layout.nfit_set_cookie(members)
+
+
+def _with_label_slots(dimm: Dimm, regions: Iterable[Region]) -> Dimm:
+    """available_slots of a DIMM with a label area (dimm_devs.c
+    available_slots_show): the area's slots less one label per configured
+    namespace of each labelled region the DIMM is in, less the one slot the
+    kernel keeps for updates; an uninitialised area counts all its slots."""
+    if dimm.available_slots >= 0:
+        return dimm
+    nslot = dimm.label_area // (LABEL_SLOT_BYTES + 1)
+    used = sum(
+        sum(1 for ns in r.namespaces if not ns.seed)
+        for r in regions
+        if r.labeled and any(mp.dimm == dimm.name for mp in r.mappings)
+    )
+    return dataclasses.replace(dimm, available_slots=max(nslot - used - 1, 0))
 
 
 def _incl(r: Range) -> tuple[int, int]:

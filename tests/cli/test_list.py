@@ -79,8 +79,16 @@ def test_json_matches_the_scenario(invoke: Invoke, scenario_tree: Callable[..., 
 )
 def test_qemu_stages(invoke: Invoke, scenario_tree: Callable[..., Path], stage: str, ns_mode: str, driver: Any, online: Any) -> None:
     doc = run_json(invoke, "--sysroot", scenario_tree("qemu-nvdimm", stage=stage), "list", "--json")
-    (ns,) = doc["buses"][0]["regions"][0]["namespaces"]
-    assert ns["name"] == "namespace0.0" and ns["mode"] == ns_mode
+    namespaces = {n["name"]: n for n in doc["buses"][0]["regions"][0]["namespaces"]}
+    ns = namespaces["namespace0.0"]
+    assert ns["mode"] == ns_mode
+    # as on the real guest: label-less as booted; after ndctl create-namespace
+    # (which initialised the labels) a labelled region with an idle seed
+    if stage == "raw":
+        assert set(namespaces) == {"namespace0.0"}
+    else:
+        assert set(namespaces) == {"namespace0.0", "namespace0.1"}
+        assert namespaces["namespace0.1"]["size"] == 0 and not namespaces["namespace0.1"]["enabled"]
     if driver is None:
         assert ns["dax_device"] is None
         assert ns["blockdev"] == "pmem0"
@@ -96,9 +104,10 @@ def test_plain_golden_qemu_system_ram(invoke: Invoke, scenario_tree: Callable[..
     assert result.stdout == (
         "NAME             TYPE      MODE       SIZE NODE TARGET STATE         MEMORY DETAIL\n"
         "ndbus0           bus       -             -    -      - -                  - provider ACPI.NFIT, dimms nmem0\n"
-        "  region0        region    pmem       3.9G    0      1 enabled            - -\n"
+        "  region0        region    pmem       3.9G    0      1 enabled            - available 0B\n"
         "    namespace0.0 namespace devdax     3.9G    0      1 enabled            - -\n"
         "      dax0.0     dax       system-ram 3.8G    0      1 kmem    30/30 online -\n"
+        "    namespace0.1 namespace raw          0B    0      1 idle               - -\n"
     )
 
 

@@ -312,7 +312,13 @@ def test_destroy_then_create_reuses_the_space(machine, backend):
 
 
 def test_destroy_label_less_leaves_it_raw(machine, backend):
-    k = machine("qemu-nvdimm", stage="devdax")
+    # the shipped devdax stage is labelled (ndctl's autolabel on the real
+    # guest); pmemctl's own reconfigure keeps the region label-less
+    k = machine("qemu-nvdimm", stage="raw")
+    plan = ns_ops.plan_reconfigure_namespace(k, discover(k), ns_ops.NsReconfigureRequest("namespace0.0", "devdax",
+                                                                                       backend=backend))
+    assert apply(k, plan).status == "changed"
+    assert namespaces(k)["namespace0.0"].mode == NamespaceMode.DEVDAX
     plan = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.0", backend=backend))
     assert any("label-less" in n for n in plan.notes)
     assert apply(k, plan).status == "changed"

@@ -258,9 +258,17 @@ def test_ndctl_disable_enable_and_region_cycle_keep_the_modes(tmp_path: Path) ->
 
 def test_destroy_zeroes_the_info_block_of_a_label_less_namespace(tmp_path: Path) -> None:
     """destroy-namespace on qemu's io namespace: ndctl zeroes the info block
-    through /dev/pmem0 (the bridge's stand-in); enabling it again gives raw."""
+    through /dev/pmem0 (the bridge's stand-in); enabling it again gives raw.
+    The label-less devdax state is reached as on a guest whose labels ndctl
+    may not initialise (--no-autolabel); the shipped devdax stage is the
+    labelled state ndctl's autolabel leaves (see the next test)."""
     _need("ndctl")
-    tree = materialise("qemu-nvdimm", tmp_path / "t", {"stage": "devdax"})
+    tree = materialise("qemu-nvdimm", tmp_path / "t", {"stage": "raw"})
+    res = run_real_tool_on_sim(
+        tree,
+        ["ndctl", "create-namespace", "-f", "-e", "namespace0.0", "-m", "devdax", "--align", "2M", "--no-autolabel"],
+    )
+    assert res.returncode == 0, res.stderr
     res = run_real_tool_on_sim(tree, ["ndctl", "destroy-namespace", "-f", "namespace0.0"])
     assert res.returncode == 0, res.stderr
     assert "destroyed 1 namespace" in res.stderr
@@ -268,3 +276,24 @@ def test_destroy_zeroes_the_info_block_of_a_label_less_namespace(tmp_path: Path)
     assert res.returncode == 0, res.stderr
     ns = next(n for n in discover(SimulatedKernel(tree)).namespaces if n.name == "namespace0.0")
     assert ns.mode == NamespaceMode.RAW and ns.enabled and ns.blockdev == "pmem0"
+
+
+def test_destroy_frees_the_labelled_qemu_namespace(tmp_path: Path) -> None:
+    """On the labelled devdax stage (what ndctl's autolabel left on the real
+    guest) destroy-namespace deletes the namespace: its label and space are
+    freed (size 0, available_size and available_slots back to the booted
+    figures), so there is nothing left to enable."""
+    _need("ndctl")
+    tree = materialise("qemu-nvdimm", tmp_path / "t", {"stage": "devdax"})
+    k = SimulatedKernel(tree)
+    bus = "/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00/ndbus0"
+    assert k.read(f"{bus}/nmem0/available_slots") == "508"
+    res = run_real_tool_on_sim(tree, ["ndctl", "destroy-namespace", "-f", "namespace0.0"])
+    assert res.returncode == 0, res.stderr
+    assert "destroyed 1 namespace" in res.stderr
+    k = SimulatedKernel(tree)
+    assert k.read(f"{bus}/region0/namespace0.0/size") == "0"
+    assert k.read(f"{bus}/region0/available_size") == "4160749568"
+    assert k.read(f"{bus}/nmem0/available_slots") == "509"
+    res = run_real_tool_on_sim(tree, ["ndctl", "enable-namespace", "namespace0.0"])
+    assert res.returncode != 0

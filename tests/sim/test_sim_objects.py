@@ -66,8 +66,9 @@ def test_kmem_bind_and_online_composed_from_objects(tmp_path: Path) -> None:
         objects.set_memory_block(tree, index, online=True, valid_zones="Movable")
     objects.refresh_valid_zones(tree, 1, bs)
     assert objects.refresh_node_meminfo(tree, node1, bs) == 3932160
-    assert node1.access0 is not None
+    assert node1.access0 is not None and node1.access1 is not None
     objects.add_node_access(tree, 1, 0, node1.access0)
+    objects.add_node_access(tree, 1, 1, node1.access1)  # HMAT class 1 (CPU initiators)
     objects.set_node_masks(
         tree, possible=[0, 1], online=online_nodes, has_cpu=[0], has_memory=[0, 1],
         has_normal_memory=[0], has_generic_initiator=[],

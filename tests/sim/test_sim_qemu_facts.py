@@ -71,6 +71,28 @@ def test_raw_stage(sim_trees: TreeCache) -> None:
     assert [read(root, f"{region}/{s}_seed") for s in ("btt", "pfn", "dax")] == ["btt0.0", "pfn0.0", "dax0.0"]
     assert os.listdir(root / "sys/bus/dax/devices") == []
     assert (root / region.lstrip("/") / "namespace0.0/block/pmem0").is_dir()
+    # the label area is there but uninitialised: label-less region, all
+    # 131072 // 257 = 510 slots less the one the kernel keeps back
+    assert read(root, f"{region}/nstype") == "4"
+    assert read(root, f"{BUS}/nmem0/available_slots") == "509"
+    assert read(root, f"{BUS}/nmem0/flags") == ""
+    assert read(root, f"{region}/available_size") == "4160749568"
+    assert read(root, f"{region}/max_available_extent") == "4160749568"
+
+
+@pytest.mark.parametrize("stage", ["raw", "devdax", "system-ram"])
+def test_nfit_facts_of_the_real_guest(sim_trees: TreeCache, stage: str) -> None:
+    root = tree(sim_trees, stage)
+    assert read(root, f"{BUS}/commands") == "cmd_call "  # each name followed by a space
+    assert read(root, f"{BUS}/wait_probe") == "1"
+    assert read(root, f"{BUS}/nmem0/state") == "active"
+    assert not (root / BUS.lstrip("/") / "nmem0/security").exists()
+    # v1.2 cookie of serial 0x123456 / vendor 0x8086 as QEMU stores them
+    assert read(root, f"{BUS}/region0/set_cookie") == "0xba90120012b4dc"
+    assert read(root, f"{BUS}/region0/nfit/range_index") == "2"
+    assert (root / BUS.lstrip("/") / "region0/badblocks").read_bytes() == b""
+    assert read(root, "/sys/devices/system/cpu/kernel_max") == "8191"
+    assert read(root, "/sys/devices/system/node/node0/meminfo").split("\n")[0] == "Node 0 MemTotal:        1945652 kB"
 
 
 def test_devdax_stage(sim_trees: TreeCache) -> None:
@@ -83,6 +105,18 @@ def test_devdax_stage(sim_trees: TreeCache) -> None:
     assert os.readlink(root / dev.lstrip("/") / "driver").endswith("bus/dax/drivers/device_dax")
     assert read(root, f"{BUS}/region0/namespace0.0/mode") == "dax"
     assert read(root, f"{BUS}/region0/dax_seed") == "dax0.1"
+    # ndctl initialised the labels: labelled region, one v1.2 label in use
+    ns = f"{BUS}/region0/namespace0.0"
+    assert read(root, f"{BUS}/region0/nstype") == "5"
+    assert read(root, f"{ns}/devtype") == "nd_namespace_pmem"
+    assert read(root, f"{ns}/sector_size") == "512 4096 "
+    assert read(root, f"{ns}/dpa_extents") == "1"
+    assert read(root, f"{BUS}/region0/namespace_seed") == "namespace0.1"
+    assert read(root, f"{BUS}/region0/namespace0.1/size") == "0"
+    assert read(root, f"{BUS}/nmem0/flags") == "label "
+    assert read(root, f"{BUS}/nmem0/available_slots") == "508"
+    assert read(root, f"{BUS}/region0/available_size") == "0"
+    assert read(root, f"{dev}/modalias") == "dax:t0"
 
 
 def test_system_ram_stage(sim_trees: TreeCache) -> None:

@@ -48,6 +48,10 @@ LEGITIMATE: dict[str, str] = {
     "System RAM, Persistent Memory, namespaces, dax devices and kmem are compared",
     "capture-time": "pmemctl sim record metadata (time, source path, counts) describes the "
     "recording, not the machine: it is not an attribute",
+    "harness-cmdline": "the test harness appends pmemctl.project=<checkout path> to the guest's "
+    "kernel command line (harness.py: the guest's init script reads it to find the project share); "
+    "the path is the host's checkout, not a property of the machine, and no kernel code reads it, "
+    "so that one parameter is dropped from the real /proc/cmdline before comparing",
     "unreadable": "an attribute the real kernel refuses to read (ENXIO: size/resource of a "
     "disabled seed) cannot be reproduced by a plain file: an empty file would read as '' and "
     "be parsed, so the simulator leaves it out; both read as 'no value' (read_optional -> "
@@ -55,6 +59,8 @@ LEGITIMATE: dict[str, str] = {
 }
 
 _NUM_RE = re.compile(r"\d+")
+#: Kernel parameters the VM harness adds for itself (harness-cmdline).
+_HARNESS_PARAMS = ("pmemctl.project=",)
 _IOMEM_KEEP = re.compile(r"System RAM|Persistent Memory|namespace\d|dax\d|kmem|Soft Reserved|CXL")
 
 
@@ -130,6 +136,12 @@ def _counter_names(text: str) -> str:
     return ",".join(line.split()[0] for line in text.splitlines() if line.split())
 
 
+def _cmdline(text: str) -> str:
+    """/proc/cmdline without the harness's own parameters (harness-cmdline)."""
+    words = [w for w in text.split() if not w.startswith(_HARNESS_PARAMS)]
+    return " ".join(words) + "\n"
+
+
 def _iomem(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines() if _IOMEM_KEEP.search(line))
 
@@ -152,6 +164,8 @@ def normalise(rel: str, entry: Entry) -> tuple[str, Optional[str]]:
         return "<address>", "kaslr"
     if rel == "proc/iomem":
         return _iomem(v), "iomem-boot"
+    if rel == "proc/cmdline" and any(w.startswith(_HARNESS_PARAMS) for w in v.split()):
+        return _cmdline(v), "harness-cmdline"
     return v, None
 
 

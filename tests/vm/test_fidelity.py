@@ -71,13 +71,6 @@ def test_real_recordings_are_complete(recordings):
         assert "sys/devices/system/memory/block_size_bytes" in tree
 
 
-@pytest.mark.xfail(
-    reason="known gap, tracked in the open real-kernel-tier issue: simulator fidelity measured "
-    "86.0 / 84.1 / 89.4 % (raw / devdax / system-ram) against the 95 % target; the gaps are "
-    "the labelled-region state after ndctl create-namespace and nd/meminfo details listed in "
-    "the report this test prints. Remove this mark when the figure reaches 95 %.",
-    strict=False,
-)
 @pytest.mark.parametrize("stage", STAGES)
 def test_simulator_agrees_with_the_real_kernel(comparisons, stage):
     c = comparisons[stage]
