@@ -322,8 +322,23 @@ def _state_line(door: SysfsRoot, namespace: str, uuid: Optional[str], region: st
     if facts.size == 0:
         return f"{name} is not configured (size 0)"
     enabled = facts.holder_bound if facts.holder else facts.ns_bound
-    return f"{name} is {facts.mode}{' (' + facts.holder + ')' if facts.holder else ''}, " + (
-        "enabled" if enabled else "disabled")
+    device = _device_node(door, name, facts) if enabled else None
+    return f"{name} is {facts.mode}" + (f" ({device})" if device else "") + (
+        ", enabled" if enabled else ", disabled")
+
+
+def _device_node(door: SysfsRoot, namespace: str, facts: NsFacts) -> Optional[str]:
+    """The node a user opens: /dev/daxX.Y for devdax, the block device otherwise.
+
+    The dax bus device is named after the *namespace* (drivers/dax/pmem.c
+    parses namespaceX.Y), not after the nd dax personality device that
+    holds it: namespace1.2 held by nd dax1.1 is /dev/dax1.2."""
+    parent = nd_dev(facts.holder) if facts.holder else nd_dev(namespace)
+    if facts.mode == "devdax":
+        names = [e for e in door.listdir(parent) if re.fullmatch(r"dax\d+\.\d+", e)]
+    else:
+        names = door.listdir(parent + "/block")
+    return f"/dev/{sorted(names)[0]}" if names else None
 
 
 @dataclass(frozen=True)

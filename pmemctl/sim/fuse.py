@@ -565,16 +565,22 @@ def mount_sim_sys(tree: Path, mountpoint: Path, *, timeout: float = SERVER_READY
 # =============================================================================
 
 
-def _setup_script(tree: Path, ready: str, server_log: str, trace: Optional[str], stage: str) -> str:
+def _setup_script(tree: Path, ready: str, server_log: str, trace: Optional[str], stage: str,
+                  served: str) -> str:
     """Shell run inside ``unshare -m --propagation private``: FUSE over /sys,
-    a nodev tmpfs over /dev with the tree's device nodes, then the command."""
+    a nodev tmpfs over /dev with the tree's device nodes, then the command.
+
+    The server reaches the tree through a bind mount at ``served`` (outside
+    /dev): a tree built under /dev/shm would otherwise vanish from its view
+    once the private /dev is moved into place."""
     manifest = tree / ".pmemctl-sim" / "devnodes.json"
     nodes = json.loads(manifest.read_text()) if manifest.exists() else []
     q = shlex.quote
-    server = " ".join(q(a) for a in _server_cmd(tree, "/sys", ready, "/dev"))
+    server = " ".join(q(a) for a in _server_cmd(Path(served), "/sys", ready, "/dev"))
     lines = [
         f'fail() {{ echo "{SETUP_MARKER} $1" >&2; [ -n "$srv" ] && kill "$srv" 2>/dev/null; exit {SETUP_FAILED_RC}; }}',
         "srv=",
+        f"mkdir -p {q(served)} && mount --bind {q(os.fspath(tree))} {q(served)} || fail 'bind the tree'",
         f"{server} >{q(server_log)} 2>&1 &",
         "srv=$!",
         "i=0",
@@ -656,7 +662,8 @@ def run_real_tool_on_sim(
     ready = scratch / "ready"
     server_log = scratch / "server.log"
     script = _setup_script(
-        tree, os.fspath(ready), os.fspath(server_log), os.fspath(trace) if trace else None, os.fspath(scratch / "dev")
+        tree, os.fspath(ready), os.fspath(server_log), os.fspath(trace) if trace else None, os.fspath(scratch / "dev"),
+        os.fspath(scratch / "tree"),
     )
     cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "pmemctl-sim", *argv]
     proc = subprocess.Popen(

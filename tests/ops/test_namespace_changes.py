@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
@@ -22,7 +21,6 @@ from pmemctl.ops.ndctl_backend import bridge_unavailable_reason
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.planner import ReconfigureRequest, plan_reconfigure
 from pmemctl.sim import faults
-from pmemctl.sim.kernel import SimulatedKernel
 
 GiB = 1024**3
 MiB = 1024**2
@@ -38,22 +36,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def machine(make_machine, backend, tmp_path):
-    """make_machine, with the tree outside /dev for the ndctl backend: the FUSE
-    bridge mounts a tmpfs over /dev in its namespace, which hides trees built
-    under /dev/shm from its server."""
-    count = [0]
-
-    def make(name: str, **params: str) -> SimulatedKernel:
-        k = make_machine(name, **params)
-        if backend == "ndctl" and k.root.startswith("/dev/"):
-            count[0] += 1
-            dest = tmp_path / f"ndctl-tree{count[0]}"
-            shutil.copytree(k.root, dest, symlinks=True)
-            return SimulatedKernel(dest)
-        return k
-
-    return make
+def machine(make_machine, backend):
+    """make_machine for either backend: the FUSE bridge serves trees built
+    under /dev/shm too (it binds the tree outside its private /dev)."""
+    return make_machine
 
 
 def opts(**kw: object) -> RunOptions:
@@ -119,6 +105,9 @@ def test_create_devdax(machine, backend):
     assert ns.usable_size == 69757566976
     dev = topo.dax_device("dax1.2")
     assert dev is not None and dev.mode == DaxMode.DEVDAX and dev.namespace == "namespace1.2"
+    # the nd personality is dax1.1, the device a user opens is named after
+    # the namespace: the outcome names /dev/dax1.2
+    assert out.machine_state == ["namespace1.2 is devdax (/dev/dax1.2), enabled"]
     region = topo.region("region1")
     assert region.namespace_seed == "namespace1.3" and region.available_size == (240 - 66) * GiB
 
@@ -130,6 +119,7 @@ def test_create_other_modes(machine, backend, mode, blockdev):
     assert out.status == "changed", out.message
     ns = namespaces(k)["namespace1.2"]
     assert ns.mode.value == mode and ns.blockdev == blockdev and ns.enabled
+    assert out.machine_state == [f"namespace1.2 is {mode} (/dev/{blockdev}), enabled"]
     if mode == "sector":
         assert ns.sector_size == 4096
 

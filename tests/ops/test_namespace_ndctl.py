@@ -4,7 +4,6 @@ against the simulated kernel through the FUSE bridge (kernel-abi.md §1, §3).""
 from __future__ import annotations
 
 import errno
-import shutil
 
 import pytest
 
@@ -14,7 +13,6 @@ from pmemctl.ops import namespace as ns_ops
 from pmemctl.ops import ndctl_backend as nd
 from pmemctl.ops.change import RunOptions, run_plan
 from pmemctl.sim import faults
-from pmemctl.sim.kernel import SimulatedKernel
 from pmemctl.sysfs.door import SysfsRoot
 
 GiB = 1024**3
@@ -108,17 +106,10 @@ def test_ndctl_only_runs_on_the_machine_or_the_simulator(tmp_path):
 
 
 @pytest.fixture
-def sim(make_machine, tmp_path):
-    """A simulated machine whose tree lies outside /dev (the bridge mounts its
-    own /dev, hiding trees under /dev/shm from its server)."""
-
-    def make(name: str, **params: str) -> SimulatedKernel:
-        k = make_machine(name, **params)
-        dest = tmp_path / name
-        shutil.copytree(k.root, dest, symlinks=True)
-        return SimulatedKernel(dest)
-
-    return make
+def sim(make_machine):
+    """A simulated machine, wherever make_machine builds it (/dev/shm
+    included: the bridge binds the tree outside its private /dev)."""
+    return make_machine
 
 
 @needs_bridge
