@@ -248,6 +248,39 @@ def nfit_set_cookie(members: Sequence[tuple[int, int, int, int, int]]) -> int:
     return fletcher64(b"".join(_COOKIE2_RECORD.pack(*m) for m in records))
 
 
+#: One DIMM's record in the v1.1 cookie: region offset (u64), serial (u32), pad.
+_COOKIE1_RECORD = struct.Struct("<QI4x")
+
+
+def nfit_set_cookie_v11(members: Sequence[tuple[int, int, int, int, int]]) -> int:
+    """The v1.1 cookie (cookie1), which ``set_cookie`` shows once the DIMMs
+    carry a v1.1 label index: the same sum over (region offset, serial) only.
+    Checked against the real guest after ``ndctl init-labels``: 0x2468ac00123456."""
+    records = sorted(members, key=lambda m: m[0])
+    return fletcher64(b"".join(_COOKIE1_RECORD.pack(m[0], m[1]) for m in records))
+
+
+#: Bytes of one label by label-index version (v1.1: 128, v1.2: 256).
+LABEL_BYTES = {"1.1": 128, "1.2": 256}
+#: Bytes of one label index block for label areas up to 2040 slots
+#: (72-byte header + free bitmap, aligned to 256); a label area holds two.
+LABEL_INDEX_BYTES = 256
+
+
+def label_slots(label_area: int, version: Optional[str]) -> int:
+    """Label slots of a DIMM's label area.
+
+    Initialised (``version``): what ndctl wrote into the index, the area less
+    its two index blocks, in labels of that version -- (131072 - 512) // 128
+    = 1020 after `ndctl init-labels` (v1.1), // 256 = 510 after the autolabel
+    (v1.2).  Uninitialised (None): nvdimm_num_label_slots' estimate,
+    area // (256 + 1) = 510.  available_slots_show prints the free slots less
+    one (the real guest: 1019, 508 with one label, 509 uninitialised)."""
+    if version is None:
+        return label_area // (LABEL_BYTES["1.2"] + 1)
+    return (label_area - 2 * LABEL_INDEX_BYTES) // LABEL_BYTES[version]
+
+
 def bswap(value: int, width: int) -> int:
     """Byte-swap a ``width``-byte integer (sysfs prints NFIT serial and
     vendor with be32_to_cpu/be16_to_cpu of the little-endian stored value)."""

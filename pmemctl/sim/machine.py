@@ -92,6 +92,10 @@ class Dimm:
     #: DIMM (nvdimm_probe) and the DIMM counts as busy while an enabled region
     #: maps it (init_active_labels: state "active").
     label_area: int = 0
+    #: Version of the label index ndctl wrote: "1.1" (`ndctl init-labels`'
+    #: default, 128-byte labels) or "1.2" (create-namespace's autolabel,
+    #: 256-byte labels).  Decides the slot count and which cookie set_cookie shows.
+    label_version: str = "1.2"
     manufacturing_date: int = 0  # NFIT control region fields (interleave-set cookie)
     manufacturing_location: int = 0
 

@@ -933,8 +933,6 @@ class NdKernel:
         namespace with space holds one label on each DIMM of its set (written
         by the size/uuid stores, freed when the size goes to 0), and the
         kernel keeps one slot back (scenario._with_label_slots)."""
-        from pmemctl.sim.scenario import LABEL_SLOT_BYTES
-
         for bus in self.k.machine.buses:
             for dimm in bus.dimms:
                 if not dimm.label_area or not self.tree.is_dir(dimm.kpath):
@@ -947,7 +945,7 @@ class NdKernel:
                     if info.labelled:
                         used += sum(1 for n in self.children(info, "namespace")
                                     if self._ns_size(f"{r.kpath}/{n}"))
-                nslot = dimm.label_area // (LABEL_SLOT_BYTES + 1)
+                nslot = layout.label_slots(dimm.label_area, dimm.label_version if dimm.labeled else None)
                 self.tree.attr(f"{dimm.kpath}/available_slots", max(nslot - used - 1, 0))
 
     # =============================================================== iomem

@@ -872,6 +872,10 @@ def add_region(tree: TreeWriter, region: Region) -> None:
     tree.attr(f"{kpath}/nfit/range_index", region.range_index)
     active = sum(1 for ns in region.namespaces if not ns.seed and (ns.enabled or ns.holder_enabled))
     configured = sum(1 for ns in region.namespaces if not ns.seed)
+    if region.labeled and configured == 0:
+        # a labelled region with no labels yet registers one idle namespace
+        # at probe and counts it (the real guest after `ndctl init-labels`: 1/1)
+        active = configured = 1
     tree.attr(f"{kpath}/init_namespaces", f"{active}/{configured}")
     set_region_space(tree, region.kpath, region.available_size, region.max_available_extent)
     write_region_seeds(

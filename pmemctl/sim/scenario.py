@@ -48,7 +48,7 @@ ranges are ``"0xSTART-0xEND"`` with an inclusive end)::
         [[nd.bus.region.namespace]]  mode = raw|fsdax|devdax|sector, size,
                         name, lbasize, align, map = dev|mem, sector_size (btt),
                         enabled, driver = device_dax|kmem|none (devdax),
-                        memory = [runs]
+                        memory = [runs], present (false: leave it out)
     [[hmem]]   kind = hmem|cxl, id, start, size, target_node, numa_node, align,
                driver, memory = [runs], window (cxl: "0xS-0xE"), window_index
 
@@ -102,12 +102,6 @@ from pmemctl.units import parse_cpulist, parse_size
 DEFAULT_MODULE_CORESIZE = {"dax_pmem": 16384, "device_dax": 20480, "kmem": 16384}
 #: CONFIG_NR_CPUS of Debian's amd64 kernels (cpu/kernel_max = NR_CPUS - 1).
 DEFAULT_NR_CPUS = 8192
-#: Bytes of one namespace label as the label-slot arithmetic counts it: v1.2
-#: labels (ndctl's default).  The real 6.1 guest reported 509 available
-#: slots on an uninitialised 128 KiB area and 508 once ndctl had written one
-#: v1.2 label: 131072 // (256 + 1) = 510 slots (nvdimm_num_label_slots),
-#: less the labels in use, less the one available_slots_show keeps back.
-LABEL_SLOT_BYTES = 256
 DEFAULT_TIER_DRAM = 4  # adistance 4608 >> 10 (kernel-abi.md §7.4)
 DEFAULT_TIER_KMEM = 22  # 5 * 4608 >> 10: kmem's dax_slowmem default
 AUTO_ONLINE_POLICIES = ("offline", "online", "online_kernel", "online_movable")
@@ -570,6 +564,7 @@ class _Resolver:
             available_slots=slots,
             labeled=labeled,
             label_area=label_area,
+            label_version=_label_version(spec.get("label_version", "1.2"), dimm_id),
             manufacturing_date=int(spec.get("manufacturing_date", 0)),
             manufacturing_location=int(spec.get("manufacturing_location", 0)),
         )
@@ -667,7 +662,10 @@ class _Resolver:
         numa_node: int,
         target_node: int,
     ) -> tuple[list[Namespace], dict[str, int], int]:
-        specs = list(spec.get("namespace", []))
+        # present = false leaves an entry out (a parameter can switch it off:
+        # qemu-nvdimm's labelled stage is an initialised region with no
+        # namespace yet, only the seed)
+        specs = [s for s in spec.get("namespace", []) if bool(s.get("present", True))]
         if not labeled:
             # A label-less region always has exactly one io namespace covering it.
             if len(specs) > 1:
@@ -968,7 +966,17 @@ def _set_cookie(scenario: str, rname: str, spec: Mapping[str, Any], mappings: tu
         d = dimms[mp.dimm]
         members.append((offset, layout.bswap(d.serial, 4), layout.bswap(d.vendor, 2), d.manufacturing_date,
                         d.manufacturing_location))
-    return layout.nfit_set_cookie(members)
+    # nd_region_interleave_set_cookie: cookie1 once the DIMMs carry a v1.1
+    # label index, cookie2 with v1.2 labels or none
+    v11 = bool(spec.get("labeled", False)) and all(dimms[mp.dimm].label_version == "1.1" for mp in mappings)
+    return layout.nfit_set_cookie_v11(members) if v11 else layout.nfit_set_cookie(members)
+
+
+def _label_version(value: Any, dimm_id: int) -> str:
+    version = str(value)
+    if version not in layout.LABEL_BYTES:
+        raise ScenarioError(f"nmem{dimm_id}.label_version must be one of {sorted(layout.LABEL_BYTES)}, not {version!r}")
+    return version
 
 
 def _with_label_slots(dimm: Dimm, regions: Iterable[Region]) -> Dimm:
@@ -978,7 +986,7 @@ def _with_label_slots(dimm: Dimm, regions: Iterable[Region]) -> Dimm:
     kernel keeps for updates; an uninitialised area counts all its slots."""
     if dimm.available_slots >= 0:
         return dimm
-    nslot = dimm.label_area // (LABEL_SLOT_BYTES + 1)
+    nslot = layout.label_slots(dimm.label_area, dimm.label_version if dimm.labeled else None)
     used = sum(
         sum(1 for ns in r.namespaces if not ns.seed)
         for r in regions

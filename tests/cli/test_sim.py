@@ -22,7 +22,7 @@ def test_list_json(invoke: Invoke) -> None:
     assert seen["scenario_param"] >= 3
     qemu = next(s for s in doc["scenarios"] if s["name"] == "qemu-nvdimm")
     assert qemu["params"] == [
-        {"name": "stage", "help": qemu["params"][0]["help"], "default": "raw", "choices": ["raw", "devdax", "system-ram"]}
+        {"name": "stage", "help": qemu["params"][0]["help"], "default": "raw", "choices": ["raw", "labelled", "devdax", "system-ram"]}
     ]
     big = next(s for s in doc["scenarios"] if s["name"] == "big")
     assert [p["name"] for p in big["params"]] == ["blocks"] and big["params"][0]["choices"] == []
@@ -34,7 +34,7 @@ def test_list_plain(invoke: Invoke) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "PARAMETERS", "SUMMARY"]
     assert {line.split()[0] for line in lines[1:] if not line.startswith(" ")} >= EXPECTED
-    assert any("--set stage=raw|devdax|system-ram" in line for line in lines)
+    assert any("--set stage=raw|labelled|devdax|system-ram" in line for line in lines)
 
 
 def test_create_then_read(invoke: Invoke, tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_refuses_a_file(invoke: Invoke, tmp_path: Path) -> None:
         (["-s", "nope"], ExitCode.NOT_FOUND, "unknown scenario 'nope'; known scenarios: big, cxl-hmem"),
         (["-s", "qemu-nvdimm", "--set", "stage"], ExitCode.USAGE, "--set 'stage' is not key=value"),
         (["-s", "qemu-nvdimm", "--set", "colour=red"], ExitCode.USAGE, "scenario 'qemu-nvdimm' has no parameter 'colour'"),
-        (["-s", "qemu-nvdimm", "--set", "stage=warp"], ExitCode.USAGE, "must be one of: raw, devdax, system-ram"),
+        (["-s", "qemu-nvdimm", "--set", "stage=warp"], ExitCode.USAGE, "must be one of: raw, labelled, devdax, system-ram"),
         (["-s", "big", "--set", "blocks=many"], ExitCode.USAGE, "is not an integer"),
     ],
 )

@@ -95,6 +95,25 @@ def test_nfit_facts_of_the_real_guest(sim_trees: TreeCache, stage: str) -> None:
     assert read(root, "/sys/devices/system/node/node0/meminfo").split("\n")[0] == "Node 0 MemTotal:        1945652 kB"
 
 
+def test_labelled_stage(sim_trees: TreeCache) -> None:
+    """After `ndctl init-labels` on the booted machine (the real guest of the
+    namespaces boot): v1.1 index, no namespace but the idle seed."""
+    root = tree(sim_trees, "labelled")
+    region = f"{BUS}/region0"
+    assert read(root, f"{region}/nstype") == "5"
+    assert read(root, f"{region}/namespace_seed") == "namespace0.0"
+    assert read(root, f"{region}/namespace0.0/size") == "0"
+    assert read(root, f"{region}/namespace0.0/devtype") == "nd_namespace_pmem"
+    assert read(root, f"{region}/available_size") == "4160749568"
+    assert read(root, f"{region}/init_namespaces") == "1/1"
+    # (131072 - 2 index blocks of 256) // 128-byte v1.1 labels = 1020, less one
+    assert read(root, f"{BUS}/nmem0/available_slots") == "1019"
+    assert read(root, f"{BUS}/nmem0/flags") == "label "
+    # cookie1 (offset, serial) once the DIMM carries a v1.1 index
+    assert read(root, f"{region}/set_cookie") == "0x2468ac00123456"
+    assert os.listdir(root / "sys/bus/dax/devices") == []
+
+
 def test_devdax_stage(sim_trees: TreeCache) -> None:
     root = tree(sim_trees, "devdax")
     dev = f"{BUS}/region0/dax0.0/dax0.0"

@@ -21,7 +21,7 @@ def test_list_scenarios_has_the_shipped_ones() -> None:
     for info in infos.values():
         assert info.summary and "\n" not in info.summary
     stage = {p.name: p for p in infos["qemu-nvdimm"].params}["stage"]
-    assert stage.default == "raw" and stage.choices == ("raw", "devdax", "system-ram")
+    assert stage.default == "raw" and stage.choices == ("raw", "labelled", "devdax", "system-ram")
 
 
 def test_unknown_scenario_is_not_found_with_one_line_listing_known() -> None:

@@ -304,6 +304,7 @@ run lab-init ndctl init-labels nmem0
 run lab-enable ndctl enable-region region0
 run n1-ndctl ndctl list -RN
 run n1-pm-list pmemctl list --json
+record labelled
 # ---- a 1 GiB devdax namespace with each backend
 apply c-sysfs namespace create --region region0 --size 1G --mode devdax --backend sysfs
 run c-sysfs-ndctl ndctl list -RN

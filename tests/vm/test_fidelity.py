@@ -26,23 +26,25 @@ STAGES = ("raw", "devdax", "system-ram")
 THRESHOLD = 95.0
 
 
-@pytest.fixture(scope="module")
-def recordings(flow_run, tmp_path_factory):
-    """stage -> (real recording, simulated recording)."""
+def _pair(run, stage: str, base):
+    """(real recording, simulated recording) of ``stage`` from a guest run."""
     from pmemctl.sim.build import materialise
     from pmemctl.sim.record import record
 
+    tar = run.files.get(f"rec/{stage}.tar")
+    assert tar, f"the guest recorded no {stage}\n{run.describe()}"
+    real = harness.unpack_capture(tar, base / "real" / stage) / f"rec-{stage}"
+    src = materialise("qemu-nvdimm", base / "simsrc" / stage, {"stage": stage})
+    sim = base / "sim" / stage
+    record(sim, src)
+    return real, sim
+
+
+@pytest.fixture(scope="module")
+def recordings(flow_run, tmp_path_factory):
+    """stage -> (real recording, simulated recording)."""
     base = tmp_path_factory.mktemp("fidelity")
-    out = {}
-    for stage in STAGES:
-        tar = flow_run.files.get(f"rec/{stage}.tar")
-        assert tar, f"the guest recorded no {stage}\n{flow_run.describe()}"
-        real = harness.unpack_capture(tar, base / "real" / stage) / f"rec-{stage}"
-        src = materialise("qemu-nvdimm", base / "simsrc" / stage, {"stage": stage})
-        sim = base / "sim" / stage
-        record(sim, src)
-        out[stage] = (real, sim)
-    return out
+    return {stage: _pair(flow_run, stage, base) for stage in STAGES}
 
 
 @pytest.fixture(scope="module")
@@ -79,5 +81,19 @@ def test_simulator_agrees_with_the_real_kernel(comparisons, stage):
     print("legitimate differences (normalised):")
     for name, reason in LEGITIMATE.items():
         print(f"  {name}: {reason}")
+    if c.percent < THRESHOLD:
+        pytest.fail(f"simulator fidelity {c.percent:.1f} % < {THRESHOLD:.0f} %\n{report}", pytrace=False)
+
+
+def test_simulator_agrees_at_the_labelled_stage(namespaces_run, tmp_path):
+    """The namespaces boot records the machine right after ndctl initialised
+    the labels (an empty labelled region): qemu-nvdimm's ``labelled`` stage."""
+    real, sim = _pair(namespaces_run, "labelled", tmp_path)
+    c = compare(str(real), str(sim), "labelled")
+    SUMMARY.append(("simulator fidelity vs real kernel (qemu-nvdimm, namespaces boot)",
+                    [f"  labelled: {c.agree}/{c.total} attributes agree = {c.percent:.1f} % "
+                     f"(threshold {THRESHOLD:.0f} %)"]))
+    report = c.report()
+    print(report)
     if c.percent < THRESHOLD:
         pytest.fail(f"simulator fidelity {c.percent:.1f} % < {THRESHOLD:.0f} %\n{report}", pytrace=False)

@@ -298,7 +298,7 @@ def test_zone_observations(probe):
 
 def test_manual_round_trip(probe):
     """What pmemctl will do by hand: offline all, kmem off, device_dax on, and back."""
-    s, rt = probe["steps"], probe["observed"]["roundtrip"]
+    rt = probe["observed"]["roundtrip"]
     assert rt["offline_all_errnos"] == ["0"]
     assert {v["state"] for v in rt["after_offline"].values()} == {"offline"}
     assert _errno(probe, "kmem_remove_id") == 0
