@@ -350,6 +350,16 @@ run f-destroy-held pmemctl namespace destroy "$NS_FS" --backend ndctl --yes --js
 kill $HOLDER; wait $HOLDER 2>/dev/null
 run f-destroy pmemctl namespace destroy "$NS_FS" --backend ndctl --yes --json
 run end-ndctl ndctl list -RN
+# ---- last, destructive: dax_pmem unbind while kmem has the memory online, a
+# write pmemctl never makes (it offlines first); the simulator must answer as
+# the kernel does.  w-NAME steps are single sysfs writes the replay repeats.
+run u-create pmemctl namespace create --region region0 --size 512M --mode devdax --backend sysfs --yes --json
+NS_U=$(field u-create 'd["plan"]["targets"][0]')
+run u-sysram pmemctl reconfigure "$NS_U" --mode system-ram --zone movable --yes --json
+HOLDER_U=$(cat "/sys/bus/nd/devices/$NS_U/holder")
+run w-unbind-dax-pmem sh -c "echo $HOLDER_U > /sys/bus/nd/drivers/dax_pmem/unbind"
+run u-after-blocks pmemctl blocks --json
+run u-after-list pmemctl list --json
 uptime_mark end
 exit 0
 """

@@ -232,12 +232,18 @@ def _comparable(text: str, sysroot: str) -> str:
 
 
 def _guest_pmemctl_steps(run) -> list[tuple[str, int, list[str]]]:
-    """(step, exit code, pmemctl arguments) of every pmemctl step the guest
-    ran, from its log (`== NAME rc=N: COMMAND`, variables expanded)."""
+    """(step, exit code, arguments) of every pmemctl step the guest ran, from
+    its log (`== NAME rc=N: COMMAND`, variables expanded); a ``w-`` step (one
+    raw sysfs write, `sh -c echo VALUE > PATH`) comes as ["write", PATH, VALUE]."""
     out = []
     for line in run.stdout.splitlines():
         m = re.match(r"^== (\S+) rc=(\d+): (.*)$", line)
         if not m or m[1] in _NOT_REPLAYED:
+            continue
+        if m[1].startswith("w-"):
+            w = re.fullmatch(r"sh -c echo (\S+) > (\S+)", m[3])
+            assert w, f"a w- step is one echo VALUE > PATH: {m[3]}"
+            out.append((m[1], int(m[2]), ["write", w[2], w[1]]))
             continue
         words = shlex.split(m[3])
         if "sim" in words[:4] and "record" in words:
@@ -253,7 +259,8 @@ def test_simulator_replays_the_scenario_as_the_kernel_did(namespaces, namespaces
     """Every pmemctl step of the guest, replayed in order on qemu-nvdimm's
     ``labelled`` stage (sysfs backend natively, ndctl backend through the
     FUSE bridge): same exit codes and the same JSON, plans, sizes, placements,
-    outcomes and refusals included."""
+    outcomes and refusals included, and the raw dax_pmem unbind under online
+    kmem memory at the end (the kernel strands the memory)."""
     import subprocess
     import sys
 
@@ -267,8 +274,37 @@ def test_simulator_replays_the_scenario_as_the_kernel_did(namespaces, namespaces
     steps = _guest_pmemctl_steps(namespaces_run)
     assert len(steps) >= 20, steps
     for name, real_rc, args in steps:
+        if args[0] == "write":  # the same raw write, to the simulated kernel
+            from pmemctl.errors import KernelError
+            from pmemctl.sim.kernel import SimulatedKernel
+
+            try:
+                SimulatedKernel(tree).write(args[1], args[2])
+                sim_ok, why = True, ""
+            except KernelError as err:
+                sim_ok, why = False, err.sentence()
+            assert sim_ok == (real_rc == 0), f"{name}: real exit {real_rc} ({namespaces.err(name)}), simulator: {why}"
+            continue
         sim = subprocess.run([sys.executable, "-m", "pmemctl", "--sysroot", tree, *args],
                              capture_output=True, text=True, timeout=300)
         assert sim.returncode == real_rc, f"{name}: real exit {real_rc}, simulator {sim.returncode}: {sim.stderr}"
         real = _comparable(namespaces.out(name), "/")
         assert _comparable(sim.stdout, tree) == real, f"{name}: the simulator's output differs from the guest's"
+
+
+def test_dax_pmem_unbind_under_online_kmem_memory_strands_it(namespaces):
+    """The real kernel's answer to a write pmemctl never makes (it offlines
+    first): the unbind succeeds, the dax device goes, the blocks stay online
+    on node 1 owned by no device, until reboot."""
+    assert namespaces.rc("u-sysram") == 0, namespaces.err("u-sysram")
+    online = json.loads(namespaces.ok("u-sysram"))["outcome"]["machine_state"]
+    assert any("online" in line for line in online)
+    assert namespaces.rc("w-unbind-dax-pmem") == 0, namespaces.err("w-unbind-dax-pmem")
+    assert "cannot be hotremoved until the next reboot" in namespaces.result.dmesg
+    doc = json.loads(namespaces.ok("u-after-list"))
+    name = _target(namespaces, "u-create")
+    ns = _pm_namespaces(namespaces.ok("u-after-list"))[name]
+    assert ns["mode"] == "devdax" and ns["enabled"] is False and ns["dax_device"] is None
+    assert doc["standalone_dax_devices"] == []
+    node1 = [r for r in json.loads(namespaces.ok("u-after-blocks"))["ranges"] if r["node"] == 1]
+    assert node1 and all(r["state"] == "online" and r["device"] is None for r in node1)
