@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, TypeVar
+from typing import Callable, Iterable, Optional, Sequence, TypeVar
 
 from pmemctl.errors import BadAttribute, NotFound
 from pmemctl.model.records import (
@@ -31,6 +31,7 @@ from pmemctl.model.records import (
     Policy,
     Region,
     RegionMapping,
+    StrandedMemory,
     Topology,
     dax_ranges,
 )
@@ -406,6 +407,44 @@ def _read_dax_mappings(door: SysfsRoot, dpath: str) -> tuple[DaxMappingRange, ..
     return tuple(out)
 
 
+_IOMEM_SOURCE = (("Persistent Memory", "nvdimm"), ("Soft Reserved", "hmem"), ("CXL Window", "cxl"))
+
+
+def read_stranded(door: SysfsRoot, devices: list[DaxDevice], blocks: list[MemoryBlock],
+                  block_size: int) -> list[StrandedMemory]:
+    """``System RAM (kmem)`` claims in /proc/iomem whose ``daxX.Y`` is not
+    bound to kmem any more: stranded memory (see :class:`StrandedMemory`).
+
+    /proc/iomem nests a resource under its parent by two spaces of indent;
+    without root its addresses read as zeros, and nothing is reported."""
+    text = door.read_optional(paths.PROC_IOMEM)
+    if not text:
+        return []
+    held = {d.name for d in devices if d.driver == "kmem"}
+    present = {b.index for b in blocks}
+    out: list[StrandedMemory] = []
+    stack: list[tuple[int, str]] = []  # (depth, name) of the enclosing resources
+    for line in text.splitlines():
+        rng, sep, name = line.partition(" : ")
+        if not sep:
+            continue
+        depth = (len(rng) - len(rng.lstrip(" "))) // 2
+        del stack[depth:]
+        name = name.strip()
+        if name == "System RAM (kmem)" and stack and _DAX_NAME_RE.match(stack[-1][1]) and stack[-1][1] not in held:
+            try:
+                lo, hi = (int(x, 16) for x in rng.strip().split("-", 1))
+            except ValueError:
+                lo = hi = 0
+            if hi > 0:
+                top = stack[0][1]
+                source = next((src for label, src in _IOMEM_SOURCE if top.startswith(label)), "unknown")
+                idx = tuple(i for i in range(-(-lo // block_size), (hi + 1) // block_size) if i in present)
+                out.append(StrandedMemory(stack[-1][1], lo, hi, source, idx))
+        stack.append((depth, name))
+    return out
+
+
 def read_dax_ranges(door: SysfsRoot, name: str) -> tuple[tuple[int, int], ...]:
     """One dax device's physical ranges, read now (start, end-exclusive):
     for checks made while a plan runs, when the snapshot may be stale."""
@@ -665,11 +704,18 @@ def _classify(
     backing: list[DaxDevice],
     tier: Optional[int],
     access0: Optional[AccessClass],
+    stranded: Sequence[StrandedMemory] = (),
 ) -> tuple[NodeKind, tuple[str, ...]]:
     """DRAM / PMEM / CXL / unknown, with the evidence.  The kernel does not
-    label nodes (hwloc#498), so this is inferred from who owns the memory."""
+    label nodes (hwloc#498), so this is inferred from who owns the memory
+    (stranded kmem memory still counts as its device's kind)."""
     evidence: list[str] = []
-    boot_blocks = [b for b in node_blocks if b.device is None]
+    stranded_of = {i: s for s in stranded for i in s.blocks}
+    boot_blocks = [b for b in node_blocks if b.device is None and b.index not in stranded_of]
+    here = {stranded_of[b.index].device: stranded_of[b.index] for b in node_blocks if b.index in stranded_of}
+    for s in here.values():
+        evidence.append(f"{len(s.blocks)} memory block(s) stranded from {s.device} (System RAM (kmem) in "
+                        "/proc/iomem, no longer held by kmem)")
     kmem_devs = [d for d in backing if d.driver == "kmem"]
     if cpus:
         evidence.append(f"has CPUs {','.join(map(str, cpus[:8]))}{'...' if len(cpus) > 8 else ''}")
@@ -685,9 +731,9 @@ def _classify(
         evidence.append(f"in memory_tier{tier}")
     if access0 is not None and access0.read_latency is not None:
         evidence.append(f"HMAT read latency {access0.read_latency} ns")
-    if boot_blocks or (cpus and not kmem_devs):
+    if boot_blocks or (cpus and not kmem_devs and not here):
         return NodeKind.DRAM, tuple(evidence)
-    sources = {d.source for d in kmem_devs} or {d.source for d in backing}
+    sources = ({d.source for d in kmem_devs} | {s.source for s in here.values()}) or {d.source for d in backing}
     if sources == {"nvdimm"}:
         return NodeKind.PMEM, tuple(evidence)
     if sources and sources <= {"cxl", "hmem"}:
@@ -702,6 +748,7 @@ def read_nodes(
     devices: list[DaxDevice],
     tiers: list[MemoryTier],
     blocks_read: bool,
+    stranded: Sequence[StrandedMemory] = (),
 ) -> list[NumaNode]:
     online = _opt(door, paths.NODE + "/online", parse_cpulist, "a node list") or tuple(ids)
     has_memory = set(_opt(door, paths.NODE + "/has_memory", parse_cpulist, "a node list") or ())
@@ -740,7 +787,7 @@ def read_nodes(
         ]
         access0 = _read_access(door, npath, "access0")
         access1 = _read_access(door, npath, "access1")
-        kind, evidence = _classify(nid, cpus, node_blocks, backing, tier_of.get(nid), access0)
+        kind, evidence = _classify(nid, cpus, node_blocks, backing, tier_of.get(nid), access0, stranded)
         out.append(
             NumaNode(
                 id=nid,
@@ -801,7 +848,8 @@ def discover(
             _replace_blocks(d, tuple(owned.get(d.name, ()))) for d in devices
         ]
     tiers = read_tiers(door)
-    nodes = read_nodes(door, nids, blocks, devices, tiers, with_blocks)
+    stranded = read_stranded(door, devices, blocks, policy.block_size) if with_blocks else []
+    nodes = read_nodes(door, nids, blocks, devices, tiers, with_blocks, stranded)
     possible = _opt(door, paths.NODE + "/possible", parse_cpulist, "a node list") or tuple(nids)
     return Topology(
         sysroot=door.root,
@@ -816,6 +864,7 @@ def discover(
         nodes=tuple(nodes),
         tiers=tuple(tiers),
         possible_nodes=possible,
+        stranded=tuple(stranded),
     )
 
 

@@ -190,6 +190,20 @@ def kmem_blocks(ranges: Iterable[tuple[int, int]], block_size: int) -> list[int]
 
 
 @dataclass(frozen=True, slots=True)
+class StrandedMemory:
+    """Memory kmem hot-added for a dax device that no longer holds it: kmem
+    was unbound (or the device removed) while blocks were online, so
+    remove_memory() failed and the range stays claimed -- ``daxX.Y`` /
+    ``System RAM (kmem)`` in /proc/iomem -- until reboot (real-kernel-lab.md)."""
+
+    device: str  # the daxX.Y the claim is named after
+    start: int
+    end: int  # inclusive, as /proc/iomem prints it
+    source: str  # nvdimm, hmem, cxl, unknown (from the enclosing resource)
+    blocks: tuple[int, ...]  # memory blocks in the range that still exist
+
+
+@dataclass(frozen=True, slots=True)
 class DaxRegion:
     id: int
     path: str
@@ -296,6 +310,7 @@ class Topology:
     nodes: tuple[NumaNode, ...]
     tiers: tuple[MemoryTier, ...]
     possible_nodes: tuple[int, ...] = field(default=())
+    stranded: tuple[StrandedMemory, ...] = field(default=())
 
     # -- lookups (linear scans are fine: a few hundred objects at most, blocks
     #    are indexed on demand) ---------------------------------------------

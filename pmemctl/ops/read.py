@@ -337,4 +337,17 @@ def topology_view(door: SysfsRoot) -> TopologyView:
                 f"node {n.id} has only ZONE_MOVABLE memory: kernel allocations cannot use it "
                 "(it serves user pages only)"
             )
+    online = {b.index for b in topo.blocks if b.online}
+    for st in topo.stranded:
+        what = f"memory of {st.device} ({st.start:#x}-{st.end:#x})"
+        in_use = [i for i in st.blocks if i in online]
+        if in_use:
+            warnings.append(
+                f"{what} is stranded: blocks {format_cpulist(in_use)} are online as System RAM with no kmem "
+                "device holding them (a driver was unbound while they were online), and the range stays "
+                f"claimed until reboot; 'pmemctl offline --blocks {format_cpulist(in_use)}' takes them out of use"
+            )
+        else:
+            warnings.append(f"{what} stays claimed by kmem until reboot (a driver was unbound while it was "
+                            "online); it is offline and not in use")
     return TopologyView(topo, topo.nodes, node_lists(topo.nodes), tuple(warnings))

@@ -234,6 +234,11 @@ def iomem_entries(m: Machine) -> list[IomemEntry]:
         for dev in m.dax_devices:
             if dev.region_kpath == dax_region.kpath:
                 out.extend(_dax_iomem(dev, rank=3))
+    pmem = [(r.base, r.base + r.size) for b in m.buses for r in b.regions]
+    for name, lo, hi in m.stranded_kmem:
+        rank = 2 if any(a <= lo and hi <= b for a, b in pmem) else 3
+        out.append(IomemEntry(lo, hi - 1, name, rank=rank))
+        out.append(IomemEntry(lo, hi - 1, "System RAM (kmem)", rank=rank + 1))
     return out
 
 

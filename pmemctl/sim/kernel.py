@@ -574,6 +574,11 @@ class SimulatedKernel(SysfsRoot):
                 # cannot fail: the device is unbound, the blocks stay, and the
                 # range stays claimed until reboot (real-kernel-lab.md).
                 state.setdefault("stranded", []).append(name)
+                bs = self.block_size
+                for start, end in self._device_ranges(dev_kpath):
+                    rng = layout.kmem_hotplug_range(start, end, bs)
+                    if rng is not None:
+                        state.setdefault("stranded_kmem", []).append([name, rng[0], rng[1]])
                 self._save_state(state)
             else:
                 for i in present:

@@ -294,6 +294,10 @@ class Machine:
     nr_cpus: int = 8192
     #: /sys/module/<m>/coresize of the kernel build's modules (bytes).
     module_coresize: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: (dax device, start, end exclusive) of memory kmem could not remove
+    #: (unbound while online): the range stays claimed, as ``daxX.Y`` /
+    #: ``System RAM (kmem)`` in /proc/iomem, until reboot.
+    stranded_kmem: tuple[tuple[str, int, int], ...] = ()
 
     # -- lookups -------------------------------------------------------------
 

@@ -1113,7 +1113,12 @@ def current_machine(kernel: "SimulatedKernel") -> Any:
                 )
             regions.append(dataclasses.replace(region, namespaces=tuple(namespaces)))
         buses.append(dataclasses.replace(bus, regions=tuple(regions)))
-    return dataclasses.replace(m, buses=tuple(buses), dax_devices=tuple(devices))
+    # ranges kmem could not remove stay claimed while no kmem instance holds
+    # them again (they cannot be re-probed until reboot)
+    held = {d.name for d in devices if d.driver == "kmem"}
+    stranded = tuple((str(n), int(lo), int(hi)) for n, lo, hi in kernel._load_state().get("stranded_kmem", [])
+                     if n not in held)
+    return dataclasses.replace(m, buses=tuple(buses), dax_devices=tuple(devices), stranded_kmem=stranded)
 
 
 def iomem_entries(kernel: "SimulatedKernel") -> list[IomemEntry]:

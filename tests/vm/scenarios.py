@@ -360,6 +360,8 @@ HOLDER_U=$(cat "/sys/bus/nd/devices/$NS_U/holder")
 run w-unbind-dax-pmem sh -c "echo $HOLDER_U > /sys/bus/nd/drivers/dax_pmem/unbind"
 run u-after-blocks pmemctl blocks --json
 run u-after-list pmemctl list --json
+run u-iomem cat /proc/iomem
+run u-topology pmemctl topology --json
 uptime_mark end
 exit 0
 """

@@ -224,10 +224,11 @@ def _comparable(text: str, sysroot: str) -> str:
     """A pmemctl --json output with what legitimately differs masked: fresh
     uuids (drawn per run), the sysroot, the harness's own kernel parameter
     (fidelity.LEGITIMATE harness-cmdline) and the free memory a memmap check
-    quotes (MemFree, a runtime counter)."""
+    quotes and a node's mem_free (MemFree, a runtime counter)."""
     text = _UUID_ANY.sub("<uuid>", text)
     text = text.replace(f'"sysroot": "{sysroot}"', '"sysroot": "<sysroot>"')
     text = re.sub(r" pmemctl\.project=\S+?(?=\")", "", text)
+    text = re.sub(r'"mem_free": \d+', '"mem_free": "<free>"', text)
     return re.sub(r"of [\d.]+[KMGT]? free", "of <free> free", text)
 
 
@@ -308,3 +309,11 @@ def test_dax_pmem_unbind_under_online_kmem_memory_strands_it(namespaces):
     assert doc["standalone_dax_devices"] == []
     node1 = [r for r in json.loads(namespaces.ok("u-after-blocks"))["ranges"] if r["node"] == 1]
     assert node1 and all(r["state"] == "online" and r["device"] is None for r in node1)
+    # the range stays claimed: pmemctl finds it in /proc/iomem, keeps node 1
+    # a PMEM node and says what to do
+    gone = re.search(r"(\w+)-(\w+) : (dax\d+\.\d+)\n\s+\1-\2 : System RAM \(kmem\)", namespaces.ok("u-iomem"))
+    assert gone, namespaces.ok("u-iomem")
+    topo = json.loads(namespaces.ok("u-topology"))
+    assert {n["id"]: n["kind"] for n in topo["nodes"]}[1] == "pmem"
+    [warning] = [w for w in topo["warnings"] if gone[3] in w]
+    assert "stranded" in warning and "pmemctl offline --blocks" in warning
