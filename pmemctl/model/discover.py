@@ -34,6 +34,7 @@ from pmemctl.model.records import (
     StrandedMemory,
     Topology,
     dax_ranges,
+    kmem_blocks,
 )
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
@@ -439,7 +440,7 @@ def read_stranded(door: SysfsRoot, devices: list[DaxDevice], blocks: list[Memory
             if hi > 0:
                 top = stack[0][1]
                 source = next((src for label, src in _IOMEM_SOURCE if top.startswith(label)), "unknown")
-                idx = tuple(i for i in range(-(-lo // block_size), (hi + 1) // block_size) if i in present)
+                idx = tuple(i for i in kmem_blocks([(lo, hi + 1)], block_size) if i in present)
                 out.append(StrandedMemory(stack[-1][1], lo, hi, source, idx))
         stack.append((depth, name))
     return out

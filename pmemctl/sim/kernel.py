@@ -508,15 +508,17 @@ class SimulatedKernel(SysfsRoot):
             out.append((start, start + int(self.read(f"{dev_kpath}/size")) - 1))
         return out
 
-    def _hotplug_indexes(self, dev_kpath: str) -> list[int]:
-        """Blocks kmem hot-adds for a device: each range trimmed to whole blocks."""
+    def _hotplug_ranges(self, dev_kpath: str) -> list[tuple[int, int]]:
+        """(start, end exclusive) kmem hot-adds for a device: each range
+        trimmed to whole blocks."""
         bs = self.block_size
-        indexes: list[int] = []
-        for start, end in self._device_ranges(dev_kpath):
-            rng = layout.kmem_hotplug_range(start, end, bs)
-            if rng is not None:
-                indexes.extend(layout.block_indexes(rng[0], rng[1], bs))
-        return indexes
+        return [rng for start, end in self._device_ranges(dev_kpath)
+                if (rng := layout.kmem_hotplug_range(start, end, bs)) is not None]
+
+    def _hotplug_indexes(self, dev_kpath: str) -> list[int]:
+        """Blocks kmem hot-adds for a device."""
+        bs = self.block_size
+        return [i for lo, hi in self._hotplug_ranges(dev_kpath) for i in layout.block_indexes(lo, hi, bs)]
 
     def _probe(self, driver: str, name: str, dev_kpath: str, state: dict[str, Any]) -> None:
         if name in state.get("stranded", []):
@@ -574,11 +576,8 @@ class SimulatedKernel(SysfsRoot):
                 # cannot fail: the device is unbound, the blocks stay, and the
                 # range stays claimed until reboot (real-kernel-lab.md).
                 state.setdefault("stranded", []).append(name)
-                bs = self.block_size
-                for start, end in self._device_ranges(dev_kpath):
-                    rng = layout.kmem_hotplug_range(start, end, bs)
-                    if rng is not None:
-                        state.setdefault("stranded_kmem", []).append([name, rng[0], rng[1]])
+                for lo, hi in self._hotplug_ranges(dev_kpath):
+                    state.setdefault("stranded_kmem", []).append([name, lo, hi])
                 self._save_state(state)
             else:
                 for i in present:

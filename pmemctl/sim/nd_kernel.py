@@ -855,19 +855,6 @@ class NdKernel:
             self.tree.remove(dev_kp)
         self.tree.remove(f"{kp}/dax_region")
 
-    def _kmem_online_blocks(self, dev_kp: str) -> list[int]:
-        bs = self.k.block_size
-        out = []
-        for start, end in self._dax_ranges(dev_kp):
-            rng = layout.kmem_hotplug_range(start, end, bs)
-            if rng is None:
-                continue
-            for i in layout.block_indexes(rng[0], rng[1], bs):
-                state = self._read(f"{paths.MEMORY}/memory{i}/state")
-                if state is not None and state.startswith("online"):
-                    out.append(i)
-        return out
-
     def _dax_ranges(self, dev_kp: str) -> list[tuple[int, int]]:
         """(start, end inclusive) of each mappingN of a dax-bus device."""
         out = []
