@@ -1,36 +1,18 @@
-"""Fixtures of the agreement tier: simulated trees read by the real tools."""
+"""Fixtures of the agreement tier: simulated trees read by the real tools
+(the trees themselves: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from pmemctl.sim.cases import ALL_CASES, Case, TreeCache
-from pmemctl.sim.scenario import Scenario
 
 # realtools.py is a helper module beside the tests (not a package).
 sys.path.insert(0, str(Path(__file__).parent))
 
 from realtools import real_tool_skip_reason
-
-
-@pytest.fixture(scope="session")
-def agreement_trees() -> Iterator[TreeCache]:
-    with TreeCache() as cache:
-        yield cache
-
-
-@pytest.fixture(params=ALL_CASES, ids=lambda case: case.id)
-def case(request: pytest.FixtureRequest) -> Case:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def built(case: Case, agreement_trees: TreeCache) -> tuple[Path, Scenario]:
-    return agreement_trees.get(case)
 
 
 def require_real_tools(*tools: str) -> None:

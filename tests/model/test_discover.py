@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -16,15 +15,9 @@ from pmemctl.sim.cases import ALL_CASES, Case, TreeCache
 from pmemctl.sysfs.door import SysfsRoot
 
 
-@pytest.fixture(scope="module")
-def trees() -> Iterator[TreeCache]:
-    with TreeCache() as cache:
-        yield cache
-
-
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
-def test_snapshot_matches_the_scenario(trees: TreeCache, case: Case) -> None:
-    root, scenario = trees.get(case)
+def test_snapshot_matches_the_scenario(sim_trees: TreeCache, case: Case) -> None:
+    root, scenario = sim_trees.get(case)
     m = scenario.machine
     topo = discover(SysfsRoot(root))
     assert topo.policy.block_size == m.block_size
@@ -73,8 +66,8 @@ def test_snapshot_matches_the_scenario(trees: TreeCache, case: Case) -> None:
             assert node.kind == expected, node.evidence
 
 
-def test_older_kernel_attributes_absent_are_none(trees: TreeCache, tmp_path: Path) -> None:
-    root, _ = trees.get(Case("qemu-nvdimm", {"stage": "system-ram"}))
+def test_older_kernel_attributes_absent_are_none(sim_trees: TreeCache, tmp_path: Path) -> None:
+    root, _ = sim_trees.get(Case("qemu-nvdimm", {"stage": "system-ram"}))
     copy = tmp_path / "t"
     shutil.copytree(root, copy, symlinks=True)
     dev = copy / "sys/bus/dax/devices/dax0.0"
@@ -89,8 +82,8 @@ def test_older_kernel_attributes_absent_are_none(trees: TreeCache, tmp_path: Pat
     assert all(n.memory_tier is None for n in topo.nodes)
 
 
-def test_garbage_attribute_names_the_path(trees: TreeCache, tmp_path: Path) -> None:
-    root, _ = trees.get(Case("qemu-nvdimm", {"stage": "system-ram"}))
+def test_garbage_attribute_names_the_path(sim_trees: TreeCache, tmp_path: Path) -> None:
+    root, _ = sim_trees.get(Case("qemu-nvdimm", {"stage": "system-ram"}))
     copy = tmp_path / "t"
     shutil.copytree(root, copy, symlinks=True)
     (copy / "sys/devices/system/memory/memory40/state").write_text("sideways\n")
@@ -105,8 +98,8 @@ def test_not_a_sysfs_tree(tmp_path: Path) -> None:
         discover(SysfsRoot(tmp_path))
 
 
-def test_snapshot_is_immutable(trees: TreeCache) -> None:
-    root, _ = trees.get(Case("qemu-nvdimm", {"stage": "system-ram"}))
+def test_snapshot_is_immutable(sim_trees: TreeCache) -> None:
+    root, _ = sim_trees.get(Case("qemu-nvdimm", {"stage": "system-ram"}))
     topo = discover(SysfsRoot(root))
     with pytest.raises(AttributeError):
         topo.blocks[0].state = BlockState.OFFLINE  # type: ignore[misc]
