@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -95,24 +95,13 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     import shutil
 
     from pmemctl.cli.app import SIM_MARKER
-    from pmemctl.errors import Refused
     from pmemctl.sim.build import materialise
     from pmemctl.sim.scenario import load_scenario
 
     scenario = load_scenario(name, _parse_sets(sets))  # unknown name or parameter: nothing touched
-    target = os.path.abspath(directory)  # click.Path already refused an existing file
-    if os.path.isdir(target) and os.listdir(target):
-        if not force:
-            raise Refused(
-                f"{target} is not empty",
-                hint="choose an empty directory, or pass --force to replace an earlier simulated tree",
-            )
-        if not os.path.isdir(os.path.join(target, SIM_MARKER)):
-            raise Refused(
-                f"{target} is not empty and holds no simulated tree ({SIM_MARKER}/ is missing)",
-                hint="refusing to delete it even with --force; choose an empty directory",
-            )
-        shutil.rmtree(target)
+    # click.Path already refused an existing file
+    target = _replaceable_target(directory, force, what="simulated tree", marker=f"{SIM_MARKER}/",
+                                 holds=lambda t: os.path.isdir(os.path.join(t, SIM_MARKER)), remove=shutil.rmtree)
 
     root = materialise(scenario, target)
     app.say(f"created scenario {scenario.name} in {root}")
@@ -149,19 +138,9 @@ def record_command(app: App, directory: str, force: bool, as_json: bool) -> None
     source = os.path.abspath(app.sysroot)
     if not os.path.isdir(os.path.join(source, "sys", "devices")):
         raise NotASysfsTree(app.sysroot, os.path.join(source, "sys", "devices"))
-    target = os.path.abspath(directory)
-    if os.path.isdir(target) and os.listdir(target):
-        if not force:
-            raise Refused(
-                f"{target} is not empty",
-                hint="choose an empty directory, or pass --force to replace an earlier recording",
-            )
-        if not os.path.isfile(os.path.join(target, RECORD_FILE)):
-            raise Refused(
-                f"{target} is not empty and holds no recording ({RECORD_FILE} is missing)",
-                hint="refusing to delete it even with --force; choose an empty directory",
-            )
-        remove_recording(target)
+    target = _replaceable_target(directory, force, what="recording", marker=RECORD_FILE,
+                                 holds=lambda t: os.path.isfile(os.path.join(t, RECORD_FILE)),
+                                 remove=remove_recording)
     try:
         rec = record(target, source)
     except ValueError as err:
@@ -177,3 +156,24 @@ def record_command(app: App, directory: str, force: bool, as_json: bool) -> None
     if rec.missing:
         app.say(f"absent on this machine: {', '.join(rec.missing)}")
     app.say(f"try: pmemctl --sysroot {target} blocks")
+
+
+def _replaceable_target(directory: str, force: bool, *, what: str, marker: str,
+                        holds: Callable[[str], bool], remove: Callable[[str], None]) -> str:
+    """DIR as an absolute path, empty or absent: a non-empty one is refused,
+    unless --force is given and it holds an earlier ``what`` (its ``marker``
+    is there), which is then removed.  Anything else is never deleted."""
+    import os
+
+    from pmemctl.errors import Refused
+
+    target = os.path.abspath(directory)
+    if os.path.isdir(target) and os.listdir(target):
+        if not force:
+            raise Refused(f"{target} is not empty",
+                          hint=f"choose an empty directory, or pass --force to replace an earlier {what}")
+        if not holds(target):
+            raise Refused(f"{target} is not empty and holds no {what} ({marker} is missing)",
+                          hint="refusing to delete it even with --force; choose an empty directory")
+        remove(target)
+    return target
