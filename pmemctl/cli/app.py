@@ -21,9 +21,6 @@ ENV_SYSROOT = "PMEMCTL_SYSROOT"
 ENV_TRACEBACK = "PMEMCTL_TRACEBACK"
 ENV_NO_COLOR = "NO_COLOR"
 
-#: Marker file a simulated tree carries (see pmemctl.sim).
-SIM_MARKER = ".pmemctl-sim"
-
 
 def env_flag(name: str) -> bool:
     """True when an on/off environment variable is set to a true value."""
@@ -77,14 +74,14 @@ class App:
         trees carrying ``.pmemctl-sim`` get the simulated kernel when the
         command may write (read commands skip importing the simulator).
         """
-        if writes and os.path.isdir(os.path.join(self.sysroot, SIM_MARKER)):
+        from pmemctl.sysfs.door import SysfsRoot, is_simulated_tree
+
+        if writes and is_simulated_tree(self.sysroot):
             # a simulator tree: writes go to the simulated kernel, which
             # reacts as Linux does (cli -> sim is the one allowed wiring edge)
             from pmemctl.sim.kernel import SimulatedKernel
 
             return SimulatedKernel(self.sysroot)
-        from pmemctl.sysfs.door import SysfsRoot
-
         return SysfsRoot(self.sysroot)
 
     # -- writing -------------------------------------------------------------

@@ -32,6 +32,9 @@ class Write:
     path: str
     value: str
     ignore_errnos: tuple[int, ...] = ()
+    #: what carries it out: "sysfs" (an attribute write), "wipe" (zeroing a
+    #: device's info block) or "ndctl" (one ndctl command line)
+    kind: ClassVar[str] = "sysfs"
 
     def shell(self) -> str:
         return f"echo {self.value} > {self.path}"

@@ -5,7 +5,7 @@ Two backends do the same steps (kernel-abi.md §3, §5.2, §5.3, §7.7):
 * ``sysfs``: the write sequences libndctl performs (seeds, uuid, size,
   sector size, the pfn/dax/btt personality, enable), through the door, so
   pmemctl works where ndctl is absent and on the simulator;
-* ``ndctl``: the real ndctl, run with argument lists (ops/ndctl_backend.py).
+* ``ndctl``: the real ndctl, run with argument lists (ops/backends/ndctl.py).
 
 A plan is the same for both: the same checks, notes and steps (one step per
 ndctl command: create, reconfigure, destroy); only each step's exact writes
@@ -36,9 +36,9 @@ from pmemctl.errors import (
 )
 from pmemctl.model.discover import discover, find_object_error, read_nd
 from pmemctl.model.records import DaxDevice, DaxMode, Namespace, NamespaceMode, Region, Topology
-from pmemctl.ops import ndctl_backend as ndctl
+from pmemctl.ops.backends import ndctl
 from pmemctl.ops.actions import ACTION_TYPES, Action, Write
-from pmemctl.ops.namespace_sizes import (
+from pmemctl.ops.sizes import (
     DEFAULT_ALIGN,
     DEFAULT_SUPPORTED_ALIGNMENTS,
     MODES,
@@ -140,6 +140,8 @@ class WipeInfoBlock(Write):
     """Not a sysfs write: zero the first 8 KiB of a block device (the old
     pfn/dax/btt info block, §5.3), read first and written only if not zero."""
 
+    kind: ClassVar[str] = "wipe"
+
     def shell(self) -> str:
         return f"dd if=/dev/zero of={self.path} bs={INFO_BLOCK_WIPE} count=1 oflag=direct conv=notrunc"
 
@@ -147,6 +149,8 @@ class WipeInfoBlock(Write):
 @dataclass(frozen=True)
 class NdctlCommand(Write):
     """Not a sysfs write: one ndctl command line (path "ndctl", value its arguments)."""
+
+    kind: ClassVar[str] = "ndctl"
 
     argv: tuple[str, ...] = ()
 
@@ -816,14 +820,12 @@ def choose_backend(door: SysfsRoot, requested: str = "auto") -> str:
         return "sysfs"
     if requested == "auto":
         return "ndctl" if door.is_host and ndctl.find_ndctl() else "sysfs"
-    if door.is_host:
-        if ndctl.find_ndctl() is None:
-            raise Unsupported("--backend ndctl: ndctl is not installed", hint="use --backend sysfs or auto")
+    reason = ndctl.unavailable_reason(door)
+    if reason is None:
         return "ndctl"
-    if getattr(door, "simulated", False):
-        reason = ndctl.bridge_unavailable_reason()
-        if reason is None:
-            return "ndctl"
+    if door.kind == "host":
+        raise Unsupported(f"--backend ndctl: {reason}", hint="use --backend sysfs or auto")
+    if door.kind == "simulated":
         raise Unsupported(f"--backend ndctl cannot run on the simulated tree {door.root}: {reason}",
                           hint="use --backend sysfs or auto")
     raise Unsupported(f"--backend ndctl only works on the running machine (sysroot /), not {door.root}",
@@ -910,7 +912,7 @@ def namespace_use(door: SysfsRoot, topo: Topology, ns: Namespace) -> NamespaceUs
     if dax is not None:
         nodes.append(f"/dev/{dax.name}")
     for node in nodes:
-        for pid, pname in door.dax_users(node):
+        for pid, pname in door.processes_using(node):
             openers.append((node, pid, pname))
     ram: tuple[int, ...] = ()
     if dax is not None and dax.mode == DaxMode.SYSTEM_RAM:

@@ -229,7 +229,7 @@ def offline_checks(pb: PlanBuilder, topo: Topology, blocks: Sequence[MemoryBlock
 
 
 def holders_check(pb: PlanBuilder, door: SysfsRoot, dev: DaxDevice) -> None:
-    users = door.dax_users(f"/dev/{dev.name}")
+    users = door.processes_using(f"/dev/{dev.name}")
     if users:
         who = ", ".join(f"{name} (pid {pid})" for pid, name in users[:5])
         pb.refuse(

@@ -29,9 +29,13 @@ import errno
 import json
 import os
 import re
+import shlex
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
 
 from pmemctl.errors import kernel_error
 from pmemctl.sim import layout, objects
@@ -39,7 +43,7 @@ from pmemctl.sim.faults import Faults
 from pmemctl.sim.machine import DaxDevice, Machine, Node
 from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
 from pmemctl.sysfs import paths
-from pmemctl.sysfs.door import SysfsRoot, clean_value
+from pmemctl.sysfs.door import SysfsRoot, ToolResult, ToolUnavailable, clean_value
 
 STATE_FILE = "kernel-state.json"
 HOLDERS_FILE = "holders.json"
@@ -78,14 +82,10 @@ class _NodeBlocks:
             self.kernel_count += sign
 
 
-def is_simulated(root: str | os.PathLike[str]) -> bool:
-    return os.path.isdir(os.path.join(os.fspath(root), MARKER_DIR))
-
-
 class SimulatedKernel(SysfsRoot):
     """A sysroot whose writes are answered the way the Linux kernel answers them."""
 
-    simulated = True
+    machine = "simulated"
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         super().__init__(root)
@@ -118,7 +118,7 @@ class SimulatedKernel(SysfsRoot):
         finally:
             self.sim_time_ns += time.perf_counter_ns() - start
 
-    def dax_users(self, devnode: str) -> list[tuple[int, str]]:
+    def processes_using(self, devnode: str) -> list[tuple[int, str]]:
         """Processes declared in ``.pmemctl-sim/holders.json`` as using ``devnode``."""
         try:
             with open(os.path.join(self.marker, HOLDERS_FILE)) as fh:
@@ -142,6 +142,26 @@ class SimulatedKernel(SysfsRoot):
         had = nd_kernel.info_block(self.root, ns) is not None
         nd_kernel.forget_info_block(self.root, ns)
         return had
+
+    def tool_unavailable_reason(self, tool: str) -> Optional[str]:
+        """Real tools run against this tree through the FUSE bridge (pmemctl.sim.fuse)."""
+        return tool_unavailable_reason(tool)
+
+    def run_tool(self, argv: Sequence[str], *, timeout: float) -> ToolResult:
+        """Run the real tool with this tree as its machine (the FUSE bridge):
+        its writes reach this simulated kernel."""
+        reason = self.tool_unavailable_reason(argv[0])
+        if reason is not None:
+            raise ToolUnavailable(reason)
+        from pmemctl.sim import fuse
+
+        try:
+            proc = fuse.run_real_tool_on_sim(Path(self.root), list(argv), timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            raise kernel_error(shlex.join(argv), errno.ETIMEDOUT, op="run") from err
+        except (RuntimeError, OSError) as err:  # FuseUnavailable is a RuntimeError
+            raise ToolUnavailable(f"cannot run {argv[0]} on the simulated tree: {err}") from err
+        return ToolResult(tuple(argv), proc.returncode, proc.stdout or "", proc.stderr or "")
 
     def _mode(self, target: str) -> int:
         return os.stat(self.host_path(target)).st_mode & 0o777
@@ -676,8 +696,10 @@ def _kstrtobool(text: str) -> bool:
     raise _KernelSays(errno.EINVAL)
 
 
-def open_sysroot(root: str | os.PathLike[str]) -> SysfsRoot:
-    """The right door for a sysroot: simulated kernel for a simulator tree."""
-    if is_simulated(root):
-        return SimulatedKernel(root)
-    return SysfsRoot(root)
+def tool_unavailable_reason(tool: str) -> Optional[str]:
+    """Why the real ``tool`` cannot run on a simulated tree here (None: it can)."""
+    if shutil.which(tool) is None:
+        return f"{tool} is not installed"
+    from pmemctl.sim import fuse  # loads the FUSE binding: only when a tool runs
+
+    return fuse.fuse_skip_reason()

@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Literal, Union
 
+from pmemctl.sysfs.door import SIM_MARKER_DIR, is_simulated_tree
+
 # File modes used by sysfs attributes (include/linux/sysfs.h __ATTR_RO/RW/WO,
 # plus the 0400 attributes that expose physical addresses).
 MODE_RO = 0o444
@@ -44,8 +46,8 @@ MODE_WO = 0o200
 MODE_ROOT_RO = 0o400
 MODE_DIR = 0o755
 
-#: Name of the marker directory that identifies a simulated tree.
-MARKER_DIR = ".pmemctl-sim"
+#: Name of the marker directory that identifies a simulated tree (the door owns it).
+MARKER_DIR = SIM_MARKER_DIR
 SCENARIO_FILE = "scenario.json"
 DEVNODES_FILE = "devnodes.json"
 
@@ -295,11 +297,6 @@ def _current_umask() -> int:
 def load_devnodes(root: str | os.PathLike[str]) -> list[DevNode]:
     """Device nodes recorded for the tree at ``root`` (empty when none)."""
     return TreeWriter(root).devnodes()
-
-
-def is_simulated_tree(root: str | os.PathLike[str]) -> bool:
-    """True when ``root`` carries the simulator's marker directory."""
-    return Path(root, MARKER_DIR).is_dir()
 
 
 def iter_tree(root: str | os.PathLike[str]) -> Iterable[str]:

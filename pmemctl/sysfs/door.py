@@ -22,13 +22,18 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
+import shutil
 import stat
-from typing import Callable, Optional, TypeVar
+import subprocess
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence, TypeVar
 
 from pmemctl.errors import (
     BadAttribute,
     NotASysfsTree,
     OutsideSysroot,
+    Unsupported,
     kernel_error,
 )
 
@@ -48,11 +53,41 @@ def clean_value(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-class SysfsRoot:
-    """Reads and writes kernel attributes under one sysroot (default ``/``)."""
+#: The directory that marks a tree as a simulated machine (pmemctl.sim writes
+#: it; the CLI opens such trees with the simulated kernel).
+SIM_MARKER_DIR = ".pmemctl-sim"
 
-    #: True for trees that a simulator reacts to (see pmemctl.sim.kernel).
-    simulated = False
+
+def is_simulated_tree(root: str | os.PathLike[str]) -> bool:
+    """True for a tree built by ``pmemctl sim create`` (it carries the marker)."""
+    return os.path.isdir(os.path.join(os.fspath(root), SIM_MARKER_DIR))
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What one run of an external tool (ndctl) said."""
+
+    argv: tuple[str, ...]
+    status: int
+    stdout: str
+    stderr: str
+
+
+class ToolUnavailable(Unsupported):
+    """The door could not run a tool on its machine (the message says why)."""
+
+
+class SysfsRoot:
+    """Reads and writes kernel attributes under one sysroot (default ``/``).
+
+    Besides attributes, a door offers three capabilities that ops uses and
+    the simulated kernel answers in its own way: :meth:`processes_using`,
+    :meth:`wipe_info_block` and :meth:`run_tool`.  ``machine`` says what the
+    door opens: ``host`` (the running machine), ``simulated`` (a tree the
+    simulated kernel reacts to) or ``tree`` (a captured, inert tree).
+    """
+
+    machine = "tree"
 
     def __init__(self, root: str | os.PathLike[str] = "/") -> None:
         r = os.path.abspath(os.fspath(root))
@@ -68,6 +103,11 @@ class SysfsRoot:
     def is_host(self) -> bool:
         """True when this door reads the running machine itself."""
         return self.root == "/"
+
+    @property
+    def kind(self) -> str:
+        """``host``, ``simulated`` or ``tree`` (see the class docstring)."""
+        return "host" if self.is_host else self.machine
 
     # -- path mapping ------------------------------------------------------
 
@@ -299,7 +339,7 @@ class SysfsRoot:
 
     # -- processes ----------------------------------------------------------
 
-    def dax_users(self, devnode: str) -> list[tuple[int, str]]:
+    def processes_using(self, devnode: str) -> list[tuple[int, str]]:
         """(pid, name) of processes that have ``devnode`` open or mapped.
 
         Only meaningful on the running machine: a tree under another sysroot
@@ -376,6 +416,37 @@ class SysfsRoot:
             raise kernel_error(devnode, err.errno or errno.EIO, value=f"{nbytes} zero bytes") from err
         finally:
             os.close(fd)
+
+    # -- external tools (the ndctl backend) -----------------------------------
+
+    def tool_unavailable_reason(self, tool: str) -> Optional[str]:
+        """Why :meth:`run_tool` cannot run ``tool`` on this door's machine (None: it can)."""
+        if not self.is_host:
+            return f"{tool} only works on the running machine (sysroot /), not on {self.root}"
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+        return None
+
+    def run_tool(self, argv: Sequence[str], *, timeout: float) -> ToolResult:
+        """Run ``argv`` (an argument list, never a shell) against this door's
+        machine: a subprocess on the running machine, with ``LC_ALL=C``.
+        ToolUnavailable where it cannot run; a timeout is ETIMEDOUT."""
+        tool = argv[0]
+        reason = self.tool_unavailable_reason(tool)
+        if reason is not None:
+            raise ToolUnavailable(reason)
+        path = shutil.which(tool) or tool
+        env = dict(os.environ, LC_ALL="C")
+        try:
+            proc = subprocess.run(
+                [path, *argv[1:]], capture_output=True, text=True, timeout=timeout, env=env, check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise kernel_error(shlex.join(argv), errno.ETIMEDOUT, op="run") from err
+        except OSError as err:
+            raise ToolUnavailable(f"cannot run {path}: {err.strerror}") from err
+        return ToolResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
     # -- sanity --------------------------------------------------------------
 

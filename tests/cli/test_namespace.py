@@ -11,9 +11,9 @@ import pytest
 from cli_support import one_line
 
 from pmemctl.errors import ExitCode
-from pmemctl.ops.ndctl_backend import bridge_unavailable_reason
+from pmemctl.sim.kernel import tool_unavailable_reason
 
-_BRIDGE = bridge_unavailable_reason()
+_BRIDGE = tool_unavailable_reason("ndctl")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pmemctl.ops import namespace as ns_ops
 from pmemctl.ops.actions import action_from_dict
 from pmemctl.ops.change import RunOptions, run_plan
 from pmemctl.ops.executor import ApplyOptions
-from pmemctl.ops.ndctl_backend import bridge_unavailable_reason
+from pmemctl.sim.kernel import tool_unavailable_reason
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.planner import ReconfigureRequest, plan_reconfigure
 from pmemctl.sim import faults
@@ -25,7 +25,7 @@ from pmemctl.sim import faults
 GiB = 1024**3
 MiB = 1024**2
 
-_BRIDGE = bridge_unavailable_reason()
+_BRIDGE = tool_unavailable_reason("ndctl")
 
 
 @pytest.fixture(params=["sysfs", "ndctl"])
@@ -518,7 +518,7 @@ def test_backend_choice(make_machine):
 
 
 def test_the_process_check_finds_a_device_opened_under_another_path(tmp_path):
-    """The running machine's check (door.dax_users) matches by device number,
+    """The running machine's check (door.processes_using) matches by device number,
     not only by path: a process in a container, or one that opened a
     /dev/disk/by-* link, shows another path for the same block device."""
     import stat as _stat
@@ -541,7 +541,7 @@ def test_the_process_check_finds_a_device_opened_under_another_path(tmp_path):
                    for fd in os.listdir(f"/proc/{proc.pid}/fd")):
                 break
             time.sleep(0.02)
-        users = SysfsRoot("/").dax_users("/dev/null")
+        users = SysfsRoot("/").processes_using("/dev/null")
         assert proc.pid in [pid for pid, _ in users]
     finally:
         proc.kill()

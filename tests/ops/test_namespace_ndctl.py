@@ -10,14 +10,15 @@ import pytest
 from pmemctl.errors import Busy, ExitCode, Unsupported
 from pmemctl.model.discover import discover
 from pmemctl.ops import namespace as ns_ops
-from pmemctl.ops import ndctl_backend as nd
+from pmemctl.ops.backends import ndctl as nd
+from pmemctl.sim.kernel import tool_unavailable_reason
 from pmemctl.ops.change import RunOptions, run_plan
 from pmemctl.sim import faults
 from pmemctl.sysfs.door import SysfsRoot
 
 GiB = 1024**3
 
-_BRIDGE = nd.bridge_unavailable_reason()
+_BRIDGE = tool_unavailable_reason("ndctl")
 needs_bridge = pytest.mark.skipif(_BRIDGE is not None, reason=f"real ndctl on the simulator: {_BRIDGE}")
 
 
@@ -122,7 +123,7 @@ def test_ndctl_list_agrees_with_the_size_math(sim):
     for name, ns in ((n.name, n) for n in topo.namespaces if n.region == "region0" and n.size):
         assert name in listed
         if ns.mode.value in ("devdax", "fsdax"):
-            from pmemctl.ops.namespace_sizes import usable_size
+            from pmemctl.ops.sizes import usable_size
 
             assert listed[name]["size"] == ns.usable_size == usable_size(ns.mode.value, ns.resource, ns.size,
                                                                          ns.align)

@@ -1,4 +1,4 @@
-"""The namespace size math (pmemctl.ops.namespace_sizes): pure, no filesystem."""
+"""The namespace size math (pmemctl.ops.sizes): pure, no filesystem."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pmemctl.ops.namespace_sizes import (
+from pmemctl.ops.sizes import (
     GiB,
     MiB,
     Extent,

@@ -265,10 +265,10 @@ def test_simulator_replays_the_scenario_as_the_kernel_did(namespaces, namespaces
     import subprocess
     import sys
 
-    from pmemctl.ops.ndctl_backend import bridge_unavailable_reason
+    from pmemctl.sim.kernel import tool_unavailable_reason
     from pmemctl.sim.build import materialise
 
-    reason = bridge_unavailable_reason()
+    reason = tool_unavailable_reason("ndctl")
     if reason is not None:
         pytest.skip(f"the ndctl steps need the FUSE bridge: {reason}")
     tree = str(materialise("qemu-nvdimm", tmp_path / "sim", {"stage": "labelled"}))

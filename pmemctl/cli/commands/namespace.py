@@ -197,7 +197,7 @@ def plan(app: App, region: str, system_ram: str, align: Optional[str], as_json: 
 
 def _plan_document(result: Any) -> Any:
     from pmemctl.cli.render.doc import Document, KeyValues, Lines
-    from pmemctl.ops.namespace_sizes import exact_size, human
+    from pmemctl.ops.sizes import exact_size, human
 
     p = result.plan
     g = result.geometry

@@ -91,17 +91,16 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     simulated tree is replaced; any other non-empty directory is refused, so
     a mistyped path never loses data.
     """
-    import os
     import shutil
 
-    from pmemctl.cli.app import SIM_MARKER
     from pmemctl.sim.build import materialise
+    from pmemctl.sysfs.door import SIM_MARKER_DIR, is_simulated_tree
     from pmemctl.sim.scenario import load_scenario
 
     scenario = load_scenario(name, _parse_sets(sets))  # unknown name or parameter: nothing touched
     # click.Path already refused an existing file
-    target = _replaceable_target(directory, force, what="simulated tree", marker=f"{SIM_MARKER}/",
-                                 holds=lambda t: os.path.isdir(os.path.join(t, SIM_MARKER)), remove=shutil.rmtree)
+    target = _replaceable_target(directory, force, what="simulated tree", marker=f"{SIM_MARKER_DIR}/",
+                                 holds=is_simulated_tree, remove=shutil.rmtree)
 
     root = materialise(scenario, target)
     app.say(f"created scenario {scenario.name} in {root}")

@@ -14,24 +14,22 @@ ndctl is run with an argument list, never through a shell.  Facts used here
   ENOSPC → 228, EOPNOTSUPP → 161); option errors exit 129; "nothing to do"
   paths exit 1.
 
-On a simulated tree ndctl runs through the simulator's FUSE bridge
-(``pmemctl.sim.fuse.run_real_tool_on_sim``) when it is there.
+ndctl runs through the door (:meth:`SysfsRoot.run_tool`): a subprocess on
+the running machine, the simulator's FUSE bridge on a simulated tree.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import json
-import os
 import re
 import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from pmemctl.errors import ExitCode, KernelError, Unsupported, errno_meaning, kernel_error
-from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.sysfs.door import SysfsRoot, ToolUnavailable
 
 NDCTL = "ndctl"
 #: ndctl's status for option/usage errors (parse_options → usage_with_options)
@@ -45,22 +43,9 @@ def find_ndctl() -> Optional[str]:
     return shutil.which(NDCTL)
 
 
-def bridge_unavailable_reason() -> Optional[str]:
-    """Why ndctl cannot run against a simulated tree here (None: it can)."""
-    if find_ndctl() is None:
-        return "ndctl is not installed"
-    try:
-        from pmemctl.sim import fuse
-    except ImportError:
-        return "the simulator's FUSE bridge (pmemctl.sim.fuse) is not available"
-    if not hasattr(fuse, "run_real_tool_on_sim"):
-        return "pmemctl.sim.fuse has no run_real_tool_on_sim"
-    check = getattr(fuse, "fuse_skip_reason", None)
-    if callable(check):
-        reason = check()
-        if reason:
-            return str(reason)
-    return None
+def unavailable_reason(door: SysfsRoot) -> Optional[str]:
+    """Why ndctl cannot run on the machine ``door`` opens (None: it can)."""
+    return door.tool_unavailable_reason(NDCTL)
 
 
 # --------------------------------------------------------------------------
@@ -157,68 +142,33 @@ class NdctlResult:
 
 
 def run_ndctl(door: SysfsRoot, args: Sequence[str], *, timeout: float = TIMEOUT) -> NdctlResult:
-    """Run ``ndctl ARGS`` on the machine ``door`` opens.
+    """Run ``ndctl ARGS`` on the machine ``door`` opens (:meth:`SysfsRoot.run_tool`).
 
-    The running machine (sysroot ``/``): a subprocess with an argument list.
-    A simulated tree: the FUSE bridge, when available.  Any other sysroot:
-    Unsupported (ndctl has no sysroot option).
+    The running machine: a subprocess with an argument list.  A simulated
+    tree: the real ndctl through the simulator's FUSE bridge, when available.
+    Any other sysroot: Unsupported (ndctl has no sysroot option).
     """
     argv = (NDCTL, *args)
-    if door.is_host:
-        path = find_ndctl()
-        if path is None:
-            raise Unsupported("ndctl is not installed", hint="install it (package ndctl) or use --backend sysfs")
-        env = dict(os.environ, LC_ALL="C")
-        try:
-            proc = subprocess.run(
-                [path, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired as err:
-            raise kernel_error(shlex.join(argv), _errno.ETIMEDOUT, op="run") from err
-        except OSError as err:
-            raise Unsupported(f"cannot run {path}: {err.strerror}", hint="use --backend sysfs") from err
-        return NdctlResult(argv, proc.returncode, proc.stdout, proc.stderr)
-    if getattr(door, "simulated", False):
-        reason = bridge_unavailable_reason()
-        if reason is not None:
-            raise Unsupported(f"the ndctl backend cannot run on this simulated tree: {reason}",
-                              hint="use --backend sysfs")
-        from pathlib import Path
+    reason = unavailable_reason(door)
+    if reason is not None:
+        raise unavailable_error(door, reason, hint="use --backend sysfs")
+    try:
+        result = door.run_tool(argv, timeout=timeout)
+    except ToolUnavailable as err:
+        err.hint = "use --backend sysfs"
+        raise
+    return NdctlResult(result.argv, result.status, result.stdout, result.stderr)
 
-        from pmemctl.sim import fuse
 
-        try:
-            raw = fuse.run_real_tool_on_sim(Path(door.root), list(argv), timeout=timeout)
-        except subprocess.TimeoutExpired as err:
-            raise kernel_error(shlex.join(argv), _errno.ETIMEDOUT, op="run") from err
-        except (RuntimeError, OSError) as err:  # FuseUnavailable is a RuntimeError
-            raise Unsupported(f"cannot run ndctl on the simulated tree: {err}", hint="use --backend sysfs") from err
-        return _adapt(argv, raw)
-    raise Unsupported(
-        f"the ndctl backend only works on the running machine (sysroot /), not on {door.root}",
-        hint="use --backend sysfs",
+def unavailable_error(door: SysfsRoot, reason: str, *, hint: str) -> Unsupported:
+    """The sentence for an ndctl that cannot run on ``door``'s machine."""
+    if door.kind == "host":
+        return Unsupported(reason, hint="install it (package ndctl) or use --backend sysfs")
+    if door.kind == "simulated":
+        return Unsupported(f"the ndctl backend cannot run on this simulated tree: {reason}", hint=hint)
+    return Unsupported(
+        f"the ndctl backend only works on the running machine (sysroot /), not on {door.root}", hint=hint,
     )
-
-
-def _adapt(argv: tuple[str, ...], raw: Any) -> NdctlResult:
-    """Accept what the bridge returns: a CompletedProcess-like object, a
-    (status, stdout, stderr) tuple or a mapping with those keys."""
-    if isinstance(raw, NdctlResult):
-        return raw
-    if isinstance(raw, tuple):
-        status, out, err = raw[0], raw[1], raw[2]
-    elif isinstance(raw, dict):
-        status = raw.get("returncode", raw.get("status", raw.get("rc")))
-        out, err = raw.get("stdout", ""), raw.get("stderr", "")
-    else:
-        status = getattr(raw, "returncode", getattr(raw, "status", None))
-        out, err = getattr(raw, "stdout", ""), getattr(raw, "stderr", "")
-    if isinstance(out, bytes):
-        out = out.decode("utf-8", "replace")
-    if isinstance(err, bytes):
-        err = err.decode("utf-8", "replace")
-    return NdctlResult(argv, int(status), out or "", err or "")
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Ways to carry out namespace steps other than pmemctl's own sysfs writes."""
