@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional, Sequence, TypeVar
 
 from pmemctl.errors import BadAttribute, NotFound
+from pmemctl.model.attrs import bus_of as _bus_of
+from pmemctl.model.attrs import enabled as _enabled
+from pmemctl.model.attrs import node_id as _node_id
+from pmemctl.model.attrs import opt as _opt
+from pmemctl.model.attrs import opt_hex as _opt_hex
+from pmemctl.model.attrs import opt_int as _opt_int
+from pmemctl.model.attrs import opt_str as _opt_str
+from pmemctl.model.nd import read_namespace as _read_namespace
 from pmemctl.model.records import (
     AccessClass,
     BlockState,
@@ -37,6 +45,7 @@ from pmemctl.model.records import (
     kmem_blocks,
 )
 from pmemctl.sysfs import paths
+from pmemctl.sysfs.abi import DAX_DEVICE_RE
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import (
     parse_bool01,
@@ -56,52 +65,9 @@ BLOCK_FIELDS = frozenset({"state", "zones", "online_zones", "removable", "node",
 _MEMORY_DIR_RE = re.compile(r"^memory(\d+)$")
 _NODE_DIR_RE = re.compile(r"^node(\d+)$")
 _TIER_DIR_RE = re.compile(r"^memory_tier(\d+)$")
-_DAX_NAME_RE = re.compile(r"^dax(\d+)\.(\d+)$")
+_DAX_NAME_RE = DAX_DEVICE_RE
 _KB = 1024
 
-
-# --------------------------------------------------------------------------
-# small attribute helpers
-
-
-def _opt(door: SysfsRoot, kpath: str, parser: Callable[[str], T], expected: str) -> Optional[T]:
-    return door.read_parsed(kpath, parser, expected)
-
-
-def _opt_str(door: SysfsRoot, kpath: str) -> Optional[str]:
-    text = door.read_optional(kpath)
-    if text is None:
-        return None
-    text = text.strip()
-    return text or None
-
-
-def _opt_int(door: SysfsRoot, kpath: str) -> Optional[int]:
-    return _opt(door, kpath, parse_int, "an integer")
-
-
-def _opt_hex(door: SysfsRoot, kpath: str) -> Optional[int]:
-    return _opt(door, kpath, parse_hex, "a hex number")
-
-
-def _node_id(value: Optional[int]) -> Optional[int]:
-    """numa_node/target_node read -1 when unknown (NUMA_NO_NODE)."""
-    if value is None or value < 0:
-        return None
-    return value
-
-
-def _enabled(door: SysfsRoot, dev_path: str) -> bool:
-    # Tools key "enabled" purely on the driver symlink (kernel-abi.md §8).
-    return door.readlink(dev_path + "/driver") is not None
-
-
-def _parse_sector_size(text: str) -> Optional[int]:
-    """``512 4096 \\n`` with the selected value in brackets: ``[512] 4096``."""
-    for token in text.split():
-        if token.startswith("[") and token.endswith("]"):
-            return int(token[1:-1])
-    return None
 
 
 # --------------------------------------------------------------------------
@@ -167,13 +133,6 @@ def _natural_key(name: str) -> tuple[object, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
-def _bus_of(path: str) -> str:
-    for part in path.split("/"):
-        if part.startswith("ndbus"):
-            return part
-    return "?"
-
-
 def _read_region_mappings(door: SysfsRoot, rpath: str) -> tuple[RegionMapping, ...]:
     count = _opt_int(door, rpath + "/mappings") or 0
     out: list[RegionMapping] = []
@@ -220,92 +179,6 @@ def _read_region(door: SysfsRoot, name: str, rpath: str, namespaces: tuple[str, 
         pfn_seed=_opt_str(door, rpath + "/pfn_seed"),
         btt_seed=_opt_str(door, rpath + "/btt_seed"),
         namespaces=namespaces,
-    )
-
-
-def _first_block_device(door: SysfsRoot, dev_path: str) -> Optional[str]:
-    names = sorted(door.listdir(dev_path + "/block"))
-    return names[0] if names else None
-
-
-def _dax_child(door: SysfsRoot, nd_dax_path: str) -> Optional[str]:
-    """The dax-bus device under an nd dax device (regionR/daxR.M/daxR.N)."""
-    for entry in sorted(door.listdir(nd_dax_path)):
-        if _DAX_NAME_RE.match(entry) and door.is_dir(f"{nd_dax_path}/{entry}"):
-            return entry
-    return None
-
-
-def _read_namespace(
-    door: SysfsRoot, name: str, npath: str, region_path: str, owner: dict[str, str]
-) -> Namespace:
-    size = _opt_int(door, npath + "/size")
-    if size is None:
-        raise BadAttribute(npath + "/size", "", "a namespace size (attribute missing)")
-    holder = _opt_str(door, npath + "/holder")
-    mode = NamespaceMode.RAW
-    usable: Optional[int] = None
-    holder_uuid: Optional[str] = None
-    align: Optional[int] = None
-    blockdev: Optional[str] = None
-    dax_device: Optional[str] = None
-    sector_size: Optional[int] = None
-    enabled = _enabled(door, npath)
-    if holder:
-        hpath = f"{region_path}/{holder}"
-        holder_uuid = _opt_str(door, hpath + "/uuid")
-        usable = _opt_int(door, hpath + "/size")
-        enabled = _enabled(door, hpath)
-        if holder.startswith("dax"):
-            mode = NamespaceMode.DEVDAX
-            align = _opt_int(door, hpath + "/align")
-            dax_device = _dax_child(door, hpath)
-            owner[hpath] = name
-        elif holder.startswith("pfn"):
-            mode = NamespaceMode.FSDAX
-            align = _opt_int(door, hpath + "/align")
-            blockdev = _first_block_device(door, hpath)
-        elif holder.startswith("btt"):
-            mode = NamespaceMode.SECTOR
-            blockdev = _first_block_device(door, hpath)
-            # btt sector_size lists the supported sizes with the selected one in
-            # brackets, like the namespace's (drivers/nvdimm/btt_devs.c,
-            # nd_size_select_show): "512 520 528 [4096] 4104 4160 4224".
-            sector_size = _opt(door, hpath + "/sector_size", _parse_sector_size, "sizes like '512 [4096]'")
-    else:
-        # mode attribute: raw, or "memory" for a raw namespace with struct pages
-        # (kernel-abi.md §7.7); fsdax without a pfn holder is only legacy e820.
-        kmode = _opt_str(door, npath + "/mode")
-        if kmode == "memory" and door.listdir(npath + "/block"):
-            mode = NamespaceMode.FSDAX
-        blockdev = _first_block_device(door, npath)
-    if sector_size is None and mode != NamespaceMode.DEVDAX:
-        text = door.read_optional(npath + "/sector_size")
-        sector_size = _parse_sector_size(text) if text else None
-    uuid = _opt_str(door, npath + "/uuid")
-    if uuid == "00000000-0000-0000-0000-000000000000":
-        uuid = None
-    return Namespace(
-        name=name,
-        path=npath,
-        region=region_path.rsplit("/", 1)[-1],
-        bus=_bus_of(npath),
-        mode=mode,
-        size=size,
-        usable_size=usable,
-        uuid=uuid,
-        holder_uuid=holder_uuid,
-        alt_name=_opt_str(door, npath + "/alt_name"),
-        holder=holder,
-        blockdev=blockdev,
-        sector_size=sector_size,
-        align=align,
-        enabled=enabled,
-        resource=_opt_int(door, npath + "/resource"),
-        numa_node=_node_id(_opt_int(door, npath + "/numa_node")),
-        target_node=_node_id(_opt_int(door, npath + "/target_node")),
-        nstype=_opt_int(door, npath + "/nstype"),
-        dax_device=dax_device,
     )
 
 

@@ -123,6 +123,16 @@ class Namespace:
         """An unconfigured seed namespace (size 0, not enabled)."""
         return self.size == 0 and not self.enabled
 
+    @property
+    def holder_bound(self) -> bool:
+        """Its pfn/dax/btt holder is bound to a driver (the namespace is enabled through it)."""
+        return bool(self.holder) and self.enabled
+
+    @property
+    def ns_bound(self) -> bool:
+        """The namespace itself is bound to nd_pmem (raw, no holder)."""
+        return not self.holder and self.enabled
+
 
 @dataclass(frozen=True, slots=True)
 class DaxMappingRange:

@@ -8,38 +8,40 @@ Rules (architecture.md principle 7, user-needs.md §5):
   * what could not be undone is recorded and reported, and the journal stays
     so ``pmemctl rollback`` / ``pmemctl resume`` can finish later;
   * kmem is never unbound while a block of its device is online (the kernel
-    would strand the memory until reboot): UnbindDevice(kmem) re-checks that.
+    would strand the memory until reboot): UnbindDevice(kmem) re-checks that
+    in its precheck.
+
+The executor names no concrete action: each action's class attributes say
+how it is journalled, bounded and waited for (ops/actions/base.py).
 """
 
 from __future__ import annotations
 
+import enum
 import errno
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Optional
 
 from pmemctl.errors import ExitCode, Interrupted, KernelError, Locked, PmemctlError
-from pmemctl.ops.actions import (
+from pmemctl.ops.actions.base import (
     Action,
     ActionResult,
-    BindDevice,
-    OfflineBlock,
-    OfflineRange,
-    UnbindDevice,
-    WaitForBlocks,
-    WaitForBlocksGone,
-    block_state,
+    JournalPolicy,
+    ProblemKind,
+    StepStatus,
+    Write,
 )
-from pmemctl.model.discover import read_dax_ranges
-from pmemctl.model.records import kmem_blocks
 from pmemctl.ops.plan import Plan
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, JournalRecord, RunLock
 from pmemctl.sysfs.udev import BlockEvents, open_block_events
+from pmemctl.units import format_cpulist
 
 Progress = Callable[[int, int, str], None]  # (done, total, label)
 
@@ -55,11 +57,24 @@ class AlreadyDone(Exception):
     """The write was refused because the end state was already there."""
 
 
+class OutcomeStatus(str, enum.Enum):
+    """How a run ended (each maps to one exit code: Outcome.EXIT)."""
+
+    CHANGED = "changed"
+    NO_CHANGE = "no-change"
+    PARTIAL = "partial"
+    ROLLED_BACK = "rolled-back"
+    ROLLBACK_INCOMPLETE = "rollback-incomplete"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
 class Outcome:
-    status: str  # changed / no-change / partial / rolled-back / rollback-incomplete / failed / interrupted
+    status: OutcomeStatus
     title: str
     results: list[ActionResult] = field(default_factory=list)
     message: str = ""
@@ -68,23 +83,13 @@ class Outcome:
     failed_units: list[str] = field(default_factory=list)
     changed_units: list[str] = field(default_factory=list)
 
-    EXIT: dict[str, ExitCode] = field(default_factory=lambda: {
-        "changed": ExitCode.OK,
-        "no-change": ExitCode.NO_CHANGE,
-        "partial": ExitCode.PARTIAL,
-        "rolled-back": ExitCode.ROLLED_BACK,
-        "rollback-incomplete": ExitCode.ROLLBACK_INCOMPLETE,
-        "failed": ExitCode.FAILED,
-        "interrupted": ExitCode.ROLLBACK_INCOMPLETE,
-    }, repr=False)
-
     @property
     def exit_code(self) -> ExitCode:
-        return self.EXIT[self.status]
+        return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "status": self.status,
+            "status": self.status.value,
             "title": self.title,
             "message": self.message,
             "machine_state": list(self.machine_state),
@@ -92,11 +97,23 @@ class Outcome:
             "changed_units": list(self.changed_units),
             "failed_units": list(self.failed_units),
             "steps": [
-                {"action": r.action.describe(), "kind": r.action.kind, "status": r.status,
+                {"action": r.action.describe(), "kind": r.action.kind, "status": r.status.value,
                  "error": r.error, "errno": r.errno}
                 for r in self.results
             ],
         }
+
+
+#: how each ending maps to a documented exit code
+EXIT_CODES: dict[OutcomeStatus, ExitCode] = {
+    OutcomeStatus.CHANGED: ExitCode.OK,
+    OutcomeStatus.NO_CHANGE: ExitCode.NO_CHANGE,
+    OutcomeStatus.PARTIAL: ExitCode.PARTIAL,
+    OutcomeStatus.ROLLED_BACK: ExitCode.ROLLED_BACK,
+    OutcomeStatus.ROLLBACK_INCOMPLETE: ExitCode.ROLLBACK_INCOMPLETE,
+    OutcomeStatus.FAILED: ExitCode.FAILED,
+    OutcomeStatus.INTERRUPTED: ExitCode.ROLLBACK_INCOMPLETE,
+}
 
 
 # --------------------------------------------------------------------------
@@ -147,48 +164,46 @@ class Executor:
 
     # -- one action -------------------------------------------------------
 
-    def _write(self, action: Action) -> None:
-        execute = getattr(action, "execute", None)
-        if execute is not None:
-            # steps that are more than plain sysfs writes (namespace steps:
-            # a device wipe, or one ndctl command) run themselves
-            try:
-                execute(self.door)
-            except PmemctlError as err:
-                raise StepFailed(f"{action.describe()}: {err.sentence()}", getattr(err, "errno", None)) from err
-            return
-        timeout = self.opts.offline_timeout if isinstance(action, (OfflineBlock, OfflineRange)) else None
-        writes = action.pending_writes(self.door) if isinstance(action, OfflineRange) else action.writes()
-        for w in writes:
-            try:
-                if timeout:
-                    with deadline(timeout):
-                        self.door.write(w.path, w.value)
-                else:
+    def _write(self, action: Action, w: Write) -> None:
+        """One write of ``action``: bounded when the action says so; errnos
+        the write expects are not errors (the read-back decides)."""
+        try:
+            if action.bounded and self.opts.offline_timeout:
+                with deadline(self.opts.offline_timeout):
                     self.door.write(w.path, w.value)
-            except TimeoutError:
-                raise StepFailed(
-                    f"{action.describe()}: the kernel did not finish within {timeout:g} s "
-                    "(pages that cannot be migrated, e.g. pinned or in use by the kernel)",
-                    errno.ETIMEDOUT,
-                ) from None
-            except KernelError as err:
-                if err.errno in w.ignore_errnos:
-                    continue
-                if action.write_detects_done:
-                    # EINVAL: the block was already in that state (another agent,
-                    # or it was so before).  The read-back decides, and names a
-                    # wrong zone if so.
-                    problem = action.verify(self.door)
-                    if problem is None:
-                        raise AlreadyDone from err
-                    if "online in" in problem:
-                        raise StepFailed(f"{action.describe()}: {problem}", err.errno) from err
-                raise StepFailed(f"{action.describe()}: {err.sentence()}", err.errno) from err
+            else:
+                self.door.write(w.path, w.value)
+        except TimeoutError:
+            raise StepFailed(
+                f"{action.describe()}: the kernel did not finish within {self.opts.offline_timeout:g} s "
+                "(pages that cannot be migrated, e.g. pinned or in use by the kernel)",
+                errno.ETIMEDOUT,
+            ) from None
+        except KernelError as err:
+            if err.errno not in w.ignore_errnos:
+                raise
+
+    def _apply(self, action: Action) -> None:
+        try:
+            action.apply(self.door, lambda w: self._write(action, w))
+        except KernelError as err:
+            if action.write_detects_done:
+                # EINVAL: the block was already in that state (another agent,
+                # or it was so before).  The read-back decides, and names a
+                # wrong zone if so.
+                problem = action.verify(self.door)
+                if problem is None:
+                    raise AlreadyDone from err
+                if problem.kind is ProblemKind.CONFLICT:
+                    raise StepFailed(f"{action.describe()}: {problem}", err.errno) from err
+            raise StepFailed(f"{action.describe()}: {err.sentence()}", err.errno) from err
+        except PmemctlError as err:
+            raise StepFailed(f"{action.describe()}: {err.sentence()}", getattr(err, "errno", None)) from err
 
     def _wait(self, action: Action, timeout: float) -> Optional[str]:
         """Wait for an action's end state: on memory uevents where pyudev can
-        listen (the running machine), by polling sysfs elsewhere."""
+        listen (the running machine) and the action says uevents announce it,
+        by polling sysfs elsewhere."""
         end = time.monotonic() + timeout
         problem = action.verify(self.door)
         delay = self.opts.poll_interval
@@ -196,8 +211,7 @@ class Executor:
             left = end - time.monotonic()
             if left <= 0:
                 break
-            is_wait = isinstance(action, (WaitForBlocks, WaitForBlocksGone))
-            if is_wait and self._events is None and self.door.is_host:
+            if action.uevents and self._events is None and self.door.is_host:
                 # The kernel usually adds the blocks before new_id returns, so
                 # a monitor is started only when they are not there yet; the
                 # condition is re-checked right after, so no uevent is missed.
@@ -205,45 +219,26 @@ class Executor:
                 if self._events is not None:
                     problem = action.verify(self.door)
                     continue
-            if self._events is not None and is_wait:
+            if self._events is not None and action.uevents:
                 self._events.wait(min(left, 0.5))
             else:
                 time.sleep(min(delay, left))
                 delay = min(delay * 2, 0.25)
             problem = action.verify(self.door)
-        return problem
+        return None if problem is None else str(problem)
 
     def run_action(self, action: Action) -> None:
-        if isinstance(action, UnbindDevice) and action.driver == "kmem":
-            online = self._online_blocks_of(action.device)
-            if online:
-                raise StepFailed(
-                    f"refusing to detach {action.device} from kmem: memory block(s) {online[:5]} are still "
-                    "online, and the kernel would strand that memory until reboot"
-                )
-        self._write(action)
-        if isinstance(action, (WaitForBlocks, WaitForBlocksGone, BindDevice, UnbindDevice)):
+        refusal = action.precheck(self.door)
+        if refusal is not None:
+            raise StepFailed(str(refusal))
+        self._apply(action)
+        if action.settles:
             problem = self._wait(action, self.opts.wait_timeout)
         else:
-            problem = action.verify(self.door)
+            found = action.verify(self.door)
+            problem = None if found is None else str(found)
         if problem is not None:
             raise StepFailed(f"{action.describe()}: {problem}")
-
-    def _online_blocks_of(self, device: str) -> list[int]:
-        """Blocks of ``device``'s ranges that are online now (read, not planned)."""
-        bs_text = self.door.read_optional(paths.BLOCK_SIZE_BYTES)
-        if bs_text is None:
-            return []
-        blocks = kmem_blocks(read_dax_ranges(self.door, device), int(bs_text, 16))
-        return [idx for idx in blocks if block_state(self.door, idx) == "online"]
-
-    def _cleanup_failed(self, action: Action) -> None:
-        """Undo the half of a failed bind: new_id may have added an id."""
-        if isinstance(action, BindDevice):
-            try:
-                self.door.write(f"{paths.dax_driver(action.driver)}/remove_id", action.device)
-            except KernelError:
-                pass
 
     # -- a whole plan -------------------------------------------------------
 
@@ -255,7 +250,7 @@ class Executor:
             if pending is not None:
                 raise unfinished_error(pending)
             if plan.is_noop:
-                out = Outcome("no-change", plan.title, already=list(plan.already),
+                out = Outcome(OutcomeStatus.NO_CHANGE, plan.title, already=list(plan.already),
                               message="nothing to do: " + ("; ".join(plan.already) or "already as requested"))
                 return out
             self.journal.begin({"version": 1, "command": self.opts.command, "plan": plan.to_dict(),
@@ -271,7 +266,8 @@ class Executor:
         results: list[ActionResult] = []
         changed_units: list[str] = []
         failed_units: list[str] = []
-        total_blocks = plan.block_count() or len(plan.actions)
+        plan_blocks = plan.block_count()  # once: it walks every action
+        total_blocks = plan_blocks or len(plan.actions)
         done_blocks = 0
         last_error = ""
         journal = _BatchedJournal(self.journal, len(plan.actions))
@@ -290,20 +286,20 @@ class Executor:
                         self.opts.before_step(i, action)
                     if action.skippable and not action.write_detects_done and action.satisfied(self.door):
                         journal.skip(i)
-                        results.append(ActionResult(action, "skipped"))
+                        results.append(ActionResult(action, StepStatus.SKIPPED))
                         continue
                     journal.start(i, action)
                     try:
                         self.run_action(action)
                     except AlreadyDone:
                         journal.skip(i)
-                        results.append(ActionResult(action, "skipped"))
+                        results.append(ActionResult(action, StepStatus.SKIPPED))
                         continue
                     journal.done(i, action)
                 except StepFailed as err:
                     journal.fail(i, err.errno)
-                    self._cleanup_failed(action)
-                    results.append(ActionResult(action, "failed", err.message, err.errno))
+                    action.after_failure(self.door)
+                    results.append(ActionResult(action, StepStatus.FAILED, err.message, err.errno))
                     failure = err
                     break
                 except KeyboardInterrupt:
@@ -318,11 +314,11 @@ class Executor:
                     ) from None
                 done.append((i, action))
                 unit_changed = True
-                results.append(ActionResult(action, "done"))
+                results.append(ActionResult(action, StepStatus.DONE))
                 if action.blocks:
                     done_blocks += action.blocks
                 if self.opts.progress is not None:
-                    self.opts.progress(done_blocks if plan.block_count() else i + 1, total_blocks, action.describe())
+                    self.opts.progress(done_blocks if plan_blocks else i + 1, total_blocks, action.describe())
             if failure is None:
                 if unit_changed:
                     changed_units.append(label)
@@ -335,22 +331,23 @@ class Executor:
                 self.journal.set_state("rollback-incomplete")
                 self.journal.close()
                 return Outcome(
-                    "rollback-incomplete", plan.title, results,
+                    OutcomeStatus.ROLLBACK_INCOMPLETE, plan.title, results,
                     message=f"{failure.message}; undoing the earlier steps failed too",
                     machine_state=self.describe_state(plan), already=list(plan.already),
                     failed_units=failed_units, changed_units=changed_units,
                 )
         journal.flush()
         if failed_units:
-            status = "partial" if changed_units else ("rolled-back" if _any_undone(results) else "failed")
+            status = (OutcomeStatus.PARTIAL if changed_units
+                      else OutcomeStatus.ROLLED_BACK if _any_undone(results) else OutcomeStatus.FAILED)
             message = last_error
         else:
-            status = "changed" if changed_units else "no-change"
+            status = OutcomeStatus.CHANGED if changed_units else OutcomeStatus.NO_CHANGE
             message = plan.title if changed_units else "nothing to do: already as requested"
         summary = Outcome(status, plan.title, results, message=message,
                           machine_state=self.describe_state(plan), already=list(plan.already),
                           failed_units=failed_units, changed_units=changed_units)
-        self.journal.finish({"state": "finished", "status": status})
+        self.journal.finish({"state": "finished", "status": status.value})
         return summary
 
     def _rollback(self, done: list[tuple[int, Action]], results: list[ActionResult]) -> bool:
@@ -369,10 +366,10 @@ class Executor:
                     except AlreadyDone:
                         pass
                 self.journal.event(i, "undone", sync=True)
-                results.append(ActionResult(inverse, "undone"))
+                results.append(ActionResult(inverse, StepStatus.UNDONE))
             except StepFailed as err:
                 self.journal.event(i, "undo-fail", err=err.errno, sync=True)
-                results.append(ActionResult(inverse, "undo-failed", err.message, err.errno))
+                results.append(ActionResult(inverse, StepStatus.UNDO_FAILED, err.message, err.errno))
                 ok = False
                 break
         return ok
@@ -386,7 +383,7 @@ class Executor:
         try:
             rec = self.journal.load()
             if rec is None:
-                return Outcome("no-change", "rollback", message="there is no unfinished change to roll back")
+                return Outcome(OutcomeStatus.NO_CHANGE, "rollback", message="there is no unfinished change to roll back")
             plan = Plan.from_dict(rec.header["plan"])
             statuses = rec.statuses()
             self.journal.begin({**rec.header, "state": "rolling-back"}, append=True)
@@ -400,17 +397,17 @@ class Executor:
                 ):
                     done.append((i, action))
                 elif st in ("start", "interrupted", "fail"):
-                    self._cleanup_failed(action)
+                    action.after_failure(self.door)
             results: list[ActionResult] = []
             ok = self._rollback(done, results)
             title = f"roll back: {plan.title}"
             if not ok:
                 self.journal.set_state("rollback-incomplete")
                 self.journal.close()
-                return Outcome("rollback-incomplete", title, results, message="undoing a step failed",
+                return Outcome(OutcomeStatus.ROLLBACK_INCOMPLETE, title, results, message="undoing a step failed",
                                machine_state=self.describe_state(plan))
             self.journal.finish({"state": "rolled-back", "status": "rolled-back"})
-            status = "rolled-back" if any(r.status == "undone" for r in results) else "no-change"
+            status = OutcomeStatus.ROLLED_BACK if _any_undone(results) else OutcomeStatus.NO_CHANGE
             return Outcome(status, title, results, message=f"undid {sum(r.status == 'undone' for r in results)} step(s)",
                            machine_state=self.describe_state(plan))
         finally:
@@ -423,7 +420,7 @@ class Executor:
         try:
             rec = self.journal.load()
             if rec is None:
-                return Outcome("no-change", "resume", message="there is no unfinished change to resume")
+                return Outcome(OutcomeStatus.NO_CHANGE, "resume", message="there is no unfinished change to resume")
             plan = Plan.from_dict(rec.header["plan"])
             statuses = {i: s for i, s in rec.statuses().items() if s in ("done", "skip")}
             self.journal.begin({**rec.header, "state": "resuming"}, append=True)
@@ -436,18 +433,13 @@ class Executor:
     def describe_state(self, plan: Plan) -> list[str]:
         """Sentences saying where each device and block the plan touched now is."""
         lines: list[str] = []
-        devices: list[str] = []
-        blocks: list[int] = []
+        devices: dict[str, None] = {}
+        blocks: set[int] = set()
         for a in plan.actions:
-            state_lines = getattr(a, "state_lines", None)
-            if state_lines is not None:  # namespace steps say where their namespace is
-                lines.extend(line for line in state_lines(self.door) if line not in lines)
-            dev = getattr(a, "device", None)
-            if dev and dev not in devices:
-                devices.append(dev)
-            idx = getattr(a, "index", None)
-            if idx is not None:
-                blocks.append(idx)
+            lines.extend(line for line in a.state_lines(self.door) if line not in lines)
+            touched = a.touches()
+            devices.update(dict.fromkeys(touched.devices))
+            blocks.update(touched.blocks)
         for dev in devices:
             drv = self.door.link_basename(f"{paths.DAX_DEVICES}/{dev}/driver")
             if not self.door.exists(f"{paths.DAX_DEVICES}/{dev}"):
@@ -459,13 +451,11 @@ class Executor:
                 lines.append(f"{dev} is bound to {drv} ({mode})")
         if blocks:
             # read back, in one walk (a plan may touch 49,152 blocks)
-            indexes = sorted(set(blocks))
+            indexes = sorted(blocks)
             texts = self.door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
             states: dict[str, list[int]] = {}
-            for idx, text in zip(indexes, texts):
+            for idx, text in zip(indexes, texts, strict=True):
                 states.setdefault(text or "absent", []).append(idx)
-            from pmemctl.units import format_cpulist
-
             for st, idxs in states.items():
                 lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")
         return lines
@@ -491,21 +481,10 @@ class _BatchedJournal:
         self.run_from: Optional[int] = None  # first step of the current done-run
         self.run_to = 0
 
-    _CRITICAL: dict[type, bool] = {}
-
-    @classmethod
-    def _critical(cls, action: Action) -> bool:
-        """Steps journalled one by one (driver binds, waits, namespace steps)."""
-        kind = type(action)
-        crit = cls._CRITICAL.get(kind)
-        if crit is None:
-            crit = cls._CRITICAL[kind] = issubclass(kind, (BindDevice, UnbindDevice)) or not action.blocks
-        return crit
-
     def start(self, i: int, action: Action) -> None:
-        if self._critical(action):
+        if action.journal is not JournalPolicy.BATCH:
             self.flush()
-            self.j.event(i, "start", sync=isinstance(action, (BindDevice, UnbindDevice)))
+            self.j.event(i, "start", sync=action.journal is JournalPolicy.SYNC)
             return
         if i >= self.announced_to:
             self.flush()
@@ -513,8 +492,8 @@ class _BatchedJournal:
             self.j.event(i, "start", to=self.announced_to)
 
     def done(self, i: int, action: Action) -> None:
-        if self._critical(action):
-            self.j.event(i, "done", sync=isinstance(action, (BindDevice, UnbindDevice)))
+        if action.journal is not JournalPolicy.BATCH:
+            self.j.event(i, "done", sync=action.journal is JournalPolicy.SYNC)
             return
         if self.run_from is None or i != self.run_to:
             self.flush()
@@ -553,7 +532,7 @@ def units_of(plan: Plan) -> list[tuple[str, int, int]]:
 
 
 def _any_undone(results: list[ActionResult]) -> bool:
-    return any(r.status == "undone" for r in results)
+    return any(r.status is StepStatus.UNDONE for r in results)
 
 
 def unfinished_error(rec: JournalRecord) -> Locked:

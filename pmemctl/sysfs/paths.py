@@ -36,3 +36,12 @@ def node_dir(node: int) -> str:
 
 def dax_driver(name: str) -> str:
     return f"{DAX_DRIVERS}/{name}"
+
+
+def nd_device(name: str) -> str:
+    """``/sys/bus/nd/devices/NAME``: the stable path of any nd device."""
+    return f"{ND_DEVICES}/{name}"
+
+
+def nd_driver(driver: str, op: str) -> str:
+    return f"{ND_DRIVERS}/{driver}/{op}"

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from ops_support import tiny_scenario_text
 
 from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel
 from pmemctl.sim.scenario import load_scenario, scenario_from_toml
-
-from ops_support import tiny_scenario_text
 
 _CACHE: dict[tuple[str, tuple[tuple[str, str], ...]], Path] = {}
 

@@ -7,7 +7,9 @@ import pytest
 from pmemctl.errors import ExitCode, Locked, NotFound, Refused, UsageError
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor, Interrupted
-from pmemctl.ops.planner import BlockRequest, ReconfigureRequest, plan_offline, plan_online, plan_reconfigure
+from pmemctl.ops.plan.blocks import plan_offline, plan_online
+from pmemctl.ops.plan.combined import plan_reconfigure
+from pmemctl.ops.requests import BlockRequest, ReconfigureRequest
 from pmemctl.sim import faults
 from pmemctl.sysfs.state import RunLock
 

@@ -13,14 +13,22 @@ import pytest
 from pmemctl.errors import ExitCode, NotFound, Refused, Unsupported, UsageError
 from pmemctl.model.discover import discover
 from pmemctl.model.records import DaxMode, NamespaceMode
-from pmemctl.ops import namespace as ns_ops
-from pmemctl.ops.actions import action_from_dict
-from pmemctl.ops.change import RunOptions, run_plan
+from pmemctl.ops.actions.registry import action_from_dict
+from pmemctl.ops.backends import choose_backend
 from pmemctl.ops.executor import ApplyOptions
-from pmemctl.sim.kernel import tool_unavailable_reason
 from pmemctl.ops.plan import Plan
-from pmemctl.ops.planner import ReconfigureRequest, plan_reconfigure
+from pmemctl.ops.plan.combined import plan_reconfigure
+from pmemctl.ops.plan.namespace import plan_create, plan_destroy, plan_reconfigure_namespace
+from pmemctl.ops.requests import (
+    CreateRequest,
+    DestroyRequest,
+    NsReconfigureRequest,
+    ReconfigureRequest,
+)
+from pmemctl.ops.select import AmbiguousSelector, select_namespace
+from pmemctl.ops.services import RunOptions, run_plan
 from pmemctl.sim import faults
+from pmemctl.sim.kernel import tool_unavailable_reason
 
 GiB = 1024**3
 MiB = 1024**2
@@ -55,8 +63,8 @@ def namespaces(k) -> dict[str, object]:
 
 
 def create(k, region, size, mode, backend, **kw):
-    req = ns_ops.CreateRequest(region, size, mode, backend=backend, **kw)
-    return ns_ops.plan_create(k, discover(k, with_blocks=False), req)
+    req = CreateRequest(region, size, mode, backend=backend, **kw)
+    return plan_create(k, discover(k, with_blocks=False), req)
 
 
 def mountinfo(k, *lines: str) -> None:
@@ -129,10 +137,10 @@ def test_create_with_a_name_and_select_by_it(machine, backend):
     plan = create(k, "1", "96M", "fsdax", backend, name="scratch", align="2M")
     assert apply(k, plan).status == "changed"
     topo = discover(k)
-    ns = ns_ops.resolve_namespace(topo, "scratch")
+    ns = select_namespace(topo, "scratch")
     assert ns.name == "namespace1.2" and ns.alt_name == "scratch"
-    assert ns_ops.resolve_namespace(topo, ns.uuid.upper()).name == "namespace1.2"
-    assert ns_ops.resolve_namespace(topo, "1.2").name == "namespace1.2"
+    assert select_namespace(topo, ns.uuid.upper()).name == "namespace1.2"
+    assert select_namespace(topo, "1.2").name == "namespace1.2"
 
 
 def test_create_refusals(machine, backend):
@@ -205,8 +213,8 @@ def test_a_stale_plan_is_not_applied(make_machine):
 
 def test_reconfigure_labelled(machine, backend):
     k = machine("optane-2s")
-    plan = ns_ops.plan_reconfigure_namespace(
-        k, discover(k), ns_ops.NsReconfigureRequest("namespace0.2", "devdax", "1G", backend=backend))
+    plan = plan_reconfigure_namespace(
+        k, discover(k), NsReconfigureRequest("namespace0.2", "devdax", "1G", backend=backend))
     assert plan.destructive and "the data on namespace0.2 (48G, raw, /dev/pmem0.2) will be lost" in plan.consent
     assert plan.actions[0].describe() == (
         "reconfigure namespace0.2 from raw to devdax (align 1G) (wipes its info block)")
@@ -229,7 +237,7 @@ def test_reconfigure_labelled(machine, backend):
 def test_reconfigure_label_less_round_trip(machine, backend):
     k = machine("qemu-nvdimm", stage="raw")
     for mode in ("devdax", "fsdax", "sector", "raw"):
-        plan = ns_ops.plan_reconfigure_namespace(k, discover(k), ns_ops.NsReconfigureRequest("0.0", mode,
+        plan = plan_reconfigure_namespace(k, discover(k), NsReconfigureRequest("0.0", mode,
                                                                                            backend=backend))
         out = apply(k, plan)
         assert out.status == "changed", (mode, out.message)
@@ -241,7 +249,7 @@ def test_reconfigure_label_less_round_trip(machine, backend):
 
 def test_reconfigure_to_the_same_mode_is_no_change(machine, backend):
     k = machine("optane-2s")
-    plan = ns_ops.plan_reconfigure_namespace(k, discover(k), ns_ops.NsReconfigureRequest("db-log", "fsdax",
+    plan = plan_reconfigure_namespace(k, discover(k), NsReconfigureRequest("db-log", "fsdax",
                                                                                        backend=backend))
     assert plan.is_noop and plan.already == ("namespace0.0 is already fsdax (align 2M)",)
     out = apply(k, plan)
@@ -250,7 +258,7 @@ def test_reconfigure_to_the_same_mode_is_no_change(machine, backend):
 
 def test_reconfigure_needs_consent(make_machine):
     k = make_machine("optane-2s")
-    plan = ns_ops.plan_reconfigure_namespace(k, discover(k), ns_ops.NsReconfigureRequest("namespace1.0", "fsdax",
+    plan = plan_reconfigure_namespace(k, discover(k), NsReconfigureRequest("namespace1.0", "fsdax",
                                                                                        backend="sysfs"))
     with pytest.raises(Refused, match="destructive: the data on namespace1.0"):
         run_plan(k, plan, RunOptions())
@@ -260,7 +268,7 @@ def test_reconfigure_needs_consent(make_machine):
 def test_reconfigure_rolls_back_when_the_new_personality_fails(make_machine):
     k = make_machine("optane-2s")
     faults.inject(k.root, "bind-fail", driver="dax_pmem", device="dax1.1", errno="EINVAL")
-    plan = ns_ops.plan_reconfigure_namespace(k, discover(k), ns_ops.NsReconfigureRequest("namespace1.0", "devdax",
+    plan = plan_reconfigure_namespace(k, discover(k), NsReconfigureRequest("namespace1.0", "devdax",
                                                                                        backend="sysfs"))
     out = apply(k, plan)
     assert out.status == "failed" and "EINVAL" in out.message
@@ -276,7 +284,7 @@ def test_reconfigure_rolls_back_when_the_new_personality_fails(make_machine):
 
 def test_destroy_labelled(machine, backend):
     k = machine("optane-2s")
-    plan = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("db-log", backend=backend))
+    plan = plan_destroy(k, discover(k), DestroyRequest("db-log", backend=backend))
     assert plan.destructive
     assert plan.consent == "the data on namespace0.0 (96G, fsdax, /dev/pmem0, name 'db-log') will be lost"
     out = apply(k, plan)
@@ -286,12 +294,12 @@ def test_destroy_labelled(machine, backend):
     assert ns is not None and ns.size == 0 and ns.uuid is None and ns.mode == NamespaceMode.RAW
     assert topo.region("region0").available_size == (48 + 96) * GiB
     with pytest.raises(NotFound):
-        ns_ops.resolve_namespace(topo, "db-log")
+        select_namespace(topo, "db-log")
 
 
 def test_destroy_then_create_reuses_the_space(machine, backend):
     k = machine("optane-2s")
-    assert apply(k, ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.2", backend=backend))
+    assert apply(k, plan_destroy(k, discover(k), DestroyRequest("namespace0.2", backend=backend))
                  ).status == "changed"
     assert "namespace0.2" not in namespaces(k)  # a deleted namespace that is not id 0 nor the seed goes away
     plan = create(k, "region0", "96G", "devdax", backend)
@@ -305,22 +313,22 @@ def test_destroy_label_less_leaves_it_raw(machine, backend):
     # the shipped devdax stage is labelled (ndctl's autolabel on the real
     # guest); pmemctl's own reconfigure keeps the region label-less
     k = machine("qemu-nvdimm", stage="raw")
-    plan = ns_ops.plan_reconfigure_namespace(k, discover(k), ns_ops.NsReconfigureRequest("namespace0.0", "devdax",
+    plan = plan_reconfigure_namespace(k, discover(k), NsReconfigureRequest("namespace0.0", "devdax",
                                                                                        backend=backend))
     assert apply(k, plan).status == "changed"
     assert namespaces(k)["namespace0.0"].mode == NamespaceMode.DEVDAX
-    plan = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.0", backend=backend))
+    plan = plan_destroy(k, discover(k), DestroyRequest("namespace0.0", backend=backend))
     assert any("label-less" in n for n in plan.notes)
     assert apply(k, plan).status == "changed"
     ns = namespaces(k)["namespace0.0"]
     assert ns.mode == NamespaceMode.RAW and not ns.enabled and ns.size == 3968 * MiB
-    again = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.0", backend=backend))
+    again = plan_destroy(k, discover(k), DestroyRequest("namespace0.0", backend=backend))
     assert again.is_noop and "already raw and disabled" in again.already[0]
 
 
 def test_destroy_an_idle_seed_is_no_change(machine, backend):
     k = machine("optane-2s")
-    plan = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.3", backend=backend))
+    plan = plan_destroy(k, discover(k), DestroyRequest("namespace0.3", backend=backend))
     assert plan.is_noop and "not configured" in plan.already[0]
 
 
@@ -333,9 +341,9 @@ def test_mounted_is_never_overridden(machine, backend, source):
     majmin = k.read(discover(k).namespace("namespace0.0").path.rsplit("/", 1)[0] + "/pfn0.0/block/pmem0/dev")
     src = source if source.startswith("/") else "/dev/disk/by-label/db"
     mountinfo(k, f"40 22 {majmin} / /srv/db rw,relatime shared:1 - xfs {src} rw,dax=always")
-    for req in (ns_ops.DestroyRequest("namespace0.0", backend=backend),
-                ns_ops.NsReconfigureRequest("namespace0.0", "devdax", backend=backend)):
-        planner = ns_ops.plan_destroy if isinstance(req, ns_ops.DestroyRequest) else ns_ops.plan_reconfigure_namespace
+    for req in (DestroyRequest("namespace0.0", backend=backend),
+                NsReconfigureRequest("namespace0.0", "devdax", backend=backend)):
+        planner = plan_destroy if isinstance(req, DestroyRequest) else plan_reconfigure_namespace
         plan = planner(k, discover(k), req)
         (check,) = [c for c in plan.refusals if c.name == "mounted"]
         assert check.override is None
@@ -353,14 +361,14 @@ def test_a_mounted_partition_counts(make_machine):
     with open(part + "/dev", "w") as fh:
         fh.write("259:9\n")
     mountinfo(k, "41 22 259:9 / /scratch rw - ext4 /dev/pmem0.2p1 rw")
-    plan = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.2", backend="sysfs"))
+    plan = plan_destroy(k, discover(k), DestroyRequest("namespace0.2", backend="sysfs"))
     assert any("/dev/pmem0.2p1 is mounted on /scratch" in c.message for c in plan.refusals)
 
 
 def test_held_open_needs_force(machine, backend):
     k = machine("optane-2s")
     holders(k, {"pid": 4242, "name": "postgres", "path": "/dev/pmem0"})
-    plan = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.0", backend=backend))
+    plan = plan_destroy(k, discover(k), DestroyRequest("namespace0.0", backend=backend))
     (check,) = plan.refusals
     assert check.name == "in-use" and check.override == "--force"
     assert "postgres (pid 4242) has /dev/pmem0 open" in check.message
@@ -374,7 +382,7 @@ def test_held_open_needs_force(machine, backend):
 
 def test_system_ram_online_needs_force_and_is_offlined_first(machine, backend):
     k = machine("optane-2s")
-    plan = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.1", backend=backend))
+    plan = plan_destroy(k, discover(k), DestroyRequest("namespace0.1", backend=backend))
     (check,) = plan.refusals
     assert check.name == "system-ram" and check.override == "--force"
     assert "80 block(s) online (160G) on node 2" in check.message
@@ -393,7 +401,7 @@ def test_system_ram_online_needs_force_and_is_offlined_first(machine, backend):
 def test_system_ram_offline_failure_rolls_back(make_machine):
     k = make_machine("optane-2s")
     faults.inject(k.root, "offline-busy", blocks=[150])
-    plan = ns_ops.plan_destroy(k, discover(k), ns_ops.DestroyRequest("namespace0.1", backend="sysfs"))
+    plan = plan_destroy(k, discover(k), DestroyRequest("namespace0.1", backend="sysfs"))
     out = apply(k, plan, force=True)
     assert out.status == "rolled-back" and out.exit_code == ExitCode.ROLLED_BACK
     topo = discover(k)
@@ -410,11 +418,11 @@ def test_ambiguous_and_unknown_selectors(make_machine):
         assert apply(k, create(k, region, "96M", "fsdax", "sysfs", name="tmp")).status == "changed"
     topo = discover(k)
     with pytest.raises(Refused, match=r"'tmp' matches 2 namespaces: namespace0\.3.*namespace1\.2") as info:
-        ns_ops.resolve_namespace(topo, "tmp")
-    assert isinstance(info.value, ns_ops.AmbiguousSelector)
+        select_namespace(topo, "tmp")
+    assert isinstance(info.value, AmbiguousSelector)
     assert "namespaceX.Y" in info.value.sentence()
     with pytest.raises(NotFound, match="no namespace .* named 'nope'"):
-        ns_ops.resolve_namespace(topo, "nope")
+        select_namespace(topo, "nope")
     with pytest.raises(Refused, match="matches 2 namespaces"):
         plan_reconfigure(k, topo, ReconfigureRequest("tmp", "system-ram"))
 
@@ -507,14 +515,14 @@ def test_namespace_actions_survive_the_journal(make_machine):
 
 def test_backend_choice(make_machine):
     k = make_machine("optane-2s")
-    assert ns_ops.choose_backend(k, "auto") == "sysfs"  # not the running machine
-    assert ns_ops.choose_backend(k, "sysfs") == "sysfs"
+    assert choose_backend(k, "auto") == "sysfs"  # not the running machine
+    assert choose_backend(k, "sysfs") == "sysfs"
     with pytest.raises(UsageError):
-        ns_ops.choose_backend(k, "libndctl")
+        choose_backend(k, "libndctl")
     from pmemctl.sysfs.door import SysfsRoot
 
     with pytest.raises(Unsupported, match="only works on the running machine"):
-        ns_ops.choose_backend(SysfsRoot(k.root), "ndctl")
+        choose_backend(SysfsRoot(k.root), "ndctl")
 
 
 def test_the_process_check_finds_a_device_opened_under_another_path(tmp_path):

@@ -9,11 +9,13 @@ import pytest
 
 from pmemctl.errors import Busy, ExitCode, Unsupported
 from pmemctl.model.discover import discover
-from pmemctl.ops import namespace as ns_ops
+from pmemctl.ops.actions.nd import ndctl_write
 from pmemctl.ops.backends import ndctl as nd
-from pmemctl.sim.kernel import tool_unavailable_reason
-from pmemctl.ops.change import RunOptions, run_plan
+from pmemctl.ops.plan.namespace import plan_create
+from pmemctl.ops.requests import CreateRequest
+from pmemctl.ops.services import RunOptions, run_plan
 from pmemctl.sim import faults
+from pmemctl.sim.kernel import tool_unavailable_reason
 from pmemctl.sysfs.door import SysfsRoot
 
 GiB = 1024**3
@@ -92,9 +94,9 @@ def test_command_lines_are_argument_lists():
                           sector_size=None) == [
         "create-namespace", "--region", "region1", "--mode", "devdax", "--size", str(1 << 30), "--uuid", "u",
         "--align", "2097152", "--name", "a b; rm -rf /"]
-    shown = ns_ops.ndctl_write(nd.destroy_args("namespace0.0")).shell()
+    shown = ndctl_write(nd.destroy_args("namespace0.0")).shell()
     assert shown == "ndctl destroy-namespace --force namespace0.0"
-    named = ns_ops.ndctl_write(["create-namespace", "--name", "a b"]).shell()
+    named = ndctl_write(["create-namespace", "--name", "a b"]).shell()
     assert named == "ndctl create-namespace --name 'a b'"  # quoted for display, never run by a shell
 
 
@@ -148,7 +150,7 @@ def test_real_ndctl_statuses_map_to_exit_codes(sim):
 def test_a_failing_ndctl_step_fails_the_plan_with_its_errno(sim):
     k = sim("optane-2s")
     faults.inject(k.root, "bind-fail", driver="dax_pmem", device="dax1.1", errno="ENXIO")
-    plan = ns_ops.plan_create(k, discover(k), ns_ops.CreateRequest("region1", "48G", "devdax", backend="ndctl"))
+    plan = plan_create(k, discover(k), CreateRequest("region1", "48G", "devdax", backend="ndctl"))
     out = run_plan(k, plan, RunOptions(yes=True)).outcome
     assert out.status == "failed" and out.exit_code == ExitCode.FAILED
     (step,) = out.results

@@ -10,7 +10,8 @@ from pmemctl.errors import ExitCode
 from pmemctl.model.discover import discover
 from pmemctl.model.records import DaxMode
 from pmemctl.ops.executor import ApplyOptions, Executor
-from pmemctl.ops.planner import ReconfigureRequest, plan_reconfigure
+from pmemctl.ops.plan.combined import plan_reconfigure
+from pmemctl.ops.requests import ReconfigureRequest
 from pmemctl.sim import faults
 
 
@@ -208,7 +209,7 @@ def test_zone_normal_offline_is_refused(make_machine):
 def test_stranded_kmem_unbind_is_never_done(make_machine):
     """The executor refuses to unbind kmem while blocks are online, even if a
     plan says so: the kernel would strand the memory until reboot."""
-    from pmemctl.ops.actions import UnbindDevice
+    from pmemctl.ops.actions.dax import UnbindDevice
     from pmemctl.ops.plan import Plan
 
     k = make_machine("qemu-nvdimm", stage="system-ram")

@@ -19,17 +19,18 @@ from pathlib import Path
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from ops_support import tiny_scenario_text
 
 from pmemctl.errors import PmemctlError
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor
-from pmemctl.ops.planner import BlockRequest, ReconfigureRequest, plan_offline, plan_online, plan_reconfigure
+from pmemctl.ops.plan.blocks import plan_offline, plan_online
+from pmemctl.ops.plan.combined import plan_reconfigure
+from pmemctl.ops.requests import BlockRequest, ReconfigureRequest
 from pmemctl.sim import faults
 from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel
 from pmemctl.sim.scenario import scenario_from_toml
-
-from ops_support import tiny_scenario_text
 
 EXAMPLES = int(os.environ.get("PMEMCTL_STATE_MACHINE_EXAMPLES", "1000"))
 BLOCK_KB = 128 * 1024

@@ -1,6 +1,6 @@
 """The mutating commands: reconfigure, online, offline; status, resume, rollback.
 
-Each parses options, calls one service in ``pmemctl.ops.change`` and renders
+Each parses options, calls one service in ``pmemctl.ops.services`` and renders
 the plan and outcome.  Exit codes come from the outcome (see ExitCode).
 """
 
@@ -39,7 +39,7 @@ def _common_options(f: F) -> F:
 
 
 def _apply_options(app: App, dry_run: bool, yes: bool, force: bool, timeout: Optional[float] = None) -> Any:
-    from pmemctl.ops.change import RunOptions
+    from pmemctl.ops.services import RunOptions
     from pmemctl.ops.executor import ApplyOptions
 
     apply = ApplyOptions(command=" ".join(sys.argv[1:]) or "pmemctl", progress=_progress(app))
@@ -110,16 +110,9 @@ def _finish(app: App, command: str, result: Any, as_json: bool, all_steps: bool,
 
 
 def exit_code_of(result: Any, force: bool) -> int:
-    """A dry run exits as the real run would start: 5 if a check refuses,
-    3 if there is nothing to do, else 0; a real run exits with its outcome."""
-    from pmemctl.errors import ExitCode
+    from pmemctl.ops.services import exit_code_for
 
-    if result.dry_run:
-        plan = result.plan
-        if plan.blocking({"--force"} if force else set()):
-            return int(ExitCode.REFUSED)
-        return int(ExitCode.NO_CHANGE if plan.is_noop else ExitCode.OK)
-    return int(result.outcome.exit_code)
+    return int(exit_code_for(result, force))
 
 
 @click.command("reconfigure")
@@ -146,8 +139,8 @@ def reconfigure(
     for ZONE_NORMAL blocks without --force), detach kmem, attach device_dax.
     Every write is read back; a failure undoes this run's steps newest first.
     """
-    from pmemctl.ops.change import reconfigure as service
-    from pmemctl.ops.planner import ReconfigureRequest
+    from pmemctl.ops.services import reconfigure as service
+    from pmemctl.ops.requests import ReconfigureRequest
 
     if no_online and mode == "devdax":
         from pmemctl.errors import UsageError
@@ -182,8 +175,8 @@ def online(
     lowest address first.  Each block stands alone: one that refuses is
     reported and the others stay online (exit 4, partial).
     """
-    from pmemctl.ops.change import online as service
-    from pmemctl.ops.planner import BlockRequest
+    from pmemctl.ops.services import online as service
+    from pmemctl.ops.requests import BlockRequest
 
     req = BlockRequest(device=device, count=count, size=size, blocks=block_list, zone=zone, force=force)
     result = service(app.open_door(), req, _apply_options(app, dry_run, yes, force))
@@ -211,8 +204,8 @@ def offline(
     block will not go offline in time, the ones this run offlined are
     onlined again (exit 6, rolled back) and the block is named with the cause.
     """
-    from pmemctl.ops.change import offline as service
-    from pmemctl.ops.planner import BlockRequest
+    from pmemctl.ops.services import offline as service
+    from pmemctl.ops.requests import BlockRequest
 
     req = BlockRequest(device=device, count=count, size=size, blocks=block_list, force=force)
     result = service(app.open_door(), req, _apply_options(app, dry_run, yes, force, timeout))
@@ -224,7 +217,7 @@ def offline(
 @click.pass_obj
 def status(app: App, as_json: bool) -> int:
     """Show an unfinished change (interrupted or not fully undone) and the last run."""
-    from pmemctl.ops.change import status as service
+    from pmemctl.ops.services import status as service
 
     st = service(app.open_door(writes=False))
     if as_json:
@@ -243,7 +236,7 @@ def status(app: App, as_json: bool) -> int:
 def _recovery(app: App, name: str, as_json: bool) -> int:
     from pmemctl.cli.render.change import outcome_blocks, recovery_json
     from pmemctl.cli.render.doc import Document
-    from pmemctl.ops import change
+    from pmemctl.ops import services as change
 
     opts = _apply_options(app, False, True, False)
     outcome = (change.rollback if name == "rollback" else change.resume)(app.open_door(), opts)

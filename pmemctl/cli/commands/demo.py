@@ -46,9 +46,9 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     from pmemctl.cli.render.blocks import blocks_document
     from pmemctl.errors import ExitCode, NotFound
     from pmemctl.model.discover import discover
-    from pmemctl.ops import change
+    from pmemctl.ops import services as change
     from pmemctl.ops.executor import ApplyOptions
-    from pmemctl.ops.planner import BlockRequest, ReconfigureRequest
+    from pmemctl.ops.requests import BlockRequest, ReconfigureRequest
     from pmemctl.ops.read import blocks_view, list_view, topology_view
     from pmemctl.sim.build import materialise
     from pmemctl.sim.kernel import SimulatedKernel

@@ -1,6 +1,6 @@
 """``pmemctl namespace``: create, reconfigure and destroy namespaces; plan sizes.
 
-Each subcommand parses options, calls one service in ``pmemctl.ops.namespace``
+Each subcommand parses options, calls one service in ``pmemctl.ops.services``
 and renders the plan and outcome with the change renderers (the same words,
 exact writes and JSON as ``pmemctl reconfigure``).
 """
@@ -96,7 +96,8 @@ def create(app: App, region: str, size: str, mode: str, align: Optional[str], na
     names the nearest valid sizes.  Nothing is destroyed: only free space
     is used.
     """
-    from pmemctl.ops.namespace import CreateRequest, create as service
+    from pmemctl.ops.requests import CreateRequest
+    from pmemctl.ops.services import namespace_create as service
 
     result = service(app.open_door(), CreateRequest(region, size, mode, align, name, backend),
                      _run(app, dry_run, yes, force))
@@ -120,7 +121,8 @@ def reconfigure(app: App, ns: str, mode: str, align: Optional[str], backend: str
     online as system RAM; always needs --yes (or an answer on a terminal).
     For system RAM use 'pmemctl reconfigure NS --mode system-ram'.
     """
-    from pmemctl.ops.namespace import NsReconfigureRequest, reconfigure as service
+    from pmemctl.ops.requests import NsReconfigureRequest
+    from pmemctl.ops.services import namespace_reconfigure as service
 
     result = service(app.open_door(), NsReconfigureRequest(ns, mode, align, backend), _run(app, dry_run, yes, force))
     return _finish(app, "namespace reconfigure", _backend_of(result), result, as_json, all_steps, force)
@@ -139,7 +141,8 @@ def destroy(app: App, ns: str, backend: str, dry_run: bool, yes: bool, force: bo
     destroy-namespace -f').  A label-less namespace cannot be deleted: it
     is left raw and disabled.  The same refusals as reconfigure apply.
     """
-    from pmemctl.ops.namespace import DestroyRequest, destroy as service
+    from pmemctl.ops.requests import DestroyRequest
+    from pmemctl.ops.services import namespace_destroy as service
 
     result = service(app.open_door(), DestroyRequest(ns, backend), _run(app, dry_run, yes, force))
     return _finish(app, "namespace destroy", _backend_of(result), result, as_json, all_steps, force)
@@ -160,7 +163,8 @@ def plan(app: App, region: str, system_ram: str, align: Optional[str], as_json: 
     block size kmem adds memory in.  Changes nothing.
     """
     from pmemctl.errors import ExitCode
-    from pmemctl.ops.namespace import SizePlanRequest, size_plan
+    from pmemctl.ops.requests import SizePlanRequest
+    from pmemctl.ops.services import namespace_size_plan as size_plan
 
     result = size_plan(app.open_door(writes=False), SizePlanRequest(region, system_ram, align))
     p = result.plan

@@ -13,7 +13,7 @@ from pmemctl import SCHEMA_VERSION
 from pmemctl.cli.render.doc import Block, Document, KeyValues, Lines
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pmemctl.ops.change import ChangeResult, Status
+    from pmemctl.ops.services import ChangeResult, Status
     from pmemctl.ops.executor import Outcome
     from pmemctl.ops.plan import Plan
 

@@ -1,6 +1,7 @@
 """The services behind the mutating commands: plan, check consent, apply.
 
-Each command calls one function here.  ``run_plan`` is the shared policy:
+Each mutating command calls one function here (the read commands call
+ops/read.py).  ``run_plan`` is the shared policy:
   1. refusals that no flag lifts, or that the user did not lift, stop the run
      before the first write (Refused, exit 5);
   2. ``--dry-run`` returns the plan without touching anything;
@@ -14,11 +15,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from pmemctl.errors import Refused
+from pmemctl.errors import ExitCode, Refused
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor, Outcome
 from pmemctl.ops.plan import Plan
-from pmemctl.ops.planner import BlockRequest, ReconfigureRequest, plan_offline, plan_online, plan_reconfigure
+from pmemctl.ops.plan.blocks import plan_offline, plan_online
+from pmemctl.ops.plan.combined import plan_reconfigure
+from pmemctl.ops.plan.namespace import SizePlan, plan_create, plan_destroy, plan_reconfigure_namespace, plan_size
+from pmemctl.ops.requests import (
+    BlockRequest,
+    CreateRequest,
+    DestroyRequest,
+    NsReconfigureRequest,
+    ReconfigureRequest,
+    SizePlanRequest,
+)
 from pmemctl.sysfs.door import SysfsRoot
 
 Confirm = Callable[[Plan], bool]
@@ -63,6 +74,18 @@ def run_plan(door: SysfsRoot, plan: Plan, opts: RunOptions) -> ChangeResult:
     return ChangeResult(plan, outcome, False)
 
 
+def exit_code_for(result: ChangeResult, force: bool) -> ExitCode:
+    """The one exit-code rule of a change.  A dry run exits as the real run
+    would start: REFUSED if a check refuses, NO_CHANGE if there is nothing to
+    do, else OK; a real run exits with its outcome's code."""
+    if result.outcome is None:
+        plan = result.plan
+        if plan.blocking({"--force"} if force else set()):
+            return ExitCode.REFUSED
+        return ExitCode.NO_CHANGE if plan.is_noop else ExitCode.OK
+    return result.outcome.exit_code
+
+
 def reconfigure(door: SysfsRoot, req: ReconfigureRequest, opts: RunOptions) -> ChangeResult:
     plan = plan_reconfigure(door, discover(door), req)
     return run_plan(door, plan, opts)
@@ -81,6 +104,23 @@ def online(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult
 def offline(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult:
     topo = discover(door, block_fields=OFFLINE_FIELDS)
     return run_plan(door, plan_offline(door, topo, req), opts)
+
+
+def namespace_create(door: SysfsRoot, req: CreateRequest, opts: RunOptions) -> ChangeResult:
+    return run_plan(door, plan_create(door, discover(door, with_blocks=False), req), opts)
+
+
+def namespace_reconfigure(door: SysfsRoot, req: NsReconfigureRequest, opts: RunOptions) -> ChangeResult:
+    return run_plan(door, plan_reconfigure_namespace(door, discover(door), req), opts)
+
+
+def namespace_destroy(door: SysfsRoot, req: DestroyRequest, opts: RunOptions) -> ChangeResult:
+    return run_plan(door, plan_destroy(door, discover(door), req), opts)
+
+
+def namespace_size_plan(door: SysfsRoot, req: SizePlanRequest) -> SizePlan:
+    """Which namespace size yields exactly the system RAM asked for (reads only)."""
+    return plan_size(door, discover(door, with_blocks=False), req)
 
 
 def rollback(door: SysfsRoot, opts: RunOptions) -> Outcome:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from pmemctl.ops.actions import Action, Write, action_from_dict
+from pmemctl.ops.actions.base import Action, Write
+from pmemctl.ops.actions.registry import action_from_dict
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Plan steps (the Action contract in base.py; one module per kernel subsystem)."""

@@ -1,0 +1,193 @@
+"""The Action contract: one step of a plan, as data that knows how it is done.
+
+Every action declares, as class attributes, how the executor treats it, so
+the executor never names a concrete action (blivet's ``DeviceAction`` is the
+model):
+
+* ``journal``     — how its intent is journalled (:class:`JournalPolicy`);
+* ``bounded``     — each write gets the offline timeout (the kernel retries
+                    offlining until a signal is pending);
+* ``settles``     — its end state comes asynchronously: ``verify`` is polled
+                    until the wait timeout (``uevents``: wake on memory uevents);
+* ``skippable``   — False for waits, whose end state is this run's doing;
+* ``write_detects_done`` — a refused write may mean "already there"
+                    (EINVAL from ``memoryN/state``): the read-back decides.
+
+and, as methods:
+
+* ``describe()``  — one sentence for people;
+* ``writes()``    — the exact writes, rendered as ``echo VALUE > PATH``;
+* ``apply(door, write)`` — carry it out (default: perform ``pending_writes``
+                    through the executor's ``write``);
+* ``precheck(door)`` — a :class:`Problem` that forbids starting, or None;
+* ``after_failure(door)`` — clean up the half of a failed step;
+* ``satisfied(door)`` / ``verify(door)`` — end state there? / why not;
+* ``inverse()``   — the action that undoes it (rollback);
+* ``touches()``   — the devices and blocks whose state to report afterwards;
+* ``state_lines(door)`` — sentences about objects only it knows (namespaces).
+
+Actions name kernel objects by kernel name (``dax0.0``, block 42), never by
+snapshot records, so a plan can be serialised into the journal and replayed
+by ``pmemctl resume`` / ``pmemctl rollback`` in another process.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Optional
+
+from pmemctl.sysfs.door import SysfsRoot
+
+
+@dataclass(frozen=True)
+class Write:
+    """One sysfs write.  ``ignore_errnos``: errnos that are expected and harmless
+    (the verify read decides), e.g. EBUSY from ``bind`` after ``new_id`` already
+    bound the device (kernel-abi.md §4.3)."""
+
+    path: str
+    value: str
+    ignore_errnos: tuple[int, ...] = ()
+    #: what carries it out: "sysfs" (an attribute write), "wipe" (zeroing a
+    #: device's info block) or "ndctl" (one ndctl command line)
+    kind: ClassVar[str] = "sysfs"
+
+    def shell(self) -> str:
+        return f"echo {self.value} > {self.path}"
+
+
+#: how the executor performs one write: bounded, typed errors (see Executor)
+WriteFn = Callable[[Write], None]
+
+
+class ProblemKind(enum.Enum):
+    """Why an action's end state is not there."""
+
+    NOT_DONE = "not-done"  # the kernel has not (yet) done it
+    GONE = "gone"  # the object disappeared
+    CONFLICT = "conflict"  # someone else put it in another state (e.g. the wrong zone)
+    UNSAFE = "unsafe"  # starting it would do harm (precheck)
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: ProblemKind
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def not_done(message: str) -> Problem:
+    return Problem(ProblemKind.NOT_DONE, message)
+
+
+class JournalPolicy(enum.Enum):
+    """How a step's intent reaches the journal (see executor._BatchedJournal)."""
+
+    BATCH = "batch"  # block steps: one intent event per batch, runs of "done"
+    EACH = "each"  # its own start/done events
+    SYNC = "sync"  # its own start/done events, fsync'ed (driver binds: a crash between matters)
+
+
+@dataclass(frozen=True)
+class Touches:
+    """Kernel objects whose state the outcome reports after a run."""
+
+    devices: tuple[str, ...] = ()
+    blocks: tuple[int, ...] = ()
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: ClassVar[str] = "action"
+    #: does undoing it need consent / can it lose data
+    destructive: ClassVar[bool] = False
+    #: how many memory blocks the action walks (for progress)
+    blocks: ClassVar[int] = 0
+    #: False for waits: their end state is a consequence of an earlier step of
+    #: this run, so they always count as done (and are undone on rollback)
+    skippable: ClassVar[bool] = True
+    #: True when the write itself tells "already there" (EINVAL from memoryN/state
+    #: for a block already in that state), so no read is needed before it
+    write_detects_done: ClassVar[bool] = False
+    journal: ClassVar[JournalPolicy] = JournalPolicy.EACH
+    #: each write is bounded by the offline timeout
+    bounded: ClassVar[bool] = False
+    #: verify is polled until the wait timeout; uevents: wake on memory uevents
+    settles: ClassVar[bool] = False
+    uevents: ClassVar[bool] = False
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def writes(self) -> list[Write]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def pending_writes(self, door: SysfsRoot) -> list[Write]:
+        """The writes still needed now (default: all of them)."""
+        return self.writes()
+
+    def apply(self, door: SysfsRoot, write: WriteFn) -> None:
+        """Carry the step out; ``write`` performs one write for the executor."""
+        for w in self.pending_writes(door):
+            write(w)
+
+    def precheck(self, door: SysfsRoot) -> Optional[Problem]:
+        """A reason not to start this step now (read from the machine), or None."""
+        return None
+
+    def after_failure(self, door: SysfsRoot) -> None:
+        """Best-effort clean-up of what a failed attempt may have left half done."""
+
+    def satisfied(self, door: SysfsRoot) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def inverse(self) -> Optional[Action]:
+        return None
+
+    def touches(self) -> Touches:
+        return Touches()
+
+    def state_lines(self, door: SysfsRoot) -> list[str]:
+        """Sentences on where the objects only this step knows are now."""
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        # not dataclasses.asdict (it deep-copies): plans hold one action per block
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        return {"kind": self.kind, **{n: getattr(self, n) for n in names}}
+
+
+class StepStatus(str, enum.Enum):
+    """What happened to one action during apply or rollback."""
+
+    DONE = "done"
+    SKIPPED = "skipped"  # already satisfied
+    FAILED = "failed"
+    UNDONE = "undone"
+    UNDO_FAILED = "undo-failed"
+    NOT_RUN = "not-run"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(slots=True)
+class ActionResult:
+    """What happened to one action during apply or rollback."""
+
+    action: Action
+    status: StepStatus
+    error: Optional[str] = None
+    errno: Optional[int] = None

@@ -1,0 +1,132 @@
+"""dax driver steps: attach a dax device to device_dax or kmem, and detach it.
+
+Sequences from kernel-abi.md §4.3 (what daxctl does): ``remove_id`` before
+``unbind`` so the driver does not re-claim the device by id match;
+``new_id`` (which already binds on 6.x) before ``bind``.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
+from pmemctl.errors import KernelError
+from pmemctl.model.discover import read_dax_ranges
+from pmemctl.model.records import kmem_blocks
+from pmemctl.ops.actions.base import Action, JournalPolicy, Problem, ProblemKind, Touches, Write, not_done
+from pmemctl.ops.actions.memory import block_state
+from pmemctl.sysfs import paths
+from pmemctl.sysfs.door import SysfsRoot
+
+
+def device_driver(door: SysfsRoot, device: str) -> Optional[str]:
+    return door.link_basename(f"{paths.DAX_DEVICES}/{device}/driver")
+
+
+def online_blocks_of(door: SysfsRoot, device: str) -> list[int]:
+    """Blocks of ``device``'s ranges that are online now (read, not planned)."""
+    bs_text = door.read_optional(paths.BLOCK_SIZE_BYTES)
+    if bs_text is None:
+        return []
+    blocks = kmem_blocks(read_dax_ranges(door, device), int(bs_text, 16))
+    return [idx for idx in blocks if block_state(door, idx) == "online"]
+
+
+@dataclass(frozen=True)
+class UnbindDevice(Action):
+    """Detach a dax device from its driver: remove_id, then unbind.
+
+    Never used on kmem while a block is online: the kernel would strand the
+    memory until reboot (real-kernel-lab.md); :meth:`precheck` re-reads that.
+    """
+
+    device: str
+    driver: str
+    kind: ClassVar[str] = "unbind"
+    destructive: ClassVar[bool] = True
+    journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC
+    settles: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"detach {self.device} from the {self.driver} driver"
+
+    def writes(self) -> list[Write]:
+        drv = paths.dax_driver(self.driver)
+        # remove_id of an id that was never added is a silent success.
+        return [Write(drv + "/remove_id", self.device), Write(drv + "/unbind", self.device)]
+
+    def precheck(self, door: SysfsRoot) -> Optional[Problem]:
+        if self.driver != "kmem":
+            return None
+        online = online_blocks_of(door, self.device)
+        if not online:
+            return None
+        return Problem(
+            ProblemKind.UNSAFE,
+            f"refusing to detach {self.device} from kmem: memory block(s) {online[:5]} are still "
+            "online, and the kernel would strand that memory until reboot",
+        )
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return device_driver(door, self.device) is None
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        bound = device_driver(door, self.device)
+        if bound is not None:
+            return not_done(f"{self.device} is still bound to {bound}")
+        return None
+
+    def inverse(self) -> Action:
+        return BindDevice(self.device, self.driver)
+
+    def touches(self) -> Touches:
+        return Touches(devices=(self.device,))
+
+
+@dataclass(frozen=True)
+class BindDevice(Action):
+    """Attach a dax device to a driver: new_id (which already binds on 6.x), then bind.
+
+    ``bind`` after a successful ``new_id`` fails with EBUSY because the device is
+    already bound; that is expected, the driver link decides (kernel-abi.md §4.3).
+    """
+
+    device: str
+    driver: str
+    kind: ClassVar[str] = "bind"
+    journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC
+    settles: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        what = "hot-add its memory as system RAM" if self.driver == "kmem" else "make /dev/" + self.device + " usable"
+        return f"attach {self.device} to the {self.driver} driver ({what})"
+
+    def writes(self) -> list[Write]:
+        drv = paths.dax_driver(self.driver)
+        return [
+            Write(drv + "/new_id", self.device, ignore_errnos=(errno.EEXIST, errno.EBUSY)),
+            Write(drv + "/bind", self.device, ignore_errnos=(errno.EBUSY,)),
+        ]
+
+    def after_failure(self, door: SysfsRoot) -> None:
+        """new_id may have added an id that would claim the device later."""
+        try:
+            door.write(f"{paths.dax_driver(self.driver)}/remove_id", self.device)
+        except KernelError:
+            pass
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return device_driver(door, self.device) == self.driver
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        bound = device_driver(door, self.device)
+        if bound != self.driver:
+            return not_done(f"{self.device} is bound to {bound or 'no driver'}, not {self.driver}")
+        return None
+
+    def inverse(self) -> Action:
+        return UnbindDevice(self.device, self.driver)
+
+    def touches(self) -> Touches:
+        return Touches(devices=(self.device,))

@@ -1,0 +1,215 @@
+"""Memory-block steps: online, offline, and waiting for kmem's hot-add/remove.
+
+Write values and zones: Documentation/admin-guide/mm/memory-hotplug.rst.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
+from pmemctl.ops.actions.base import (
+    Action,
+    JournalPolicy,
+    Problem,
+    ProblemKind,
+    Touches,
+    Write,
+    not_done,
+)
+from pmemctl.sysfs import paths
+from pmemctl.sysfs.door import SysfsRoot
+
+#: zone request -> value written to memoryN/state
+ONLINE_VALUE = {"movable": "online_movable", "normal": "online_kernel", "auto": "online"}
+#: zone request -> valid_zones of an online block that satisfies it
+ZONE_NAME = {"movable": "Movable", "normal": "Normal"}
+
+
+def block_state(door: SysfsRoot, index: int) -> Optional[str]:
+    return door.read_optional(f"{paths.memory_block(index)}/state")
+
+
+def block_zone(door: SysfsRoot, index: int) -> Optional[str]:
+    text = door.read_optional(f"{paths.memory_block(index)}/valid_zones")
+    if not text:
+        return None
+    return text.split()[0]
+
+
+def _offline_write(index: int) -> Write:
+    # EINVAL = already offline (device_offline returns 1): the read-back decides.
+    return Write(f"{paths.memory_block(index)}/state", "offline", ignore_errnos=(errno.EINVAL,))
+
+
+@dataclass(frozen=True)
+class OnlineBlock(Action):
+    index: int
+    zone: str = "movable"  # movable / normal / auto
+    kind: ClassVar[str] = "online-block"
+    blocks: ClassVar[int] = 1
+    write_detects_done: ClassVar[bool] = True
+    journal: ClassVar[JournalPolicy] = JournalPolicy.BATCH
+
+    @property
+    def path(self) -> str:
+        return f"{paths.memory_block(self.index)}/state"
+
+    def describe(self) -> str:
+        where = {"movable": "ZONE_MOVABLE", "normal": "ZONE_NORMAL", "auto": "the zone the kernel picks"}[self.zone]
+        return f"online memory block {self.index} into {where}"
+
+    def writes(self) -> list[Write]:
+        return [Write(self.path, ONLINE_VALUE[self.zone])]
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return block_state(door, self.index) == "online" and self._zone_ok(door)
+
+    def _zone_ok(self, door: SysfsRoot) -> bool:
+        want = ZONE_NAME.get(self.zone)
+        return want is None or block_zone(door, self.index) in (want, None)
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        state = block_state(door, self.index)
+        if state is None:
+            return Problem(ProblemKind.GONE, f"memory block {self.index} disappeared")
+        if state != "online":
+            return not_done(f"memory block {self.index} is {state}, not online")
+        if not self._zone_ok(door):
+            return Problem(
+                ProblemKind.CONFLICT,
+                f"memory block {self.index} is online in {block_zone(door, self.index)}, "
+                f"not {ZONE_NAME[self.zone]} (another agent onlined it first?)",
+            )
+        return None
+
+    def inverse(self) -> Action:
+        return OfflineBlock(self.index, self.zone)
+
+    def touches(self) -> Touches:
+        return Touches(blocks=(self.index,))
+
+
+@dataclass(frozen=True)
+class OfflineBlock(Action):
+    index: int
+    #: zone the block was in, so the inverse puts it back there
+    zone: str = "movable"
+    kind: ClassVar[str] = "offline-block"
+    blocks: ClassVar[int] = 1
+    write_detects_done: ClassVar[bool] = True
+    journal: ClassVar[JournalPolicy] = JournalPolicy.BATCH
+    bounded: ClassVar[bool] = True
+
+    @property
+    def path(self) -> str:
+        return f"{paths.memory_block(self.index)}/state"
+
+    def describe(self) -> str:
+        return f"offline memory block {self.index}"
+
+    def writes(self) -> list[Write]:
+        return [Write(self.path, "offline")]
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return block_state(door, self.index) in ("offline", None)
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        state = block_state(door, self.index)
+        if state not in ("offline", None):
+            return not_done(f"memory block {self.index} is still {state}")
+        return None
+
+    def inverse(self) -> Action:
+        return OnlineBlock(self.index, self.zone)
+
+    def touches(self) -> Touches:
+        return Touches(blocks=(self.index,))
+
+
+@dataclass(frozen=True)
+class _WaitForBlockRange(Action):
+    """Wait until the first and last block of a device's range exist (or not)."""
+
+    device: str
+    first: int
+    last: int
+    timeout: float = 30.0
+    skippable: ClassVar[bool] = False  # the end state comes from this run's bind/unbind
+    settles: ClassVar[bool] = True
+    uevents: ClassVar[bool] = True
+    present: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        what = "appear" if self.present else "be removed"
+        return f"wait for memory blocks {self.first}-{self.last} of {self.device} to {what}"
+
+    def writes(self) -> list[Write]:
+        return []
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return self.verify(door) is None
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        for i in (self.first, self.last):
+            if door.exists(paths.memory_block(i)) != self.present:
+                state = "has not appeared" if self.present else "is still present"
+                return not_done(f"memory block {i} of {self.device} {state}")
+        return None
+
+    def touches(self) -> Touches:
+        return Touches(devices=(self.device,))
+
+
+@dataclass(frozen=True)
+class WaitForBlocks(_WaitForBlockRange):
+    """After kmem binds, the kernel hot-adds the device's blocks."""
+
+    kind: ClassVar[str] = "wait-blocks"
+
+    def inverse(self) -> Action:
+        # Undoing the hot-add starts by taking every block of the device
+        # offline, whoever onlined it (the kernel, a udev rule, or us).
+        return OfflineRange(self.device, self.first, self.last)
+
+
+@dataclass(frozen=True)
+class WaitForBlocksGone(_WaitForBlockRange):
+    """After kmem unbinds, the kernel removes the blocks (remove_memory)."""
+
+    kind: ClassVar[str] = "wait-blocks-gone"
+    present: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class OfflineRange(Action):
+    """Offline every online block in [first, last] (rollback of a hot-add)."""
+
+    device: str
+    first: int
+    last: int
+    kind: ClassVar[str] = "offline-range"
+    bounded: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"offline every online memory block of {self.device} ({self.first}-{self.last})"
+
+    def writes(self) -> list[Write]:
+        return [_offline_write(i) for i in range(self.first, self.last + 1)]
+
+    def pending_writes(self, door: SysfsRoot) -> list[Write]:
+        """The writes for the blocks that are online now (the rest need none)."""
+        return [_offline_write(i) for i in range(self.first, self.last + 1) if block_state(door, i) == "online"]
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return self.verify(door) is None
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        for i in range(self.first, self.last + 1):
+            if block_state(door, i) == "online":
+                return not_done(f"memory block {i} of {self.device} is still online")
+        return None
+
+    def touches(self) -> Touches:
+        return Touches(devices=(self.device,))

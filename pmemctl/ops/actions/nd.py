@@ -1,0 +1,604 @@
+"""Namespace steps: create, reconfigure and destroy a namespace, with either backend.
+
+Two backends do the same steps (kernel-abi.md §3, §5.2, §5.3, §7.7):
+
+* ``sysfs``: the write sequences libndctl performs (seeds, uuid, size,
+  sector size, the pfn/dax/btt personality, enable), through the door;
+* ``ndctl``: the real ndctl, one command per step (ops/backends/ndctl.py).
+
+A step shows the same description with both; only its exact writes differ
+(sysfs writes, or the ndctl command line).  Both are verified by reading
+sysfs back (:func:`pmemctl.model.nd.read_namespace_now`), so both give the
+same outcomes.  Before it writes, a step checks that the machine is as the
+plan saw it (seeds, holder); if not, it does not start (``_Stale``).
+"""
+
+from __future__ import annotations
+
+import errno
+import shlex
+import uuid as _uuid
+from dataclasses import dataclass, replace
+from typing import ClassVar, Optional, Sequence
+
+from pmemctl.errors import KernelError, PmemctlError
+from pmemctl.model.nd import find_by_uuid, read_namespace_now
+from pmemctl.model.records import Namespace, NamespaceMode
+from pmemctl.ops.actions.base import Action, Problem, ProblemKind, Write, WriteFn, not_done
+from pmemctl.ops.backends import ndctl
+from pmemctl.ops.sizes import DEFAULT_ALIGN, PFN_MODES, exact_size, human
+from pmemctl.sysfs import abi, paths
+from pmemctl.sysfs.door import SysfsRoot
+
+#: btt sector size pmemctl asks for in sector mode (ndctl's choice for pmem)
+BTT_SECTOR_SIZE = 4096
+#: namespace sector_size ndctl writes for pmem namespaces (kernel-abi.md §5.2)
+NS_SECTOR_SIZE = 512
+#: how much of the namespace start is wiped on destroy/reconfigure (§5.3)
+INFO_BLOCK_WIPE = 8192
+
+
+@dataclass(frozen=True)
+class Shown(Write):
+    """A sysfs write shown with its own shell text (e.g. ``echo > PATH`` for
+    the newline that clears an attribute: an empty write never reaches sysfs)."""
+
+    text: str = ""
+
+    def shell(self) -> str:
+        return self.text or super().shell()
+
+
+def clear(path: str) -> Shown:
+    return Shown(path, "\n", text=f"echo > {path}")
+
+
+@dataclass(frozen=True)
+class WipeInfoBlock(Write):
+    """Not a sysfs write: zero the first 8 KiB of a block device (the old
+    pfn/dax/btt info block, §5.3), read first and written only if not zero."""
+
+    kind: ClassVar[str] = "wipe"
+
+    def shell(self) -> str:
+        return f"dd if=/dev/zero of={self.path} bs={INFO_BLOCK_WIPE} count=1 oflag=direct conv=notrunc"
+
+
+@dataclass(frozen=True)
+class NdctlCommand(Write):
+    """Not a sysfs write: one ndctl command line (path "ndctl", value its arguments)."""
+
+    kind: ClassVar[str] = "ndctl"
+
+    argv: tuple[str, ...] = ()
+
+    def shell(self) -> str:
+        return shlex.join(("ndctl", *self.argv))
+
+
+def ndctl_write(args: Sequence[str]) -> NdctlCommand:
+    return NdctlCommand("ndctl", shlex.join(args), argv=tuple(args))
+
+
+def region_seed(door: SysfsRoot, region: str, attr: str) -> str:
+    return (door.read_optional(f"{paths.nd_device(region)}/{attr}") or "").strip()
+
+
+def _blockdev_now(door: SysfsRoot, namespace: str) -> str:
+    names = sorted(door.listdir(paths.nd_device(namespace) + "/block"))
+    return names[0] if names else abi.raw_blockdev(namespace)
+
+
+class _Stale(PmemctlError):
+    """The machine is not as the plan saw it: the step is not started."""
+
+
+# --------------------------------------------------------------------------
+# actions
+
+
+def mode_label(mode: str, align: Optional[int]) -> str:
+    if mode in PFN_MODES and align:
+        return f"{mode} (align {exact_size(align)})"
+    return mode
+
+
+@dataclass(frozen=True)
+class NamespaceAction(Action):
+    """Common part of the namespace steps: more than plain writes (a device
+    wipe, or one ndctl command), so each carries out its own ``apply``."""
+
+    destructive: ClassVar[bool] = True
+
+
+def _run_sysfs(door: SysfsRoot, write: WriteFn, writes: Sequence[Write], recover: Sequence[Write] = ()) -> None:
+    """Perform ``writes`` in order (``write`` skips their ignored errnos); on a
+    failure, best-effort ``recover`` writes (ndctl's autorecover, §5.2), then
+    re-raise the first error."""
+    try:
+        for w in writes:
+            if isinstance(w, WipeInfoBlock):
+                door.wipe_info_block(w.path, INFO_BLOCK_WIPE)
+                continue
+            write(w)
+    except KernelError:
+        for w in recover:
+            try:
+                door.write(w.path, w.value)
+            except KernelError:
+                pass
+        raise
+
+
+#: ndctl's mode names, old and new (kernel-abi.md §3.2: memory=fsdax, dax=devdax, safe=sector)
+_NDCTL_MODE = {"memory": "fsdax", "dax": "devdax", "safe": "sector"}
+
+
+def _run_ndctl(door: SysfsRoot, args: Sequence[str], expect_mode: Optional[str] = None) -> ndctl.NdctlResult:
+    """Run ndctl; a failure keeps its errno.  ``expect_mode``: the command
+    prints the namespace it set up (one bare object); check it says so."""
+    result = ndctl.run_ndctl(door, args)
+    if not result.ok:
+        raise result.failure()
+    if expect_mode is not None:
+        try:
+            made = ndctl.parse_json(result.stdout)
+        except ValueError as err:
+            raise _Stale(f"{result.command} printed no namespace JSON: {err}") from err
+        mode = str(made[0].get("mode", "raw")) if made else None
+        if mode is not None and _NDCTL_MODE.get(mode, mode) != expect_mode:
+            raise _Stale(f"{result.command} set up {made[0].get('dev', '?')} as {mode}, not {expect_mode}")
+    return result
+
+
+def _state_line(door: SysfsRoot, namespace: str, uuid: Optional[str], region: str) -> str:
+    name = namespace
+    facts = read_namespace_now(door, name)
+    if uuid and (facts is None or (facts.uuid or "") != uuid.lower()):
+        found = find_by_uuid(door, region, uuid)
+        if found is not None:
+            name, facts = found, read_namespace_now(door, found)
+        else:
+            return f"{namespace}: no namespace of {region} carries its uuid {uuid} now"
+    if facts is None:
+        return f"{namespace} does not exist"
+    if facts.size == 0:
+        return f"{name} is not configured (size 0)"
+    device = _device_node(door, name, facts) if facts.enabled else None
+    return f"{name} is {facts.mode.value}" + (f" ({device})" if device else "") + (
+        ", enabled" if facts.enabled else ", disabled")
+
+
+def _device_node(door: SysfsRoot, namespace: str, facts: Namespace) -> Optional[str]:
+    """The node a user opens: /dev/daxX.Y for devdax, the block device otherwise.
+
+    The dax bus device is named after the *namespace* (drivers/dax/pmem.c
+    parses namespaceX.Y), not after the nd dax personality device that
+    holds it: namespace1.2 held by nd dax1.1 is /dev/dax1.2."""
+    parent = paths.nd_device(facts.holder) if facts.holder else paths.nd_device(namespace)
+    if facts.mode == NamespaceMode.DEVDAX:
+        names = [e for e in door.listdir(parent) if abi.DAX_DEVICE_RE.match(e)]
+    else:
+        names = door.listdir(parent + "/block")
+    return f"/dev/{sorted(names)[0]}" if names else None
+
+
+@dataclass(frozen=True)
+class CreateNamespace(NamespaceAction):
+    """Create a namespace on the region's seed (§5.2), or ``ndctl create-namespace``."""
+
+    region: str
+    namespace: str  # the namespace seed the kernel offers (namespace_seed)
+    mode: str
+    size: int
+    uuid: str  # the namespace (label) uuid: ndctl --uuid
+    holder_uuid: str  # the pfn/dax/btt info-block uuid (sysfs backend)
+    seed: str = ""  # the pfn/dax/btt seed ("" for raw)
+    align: Optional[int] = None
+    name: Optional[str] = None
+    sector_size: Optional[int] = None  # btt sector size (sector mode)
+    has_alt_name: bool = True
+    has_sector_size: bool = True
+    backend: str = "sysfs"
+    kind: ClassVar[str] = "ns-create"
+    destructive: ClassVar[bool] = False
+
+    def describe(self) -> str:
+        text = f"create {self.namespace} in {self.region}: {human(self.size)} {mode_label(self.mode, self.align)}"
+        if self.name:
+            text += f", name {self.name!r}"
+        return text
+
+    def sysfs_writes(self) -> list[Write]:
+        ns = paths.nd_device(self.namespace)
+        out: list[Write] = [Write(ns + "/uuid", self.uuid)]
+        if self.has_alt_name:
+            out.append(Write(ns + "/alt_name", self.name) if self.name else clear(ns + "/alt_name"))
+        out.append(Write(ns + "/size", hex(self.size)))
+        if self.has_sector_size:
+            out.append(Write(ns + "/sector_size", str(NS_SECTOR_SIZE)))
+        out.extend(_personality_writes(self.namespace, self.mode, self.seed, self.holder_uuid, self.align,
+                                       self.sector_size))
+        return out
+
+    def recover_writes(self) -> list[Write]:
+        ns = paths.nd_device(self.namespace)
+        out: list[Write] = []
+        if self.seed:
+            out.append(clear(paths.nd_device(self.seed) + "/namespace"))
+            out.append(clear(ns + "/holder_class"))
+        out.append(Write(ns + "/size", "0"))
+        return out
+
+    def ndctl_args(self) -> list[str]:
+        return ndctl.create_args(
+            self.region, self.mode, self.size, uuid=self.uuid,
+            align=self.align if self.mode in PFN_MODES else None, name=self.name,
+            sector_size=self.sector_size if self.mode == "sector" else None,
+        )
+
+    def writes(self) -> list[Write]:
+        if self.backend == "ndctl":
+            return [ndctl_write(self.ndctl_args())]
+        return self.sysfs_writes()
+
+    def _check_fresh(self, door: SysfsRoot) -> None:
+        seed_now = region_seed(door, self.region, "namespace_seed")
+        if seed_now != self.namespace:
+            raise _Stale(f"{self.region}'s namespace seed is now {seed_now or 'none'}, not {self.namespace}: "
+                         "the region changed since the plan was made", hint="run the command again")
+        facts = read_namespace_now(door, self.namespace)
+        if facts is not None and (facts.size or facts.ns_bound):
+            raise _Stale(f"{self.namespace} is no longer an idle seed", hint="run the command again")
+        if self.seed:
+            attr = abi.PERSONALITIES[self.mode].seed_attr
+            now = region_seed(door, self.region, attr)
+            if now != self.seed:
+                raise _Stale(f"{self.region}'s {attr} is now {now or 'none'}, not {self.seed}",
+                             hint="run the command again")
+
+    def apply(self, door: SysfsRoot, write: WriteFn) -> None:
+        self._check_fresh(door)
+        if self.backend == "ndctl":
+            _run_ndctl(door, self.ndctl_args(), expect_mode=self.mode)
+            return
+        _run_sysfs(door, write, self.sysfs_writes(), self.recover_writes())
+
+    def _created(self, door: SysfsRoot) -> Optional[str]:
+        facts = read_namespace_now(door, self.namespace)
+        if facts is not None and (facts.uuid or "") == self.uuid.lower():
+            return self.namespace
+        return find_by_uuid(door, self.region, self.uuid)
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return self._created(door) is not None and self.verify(door) is None
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        name = self._created(door)
+        if name is None:
+            return not_done(f"no namespace with uuid {self.uuid} appeared in {self.region}")
+        facts = read_namespace_now(door, name)
+        if facts is None:
+            return Problem(ProblemKind.GONE, f"{name} has disappeared")
+        if facts.size != self.size:
+            return not_done(f"{name} has size {facts.size}, not {self.size}")
+        if facts.mode.value != self.mode:
+            return not_done(f"{name} is {facts.mode.value}, not {self.mode}")
+        if not facts.enabled:
+            return f"{name} was configured but is not enabled (no driver accepted it)"
+        return None
+
+    def inverse(self) -> Action:
+        return DestroyNamespace(
+            region=self.region, namespace=self.namespace, mode=self.mode, size=self.size, uuid=self.uuid,
+            labeled=True, holder=self.seed, holder_bound=bool(self.seed), ns_bound=not self.seed,
+            backend=self.backend, replan=True,
+        )
+
+    def state_lines(self, door: SysfsRoot) -> list[str]:
+        return [_state_line(door, self.namespace, self.uuid, self.region)]
+
+
+def _personality_writes(namespace: str, mode: str, seed: str, holder_uuid: str, align: Optional[int],
+                        sector_size: Optional[int]) -> list[Write]:
+    """Claim ``seed`` for ``namespace`` and enable it (§5.2); raw: enable the namespace."""
+    ns = paths.nd_device(namespace)
+    if mode == "raw":
+        return [Write(paths.nd_driver("nd_pmem", "bind"), namespace)]
+    personality = abi.PERSONALITIES[mode]
+    holder_class, driver = personality.holder_prefix, personality.driver
+    sd = paths.nd_device(seed)
+    # holder_class: "errors ignored" (§5.2): older kernels lack the attribute
+    out: list[Write] = [Write(ns + "/holder_class", holder_class, ignore_errnos=(errno.ENOENT, errno.EINVAL))]
+    out.append(Write(sd + "/uuid", holder_uuid))
+    if mode in PFN_MODES:
+        out.append(Write(sd + "/mode", "pmem"))
+        out.append(Write(sd + "/align", str(align or DEFAULT_ALIGN)))
+    else:
+        out.append(Write(sd + "/sector_size", str(sector_size or BTT_SECTOR_SIZE)))
+    out.append(Write(sd + "/namespace", namespace))
+    out.append(Write(paths.nd_driver(driver, "bind"), seed))
+    return out
+
+
+def _release_writes(namespace: str, holder: str, holder_bound: bool, ns_bound: bool) -> list[Write]:
+    """Disable a namespace and release its personality (§5.3 first steps)."""
+    ns = paths.nd_device(namespace)
+    out: list[Write] = []
+    if holder:
+        if holder_bound:
+            out.append(Write(paths.nd_driver(abi.driver_of_holder(holder), "unbind"), holder))
+        out.append(clear(paths.nd_device(holder) + "/namespace"))
+        out.append(clear(ns + "/holder_class"))
+    elif ns_bound:
+        out.append(Write(paths.nd_driver("nd_pmem", "unbind"), namespace))
+    return out
+
+
+def _wipe_writes(namespace: str, blockdev: str) -> list[Write]:
+    """Enable raw, wipe the old info block, disable (§5.3)."""
+    ns = paths.nd_device(namespace)
+    return [
+        Write(ns + "/force_raw", "1"),
+        Write(paths.nd_driver("nd_pmem", "bind"), namespace),
+        WipeInfoBlock(f"/dev/{blockdev}", "zeros"),
+        Write(ns + "/force_raw", "0"),
+        Write(paths.nd_driver("nd_pmem", "unbind"), namespace),
+    ]
+
+
+@dataclass(frozen=True)
+class ReconfigureNamespace(NamespaceAction):
+    """Change a namespace's personality in place: disable it, wipe the info
+    block, claim a new seed, enable (§3.2 ``create-namespace -e``)."""
+
+    region: str
+    namespace: str
+    mode: str  # target
+    from_mode: str
+    uuid: Optional[str] = None  # namespace uuid (labeled), to find it again
+    #: the label uuid it gets (labelled namespaces): ndctl -e writes a new one,
+    #: and so does the sysfs backend, so both end the same
+    new_uuid: Optional[str] = None
+    holder: str = ""  # current pfn/dax/btt holder ("" raw)
+    holder_bound: bool = False
+    ns_bound: bool = False
+    seed: str = ""  # the seed to claim ("" raw, or: whatever the region offers then)
+    holder_uuid: str = ""
+    align: Optional[int] = None
+    from_align: Optional[int] = None
+    sector_size: Optional[int] = None
+    backend: str = "sysfs"
+    #: True for rollback steps: take the machine as it is then (seeds, holder)
+    replan: bool = False
+    kind: ClassVar[str] = "ns-reconfigure"
+
+    def describe(self) -> str:
+        return (f"reconfigure {self.namespace} from {mode_label(self.from_mode, self.from_align)} to "
+                f"{mode_label(self.mode, self.align)} (wipes its info block)")
+
+    def _live(self, door: SysfsRoot) -> ReconfigureNamespace:
+        """This step as the machine is now: rollback steps adapt, planned steps
+        must find the machine as planned."""
+        name = self._find(door) or self.namespace
+        facts = read_namespace_now(door, name)
+        if facts is None:
+            raise _Stale(f"{self.namespace} no longer exists")
+        seed = self.seed
+        if self.mode != "raw":
+            seed_attr = abi.PERSONALITIES[self.mode].seed_attr
+            now = region_seed(door, self.region, seed_attr)
+            if self.replan or not seed:
+                seed = now
+            elif now != seed:
+                raise _Stale(f"{self.region}'s {seed_attr} is now {now or 'none'}, not {seed}",
+                             hint="run the command again")
+            if not seed:
+                raise _Stale(f"{self.region} offers no {seed_attr}: it cannot take {self.mode}")
+        live = replace(self, namespace=name, holder=facts.holder or "", holder_bound=facts.holder_bound,
+                       ns_bound=facts.ns_bound, seed=seed)
+        if not self.replan and (live.holder, live.holder_bound, live.ns_bound) != (
+                self.holder, self.holder_bound, self.ns_bound):
+            raise _Stale(f"{self.namespace} changed since the plan was made "
+                         f"(holder {facts.holder or 'none'})", hint="run the command again")
+        return live
+
+    def sysfs_writes(self) -> list[Write]:
+        out = _release_writes(self.namespace, self.holder, self.holder_bound, self.ns_bound)
+        out += _wipe_writes(self.namespace, abi.raw_blockdev(self.namespace))
+        if self.new_uuid:
+            out.append(Write(paths.nd_device(self.namespace) + "/uuid", self.new_uuid))
+        out += _personality_writes(self.namespace, self.mode, self.seed or f"<{self.mode} seed>",
+                                   self.holder_uuid or "<new uuid>", self.align, self.sector_size)
+        return out
+
+    def recover_writes(self) -> list[Write]:
+        ns = paths.nd_device(self.namespace)
+        out: list[Write] = [Write(ns + "/force_raw", "0")]
+        if self.seed:
+            out += [clear(paths.nd_device(self.seed) + "/namespace"), clear(ns + "/holder_class")]
+        return out
+
+    def ndctl_args(self) -> list[str]:
+        return ndctl.reconfigure_args(
+            self.namespace, self.mode, align=self.align if self.mode in PFN_MODES else None,
+            sector_size=self.sector_size if self.mode == "sector" else None, uuid=self.new_uuid,
+        )
+
+    def writes(self) -> list[Write]:
+        if self.backend == "ndctl":
+            return [ndctl_write(self.ndctl_args())]
+        return self.sysfs_writes()
+
+    def apply(self, door: SysfsRoot, write: WriteFn) -> None:
+        live = self._live(door)
+        try:
+            self._apply_live(door, write, live)
+        except PmemctlError as err:
+            # the old personality is already released and its info block
+            # wiped: put it back (same mode and align, so fsdax/devdax data
+            # sits at the same offset again) before reporting the failure
+            if not self.replan and self._restore(door, write):
+                err.hint = (err.hint + "; " if err.hint else "") + (
+                    f"{self.namespace} was set up as {mode_label(self.from_mode, self.from_align)} again")
+            raise
+
+    def _restore(self, door: SysfsRoot, write: WriteFn) -> bool:
+        inverse = self.inverse()
+        try:
+            if not inverse.satisfied(door):
+                inverse.apply(door, write)
+            return inverse.verify(door) is None
+        except PmemctlError:
+            return False
+
+    def _apply_live(self, door: SysfsRoot, write: WriteFn, live: ReconfigureNamespace) -> None:
+        if self.backend == "ndctl":
+            _run_ndctl(door, live.ndctl_args(), expect_mode=self.mode)
+            return
+        if not live.holder_uuid:
+            live = replace(live, holder_uuid=str(_uuid.uuid4()))
+        writes = live.sysfs_writes()
+        # the raw block device is named by the kernel: wipe the one it made
+        wipe_at = next(i for i, w in enumerate(writes) if isinstance(w, WipeInfoBlock))
+        _run_sysfs(door, write, writes[:wipe_at], live.recover_writes())
+        blockdev = _blockdev_now(door, live.namespace)
+        writes[wipe_at] = WipeInfoBlock(f"/dev/{blockdev}", "zeros")
+        _run_sysfs(door, write, writes[wipe_at:], live.recover_writes())
+
+    def _find(self, door: SysfsRoot) -> Optional[str]:
+        """The namespace: by its label uuid, else by name (``ndctl
+        create-namespace -e`` writes a new uuid to the same namespace)."""
+        facts = read_namespace_now(door, self.namespace)
+        known = [u.lower() for u in (self.uuid, self.new_uuid) if u]
+        if facts is not None and (not known or (facts.uuid or "") in known):
+            return self.namespace
+        for uuid in known:
+            found = find_by_uuid(door, self.region, uuid)
+            if found is not None:
+                return found
+        if facts is not None and facts.size:
+            return self.namespace
+        return None
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return self.verify(door) is None
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        name = self._find(door)
+        if name is None:
+            return Problem(ProblemKind.GONE, f"{self.namespace} has disappeared")
+        facts = read_namespace_now(door, name)
+        if facts is None:
+            return Problem(ProblemKind.GONE, f"{self.namespace} has disappeared")
+        if facts.mode.value != self.mode:
+            return not_done(f"{name} is {facts.mode.value}, not {self.mode}")
+        if not facts.enabled:
+            return not_done(f"{name} is {facts.mode.value} but not enabled")
+        if self.mode in PFN_MODES and self.align and facts.align not in (None, self.align):
+            return not_done(f"{name} has align {facts.align}, not {self.align}")
+        return None
+
+    def inverse(self) -> Action:
+        return ReconfigureNamespace(
+            region=self.region, namespace=self.namespace, mode=self.from_mode, from_mode=self.mode,
+            uuid=self.new_uuid or self.uuid, new_uuid=self.uuid if self.new_uuid else None,  # its old uuid back
+            seed="", align=self.from_align, from_align=self.align,
+            sector_size=BTT_SECTOR_SIZE if self.from_mode == "sector" else None,
+            backend=self.backend, replan=True,
+        )
+
+    def state_lines(self, door: SysfsRoot) -> list[str]:
+        return [_state_line(door, self._find(door) or self.namespace, None, self.region)]
+
+
+@dataclass(frozen=True)
+class DestroyNamespace(NamespaceAction):
+    """Disable, wipe the info block, delete (§5.3 ``destroy-namespace -f``).
+
+    A label-less (io) namespace cannot be deleted: it is left raw and disabled.
+    """
+
+    region: str
+    namespace: str
+    mode: str
+    size: int
+    uuid: Optional[str] = None
+    labeled: bool = True
+    holder: str = ""
+    holder_bound: bool = False
+    ns_bound: bool = False
+    backend: str = "sysfs"
+    replan: bool = False
+    kind: ClassVar[str] = "ns-destroy"
+
+    def describe(self) -> str:
+        what = "delete it" if self.labeled else "leave it raw and disabled (label-less: it cannot be deleted)"
+        return f"destroy {self.namespace} ({human(self.size)} {self.mode}): wipe its info block and {what}"
+
+    def _live(self, door: SysfsRoot) -> DestroyNamespace:
+        name = self._find(door)
+        if name is None:
+            raise _Stale(f"{self.namespace} no longer exists")
+        facts = read_namespace_now(door, name)
+        if facts is None:
+            raise _Stale(f"{self.namespace} no longer exists")
+        live = replace(self, namespace=name, holder=facts.holder or "", holder_bound=facts.holder_bound,
+                       ns_bound=facts.ns_bound)
+        if not self.replan and (live.namespace, live.holder, live.holder_bound, live.ns_bound) != (
+                self.namespace, self.holder, self.holder_bound, self.ns_bound):
+            raise _Stale(f"{self.namespace} changed since the plan was made", hint="run the command again")
+        return live
+
+    def sysfs_writes(self) -> list[Write]:
+        out = _release_writes(self.namespace, self.holder, self.holder_bound, self.ns_bound)
+        out += _wipe_writes(self.namespace, abi.raw_blockdev(self.namespace))
+        if self.labeled:
+            out.append(Write(paths.nd_device(self.namespace) + "/size", "0"))
+        return out
+
+    def writes(self) -> list[Write]:
+        if self.backend == "ndctl":
+            return [ndctl_write(ndctl.destroy_args(self.namespace))]
+        return self.sysfs_writes()
+
+    def apply(self, door: SysfsRoot, write: WriteFn) -> None:
+        live = self._live(door)
+        if self.backend == "ndctl":
+            _run_ndctl(door, ndctl.destroy_args(live.namespace))
+            return
+        writes = live.sysfs_writes()
+        wipe_at = next(i for i, w in enumerate(writes) if isinstance(w, WipeInfoBlock))
+        recover = [Write(paths.nd_device(live.namespace) + "/force_raw", "0")]
+        _run_sysfs(door, write, writes[:wipe_at], recover)
+        writes[wipe_at] = WipeInfoBlock(f"/dev/{_blockdev_now(door, live.namespace)}", "zeros")
+        _run_sysfs(door, write, writes[wipe_at:], recover)
+
+    def _find(self, door: SysfsRoot) -> Optional[str]:
+        facts = read_namespace_now(door, self.namespace)
+        if facts is not None and (not self.uuid or (facts.uuid or "") == self.uuid.lower()):
+            return self.namespace
+        if self.uuid:
+            return find_by_uuid(door, self.region, self.uuid)
+        return None
+
+    def satisfied(self, door: SysfsRoot) -> bool:
+        return self.verify(door) is None
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        name = self._find(door)
+        if name is None:
+            return None
+        facts = read_namespace_now(door, name)
+        if facts is None:
+            return None
+        if self.labeled:
+            if facts.size:
+                return not_done(f"{name} still has size {facts.size}")
+            return None
+        if facts.holder or facts.ns_bound:
+            return not_done(f"{name} is still {'claimed by ' + facts.holder if facts.holder else 'enabled'}")
+        return None
+
+    def state_lines(self, door: SysfsRoot) -> list[str]:
+        return [_state_line(door, self.namespace, self.uuid, self.region)]

@@ -1,0 +1,116 @@
+"""``reconfigure``: one entry for dax devices and namespaces.
+
+A dax device (or ``all``) converts on its own (plan/dax.py).  A namespace that
+is not devdax yet becomes devdax, then system RAM, as one unit: applied, or
+rolled back, together.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from pmemctl.errors import Refused, UsageError
+from pmemctl.model.records import (
+    DaxDevice,
+    NamespaceMode,
+    Topology,
+)
+from pmemctl.ops.backends import choose_backend
+from pmemctl.ops.plan import Plan, PlanBuilder
+from pmemctl.ops.plan.checks import privilege_check
+from pmemctl.ops.plan.dax import plan_to_devdax, plan_to_system_ram
+from pmemctl.ops.plan.namespace import parse_align, reconfigure_step, region_can_take, supported_alignments
+from pmemctl.ops.plan.safety import consent_text, safety_checks
+from pmemctl.ops.requests import MODES, ZONES, ReconfigureRequest
+from pmemctl.ops.select import match_namespaces, select_devices, select_namespace
+from pmemctl.ops.sizes import DEFAULT_ALIGN, human, pfn_layout
+from pmemctl.sysfs import abi
+from pmemctl.sysfs.door import SysfsRoot
+
+
+def plan_reconfigure(door: SysfsRoot, topo: Topology, req: ReconfigureRequest) -> Plan:
+    if req.mode not in MODES:
+        raise UsageError(f"unknown mode {req.mode!r}", hint="use system-ram or devdax")
+    if req.zone not in ZONES:
+        raise UsageError(f"unknown zone {req.zone!r}", hint="use movable or normal")
+    sel = req.selector.strip()
+    names_a_device = sel == "all" or sel.startswith(("/", "dax")) or re.fullmatch(r"\d+\.\d+", sel) is not None
+    if req.mode == "system-ram" and not names_a_device:
+        # a namespace not yet devdax: namespace -> devdax -> kmem -> online, one plan
+        combined = plan_namespace_to_system_ram(door, topo, req)
+        if combined is not None:
+            return combined
+    devices, how = select_devices(topo, req.selector)
+    pb = PlanBuilder(title=f"reconfigure {', '.join(d.name for d in devices)} to {req.mode}")
+    if how != devices[0].name:
+        pb.notes.append(f"selected {how}")
+    privilege_check(pb, door)
+    for dev in devices:
+        pb.begin_unit(dev.name)  # each device converts, or rolls back, on its own
+        if req.mode == "system-ram":
+            plan_to_system_ram(pb, door, topo, dev, req)
+        else:
+            plan_to_devdax(pb, door, topo, dev, req)
+    if req.selector.strip() == "all" and pb.actions:
+        pb.destructive = True
+    return pb.build()
+
+
+def plan_namespace_to_system_ram(
+    door: SysfsRoot, topo: Topology, req: ReconfigureRequest, backend: str = "auto"
+) -> Optional[Plan]:
+    """``pmemctl reconfigure NS --mode system-ram`` for a namespace that is
+    not devdax yet: reconfigure it to devdax, then hand its dax device to
+    kmem and online it, as one unit (applied, or rolled back, together).
+
+    Returns None when the selector does not name such a namespace (the
+    dax-device planner handles it).
+    """
+    if req.mode != "system-ram":
+        return None
+    sel = req.selector.strip()
+    if sel == "all" or sel.startswith("/") or sel.startswith("dax"):
+        return None
+    hits = match_namespaces(topo, sel)
+    if not hits:
+        return None
+    if len(hits) > 1:
+        select_namespace(topo, sel)  # raises AmbiguousSelector with the candidates
+    ns = hits[0]
+    if ns.mode == NamespaceMode.DEVDAX:
+        return None
+    if ns.size == 0:
+        raise Refused(f"{ns.name} is not configured (size 0)",
+                      hint=f"create one: pmemctl namespace create --region {ns.region} --mode devdax --size SIZE")
+    backend = choose_backend(door, backend)
+    region = topo.region(ns.region)
+    assert region is not None
+    region_can_take(region, "devdax")
+    align = parse_align(None, "devdax", supported_alignments(door, region, "devdax")) or DEFAULT_ALIGN
+    pb = PlanBuilder(title=f"reconfigure {ns.name} to system-ram (via devdax)")
+    pb.notes.append(f"selected {ns.name} ({ns.mode.value}); it becomes devdax first, then system RAM")
+    privilege_check(pb, door)
+    use = safety_checks(pb, door, topo, ns, "reconfigure")
+    pb.begin_unit(ns.name)
+    pb.targets.append(ns.name)
+    pb.actions.append(reconfigure_step(door, topo, ns, "devdax", align, backend))
+    if ns.resource is None:
+        pb.refuse("resource", f"the physical address of {ns.name} is unknown (resource is readable by root only)")
+        return pb.build()
+    lay = pfn_layout(ns.resource, ns.size, align)
+    if lay.usable <= 0:
+        pb.refuse("size", f"{ns.name} ({human(ns.size)}) is too small for devdax")
+        return pb.build()
+    future = DaxDevice(
+        name=abi.dax_name(ns.name), path=f"{region.path}/{region.dax_seed or 'dax'}/{abi.dax_name(ns.name)}",
+        region_id=region.id, region_path=None, size=lay.usable, resource=lay.data_start, align=align,
+        target_node=ns.target_node if ns.target_node is not None else region.target_node,
+        numa_node=ns.numa_node, driver="device_dax", dev=None, source="nvdimm", namespace=ns.name,
+        mappings=(), memmap_on_memory=None, blocks=(),
+    )
+    pb.notes.append(f"as devdax: {future.name}, {human(lay.usable)} at {lay.data_start:#x}")
+    plan_to_system_ram(pb, door, topo, future, req)
+    pb.destructive = True
+    pb.consent = consent_text(ns, use, f"it becomes system RAM ({future.name})")
+    return pb.build()

@@ -1,0 +1,114 @@
+"""Plans for a dax device: devdax -> system-ram and back.
+
+Write sequences follow the kernel (kernel-abi.md §4.3, §4.4, §7.5, §7.6):
+  devdax -> system-ram:  device_dax remove_id+unbind, kmem new_id+bind,
+                         wait for the blocks, online each block in the zone asked.
+  system-ram -> devdax:  offline each online block, kmem remove_id+unbind,
+                         wait for the blocks to go, device_dax new_id+bind.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from pmemctl.model.records import (
+    DaxDevice,
+    DaxMode,
+    MemoryBlock,
+    Topology,
+)
+from pmemctl.ops.actions.dax import BindDevice, UnbindDevice
+from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock, WaitForBlocks, WaitForBlocksGone
+from pmemctl.ops.plan import PlanBuilder
+from pmemctl.ops.plan.checks import device_blocks, holders_check, offline_checks, onlining_agents, zone_checks
+from pmemctl.ops.requests import ReconfigureRequest
+from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.units import format_size
+
+
+def plan_to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDevice, req: ReconfigureRequest) -> None:
+    bs = topo.policy.block_size
+    if bs is None:
+        pb.refuse("hotplug", "this kernel has no memory hotplug (/sys/devices/system/memory is missing)")
+        return
+    if dev.mode == DaxMode.SYSTEM_RAM:
+        blocks = device_blocks(topo, dev)
+        offline = [b for b in blocks if not b.online]
+        if not req.online or not offline:
+            pb.already.append(f"{dev.name} is already in system-ram mode"
+                              + (f" with all {len(blocks)} blocks online" if req.online else ""))
+            return
+        pb.notes.append(f"{dev.name} is already system-ram; onlining its {len(offline)} offline block(s)")
+        zone_checks(pb, door, topo, len(offline) * bs, req.zone)
+        pb.targets.append(dev.name)
+        pb.actions.extend(OnlineBlock(b.index, req.zone) for b in offline)
+        return
+    if not topo.policy.kmem_driver:
+        pb.refuse("kmem", "the kmem driver is not loaded (/sys/bus/dax/drivers/kmem is missing): run 'modprobe kmem'")
+    if dev.target_node is None:
+        pb.refuse("target-node", f"{dev.name} has no target_node: kmem rejects it (EINVAL, 'invalid node')")
+    if not dev.ranges():
+        pb.refuse("resource", f"the physical address of {dev.name} is unknown (resource is readable by root only)")
+        return
+    blocks = dev.hotplug_blocks(bs)
+    if not blocks:
+        pb.refuse(
+            "whole-block",
+            f"{dev.name} ({format_size(dev.size)}) holds no whole {format_size(bs)} memory block: "
+            "kmem would reject it with EINVAL; make the namespace at least "
+            f"{format_size(2 * bs)} (one block plus alignment)",
+        )
+        return
+    trimmed = dev.size - len(blocks) * bs
+    if trimmed:
+        pb.notes.append(
+            f"{dev.name}: kmem adds {len(blocks)} blocks ({format_size(len(blocks) * bs)}); "
+            f"{format_size(trimmed)} is lost to block alignment"
+        )
+    if dev.mode == DaxMode.DEVDAX:
+        holders_check(pb, door, dev)
+    agents = onlining_agents(door, topo)
+    for agent in agents:
+        pb.refuse("onlining-agent", f"another agent onlines memory: {agent}", "--force")
+    if req.online:
+        zone_checks(pb, door, topo, len(blocks) * bs, req.zone)
+    pb.destructive = True
+    pb.consent = f"the contents of /dev/{dev.name} will be lost and it becomes system RAM"
+    pb.targets.append(dev.name)
+    if dev.driver is not None:
+        pb.actions.append(UnbindDevice(dev.name, dev.driver))
+    pb.actions.append(BindDevice(dev.name, "kmem"))
+    pb.actions.append(WaitForBlocks(dev.name, blocks[0], blocks[-1]))
+    if req.online:
+        pb.actions.extend(OnlineBlock(i, req.zone) for i in blocks)
+
+
+def plan_to_devdax(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDevice, req: ReconfigureRequest) -> None:
+    if dev.mode == DaxMode.DEVDAX:
+        pb.already.append(f"{dev.name} is already in devdax mode")
+        return
+    pb.targets.append(dev.name)
+    if dev.mode == DaxMode.DISABLED:
+        pb.actions.append(BindDevice(dev.name, "device_dax"))
+        return
+    blocks = device_blocks(topo, dev)
+    online = [b for b in blocks if b.online]
+    offline_checks(pb, topo, online)
+    pb.destructive = True
+    pb.consent = (
+        f"{format_size(len(online) * (topo.policy.block_size or 0))} of system RAM on node "
+        f"{dev.target_node} will be taken away from running programs"
+    )
+    release_from_kmem(pb, dev, blocks)
+    pb.actions.append(BindDevice(dev.name, "device_dax"))
+
+
+def release_from_kmem(pb: PlanBuilder, dev: DaxDevice, blocks: Sequence[MemoryBlock]) -> None:
+    """Offline the device's online blocks (highest first, each remembering its
+    zone for the undo), detach kmem, and wait for the kernel to remove them."""
+    for b in sorted((b for b in blocks if b.online), key=lambda b: -b.index):
+        zone = "movable" if (b.zones and b.zones[0] == "Movable") else "normal"
+        pb.actions.append(OfflineBlock(b.index, zone))
+    pb.actions.append(UnbindDevice(dev.name, "kmem"))
+    if blocks:
+        pb.actions.append(WaitForBlocksGone(dev.name, blocks[0].index, blocks[-1].index))
