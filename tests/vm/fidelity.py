@@ -49,9 +49,10 @@ LEGITIMATE: dict[str, str] = {
     "capture-time": "pmemctl sim record metadata (time, source path, counts) describes the "
     "recording, not the machine: it is not an attribute",
     "harness-cmdline": "the test harness appends pmemctl.project=<checkout path> to the guest's "
-    "kernel command line (harness.py: the guest's init script reads it to find the project share); "
-    "the path is the host's checkout, not a property of the machine, and no kernel code reads it, "
-    "so that one parameter is dropped from the real /proc/cmdline before comparing",
+    "kernel command line, and pmemctl.share.envN=<dir> for a test interpreter (venv) under /tmp or "
+    "/run (harness.py: the guest's init script reads them to mount those shares); the paths are "
+    "the host's, not properties of the machine, and no kernel code reads them, so those "
+    "parameters are dropped from the real /proc/cmdline before comparing",
     "unreadable": "an attribute the real kernel refuses to read (ENXIO: size/resource of a "
     "disabled seed) cannot be reproduced by a plain file: an empty file would read as '' and "
     "be parsed, so the simulator leaves it out; both read as 'no value' (read_optional -> "
@@ -60,7 +61,7 @@ LEGITIMATE: dict[str, str] = {
 
 _NUM_RE = re.compile(r"\d+")
 #: Kernel parameters the VM harness adds for itself (harness-cmdline).
-_HARNESS_PARAMS = ("pmemctl.project=",)
+_HARNESS_PARAMS = ("pmemctl.project=", "pmemctl.share.")
 _IOMEM_KEEP = re.compile(r"System RAM|Persistent Memory|namespace\d|dax\d|kmem|Soft Reserved|CXL")
 
 

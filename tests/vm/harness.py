@@ -37,7 +37,9 @@ How a run works
 Environment seen by the scenario script (``run.sh`` sets it up):
 ``VMIO`` (the writable share, ``/run/vmio``), ``PMEMCTL_SRC`` (host path of the
 project checkout, also on ``PYTHONPATH``), ``PYTHON`` (the host interpreter
-running the tests, so pmemctl's dependencies are there), ``VMTOOLS`` (path of
+running the tests, by the path it was started with -- a venv's
+``bin/python3`` stays that -- so pmemctl's dependencies are there; see
+:func:`guest_python_default`, :func:`interpreter_shares`), ``VMTOOLS`` (path of
 ``guest_tools.py``), and shell functions ``pmemctl`` (``$PYTHON -m pmemctl``)
 and ``vmtools`` (``$PYTHON -S $VMTOOLS``).
 """
@@ -48,6 +50,7 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -157,6 +160,18 @@ case "$PROJECT" in
         mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=$MSIZE,cache=loose project "/newroot$PROJECT" \
             || die "cannot mount the project share" ;;
 esac
+# So has the guest interpreter's environment when it lives there (a venv made
+# in a temp dir): pmemctl.share.TAG=DIR, one per hidden directory not already
+# inside the project (the harness leaves those out).
+for word in $(cat /proc/cmdline); do
+    case "$word" in
+        pmemctl.share.*=/*)
+            spec="${word#pmemctl.share.}"; tag="${spec%%=*}"; dir="${spec#*=}"
+            mkdir -p "/newroot$dir"
+            mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=$MSIZE,cache=loose "$tag" "/newroot$dir" \
+                || die "cannot mount the $tag share ($dir)" ;;
+    esac
+done
 IO=/newroot/run/vmio
 cut -d' ' -f1 /proc/uptime > $IO/guest_uptime_start
 log "running scenario"
@@ -674,6 +689,7 @@ def qemu_argv(
     dram_bandwidth_mbs: int,
     cmdline: str,
     project: Path | None = None,
+    shares: Sequence[tuple[str, str]] = (),
 ) -> list[str]:
     nodes = [n.node for n in nvdimms]
     if len(set(nodes)) != len(nodes):
@@ -731,7 +747,70 @@ def qemu_argv(
     if project is not None:
         argv += ["-virtfs", f"local,path={project},mount_tag=project,security_model=none,readonly=on,"
                             "multidevs=remap"]
+    for tag, path in shares:
+        argv += ["-virtfs", f"local,path={path},mount_tag={tag},security_model=none,readonly=on,"
+                            "multidevs=remap"]
     return argv
+
+
+#: Host directories the guest covers with its own tmpfs (init script), so
+#: hostroot does not show what the host has there.
+_GUEST_TMPFS = ("/tmp", "/run")
+
+_ENV_PROBE = (
+    "import json, sys; print(json.dumps([sys.prefix, sys.exec_prefix, sys.base_prefix, "
+    "sys.base_exec_prefix, *sys.path]))"
+)
+
+
+def guest_python_default() -> str:
+    """The interpreter the guest runs by default: the one running this code,
+    by the path it was started with.  Not resolved: in a virtual environment
+    ``sys.executable`` is ``VENV/bin/python3``, a symlink to the base
+    interpreter, and only started by that path does Python find
+    ``VENV/pyvenv.cfg`` and the venv's site-packages (pmemctl's
+    dependencies).  The guest sees the host's root, so the path works there."""
+    if sys.executable:
+        return os.path.abspath(sys.executable)
+    return shutil.which("python3") or "python3"
+
+
+def interpreter_shares(python: str, project: Path | None = None) -> list[tuple[str, str]]:
+    """``(tag, dir)`` 9p shares the guest needs to run ``python`` with its
+    environment: the directories it uses (its prefixes, base prefixes and
+    ``sys.path``, as reported by ``python -I``; the directories of the
+    interpreter and of its resolved binary) that lie under /tmp or /run,
+    where the guest's tmpfs mounts hide the host's files.  Nested ones and
+    ones inside the (separately shared) ``project`` are left out.  Empty for
+    an interpreter outside /tmp and /run, the usual case."""
+    dirs = [os.path.dirname(os.path.abspath(python)), os.path.dirname(os.path.realpath(python))]
+    try:
+        r = _run([python, "-I", "-c", _ENV_PROBE], timeout=60)
+        if r.returncode == 0:
+            dirs += [d for d in json.loads(r.stdout) if isinstance(d, str)]
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        pass
+    hidden: set[str] = set()
+    for d in dirs:
+        if not d or not os.path.isabs(d):
+            continue
+        d = os.path.normpath(d)
+        while d != "/" and not os.path.isdir(d):  # a zip on sys.path
+            d = os.path.dirname(d)
+        if any(d == t for t in _GUEST_TMPFS):
+            raise ValueError(f"the guest interpreter {python} uses {d} itself, which the guest "
+                             "mounts a tmpfs on: put it (or its venv) in a directory below it")
+        if any(d.startswith(t + "/") for t in _GUEST_TMPFS):
+            hidden.add(d)
+    roots: list[str] = []
+    outer = [str(project)] if project is not None else []
+    for d in sorted(hidden, key=len):
+        if any(d == o or d.startswith(o.rstrip("/") + "/") for o in outer + roots):
+            continue
+        if any(c.isspace() for c in d):
+            raise ValueError(f"cannot share {d!r} with the guest: white space in a kernel parameter")
+        roots.append(d)
+    return [(f"env{i}", d) for i, d in enumerate(roots)]
 
 
 def run_guest(
@@ -764,8 +843,11 @@ def run_guest(
     prep = prepare()
     project = Path(project_dir or PROJECT_DIR).resolve()
     # the guest sees the host root, so the interpreter running the tests (and
-    # its site-packages: pmemctl's dependencies) is usable there as is
-    guest_python = python or os.path.realpath(sys.executable) or "python3"
+    # its site-packages: pmemctl's dependencies) is usable there as is, by the
+    # same path (a venv's bin/python3, not what it links to); what the guest's
+    # tmpfs on /tmp and /run would hide of it is shared separately
+    guest_python = python or guest_python_default()
+    shares = interpreter_shares(guest_python, project)
     workdir = Path(tempfile.mkdtemp(prefix="pmemctl-vm-"))
     try:
         if results_dir is not None:
@@ -792,11 +874,12 @@ def run_guest(
         )
         cmdline = DEFAULT_CMDLINE + (" " + extra_cmdline if extra_cmdline else "")
         cmdline += f" pmemctl.project={project}"
+        cmdline += "".join(f" pmemctl.share.{tag}={path}" for tag, path in shares)
         argv = qemu_argv(
             prep, workdir, iodir, nvdimms,
             dram=dram, cpus=cpus,
             dram_latency_ns=dram_latency_ns, dram_bandwidth_mbs=dram_bandwidth_mbs,
-            cmdline=cmdline, project=project,
+            cmdline=cmdline, project=project, shares=shares,
         )
         full = ["timeout", "--kill-after=10", str(int(timeout))] + argv
         t0 = time.monotonic()

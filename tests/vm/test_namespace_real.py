@@ -227,7 +227,7 @@ def _comparable(text: str, sysroot: str) -> str:
     quotes and a node's mem_free (MemFree, a runtime counter)."""
     text = _UUID_ANY.sub("<uuid>", text)
     text = text.replace(f'"sysroot": "{sysroot}"', '"sysroot": "<sysroot>"')
-    text = re.sub(r" pmemctl\.project=\S+?(?=\")", "", text)
+    text = re.sub(r" pmemctl\.(?:project|share\.\w+)=\S+?(?=[ \"])", "", text)
     text = re.sub(r'"mem_free": \d+', '"mem_free": "<free>"', text)
     return re.sub(r"of [\d.]+[KMGT]? free", "of <free> free", text)
 
