@@ -38,7 +38,8 @@ def _options(f: F) -> F:
 
 
 def _finish(app: App, command: str, backend: str, result: Any, as_json: bool, all_steps: bool, force: bool) -> int:
-    from pmemctl.cli.commands.change import _finish as finish, exit_code_of
+    from pmemctl.cli.commands.change import _finish as finish
+    from pmemctl.cli.commands.change import exit_code_of
 
     if as_json:
         # the change document, plus which backend ran it
@@ -96,7 +97,8 @@ def create(app: App, region: str, size: str, mode: str, align: Optional[str], na
     names the nearest valid sizes.  Nothing is destroyed: only free space
     is used.
     """
-    from pmemctl.ops.namespace import CreateRequest, create as service
+    from pmemctl.ops.namespace import CreateRequest
+    from pmemctl.ops.namespace import create as service
 
     result = service(app.open_door(), CreateRequest(region, size, mode, align, name, backend),
                      _run(app, dry_run, yes, force))
@@ -120,7 +122,8 @@ def reconfigure(app: App, ns: str, mode: str, align: Optional[str], backend: str
     online as system RAM; always needs --yes (or an answer on a terminal).
     For system RAM use 'pmemctl reconfigure NS --mode system-ram'.
     """
-    from pmemctl.ops.namespace import NsReconfigureRequest, reconfigure as service
+    from pmemctl.ops.namespace import NsReconfigureRequest
+    from pmemctl.ops.namespace import reconfigure as service
 
     result = service(app.open_door(), NsReconfigureRequest(ns, mode, align, backend), _run(app, dry_run, yes, force))
     return _finish(app, "namespace reconfigure", _backend_of(result), result, as_json, all_steps, force)
@@ -139,7 +142,8 @@ def destroy(app: App, ns: str, backend: str, dry_run: bool, yes: bool, force: bo
     destroy-namespace -f').  A label-less namespace cannot be deleted: it
     is left raw and disabled.  The same refusals as reconfigure apply.
     """
-    from pmemctl.ops.namespace import DestroyRequest, destroy as service
+    from pmemctl.ops.namespace import DestroyRequest
+    from pmemctl.ops.namespace import destroy as service
 
     result = service(app.open_door(), DestroyRequest(ns, backend), _run(app, dry_run, yes, force))
     return _finish(app, "namespace destroy", _backend_of(result), result, as_json, all_steps, force)
