@@ -285,7 +285,7 @@ _IOMEM_SOURCE = (("Persistent Memory", "nvdimm"), ("Soft Reserved", "hmem"), ("C
 
 
 def read_stranded(door: SysfsRoot, devices: list[DaxDevice], blocks: list[MemoryBlock],
-                  block_size: int) -> list[StrandedMemory]:
+                  block_size: Optional[int]) -> list[StrandedMemory]:
     """``System RAM (kmem)`` claims in /proc/iomem whose ``daxX.Y`` is not
     bound to kmem any more: stranded memory (see :class:`StrandedMemory`).
 
@@ -313,7 +313,8 @@ def read_stranded(door: SysfsRoot, devices: list[DaxDevice], blocks: list[Memory
             if hi > 0:
                 top = stack[0][1]
                 source = next((src for label, src in _IOMEM_SOURCE if top.startswith(label)), "unknown")
-                idx = tuple(i for i in kmem_blocks([(lo, hi + 1)], block_size) if i in present)
+                claimed = kmem_blocks([(lo, hi + 1)], block_size) if block_size else []  # no block size: unknown
+                idx = tuple(i for i in claimed if i in present)
                 out.append(StrandedMemory(stack[-1][1], lo, hi, source, idx))
         stack.append((depth, name))
     return out
@@ -449,7 +450,7 @@ def _parse_column(
         return [None] * len(indexes)
     seen: dict[str, T] = {}
     out: list[Optional[T]] = []
-    for idx, text in zip(indexes, raw):
+    for idx, text in zip(indexes, raw, strict=True):
         if text is None:
             out.append(None)
         elif text in seen:
@@ -477,8 +478,9 @@ def read_blocks(
     if "zones" in fields:
         zones_raw = door.read_many([f"memory{i}/valid_zones" for i in indexes], paths.MEMORY)
     elif "online_zones" in fields:
-        online_idx = [i for i, st in zip(indexes, states) if st == "online"]
-        got = dict(zip(online_idx, door.read_many([f"memory{i}/valid_zones" for i in online_idx], paths.MEMORY)))
+        online_idx = [i for i, st in zip(indexes, states, strict=True) if st == "online"]
+        online_zones = door.read_many([f"memory{i}/valid_zones" for i in online_idx], paths.MEMORY)
+        got = dict(zip(online_idx, online_zones, strict=True))
         zones_raw = [got.get(i) for i in indexes]
     removable_raw = (
         door.read_many([f"memory{i}/removable" for i in indexes], paths.MEMORY) if "removable" in fields else None
@@ -517,8 +519,8 @@ def read_blocks(
         zones = zones_of[pos]
         removable = removable_of[pos]
         owner: Optional[str] = None
-        if starts:
-            start = idx * block_size  # type: ignore[operator]
+        if starts and block_size:  # (starts is empty without a block size)
+            start = idx * block_size
             k = bisect.bisect_right(starts, start) - 1
             if k >= 0 and start < ends[k]:
                 owner = owners[k]
@@ -643,8 +645,9 @@ def read_nodes(
         if dist_text:
             values = dist_text.split()
             try:
-                # One value per *online* node, in node order (drivers/base/node.c).
-                distances = {n: int(v) for n, v in zip(online, values)}
+                # One value per *online* node, in node order (drivers/base/node.c);
+                # a count that disagrees is read as far as both go.
+                distances = {n: int(v) for n, v in zip(online, values, strict=False)}
             except ValueError as err:
                 raise BadAttribute(npath + "/distance", dist_text, "integers") from err
         node_blocks = by_node.get(nid, [])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-from pmemctl.errors import UsageError
+from pmemctl.errors import Unsupported, UsageError
 from pmemctl.model.discover import BLOCK_FIELDS, discover, find_object_error
 from pmemctl.model.records import (
     BlockState,
@@ -68,13 +68,31 @@ def _region_name(value: str) -> str:
 
 def list_view(door: SysfsRoot, flt: ListFilter = ListFilter()) -> ListView:
     """Everything, nested bus → region → namespace → dax device, filtered."""
-    if flt.mode is not None and flt.mode not in NAMESPACE_MODES + DAX_MODES:
-        raise UsageError(
-            f"unknown mode {flt.mode!r}",
-            hint=f"use one of {', '.join(NAMESPACE_MODES + ('system-ram', 'disabled'))}",
-        )
+    _check_mode(flt.mode)
     topo = discover(door, block_fields=frozenset({"state"}))
     region_filter = _region_name(flt.region) if flt.region else None
+    _check_list_objects(topo, flt, region_filter)
+    narrowing = any((flt.namespace, flt.device, flt.mode))
+    buses: list[BusView] = []
+    for bus in topo.buses:
+        if flt.bus and flt.bus not in (bus.name, bus.provider):
+            continue
+        regions = _region_views(topo, bus, flt, region_filter, narrowing)
+        if regions or not (narrowing or region_filter):
+            buses.append(BusView(bus, tuple(regions)))
+    return ListView(topo, tuple(buses), _standalone_devices(topo, flt, region_filter))
+
+
+def _check_mode(mode: Optional[str]) -> None:
+    if mode is not None and mode not in NAMESPACE_MODES + DAX_MODES:
+        raise UsageError(
+            f"unknown mode {mode!r}",
+            hint=f"use one of {', '.join(NAMESPACE_MODES + ('system-ram', 'disabled'))}",
+        )
+
+
+def _check_list_objects(topo: Topology, flt: ListFilter, region_filter: Optional[str]) -> None:
+    """Every object the filter names must exist (NotFound with suggestions)."""
     if flt.bus and not any(b.name == flt.bus or b.provider == flt.bus for b in topo.buses):
         raise find_object_error("bus", flt.bus, (b.name for b in topo.buses))
     if region_filter and topo.region(region_filter) is None:
@@ -84,53 +102,56 @@ def list_view(door: SysfsRoot, flt: ListFilter = ListFilter()) -> ListView:
     if flt.device and topo.dax_device(flt.device) is None:
         raise find_object_error("dax device", flt.device, (d.name for d in topo.dax_devices))
 
-    def dev_ok(dev: Optional[DaxDevice]) -> bool:
-        if flt.device and (dev is None or dev.name != flt.device):
-            return False
-        if flt.mode in DAX_MODES and (dev is None or dev.mode.value != flt.mode):
-            return False
-        return True
 
-    def ns_ok(ns: Namespace, dev: Optional[DaxDevice]) -> bool:
-        if flt.namespace and ns.name != flt.namespace:
-            return False
-        if flt.mode in NAMESPACE_MODES and ns.mode.value != flt.mode:
-            return False
-        return dev_ok(dev)
+def _device_matches(flt: ListFilter, dev: Optional[DaxDevice]) -> bool:
+    if flt.device and (dev is None or dev.name != flt.device):
+        return False
+    if flt.mode in DAX_MODES and (dev is None or dev.mode.value != flt.mode):
+        return False
+    return True
 
-    narrowing = any((flt.namespace, flt.device, flt.mode))
-    buses: list[BusView] = []
-    for bus in topo.buses:
-        if flt.bus and flt.bus not in (bus.name, bus.provider):
+
+def _namespace_matches(flt: ListFilter, ns: Namespace, dev: Optional[DaxDevice]) -> bool:
+    if flt.namespace and ns.name != flt.namespace:
+        return False
+    if flt.mode in NAMESPACE_MODES and ns.mode.value != flt.mode:
+        return False
+    return _device_matches(flt, dev)
+
+
+def _region_views(
+    topo: Topology, bus: NdBus, flt: ListFilter, region_filter: Optional[str], narrowing: bool
+) -> list[RegionView]:
+    """The bus's regions the filter keeps, each with its matching namespaces;
+    a region left with none is dropped when the filter narrows."""
+    regions: list[RegionView] = []
+    for rname in bus.regions:
+        region = topo.region(rname)
+        if region is None or (region_filter and region.name != region_filter):
             continue
-        regions: list[RegionView] = []
-        for rname in bus.regions:
-            region = topo.region(rname)
-            if region is None or (region_filter and region.name != region_filter):
-                continue
-            pairs = []
-            for nsname in region.namespaces:
-                ns = topo.namespace(nsname)
-                if ns is None:
-                    continue
-                dev = topo.dax_device(ns.dax_device) if ns.dax_device else None
-                if ns_ok(ns, dev):
-                    pairs.append((ns, dev))
-            if pairs or not narrowing:
-                regions.append(RegionView(region, tuple(pairs)))
-        if regions or not (narrowing or region_filter):
-            buses.append(BusView(bus, tuple(regions)))
-    standalone = tuple(
-        d
-        for d in topo.dax_devices
-        if d.namespace is None
-        and not flt.bus
-        and not region_filter
-        and not flt.namespace
-        and dev_ok(d)
-        and not (flt.mode in NAMESPACE_MODES)
-    )
-    return ListView(topo, tuple(buses), standalone)
+        pairs = _namespace_pairs(topo, region, flt)
+        if pairs or not narrowing:
+            regions.append(RegionView(region, tuple(pairs)))
+    return regions
+
+
+def _namespace_pairs(topo: Topology, region: Region, flt: ListFilter) -> list[tuple[Namespace, Optional[DaxDevice]]]:
+    pairs: list[tuple[Namespace, Optional[DaxDevice]]] = []
+    for nsname in region.namespaces:
+        ns = topo.namespace(nsname)
+        if ns is None:
+            continue
+        dev = topo.dax_device(ns.dax_device) if ns.dax_device else None
+        if _namespace_matches(flt, ns, dev):
+            pairs.append((ns, dev))
+    return pairs
+
+
+def _standalone_devices(topo: Topology, flt: ListFilter, region_filter: Optional[str]) -> tuple[DaxDevice, ...]:
+    """Dax devices with no namespace; a bus, region, namespace or namespace-mode filter excludes them all."""
+    if flt.bus or region_filter or flt.namespace or flt.mode in NAMESPACE_MODES:
+        return ()
+    return tuple(d for d in topo.dax_devices if d.namespace is None and _device_matches(flt, d))
 
 
 # --------------------------------------------------------------------------
@@ -206,6 +227,11 @@ def parse_columns(text: Optional[str]) -> tuple[str, ...]:
     return cols
 
 
+#: What merged blocks must agree on: state, zones, removable, node, device
+#: (None for a column not shown).
+_RangeKey = tuple[BlockState, Optional[tuple[str, ...]], Optional[bool], Optional[int], Optional[str]]
+
+
 def merge_ranges(blocks: Sequence[MemoryBlock], columns: Iterable[str], per_block: bool) -> list[BlockRange]:
     """Merge index-adjacent blocks equal in every shown column (lsmem's rule)."""
     cols = set(columns)
@@ -214,30 +240,26 @@ def merge_ranges(blocks: Sequence[MemoryBlock], columns: Iterable[str], per_bloc
     use_node = "node" in cols
     use_dev = "device" in cols
     out: list[BlockRange] = []
-    cur: Optional[list[object]] = None
+    first = last = 0
+    cur: Optional[_RangeKey] = None
     for b in blocks:
-        key = (
+        key: _RangeKey = (
             b.state,
             b.zones if use_zone else None,
             b.removable if use_rem else None,
             b.node if use_node else None,
             b.device if use_dev else None,
         )
-        if cur is not None and not per_block and cur[1] == b.index - 1 and cur[2] == key:
-            cur[1] = b.index
+        if cur is not None and not per_block and last == b.index - 1 and cur == key:
+            last = b.index
             continue
         if cur is not None:
-            out.append(_range_from(cur))
-        cur = [b.index, b.index, key]
+            out.append(BlockRange(first, last, *cur))
+        first = last = b.index
+        cur = key
     if cur is not None:
-        out.append(_range_from(cur))
+        out.append(BlockRange(first, last, *cur))
     return out
-
-
-def _range_from(cur: list[object]) -> BlockRange:
-    first, last, key = cur
-    state, zones, removable, node, device = key  # type: ignore[misc]
-    return BlockRange(first, last, state, zones, removable, node, device)  # type: ignore[arg-type]
 
 
 def blocks_view(
@@ -252,21 +274,8 @@ def blocks_view(
     """lsmem-like view: ranges merged by state, zone, node and owning device."""
     if state is not None and state not in ("online", "offline", "going-offline"):
         raise UsageError(f"unknown state {state!r}", hint="use online or offline")
-    fields: set[str] = {"state"}
-    for c in columns:
-        fields |= BLOCK_COLUMNS[c]
-    if node is not None:
-        fields.add("node")
-    if device is not None:
-        fields.add("device")
-    topo = discover(door, with_nd=False, block_fields=frozenset(fields) & BLOCK_FIELDS)
-    if topo.policy.block_size is None:
-        from pmemctl.errors import Unsupported
-
-        raise Unsupported(
-            f"{door.host_path('/sys/devices/system/memory')} does not exist: this kernel has no memory hotplug support",
-            hint="build the kernel with CONFIG_MEMORY_HOTPLUG, or check --sysroot",
-        )
+    topo = discover(door, with_nd=False, block_fields=_block_fields(columns, device, node))
+    block_size = _hotplug_block_size(door, topo)
     if device is not None and topo.dax_device(device) is None:
         raise find_object_error("dax device", device, (d.name for d in topo.dax_devices))
     if node is not None and topo.node(node) is None and node not in {b.node for b in topo.blocks}:
@@ -279,7 +288,28 @@ def blocks_view(
         and (state is None or b.state.value == state)
     ]
     ranges = merge_ranges(selected, columns, per_block)
-    return BlocksView(topo, topo.policy.block_size, tuple(columns), tuple(selected), tuple(ranges), per_block)
+    return BlocksView(topo, block_size, tuple(columns), tuple(selected), tuple(ranges), per_block)
+
+
+def _block_fields(columns: Sequence[str], device: Optional[str], node: Optional[int]) -> frozenset[str]:
+    """The per-block fields to read: the state, what the columns show, what the filters test."""
+    fields: set[str] = {"state"}
+    for c in columns:
+        fields |= BLOCK_COLUMNS[c]
+    if node is not None:
+        fields.add("node")
+    if device is not None:
+        fields.add("device")
+    return frozenset(fields) & BLOCK_FIELDS
+
+
+def _hotplug_block_size(door: SysfsRoot, topo: Topology) -> int:
+    if topo.policy.block_size is None:
+        raise Unsupported(
+            f"{door.host_path('/sys/devices/system/memory')} does not exist: this kernel has no memory hotplug support",
+            hint="build the kernel with CONFIG_MEMORY_HOTPLUG, or check --sysroot",
+        )
+    return topo.policy.block_size
 
 
 # --------------------------------------------------------------------------
@@ -316,6 +346,12 @@ def node_lists(nodes: Sequence[NumaNode]) -> NodeLists:
 def topology_view(door: SysfsRoot) -> TopologyView:
     """Nodes, distances, tiers, HMAT, node kinds and placement hints."""
     topo = discover(door, block_fields=frozenset({"state", "zones"}))
+    warnings = _tier_warnings(topo) + _movable_only_warnings(topo) + _stranded_warnings(topo)
+    return TopologyView(topo, topo.nodes, node_lists(topo.nodes), tuple(warnings))
+
+
+def _tier_warnings(topo: Topology) -> list[str]:
+    """Demotion that cannot happen: one tier for every kind, or demotion off."""
     warnings: list[str] = []
     tiers_with_nodes = [t for t in topo.tiers if t.nodes]
     kinds = {n.kind for n in topo.nodes if n.blocks_online}
@@ -331,12 +367,19 @@ def topology_view(door: SysfsRoot) -> TopologyView:
             "demotion is disabled (/sys/kernel/mm/numa/demotion_enabled is false): "
             "cold pages will not move from DRAM to slower nodes"
         )
-    for n in topo.nodes:
-        if n.kind in (NodeKind.PMEM, NodeKind.CXL) and n.blocks_online and not n.has_normal_memory:
-            warnings.append(
-                f"node {n.id} has only ZONE_MOVABLE memory: kernel allocations cannot use it "
-                "(it serves user pages only)"
-            )
+    return warnings
+
+
+def _movable_only_warnings(topo: Topology) -> list[str]:
+    return [
+        f"node {n.id} has only ZONE_MOVABLE memory: kernel allocations cannot use it (it serves user pages only)"
+        for n in topo.nodes
+        if n.kind in (NodeKind.PMEM, NodeKind.CXL) and n.blocks_online and not n.has_normal_memory
+    ]
+
+
+def _stranded_warnings(topo: Topology) -> list[str]:
+    warnings: list[str] = []
     online = {b.index for b in topo.blocks if b.online}
     for st in topo.stranded:
         what = f"memory of {st.device} ({st.start:#x}-{st.end:#x})"
@@ -348,6 +391,8 @@ def topology_view(door: SysfsRoot) -> TopologyView:
                 f"claimed until reboot; 'pmemctl offline --blocks {format_cpulist(in_use)}' takes them out of use"
             )
         else:
-            warnings.append(f"{what} stays claimed by kmem until reboot (a driver was unbound while it was "
-                            "online); it is offline and not in use")
-    return TopologyView(topo, topo.nodes, node_lists(topo.nodes), tuple(warnings))
+            warnings.append(
+                f"{what} stays claimed by kmem until reboot (a driver was unbound while it was "
+                "online); it is offline and not in use"
+            )
+    return warnings

@@ -159,7 +159,8 @@ class Journal:
     def last_run(self) -> Optional[dict[str, Any]]:
         try:
             with open(self.last_path) as fh:
-                return json.load(fh)
+                last: dict[str, Any] = json.load(fh)
+                return last
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 

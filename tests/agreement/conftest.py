@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 # realtools.py is a helper module beside the tests (not a package).
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -64,4 +64,5 @@ def test_daxctl_default_list_agrees(built: tuple[Path, Scenario]) -> None:
     assert proc.returncode == 0, proc.stderr
     m = scenario.machine
     want = [expected_device(m, d, mappings=False) for d in m.dax_devices if d.size]
-    assert sorted(parse_json_output(proc.stdout), key=lambda d: d["chardev"]) == sorted(want, key=lambda d: d["chardev"])
+    got = parse_json_output(proc.stdout)
+    assert sorted(got, key=lambda d: d["chardev"]) == sorted(want, key=lambda d: d["chardev"])

@@ -41,7 +41,8 @@ def block_key(block: Block) -> tuple[str, bool, int, str]:
 def expected_rows(m: Machine, merge: bool) -> list[dict[str, Any]]:
     groups: list[list[Block]] = []
     for block in m.blocks:
-        if merge and groups and groups[-1][-1].index + 1 == block.index and block_key(groups[-1][-1]) == block_key(block):
+        last = groups[-1][-1] if groups else None
+        if merge and last is not None and last.index + 1 == block.index and block_key(last) == block_key(block):
             groups[-1].append(block)
         else:
             groups.append([block])
@@ -69,7 +70,7 @@ def human_size(text: str) -> float:
 
 def compare(rows: list[dict[str, Any]], expected: list[dict[str, Any]], exact_size: bool) -> None:
     assert len(rows) == len(expected)
-    for row, want in zip(rows, expected):
+    for row, want in zip(rows, expected, strict=True):
         size = want.pop("size_bytes")
         assert {k: row[k] for k in want} == want
         if exact_size:

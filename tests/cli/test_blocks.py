@@ -13,7 +13,15 @@ from cli_support import Invoke, check_schema, machine, one_line, run_json
 
 from pmemctl.errors import ExitCode
 
-LSMEM_COLUMNS = {"range": "RANGE", "size": "SIZE", "state": "STATE", "zone": "ZONES", "removable": "REMOVABLE", "block": "BLOCK", "node": "NODE"}
+LSMEM_COLUMNS = {
+    "range": "RANGE",
+    "size": "SIZE",
+    "state": "STATE",
+    "zone": "ZONES",
+    "removable": "REMOVABLE",
+    "block": "BLOCK",
+    "node": "NODE",
+}
 
 
 def expected_zones(valid_zones: str) -> list[str]:
@@ -21,7 +29,9 @@ def expected_zones(valid_zones: str) -> list[str]:
 
 
 @cases
-def test_json_matches_the_scenario(invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]]) -> None:
+def test_json_matches_the_scenario(
+    invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]]
+) -> None:
     tree = scenario_tree(case[0], **case[1])
     m = machine(tree)
     doc = run_json(invoke, "--sysroot", tree, "blocks", "--all", "--json")
@@ -50,7 +60,9 @@ def test_json_matches_the_scenario(invoke: Invoke, scenario_tree: Callable[..., 
 
 
 @cases
-def test_merged_ranges_cover_every_block_once(invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]]) -> None:
+def test_merged_ranges_cover_every_block_once(
+    invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]]
+) -> None:
     tree = scenario_tree(case[0], **case[1])
     m = machine(tree)
     doc = run_json(invoke, "--sysroot", tree, "blocks", "--json")
@@ -69,7 +81,9 @@ def test_merged_ranges_cover_every_block_once(invoke: Invoke, scenario_tree: Cal
 @pytest.mark.agreement
 @pytest.mark.skipif(shutil.which("lsmem") is None, reason="lsmem is not installed")
 @cases
-@pytest.mark.parametrize("columns", ["range,size,state,zone,removable,block,node", "range,size,state,block", "size,node,zone"])
+@pytest.mark.parametrize(
+    "columns", ["range,size,state,zone,removable,block,node", "range,size,state,block", "size,node,zone"]
+)
 @pytest.mark.parametrize("per_block", [False, True], ids=["merged", "all"])
 def test_plain_output_is_lsmem_byte_for_byte(
     invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]], columns: str, per_block: bool
@@ -135,7 +149,10 @@ def test_fewer_columns_merge_more_and_leave_the_rest_null(invoke: Invoke, scenar
     check_schema(short)
     assert short["columns"] == ["range", "size", "state"]
     assert len(short["ranges"]) < len(full["ranges"])
-    assert all(r["zones"] is None and r["node"] is None and r["device"] is None and r["removable"] is None for r in short["ranges"])
+    assert all(
+        r["zones"] is None and r["node"] is None and r["device"] is None and r["removable"] is None
+        for r in short["ranges"]
+    )
     assert short["totals"] == full["totals"]
     header = invoke("--sysroot", tree, "blocks", "-o", "block,device").stdout.splitlines()[0]
     assert header.split() == ["BLOCK", "DEVICE"]
@@ -187,7 +204,9 @@ def test_bad_input(invoke: Invoke, scenario_tree: Callable[..., Path], args: lis
         ("block_size_bytes", "zz", "a hex number"),
     ],
 )
-def test_garbage_attribute(invoke: Invoke, fresh_tree: Callable[..., Path], attribute: str, content: str, expected: str) -> None:
+def test_garbage_attribute(
+    invoke: Invoke, fresh_tree: Callable[..., Path], attribute: str, content: str, expected: str
+) -> None:
     tree = fresh_tree("qemu-nvdimm", stage="system-ram")
     path = tree / "sys/devices/system/memory" / attribute
     path.chmod(0o644)

@@ -211,8 +211,10 @@ def test_sigint_during_apply_leaves_a_journal_that_rollback_completes(sysram):
     assert proc.returncode == ExitCode.ROLLBACK_INCOMPLETE, (out, err)
     assert "pmemctl rollback" in err and "Traceback" not in err
     faults.clear(sysram)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "pmemctl", "--sysroot", str(sysram), *a],
-                                    capture_output=True, text=True, env=_env())
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pmemctl", "--sysroot", str(sysram), *a],
+                              capture_output=True, text=True, env=_env())
+
     st = run("status", "--json")
     assert st.returncode == ExitCode.LOCKED
     assert json.loads(st.stdout)["unfinished"]["state"] == "interrupted"

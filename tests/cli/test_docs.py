@@ -31,8 +31,12 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_committed_files_are_current(generated: Path) -> None:
     fresh = sorted(p.relative_to(generated) for p in generated.rglob("*") if p.is_file())
     assert fresh, "gendocs wrote nothing"
-    committed = sorted(p.relative_to(REPO) for d in ("man", "completions") for p in (REPO / d).rglob("*") if p.is_file())
-    assert committed == fresh, "man/ or completions/ hold other files than gendocs makes: run python -m pmemctl.cli.gendocs"
+    committed = sorted(
+        p.relative_to(REPO) for d in ("man", "completions") for p in (REPO / d).rglob("*") if p.is_file()
+    )
+    assert committed == fresh, (
+        "man/ or completions/ hold other files than gendocs makes: run python -m pmemctl.cli.gendocs"
+    )
     stale = [str(rel) for rel in fresh if (REPO / rel).read_bytes() != (generated / rel).read_bytes()]
     assert not stale, f"stale generated files {stale}: run python -m pmemctl.cli.gendocs"
 
@@ -47,7 +51,9 @@ def test_check_mode_agrees(generated: Path) -> None:
 def test_one_page_per_command() -> None:
     names = {p.name for p in gendocs.walk(cli)}
     assert {f"{n}.1" for n in names} == {p.name for p in MAN_PAGES}
-    assert {"pmemctl", "pmemctl-list", "pmemctl-blocks", "pmemctl-topology", "pmemctl-sim-create", "pmemctl-sim-list"} <= names
+    assert {
+        "pmemctl", "pmemctl-list", "pmemctl-blocks", "pmemctl-topology", "pmemctl-sim-create", "pmemctl-sim-list"
+    } <= names
 
 
 @pytest.mark.skipif(shutil.which("groff") is None, reason="groff is not installed")
@@ -61,7 +67,9 @@ def test_man_page_renders_without_warnings(page: Path) -> None:
 @pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed")
 def test_man_page_reads_with_man() -> None:
     env = {**os.environ, "MANWIDTH": "80", "LC_ALL": "C.UTF-8"}
-    proc = subprocess.run(["man", "--warnings", "-l", str(REPO / "man" / "pmemctl-blocks.1")], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        ["man", "--warnings", "-l", str(REPO / "man" / "pmemctl-blocks.1")], capture_output=True, text=True, env=env
+    )
     assert proc.returncode == 0
     assert proc.stderr == "", proc.stderr
     text = re.sub(".\b", "", proc.stdout)  # drop overstrike (bold/underline)
@@ -132,7 +140,9 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
 def test_fish_completion_completes(shell_env: dict[str, str]) -> None:
-    script = f'source {REPO / "completions" / FILES["fish"]}; complete -C "pmemctl bl"; complete -C "pmemctl list --mode sy"'
+    script = (
+        f'source {REPO / "completions" / FILES["fish"]}; complete -C "pmemctl bl"; complete -C "pmemctl list --mode sy"'
+    )
     proc = subprocess.run(["fish", "--no-config", "-c", script], capture_output=True, text=True, env=shell_env)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()

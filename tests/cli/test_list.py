@@ -24,7 +24,9 @@ def all_dax(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @cases
-def test_json_matches_the_scenario(invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]]) -> None:
+def test_json_matches_the_scenario(
+    invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]]
+) -> None:
     tree = scenario_tree(case[0], **case[1])
     m = machine(tree)
     doc = run_json(invoke, "--sysroot", tree, "list", "--json")
@@ -77,7 +79,9 @@ def test_json_matches_the_scenario(invoke: Invoke, scenario_tree: Callable[..., 
     "stage,ns_mode,driver,online",
     [("raw", "raw", None, None), ("devdax", "devdax", "device_dax", 0), ("system-ram", "devdax", "kmem", 30)],
 )
-def test_qemu_stages(invoke: Invoke, scenario_tree: Callable[..., Path], stage: str, ns_mode: str, driver: Any, online: Any) -> None:
+def test_qemu_stages(
+    invoke: Invoke, scenario_tree: Callable[..., Path], stage: str, ns_mode: str, driver: Any, online: Any
+) -> None:
     doc = run_json(invoke, "--sysroot", scenario_tree("qemu-nvdimm", stage=stage), "list", "--json")
     namespaces = {n["name"]: n for n in doc["buses"][0]["regions"][0]["namespaces"]}
     ns = namespaces["namespace0.0"]

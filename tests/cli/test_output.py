@@ -29,7 +29,9 @@ def tty(monkeypatch: pytest.MonkeyPatch) -> None:
         (False, False, False, False, False),
     ],
 )
-def test_mode_decision(monkeypatch: pytest.MonkeyPatch, is_tty: bool, color: object, no_color_env: bool, rich: bool, colored: bool) -> None:
+def test_mode_decision(
+    monkeypatch: pytest.MonkeyPatch, is_tty: bool, color: object, no_color_env: bool, rich: bool, colored: bool
+) -> None:
     monkeypatch.setattr(App, "_stdout_is_tty", staticmethod(lambda: is_tty))
     if no_color_env:
         monkeypatch.setenv("NO_COLOR", "1")
@@ -40,7 +42,9 @@ def test_mode_decision(monkeypatch: pytest.MonkeyPatch, is_tty: bool, color: obj
     assert (app.use_rich, app.use_color) == (rich, colored)
 
 
-def test_terminal_with_no_color_has_tables_but_no_escapes(invoke: Invoke, scenario_tree: Callable[..., Path], tty: None) -> None:
+def test_terminal_with_no_color_has_tables_but_no_escapes(
+    invoke: Invoke, scenario_tree: Callable[..., Path], tty: None
+) -> None:
     result = invoke("--sysroot", scenario_tree("optane-2s"), "list")  # the runner sets NO_COLOR=1
     assert result.exit_code == 0
     assert "─" in result.stdout
@@ -48,7 +52,9 @@ def test_terminal_with_no_color_has_tables_but_no_escapes(invoke: Invoke, scenar
 
 
 def test_terminal_colours_without_no_color(invoke: Invoke, scenario_tree: Callable[..., Path], tty: None) -> None:
-    result = invoke("--sysroot", scenario_tree("optane-2s"), "topology", env={"NO_COLOR": None, "TERM": "xterm-256color"})
+    result = invoke(
+        "--sysroot", scenario_tree("optane-2s"), "topology", env={"NO_COLOR": None, "TERM": "xterm-256color"}
+    )
     assert result.exit_code == 0
     assert "\x1b[" in result.stdout
     assert "numactl --membind=0-1" in result.stdout

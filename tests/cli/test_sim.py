@@ -22,7 +22,12 @@ def test_list_json(invoke: Invoke) -> None:
     assert seen["scenario_param"] >= 3
     qemu = next(s for s in doc["scenarios"] if s["name"] == "qemu-nvdimm")
     assert qemu["params"] == [
-        {"name": "stage", "help": qemu["params"][0]["help"], "default": "raw", "choices": ["raw", "labelled", "devdax", "system-ram"]}
+        {
+            "name": "stage",
+            "help": qemu["params"][0]["help"],
+            "default": "raw",
+            "choices": ["raw", "labelled", "devdax", "system-ram"],
+        }
     ]
     big = next(s for s in doc["scenarios"] if s["name"] == "big")
     assert [p["name"] for p in big["params"]] == ["blocks"] and big["params"][0]["choices"] == []
@@ -86,12 +91,22 @@ def test_refuses_a_file(invoke: Invoke, tmp_path: Path) -> None:
     [
         (["-s", "nope"], ExitCode.NOT_FOUND, "unknown scenario 'nope'; known scenarios: big, cxl-hmem"),
         (["-s", "qemu-nvdimm", "--set", "stage"], ExitCode.USAGE, "--set 'stage' is not key=value"),
-        (["-s", "qemu-nvdimm", "--set", "colour=red"], ExitCode.USAGE, "scenario 'qemu-nvdimm' has no parameter 'colour'"),
-        (["-s", "qemu-nvdimm", "--set", "stage=warp"], ExitCode.USAGE, "must be one of: raw, labelled, devdax, system-ram"),
+        (
+            ["-s", "qemu-nvdimm", "--set", "colour=red"],
+            ExitCode.USAGE,
+            "scenario 'qemu-nvdimm' has no parameter 'colour'",
+        ),
+        (
+            ["-s", "qemu-nvdimm", "--set", "stage=warp"],
+            ExitCode.USAGE,
+            "must be one of: raw, labelled, devdax, system-ram",
+        ),
         (["-s", "big", "--set", "blocks=many"], ExitCode.USAGE, "is not an integer"),
     ],
 )
-def test_bad_input_leaves_nothing_behind(invoke: Invoke, tmp_path: Path, args: list[str], code: int, needle: str) -> None:
+def test_bad_input_leaves_nothing_behind(
+    invoke: Invoke, tmp_path: Path, args: list[str], code: int, needle: str
+) -> None:
     dest = tmp_path / "box"
     result = invoke("sim", "create", dest, *args)
     assert result.exit_code == code

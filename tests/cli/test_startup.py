@@ -17,7 +17,16 @@ REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
 ENV.pop("PMEMCTL_SYSROOT", None)
 
-HEAVY = ("rich", "pmemctl.ops", "pmemctl.model", "pmemctl.sysfs", "pmemctl.errors", "pmemctl.cli.commands", "importlib.metadata", "json")
+HEAVY = (
+    "rich",
+    "pmemctl.ops",
+    "pmemctl.model",
+    "pmemctl.sysfs",
+    "pmemctl.errors",
+    "pmemctl.cli.commands",
+    "importlib.metadata",
+    "json",
+)
 
 _PROBE = """
 import sys
@@ -68,4 +77,6 @@ def test_version_startup_ratio() -> None:
         pm = min(pm, _best(pmemctl_cmd, 1))
     ratio = pm / base
     print(f"import click {base * 1000:.1f} ms, pmemctl --version {pm * 1000:.1f} ms, ratio {ratio:.2f}")
-    assert ratio <= 1.3, f"pmemctl --version took {ratio:.2f} x import click ({pm * 1000:.1f} ms vs {base * 1000:.1f} ms)"
+    assert ratio <= 1.3, (
+        f"pmemctl --version took {ratio:.2f} x import click ({pm * 1000:.1f} ms vs {base * 1000:.1f} ms)"
+    )

@@ -26,7 +26,9 @@ def _access(a: Any) -> Any:
 
 
 @cases
-def test_json_matches_the_scenario(invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]]) -> None:
+def test_json_matches_the_scenario(
+    invoke: Invoke, scenario_tree: Callable[..., Path], case: tuple[str, dict[str, Any]]
+) -> None:
     tree = scenario_tree(case[0], **case[1])
     m = machine(tree)
     doc = run_json(invoke, "--sysroot", tree, "topology", "--json")
@@ -62,13 +64,28 @@ def test_json_matches_the_scenario(invoke: Invoke, scenario_tree: Callable[..., 
     "scenario,params,kind,lists",
     [
         ("qemu-nvdimm", {"stage": "system-ram"}, "pmem", {"dram": "0", "pmem": "1", "cxl": "", "all_memory": "0-1"}),
-        ("cxl-hmem", {"kind": "hmem", "mode": "system-ram"}, "cxl", {"dram": "0", "pmem": "", "cxl": "1", "all_memory": "0-1"}),
-        ("cxl-hmem", {"kind": "cxl", "mode": "system-ram"}, "cxl", {"dram": "0", "pmem": "", "cxl": "1", "all_memory": "0-1"}),
+        (
+            "cxl-hmem",
+            {"kind": "hmem", "mode": "system-ram"},
+            "cxl",
+            {"dram": "0", "pmem": "", "cxl": "1", "all_memory": "0-1"},
+        ),
+        (
+            "cxl-hmem",
+            {"kind": "cxl", "mode": "system-ram"},
+            "cxl",
+            {"dram": "0", "pmem": "", "cxl": "1", "all_memory": "0-1"},
+        ),
         ("optane-2s", {}, "pmem", {"dram": "0-1", "pmem": "2", "cxl": "", "all_memory": "0-2"}),
     ],
 )
 def test_node_kinds_and_lists(
-    invoke: Invoke, scenario_tree: Callable[..., Path], scenario: str, params: dict[str, str], kind: str, lists: dict[str, str]
+    invoke: Invoke,
+    scenario_tree: Callable[..., Path],
+    scenario: str,
+    params: dict[str, str],
+    kind: str,
+    lists: dict[str, str],
 ) -> None:
     tree = scenario_tree(scenario, **params)
     m = machine(tree)
@@ -139,12 +156,26 @@ def test_quiet(invoke: Invoke, scenario_tree: Callable[..., Path]) -> None:
 @pytest.mark.parametrize(
     "relpath,content,needle",
     [
-        ("sys/devices/system/node/node1/distance", "20 near", "node1/distance: unexpected content '20 near' (expected integers)"),
-        ("sys/devices/system/node/node0/cpulist", "0-x", "node0/cpulist: unexpected content '0-x' (expected a cpu list)"),
-        ("sys/devices/virtual/memory_tiering/memory_tier22/nodelist", "1-", "memory_tier22/nodelist: unexpected content '1-'"),
+        (
+            "sys/devices/system/node/node1/distance",
+            "20 near",
+            "node1/distance: unexpected content '20 near' (expected integers)",
+        ),
+        (
+            "sys/devices/system/node/node0/cpulist",
+            "0-x",
+            "node0/cpulist: unexpected content '0-x' (expected a cpu list)",
+        ),
+        (
+            "sys/devices/virtual/memory_tiering/memory_tier22/nodelist",
+            "1-",
+            "memory_tier22/nodelist: unexpected content '1-'",
+        ),
     ],
 )
-def test_garbage_attribute(invoke: Invoke, fresh_tree: Callable[..., Path], relpath: str, content: str, needle: str) -> None:
+def test_garbage_attribute(
+    invoke: Invoke, fresh_tree: Callable[..., Path], relpath: str, content: str, needle: str
+) -> None:
     tree = fresh_tree("qemu-nvdimm", stage="system-ram")
     path = tree / relpath
     path.chmod(0o644)

@@ -18,7 +18,9 @@ import pytest
 pytestmark = [
     pytest.mark.host,
     pytest.mark.skipif(shutil.which("lsmem") is None, reason="lsmem is not installed"),
-    pytest.mark.skipif(not os.path.isdir("/sys/devices/system/memory"), reason="no /sys/devices/system/memory (no memory hotplug)"),
+    pytest.mark.skipif(
+        not os.path.isdir("/sys/devices/system/memory"), reason="no /sys/devices/system/memory (no memory hotplug)"
+    ),
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +32,9 @@ LSMEM_COLUMNS = "RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES"
 def pmemctl(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMEMCTL_")}
     env.update(PYTHONPATH=str(REPO), NO_COLOR="1")
-    return subprocess.run([sys.executable, "-m", "pmemctl", "--sysroot", "/", *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pmemctl", "--sysroot", "/", *args], capture_output=True, text=True, env=env
+    )
 
 
 def lsmem(*args: str) -> subprocess.CompletedProcess[str]:

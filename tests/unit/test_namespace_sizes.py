@@ -7,9 +7,9 @@ import random
 import pytest
 
 from pmemctl.ops.sizes import (
+    Extent,
     GiB,
     MiB,
-    Extent,
     RegionGeometry,
     check_size,
     exact_size,

@@ -45,7 +45,9 @@ def command(
     from pmemctl.ops.read import blocks_view, parse_columns
 
     cols = parse_columns(columns)
-    view = blocks_view(app.open_door(writes=False), columns=cols, per_block=per_block, device=device, node=node, state=state)
+    view = blocks_view(
+        app.open_door(writes=False), columns=cols, per_block=per_block, device=device, node=node, state=state
+    )
     if as_json:
         from pmemctl.cli.render.json import blocks_json
 

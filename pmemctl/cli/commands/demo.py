@@ -40,10 +40,10 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     online half of its memory blocks into ZONE_MOVABLE, and show the
     topology and memory blocks afterwards.  Nothing on this machine changes.
     """
+    from pmemctl.cli.render.blocks import blocks_document
     from pmemctl.cli.render.change import change_document
     from pmemctl.cli.render.list import list_document
     from pmemctl.cli.render.topology import topology_document
-    from pmemctl.cli.render.blocks import blocks_document
     from pmemctl.errors import ExitCode, NotFound
     from pmemctl.model.discover import discover
     from pmemctl.ops import services as change

@@ -19,7 +19,8 @@ from pmemctl.cli.commands import complete_modes, json_option
     "--mode",
     metavar="MODE",
     shell_complete=complete_modes,
-    help="Only namespaces in this mode (raw, sector, fsdax, devdax) or dax devices in this mode (devdax, system-ram, disabled).",
+    help="Only namespaces in this mode (raw, sector, fsdax, devdax) "
+    "or dax devices in this mode (devdax, system-ram, disabled).",
 )
 @json_option
 @click.pass_obj

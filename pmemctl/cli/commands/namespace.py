@@ -38,7 +38,8 @@ def _options(f: F) -> F:
 
 
 def _finish(app: App, command: str, backend: str, result: Any, as_json: bool, all_steps: bool, force: bool) -> int:
-    from pmemctl.cli.commands.change import _finish as finish, exit_code_of
+    from pmemctl.cli.commands.change import _finish as finish
+    from pmemctl.cli.commands.change import exit_code_of
 
     if as_json:
         # the change document, plus which backend ran it

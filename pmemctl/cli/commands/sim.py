@@ -94,8 +94,8 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     import shutil
 
     from pmemctl.sim.build import materialise
-    from pmemctl.sysfs.door import SIM_MARKER_DIR, is_simulated_tree
     from pmemctl.sim.scenario import load_scenario
+    from pmemctl.sysfs.door import SIM_MARKER_DIR, is_simulated_tree
 
     scenario = load_scenario(name, _parse_sets(sets))  # unknown name or parameter: nothing touched
     # click.Path already refused an existing file
@@ -145,7 +145,9 @@ def record_command(app: App, directory: str, force: bool, as_json: bool) -> None
     except ValueError as err:
         raise Refused(str(err), hint="record into a directory outside the machine's tree") from None
     if as_json:
-        app.emit_json({"schema_version": 1, "command": "sim record", "sysroot": app.sysroot, "recording": rec.to_dict()})
+        app.emit_json(
+            {"schema_version": 1, "command": "sim record", "sysroot": app.sysroot, "recording": rec.to_dict()}
+        )
         return
     kind = "simulated machine (writes are simulated)" if rec.simulated else "read-only capture"
     app.say(

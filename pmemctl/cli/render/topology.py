@@ -65,7 +65,11 @@ def topology_document(view: "TopologyView") -> Document:
     kind_of = {n.id: n.kind.value for n in nodes}
     if topo.tiers:
         tier_rows = [
-            (str(t.id), format_cpulist(t.nodes) or DASH, ",".join(sorted({kind_of.get(i, "?") for i in t.nodes})) or DASH)
+            (
+                str(t.id),
+                format_cpulist(t.nodes) or DASH,
+                ",".join(sorted({kind_of.get(i, "?") for i in t.nodes})) or DASH,
+            )
             for t in topo.tiers
         ]
         blocks.append(table((Column("TIER", "right"), Column("NODES"), Column("KINDS")), tier_rows, "Memory tiers"))
