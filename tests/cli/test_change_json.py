@@ -360,3 +360,23 @@ def test_str_enum_statuses_serialise_as_plain_strings() -> None:
     assert json.dumps(outcome_json(_outcome(Status2.CHANGED, Status2.DONE))) == plain
     doc = outcome_json(_outcome(Status.CHANGED, Status.DONE))
     assert type(doc["status"]) is str and type(doc["steps"][0]["status"]) is str
+
+
+def test_str_enum_statuses_give_the_same_words() -> None:
+    from pmemctl.cli.render.change import outcome_blocks
+    from pmemctl.cli.render.doc import Document
+    from pmemctl.cli.render.plain import render_document
+
+    class Status(str, Enum):
+        PARTIAL = "partial"
+        FAILED = "failed"
+
+    def text(status: Any, step_status: Any) -> str:
+        out = _outcome(status, step_status)
+        out.results[0].error = "memory block 35 is offline, not online"
+        out.failed_units = ["memory35"]
+        return render_document(Document.of(outcome_blocks(out)))
+
+    plain = text("partial", "failed")
+    assert "PARTIAL" in plain and "failed: memory block 35" in plain
+    assert text(Status.PARTIAL, Status.FAILED) == plain

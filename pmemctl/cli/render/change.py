@@ -74,6 +74,7 @@ def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -
 
 def outcome_blocks(outcome: "Outcome") -> list[Block]:
     blocks: list[Block] = []
+    status = enum_value(outcome.status)  # a plain string or a str-Enum member: the same words
     word = {
         "changed": "done",
         "no-change": "nothing to do",
@@ -81,9 +82,9 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
         "rolled-back": "FAILED, and everything this run changed was undone",
         "rollback-incomplete": "FAILED, and undoing it failed too",
         "failed": "FAILED; nothing was changed",
-    }.get(outcome.status, outcome.status)
+    }.get(status, status)
     pairs = [("result", word), ("what", outcome.title)]
-    if outcome.status not in ("changed", "no-change"):
+    if status not in ("changed", "no-change"):
         pairs.append(("cause", outcome.message))
     if outcome.changed_units and outcome.failed_units:
         pairs.append(("changed", ", ".join(outcome.changed_units)))
@@ -91,10 +92,10 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
     blocks.append(KeyValues(tuple(pairs), title="Outcome", key_width=12))
     failed = [r for r in outcome.results if r.status in ("failed", "undo-failed")]
     if failed:
-        blocks.append(Lines(tuple(f"{r.status}: {r.error}" for r in failed), title="Failures", indent=2))
+        blocks.append(Lines(tuple(f"{enum_value(r.status)}: {r.error}" for r in failed), title="Failures", indent=2))
     if outcome.machine_state:
         blocks.append(Lines(tuple(outcome.machine_state), title="The machine now", indent=2))
-    if outcome.status in ("rollback-incomplete",):
+    if status in ("rollback-incomplete",):
         blocks.append(
             Lines(
                 ("the journal was kept: 'pmemctl status' shows it, 'pmemctl rollback' retries the undo",),
@@ -205,7 +206,7 @@ def status_document(status: "Status") -> Document:
         u = status.unfinished
         blocks.append(
             KeyValues(
-                tuple((str(k), str(v)) for k, v in u.items()),
+                tuple((str(k), str(enum_value(v))) for k, v in u.items()),
                 title="UNFINISHED change (run 'pmemctl resume' or 'pmemctl rollback')",
                 key_width=12,
             )
@@ -216,7 +217,7 @@ def status_document(status: "Status") -> Document:
         keep = ("title", "status", "state", "started", "command", "steps")
         blocks.append(
             KeyValues(
-                tuple((k, str(status.last_run.get(k))) for k in keep if k in status.last_run),
+                tuple((k, str(enum_value(status.last_run.get(k)))) for k in keep if k in status.last_run),
                 title="Last finished run",
                 key_width=12,
             )
