@@ -417,25 +417,30 @@ _SPECS = (
 OBJECTS: dict[str, ObjectSpec] = {s.kind: s for s in _SPECS}
 
 
+def _checks(spec: ObjectSpec) -> tuple[tuple[str, ...], frozenset[str], tuple[tuple[str, frozenset[str], bool], ...]]:
+    """(keys, key set, (key, allowed values, may be null) per enumeration)."""
+    types = {k: typ for k, typ, _ in spec.fields}
+    enums = tuple((k, frozenset(spec.allowed(k) or ()), types[k].endswith("|null")) for k in spec.enums)
+    return spec.keys, frozenset(spec.keys), enums
+
+
+#: per kind, what _obj checks (computed once: a plan can hold one step per memory block)
+_CHECKS = {kind: _checks(spec) for kind, spec in OBJECTS.items()}
+
+
 def _obj(kind: str, /, **values: Any) -> dict[str, Any]:
     """Build one object of ``kind`` in specification order; refuse drift:
     a missing or extra key, or an enumeration value outside its set."""
-    spec = OBJECTS[kind]
-    keys = spec.keys
-    if set(values) != set(keys):
-        extra = sorted(set(values) - set(keys))
-        missing = sorted(set(keys) - set(values))
+    keys, keyset, enums = _CHECKS[kind]
+    if values.keys() != keyset:
+        extra = sorted(set(values) - keyset)
+        missing = sorted(keyset - set(values))
         raise AssertionError(f"JSON {kind} object out of step with its schema: extra {extra}, missing {missing}")
-    for key in spec.enums:
+    for key, allowed, nullable in enums:
         value = values[key] = enum_value(values[key])
-        allowed = spec.allowed(key) or ()
-        if value not in allowed and not (value is None and spec_type(spec, key).endswith("|null")):
-            raise AssertionError(f"JSON {kind}.{key} is {value!r}, not one of {list(allowed)}")
+        if value not in allowed and not (value is None and nullable):
+            raise AssertionError(f"JSON {kind}.{key} is {value!r}, not one of {list(OBJECTS[kind].allowed(key) or ())}")
     return {k: values[k] for k in keys}
-
-
-def spec_type(spec: ObjectSpec, key: str) -> str:
-    return next(typ for k, typ, _ in spec.fields if k == key)
 
 
 def envelope(kind: str, command: str, sysroot: str, /, **body: Any) -> dict[str, Any]:
