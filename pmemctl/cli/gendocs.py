@@ -174,12 +174,14 @@ def _json_section() -> list[str]:
     out = [
         ".SH JSON OUTPUT",
         roff_line(
-            f"Every read command takes --json and prints one JSON object, schema version {SCHEMA_VERSION}. "
+            "Every read command and every command that changes the machine takes --json and prints one JSON "
+            f"object, schema version {SCHEMA_VERSION}. "
             "It starts with schema_version, command and sysroot. Every object of a kind has exactly the keys "
             "listed below, every time: unknown or absent values are null and empty collections are [] or {}, "
             "never a missing key. Sizes, addresses and offsets are integers in bytes; an end address is the "
             "last byte (inclusive). Latencies are in ns, bandwidths in MiB/s. Enumerations are lower-case "
-            "strings. Maps keyed by a node id use the id as a string. Adding a key is a compatible change; "
+            "strings; where a key lists its values (one of ...), the set is closed. "
+            "Maps keyed by a node id use the id as a string. Adding a key is a compatible change; "
             "renaming or removing one, or changing a type, bumps schema_version. A command given --json "
             "that fails prints an error_document instead of its own: the same first three keys, then error; "
             "stdout always holds exactly one JSON object."
@@ -187,7 +189,7 @@ def _json_section() -> list[str]:
     ]
     for spec in OBJECTS.values():
         out += [".SS " + roff_text(spec.kind), roff_line(f"Found at {spec.where}.")]
-        for key, typ, meaning in spec.fields:
+        for key, typ, meaning in spec.rows():
             out += [".TP", f"\\fB{roff_text(key)}\\fR (\\fI{roff_text(typ)}\\fR)", roff_line(meaning)]
     return out
 

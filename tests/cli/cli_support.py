@@ -44,7 +44,13 @@ def machine(tree: Path) -> Any:
 
 # -- JSON schema walker --------------------------------------------------------
 
-_TOP_KIND = {"list": "list", "blocks": "blocks", "topology": "topology", "sim list": "sim_list"}
+_TOP_KIND = {
+    "list": "list", "blocks": "blocks", "topology": "topology", "sim list": "sim_list",
+    "reconfigure": "change", "online": "change", "offline": "change",
+    "namespace create": "namespace_change", "namespace reconfigure": "namespace_change",
+    "namespace destroy": "namespace_change",
+    "rollback": "recovery", "resume": "recovery", "status": "status",
+}
 
 
 def check_schema(doc: dict[str, Any]) -> dict[str, int]:
@@ -52,7 +58,9 @@ def check_schema(doc: dict[str, Any]) -> dict[str, int]:
 
     Every object must have exactly its kind's keys, in the documented order,
     and every value the documented type (``T|null``, ``array<T>``,
-    ``object<string,T>``, primitives or another kind).
+    ``object<string,T>``, primitives or another kind); a key with a closed
+    set of values (``spec.enums``) must hold one of them.  A document with an
+    ``error`` key is checked as an ``error_document``.
     """
     from pmemctl import SCHEMA_VERSION
     from pmemctl.cli.render.json import OBJECTS
@@ -89,7 +97,10 @@ def check_schema(doc: dict[str, Any]) -> dict[str, int]:
         seen[kind] = seen.get(kind, 0) + 1
         for key, typ, _ in spec.fields:
             check_type(obj[key], typ, f"{where}.{key}")
+            allowed = spec.allowed(key)
+            if allowed is not None and obj[key] is not None:
+                assert obj[key] in allowed, f"{where}.{key}: {obj[key]!r} is not one of {list(allowed)}"
 
     assert doc["schema_version"] == SCHEMA_VERSION
-    check_object(doc, _TOP_KIND[doc["command"]], "$")
+    check_object(doc, "error_document" if "error" in doc else _TOP_KIND[doc["command"]], "$")
     return seen

@@ -58,7 +58,7 @@ def test_dry_run_json_lists_every_write(invoke, devdax):
     assert doc["schema_version"] == 1 and doc["command"] == "reconfigure" and doc["dry_run"] is True
     assert doc["outcome"] is None
     writes = [w for s in doc["plan"]["steps"] for w in s["writes"]]
-    assert writes[0] == {"path": "/sys/bus/dax/drivers/device_dax/remove_id", "value": "dax0.0"}
+    assert writes[0] == {"path": "/sys/bus/dax/drivers/device_dax/remove_id", "value": "dax0.0", "kind": "sysfs"}
     assert len(writes) == 4 + 30
 
 

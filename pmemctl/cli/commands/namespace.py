@@ -45,9 +45,7 @@ def _finish(app: App, command: str, backend: str, result: Any, as_json: bool, al
         # the change document, plus which backend ran it
         from pmemctl.cli.render.change import change_json
 
-        doc = change_json(command, app.sysroot, result)
-        doc["backend"] = backend
-        app.emit_json(doc)
+        app.emit_json(change_json(command, app.sysroot, result, backend=backend))
         return exit_code_of(result, force)
     return finish(app, command, result, False, all_steps, force)
 

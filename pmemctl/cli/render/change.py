@@ -3,16 +3,22 @@
 One plan has two faces (architecture.md principle 6): sentences, and the
 exact ``echo VALUE > PATH`` writes.  ``--dry-run``, the confirmation prompt
 and the JSON all render the same Plan object that apply executes.
+
+The JSON documents (change, namespace_change, recovery, status and their
+objects) are specified in :data:`pmemctl.cli.render.json.OBJECTS` with the
+read documents, and built through the same :func:`~pmemctl.cli.render.json._obj`,
+from the public attributes of the ops objects only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-from pmemctl import SCHEMA_VERSION
 from pmemctl.cli.render.doc import Block, Document, KeyValues, Lines
+from pmemctl.cli.render.json import OBJECTS, _obj, enum_value, envelope
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pmemctl.ops.actions.base import Write
     from pmemctl.ops.services import ChangeResult, Status
     from pmemctl.ops.executor import Outcome
     from pmemctl.ops.plan import Plan
@@ -68,6 +74,7 @@ def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -
 
 def outcome_blocks(outcome: "Outcome") -> list[Block]:
     blocks: list[Block] = []
+    status = enum_value(outcome.status)  # a plain string or a str-Enum member: the same words
     word = {
         "changed": "done",
         "no-change": "nothing to do",
@@ -75,9 +82,9 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
         "rolled-back": "FAILED, and everything this run changed was undone",
         "rollback-incomplete": "FAILED, and undoing it failed too",
         "failed": "FAILED; nothing was changed",
-    }.get(outcome.status, outcome.status)
+    }.get(status, status)
     pairs = [("result", word), ("what", outcome.title)]
-    if outcome.status not in ("changed", "no-change"):
+    if status not in ("changed", "no-change"):
         pairs.append(("cause", outcome.message))
     if outcome.changed_units and outcome.failed_units:
         pairs.append(("changed", ", ".join(outcome.changed_units)))
@@ -85,10 +92,10 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
     blocks.append(KeyValues(tuple(pairs), title="Outcome", key_width=12))
     failed = [r for r in outcome.results if r.status in ("failed", "undo-failed")]
     if failed:
-        blocks.append(Lines(tuple(f"{r.status}: {r.error}" for r in failed), title="Failures", indent=2))
+        blocks.append(Lines(tuple(f"{enum_value(r.status)}: {r.error}" for r in failed), title="Failures", indent=2))
     if outcome.machine_state:
         blocks.append(Lines(tuple(outcome.machine_state), title="The machine now", indent=2))
-    if outcome.status in ("rollback-incomplete",):
+    if status in ("rollback-incomplete",):
         blocks.append(
             Lines(
                 ("the journal was kept: 'pmemctl status' shows it, 'pmemctl rollback' retries the undo",),
@@ -111,63 +118,86 @@ def change_document(result: "ChangeResult", *, all_steps: bool = False) -> Docum
 # --------------------------------------------------------------------------- JSON
 
 
+def write_json(w: "Write") -> dict[str, Any]:
+    """One write; ``kind`` says what carries it out (a pseudo-write, a wipe or
+    an ndctl command, keeps its ``path``/``value`` as before)."""
+    return _obj("write", path=w.path, value=w.value, kind=enum_value(w.kind))
+
+
 def plan_json(plan: "Plan") -> dict[str, Any]:
-    return {
-        "title": plan.title,
-        "destructive": plan.destructive,
-        "consent": plan.consent,
-        "targets": list(plan.targets),
-        "already": list(plan.already),
-        "notes": list(plan.notes),
-        "checks": [
-            {"name": c.name, "ok": c.ok, "warning": c.warning, "message": c.message, "override": c.override}
+    return _obj(
+        "plan",
+        title=plan.title,
+        destructive=plan.destructive,
+        consent=plan.consent,
+        targets=list(plan.targets),
+        already=list(plan.already),
+        notes=list(plan.notes),
+        checks=[
+            _obj("check", name=c.name, ok=c.ok, warning=c.warning, message=c.message, override=c.override)
             for c in plan.checks
         ],
-        "steps": [
-            {"kind": a.kind, "description": a.describe(), "writes": [{"path": w.path, "value": w.value} for w in a.writes()]}
+        steps=[
+            _obj("step", kind=enum_value(a.kind), description=a.describe(), writes=[write_json(w) for w in a.writes()])
             for a in plan.actions
         ],
-    }
+    )
 
 
 def outcome_json(outcome: Optional["Outcome"]) -> Optional[dict[str, Any]]:
     if outcome is None:
         return None
-    data = outcome.to_dict()
-    data["exit_code"] = int(outcome.exit_code)
-    return data
+    return _obj(
+        "outcome",
+        status=outcome.status,
+        title=outcome.title,
+        message=outcome.message,
+        machine_state=list(outcome.machine_state),
+        already=list(outcome.already),
+        changed_units=list(outcome.changed_units),
+        failed_units=list(outcome.failed_units),
+        steps=[
+            _obj("outcome_step", action=r.action.describe(), kind=enum_value(r.action.kind), status=r.status,
+                 error=r.error, errno=r.errno)
+            for r in outcome.results
+        ],
+        exit_code=int(outcome.exit_code),
+    )
 
 
-def change_json(command: str, sysroot: str, result: "ChangeResult") -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "command": command,
-        "sysroot": sysroot,
+def change_json(command: str, sysroot: str, result: "ChangeResult", *, backend: Optional[str] = None) -> dict[str, Any]:
+    """The ``change`` document; with ``backend`` (the namespace commands), the
+    ``namespace_change`` document, which adds it."""
+    body: dict[str, Any] = {
         "dry_run": result.dry_run,
         "plan": plan_json(result.plan),
         "outcome": outcome_json(result.outcome),
     }
+    if backend is None:
+        return envelope("change", command, sysroot, **body)
+    return envelope("namespace_change", command, sysroot, **body, backend=backend)
 
 
 def recovery_json(command: str, sysroot: str, outcome: "Outcome") -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "command": command,
-        "sysroot": sysroot,
-        "dry_run": False,
-        "plan": None,
-        "outcome": outcome_json(outcome),
-    }
+    return envelope("recovery", command, sysroot, dry_run=False, plan=None, outcome=outcome_json(outcome))
+
+
+def _journal_value(record: Mapping[str, Any], key: str) -> Any:
+    return enum_value(record.get(key))
 
 
 def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "command": "status",
-        "sysroot": sysroot,
-        "unfinished": status.unfinished,
-        "last_run": status.last_run,
-    }
+    u, last = status.unfinished, status.last_run
+    return envelope(
+        "status",
+        "status",
+        sysroot,
+        unfinished=None if u is None else _obj(
+            "unfinished", **{k: _journal_value(u, k) for k in OBJECTS["unfinished"].keys}),
+        # read back from the last run's summary file: keys it lacks are null
+        last_run=None if last is None else _obj(
+            "last_run", **{k: _journal_value(last, k) for k in OBJECTS["last_run"].keys}),
+    )
 
 
 def status_document(status: "Status") -> Document:
@@ -176,7 +206,7 @@ def status_document(status: "Status") -> Document:
         u = status.unfinished
         blocks.append(
             KeyValues(
-                tuple((str(k), str(v)) for k, v in u.items()),
+                tuple((str(k), str(enum_value(v))) for k, v in u.items()),
                 title="UNFINISHED change (run 'pmemctl resume' or 'pmemctl rollback')",
                 key_width=12,
             )
@@ -187,7 +217,7 @@ def status_document(status: "Status") -> Document:
         keep = ("title", "status", "state", "started", "command", "steps")
         blocks.append(
             KeyValues(
-                tuple((k, str(status.last_run.get(k))) for k in keep if k in status.last_run),
+                tuple((k, str(enum_value(status.last_run.get(k)))) for k in keep if k in status.last_run),
                 title="Last finished run",
                 key_width=12,
             )

@@ -1,4 +1,4 @@
-"""The ``--json`` output of every read command: one versioned schema.
+"""The ``--json`` output of every command: one versioned schema.
 
 Conventions (schema version 1, ``pmemctl.SCHEMA_VERSION``):
 
@@ -11,17 +11,20 @@ Conventions (schema version 1, ``pmemctl.SCHEMA_VERSION``):
   ``end`` addresses are inclusive (the last byte), as the kernel and lsmem
   print them.  Latencies are in ns, bandwidths in MiB/s, as HMAT reports them.
 * Enumerations are their lower-case string values (``"online"``,
-  ``"system-ram"``, ``"dram"``).
+  ``"system-ram"``, ``"dram"``).  A key whose values form a closed set
+  (outcome and step ``status``, write ``kind``) lists them in
+  :attr:`ObjectSpec.enums`, and :func:`_obj` refuses any other value.
 * Objects keyed by a NUMA node id (``distances``) use the id as a string key.
 * Adding a key is a compatible change; renaming or removing one, or changing
   a type, bumps ``schema_version``.
 
 The field-by-field specification is :data:`OBJECTS` below: for every object
 kind, its place in the output and each key with its type and meaning.  The
-builders construct every object through :func:`_obj`, which refuses a key
-set that differs from the specification, so the document and the output
-cannot drift apart; :func:`schema_markdown` renders the same table for the
-README and pmemctl(1).
+builders (here for the read commands, in :mod:`pmemctl.cli.render.change`
+for the change, status and recovery documents) construct every object
+through :func:`_obj`, which refuses a key set that differs from the
+specification, so the document and the output cannot drift apart;
+:func:`schema_markdown` renders the same table for the README and pmemctl(1).
 
 Type notation: ``int``, ``string``, ``bool``, ``T|null``, ``array<T>``,
 ``object<string,T>``, or the name of another object kind.
@@ -29,8 +32,9 @@ Type notation: ``int``, ``string``, ``bool``, ``T|null``, ``array<T>``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional
 
 from pmemctl import SCHEMA_VERSION
 from pmemctl.cli.render.common import dax_block_counts
@@ -40,21 +44,81 @@ if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.ops.read import BlocksView, ListFilter, ListView, TopologyView
 
 
+#: (value, meaning) pairs of a key whose values form a closed set
+Enumeration = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class ObjectSpec:
     kind: str
     where: str  # how to reach it, jq style
     fields: tuple[tuple[str, str, str], ...]  # (key, type, meaning)
+    #: key -> its closed set of values; any other value is refused
+    enums: Mapping[str, Enumeration] = field(default_factory=dict)
 
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(f[0] for f in self.fields)
+
+    def allowed(self, key: str) -> Optional[tuple[str, ...]]:
+        """The values ``key`` may take, or None when it is not an enumeration."""
+        values = self.enums.get(key)
+        return None if values is None else tuple(v for v, _ in values)
+
+    def rows(self) -> Iterator[tuple[str, str, str]]:
+        """(key, type, meaning) for the documentation: an enumeration's
+        meaning ends with its values and what each one means."""
+        for key, typ, meaning in self.fields:
+            values = self.enums.get(key)
+            if values:
+                meaning += "; one of " + ", ".join(f"`{v}` ({m})" for v, m in values)
+            yield key, typ, meaning
+
+
+def enum_value(value: Any) -> Any:
+    """The plain string of an enumeration value: ``"changed"`` for both the
+    string ``"changed"`` and a ``str``-Enum member whose value it is."""
+    return value.value if isinstance(value, Enum) else value
 
 
 _ENVELOPE = (
     ("schema_version", "int", "version of this schema; 1"),
     ("command", "string", "the command that produced the document"),
     ("sysroot", "string", "the tree that was read (`/` for this machine)"),
+)
+
+_CHANGE = _ENVELOPE + (
+    ("dry_run", "bool", "`--dry-run`: the plan was only shown, nothing was written"),
+    ("plan", "plan", "what the command does, step by step, with the exact writes"),
+    ("outcome", "outcome|null", "what happened; null with `--dry-run`"),
+)
+
+#: ``.plan.steps[].writes[].kind``
+WRITE_KINDS: Enumeration = (
+    ("sysfs", "a write of `value` to the sysfs attribute `path`"),
+    ("wipe", "zeroing the old info block at the start of the block device `path`"),
+    ("ndctl", "running ndctl with the arguments in `value`"),
+)
+
+#: ``.outcome.status``
+OUTCOME_STATUSES: Enumeration = (
+    ("changed", "made and verified"),
+    ("no-change", "already as requested; nothing written"),
+    ("partial", "some units changed, the others failed and were undone"),
+    ("rolled-back", "a step failed and everything this run changed was undone"),
+    ("rollback-incomplete", "undoing a failed step failed too; the journal is kept"),
+    ("failed", "a step failed before anything had changed"),
+    ("interrupted", "stopped by Ctrl-C; the journal is kept"),
+)
+
+#: ``.outcome.steps[].status``
+STEP_STATUSES: Enumeration = (
+    ("done", "carried out and verified"),
+    ("skipped", "already in its end state; nothing written"),
+    ("failed", "its write or read-back failed"),
+    ("undone", "an undo step, carried out"),
+    ("undo-failed", "an undo step that failed; undoing stopped there"),
+    ("not-run", "not reached"),
 )
 
 _SPECS = (
@@ -237,6 +301,94 @@ _SPECS = (
         ("cxl", "string", "nodes of CXL / soft-reserved memory added by kmem"),
         ("all_memory", "string", "every node with memory"),
     )),
+    ObjectSpec("change", "`pmemctl reconfigure|online|offline --json` (with or without `--dry-run`)", _CHANGE),
+    ObjectSpec("namespace_change",
+               "`pmemctl namespace create|reconfigure|destroy --json` (with or without `--dry-run`)",
+               _CHANGE + (
+        ("backend", "string", "what carries out the namespace steps: `sysfs` or `ndctl` (`--backend`, `auto` "
+         "resolved); `none` when the plan has no namespace step"),
+    )),
+    ObjectSpec("plan", "`.plan` (change, namespace_change)", (
+        ("title", "string", "the change in a few words"),
+        ("destructive", "bool", "it can lose data or take memory away: it needs `--yes` (or a \"yes\" typed on a "
+         "terminal)"),
+        ("consent", "string|null", "what `--yes` consents to, one sentence; null when not destructive"),
+        ("targets", "array<string>", "the objects it changes (`dax0.0`, `namespace1.2`, `memory42`)"),
+        ("already", "array<string>", "targets already as requested (left alone), one sentence each"),
+        ("notes", "array<string>", "rounding, chosen blocks, resolved names, one sentence each"),
+        ("checks", "array<check>", "the pre-checks, in the order they ran"),
+        ("steps", "array<step>", "the steps, in the order they run; `[]` when there is nothing to do"),
+    )),
+    ObjectSpec("check", "`.plan.checks[]`", (
+        ("name", "string", "short name of the check (`zone-ratio`, `memmap`, `mounted`, ...)"),
+        ("ok", "bool", "passed"),
+        ("warning", "bool", "failed, but only warns: it never blocks"),
+        ("message", "string", "what was found, one sentence"),
+        ("override", "string|null", "the option that lifts this refusal (`--force`); null when it passed, warns or "
+         "cannot be lifted"),
+    )),
+    ObjectSpec("step", "`.plan.steps[]`", (
+        ("kind", "string", "the action: `unbind`, `bind`, `wait-blocks`, `online-block`, `offline-block`, "
+         "`ns-create`, ..."),
+        ("description", "string", "the step in words, as `--dry-run` prints it"),
+        ("writes", "array<write>", "what it writes, in order; `[]` for a step that only waits"),
+    )),
+    ObjectSpec("write", "`.plan.steps[].writes[]`", (
+        ("path", "string", "the sysfs attribute written; for `wipe` the block device (`/dev/pmem1`), for `ndctl` the "
+         "word `ndctl`"),
+        ("value", "string", "the value written; for `wipe` the word `zeros`, for `ndctl` the command's arguments, "
+         "shell-quoted"),
+        ("kind", "string", "what carries it out"),
+    ), enums={"kind": WRITE_KINDS}),
+    ObjectSpec("outcome", "`.outcome` (change, namespace_change, recovery)", (
+        ("status", "string", "how the run ended"),
+        ("title", "string", "what was done (the plan's title; `roll back: ...` for a rollback)"),
+        ("message", "string", "the cause of a failure, or a summary"),
+        ("machine_state", "array<string>", "the state of the targets afterwards, one sentence each; `[]` when not "
+         "described"),
+        ("already", "array<string>", "targets that were already as requested"),
+        ("changed_units", "array<string>", "units (a device of `all`, a block of `online`) that changed"),
+        ("failed_units", "array<string>", "units that failed; their steps were undone unless the status is "
+         "`rollback-incomplete`"),
+        ("steps", "array<outcome_step>", "what happened to each step taken, in order, undo steps included"),
+        ("exit_code", "int", "the exit status this outcome gives (see EXIT STATUS); `pmemctl rollback` exits 0 when "
+         "its outcome is `rolled-back`"),
+    ), enums={"status": OUTCOME_STATUSES}),
+    ObjectSpec("outcome_step", "`.outcome.steps[]`", (
+        ("action", "string", "the step in words (for an undo step, the undoing action)"),
+        ("kind", "string", "the action, as in `.plan.steps[].kind`"),
+        ("status", "string", "what happened to it"),
+        ("error", "string|null", "why it failed; null unless `failed` or `undo-failed`"),
+        ("errno", "int|null", "the errno of the failed write, when there was one"),
+    ), enums={"status": STEP_STATUSES}),
+    ObjectSpec("recovery", "`pmemctl rollback|resume --json`", _ENVELOPE + (
+        ("dry_run", "bool", "always false"),
+        ("plan", "plan|null", "always null: the plan is the journal's"),
+        ("outcome", "outcome", "what the rollback or resume did"),
+    )),
+    ObjectSpec("status", "`pmemctl status --json`", _ENVELOPE + (
+        ("unfinished", "unfinished|null", "a change that did not finish (the journal); null when none"),
+        ("last_run", "last_run|null", "the last change that finished; null when there was none"),
+    )),
+    ObjectSpec("unfinished", "`.unfinished` (status)", (
+        ("title", "string|null", "the plan's title"),
+        ("state", "string|null", "where it stopped: `applying`, `interrupted`, `rollback-incomplete`, `rolling-back` "
+         "or `resuming`"),
+        ("started", "string|null", "when it started (ISO 8601)"),
+        ("pid", "int|null", "the process that ran it"),
+        ("steps", "int", "steps in its plan"),
+        ("steps_done", "int", "of those, steps done"),
+    )),
+    ObjectSpec("last_run", "`.last_run` (status)", (
+        ("command", "string|null", "its command line, without the leading `pmemctl`"),
+        ("pid", "int|null", "the process that ran it"),
+        ("started", "string|null", "when it started (ISO 8601)"),
+        ("state", "string|null", "`finished`, or `rolled-back` after `pmemctl rollback`"),
+        ("status", "string|null", "its outcome status (see `.outcome.status`)"),
+        ("steps", "int|null", "steps in its plan"),
+        ("title", "string|null", "the plan's title"),
+        ("version", "int|null", "version of the journal format; 1"),
+    )),
     ObjectSpec("error_document", "any command given `--json` that fails instead of printing its own document", _ENVELOPE + (
         ("error", "error", "what went wrong"),
     )),
@@ -265,13 +417,29 @@ _SPECS = (
 OBJECTS: dict[str, ObjectSpec] = {s.kind: s for s in _SPECS}
 
 
+def _checks(spec: ObjectSpec) -> tuple[tuple[str, ...], frozenset[str], tuple[tuple[str, frozenset[str], bool], ...]]:
+    """(keys, key set, (key, allowed values, may be null) per enumeration)."""
+    types = {k: typ for k, typ, _ in spec.fields}
+    enums = tuple((k, frozenset(spec.allowed(k) or ()), types[k].endswith("|null")) for k in spec.enums)
+    return spec.keys, frozenset(spec.keys), enums
+
+
+#: per kind, what _obj checks (computed once: a plan can hold one step per memory block)
+_CHECKS = {kind: _checks(spec) for kind, spec in OBJECTS.items()}
+
+
 def _obj(kind: str, /, **values: Any) -> dict[str, Any]:
-    """Build one object of ``kind`` in specification order; refuse drift."""
-    keys = OBJECTS[kind].keys
-    if set(values) != set(keys):
-        extra = sorted(set(values) - set(keys))
-        missing = sorted(set(keys) - set(values))
+    """Build one object of ``kind`` in specification order; refuse drift:
+    a missing or extra key, or an enumeration value outside its set."""
+    keys, keyset, enums = _CHECKS[kind]
+    if values.keys() != keyset:
+        extra = sorted(set(values) - keyset)
+        missing = sorted(keyset - set(values))
         raise AssertionError(f"JSON {kind} object out of step with its schema: extra {extra}, missing {missing}")
+    for key, allowed, nullable in enums:
+        value = values[key] = enum_value(values[key])
+        if value not in allowed and not (value is None and nullable):
+            raise AssertionError(f"JSON {kind}.{key} is {value!r}, not one of {list(OBJECTS[kind].allowed(key) or ())}")
     return {k: values[k] for k in keys}
 
 
@@ -561,15 +729,16 @@ def sim_list_json(sysroot: str, scenarios: Iterable[Any]) -> dict[str, Any]:
 def schema_markdown() -> str:
     """The schema as Markdown (README section body; also used for the man page)."""
     out = [
-        f"Every read command takes `--json` and prints one object, schema version "
-        f"{SCHEMA_VERSION}. Rules:",
+        f"Every read command and every command that changes the machine takes `--json` and "
+        f"prints one object, schema version {SCHEMA_VERSION}. Rules:",
         "",
         "- The top level always starts with `schema_version`, `command` and `sysroot`.",
         "- Every object of a kind has exactly the keys listed below, every time: unknown or",
         "  absent values are `null`, empty collections are `[]`/`{}`, never a missing key.",
         "- Sizes, addresses and offsets are integers in bytes; `end` is the last byte",
         "  (inclusive). Latencies are ns, bandwidths MiB/s.",
-        "- Enumerations are lower-case strings (`online`, `system-ram`, `dram`).",
+        "- Enumerations are lower-case strings (`online`, `system-ram`, `dram`). Where a key",
+        "  lists its values (\"one of ...\"), the set is closed: no other value is printed.",
         "- Maps keyed by a node id use the id as a string (`\"distances\": {\"0\": 10}`).",
         "- Adding a key is compatible; renaming or removing one, or changing a type,",
         "  bumps `schema_version`.",
@@ -579,7 +748,7 @@ def schema_markdown() -> str:
     ]
     for spec in _SPECS:
         out += ["", f"#### `{spec.kind}` — {spec.where}", "", "| key | type | meaning |", "|---|---|---|"]
-        for key, typ, meaning in spec.fields:
+        for key, typ, meaning in spec.rows():
             cells = (f"`{key}`", f"`{typ}`", meaning)
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")  # GFM: \| inside a cell
     return "\n".join(out) + "\n"
