@@ -131,9 +131,30 @@ def test_unknown_and_ambiguous_namespaces(invoke, optane):
                      "-n", "twin")
         assert res.exit_code == 0, res.stderr
     res = invoke("--sysroot", optane, "namespace", "destroy", "twin", "--yes")
-    assert res.exit_code == ExitCode.REFUSED
+    assert res.exit_code == ExitCode.USAGE
     line = one_line(res.stderr)
     assert "'twin' matches 2 namespaces" in line and "namespace0.3" in line and "namespace1.2" in line
+
+
+def test_an_ambiguous_name_is_one_usage_error_for_every_command(invoke, optane):
+    """Three namespaces named 'dup' (devdax, devdax, fsdax): every command that
+    takes a selector refuses it the same way, as a usage error (exit 2)."""
+    for region, mode in (("region0", "devdax"), ("region1", "devdax"), ("region1", "fsdax")):
+        res = invoke("--sysroot", optane, "namespace", "create", "-r", region, "-s", "1152M", "-m", mode,
+                     "-n", "dup", "--yes")
+        assert res.exit_code == 0, res.stderr
+    commands = (
+        ("reconfigure", "dup", "--mode", "devdax", "--dry-run"),
+        ("reconfigure", "dup", "--mode", "system-ram", "--dry-run"),
+        ("online", "dup", "--dry-run"),
+        ("offline", "dup", "--dry-run"),
+        ("namespace", "destroy", "dup", "--dry-run"),
+        ("namespace", "reconfigure", "dup", "--mode", "raw", "--dry-run"),
+    )
+    for args in commands:
+        res = invoke("--sysroot", optane, *args)
+        assert res.exit_code == ExitCode.USAGE, (args, res.stderr)
+        assert "'dup' matches 3 namespaces" in one_line(res.stderr), (args, res.stderr)
 
 
 def test_mounted_is_refused_even_with_force(invoke, optane):

@@ -7,13 +7,11 @@ rolled back, together.
 
 from __future__ import annotations
 
-import re
-from typing import Optional
 
 from pmemctl.errors import Refused, UsageError
 from pmemctl.model.records import (
     DaxDevice,
-    NamespaceMode,
+    Namespace,
     Topology,
 )
 from pmemctl.ops.backends import choose_backend
@@ -23,7 +21,7 @@ from pmemctl.ops.plan.dax import plan_to_devdax, plan_to_system_ram
 from pmemctl.ops.plan.namespace import parse_align, reconfigure_step, region_can_take, supported_alignments
 from pmemctl.ops.plan.safety import consent_text, safety_checks
 from pmemctl.ops.requests import MODES, ZONES, ReconfigureRequest
-from pmemctl.ops.select import match_namespaces, select_devices, select_namespace
+from pmemctl.ops.select import resolve, select_devices
 from pmemctl.ops.sizes import DEFAULT_ALIGN, human, pfn_layout
 from pmemctl.sysfs import abi
 from pmemctl.sysfs.door import SysfsRoot
@@ -34,13 +32,11 @@ def plan_reconfigure(door: SysfsRoot, topo: Topology, req: ReconfigureRequest) -
         raise UsageError(f"unknown mode {req.mode!r}", hint="use system-ram or devdax")
     if req.zone not in ZONES:
         raise UsageError(f"unknown zone {req.zone!r}", hint="use movable or normal")
-    sel = req.selector.strip()
-    names_a_device = sel == "all" or sel.startswith(("/", "dax")) or re.fullmatch(r"\d+\.\d+", sel) is not None
-    if req.mode == "system-ram" and not names_a_device:
-        # a namespace not yet devdax: namespace -> devdax -> kmem -> online, one plan
-        combined = plan_namespace_to_system_ram(door, topo, req)
-        if combined is not None:
-            return combined
+    if req.mode == "system-ram":
+        selected = resolve(topo, req.selector, "device")
+        if not selected.devices:
+            # a namespace not yet devdax: namespace -> devdax -> kmem -> online, one plan
+            return plan_namespace_to_system_ram(door, topo, req, selected.namespaces[0])
     devices, how = select_devices(topo, req.selector)
     pb = PlanBuilder(title=f"reconfigure {', '.join(d.name for d in devices)} to {req.mode}")
     if how != devices[0].name:
@@ -58,28 +54,11 @@ def plan_reconfigure(door: SysfsRoot, topo: Topology, req: ReconfigureRequest) -
 
 
 def plan_namespace_to_system_ram(
-    door: SysfsRoot, topo: Topology, req: ReconfigureRequest, backend: str = "auto"
-) -> Optional[Plan]:
-    """``pmemctl reconfigure NS --mode system-ram`` for a namespace that is
-    not devdax yet: reconfigure it to devdax, then hand its dax device to
-    kmem and online it, as one unit (applied, or rolled back, together).
-
-    Returns None when the selector does not name such a namespace (the
-    dax-device planner handles it).
-    """
-    if req.mode != "system-ram":
-        return None
-    sel = req.selector.strip()
-    if sel == "all" or sel.startswith("/") or sel.startswith("dax"):
-        return None
-    hits = match_namespaces(topo, sel)
-    if not hits:
-        return None
-    if len(hits) > 1:
-        select_namespace(topo, sel)  # raises AmbiguousSelector with the candidates
-    ns = hits[0]
-    if ns.mode == NamespaceMode.DEVDAX:
-        return None
+    door: SysfsRoot, topo: Topology, req: ReconfigureRequest, ns: Namespace, backend: str = "auto"
+) -> Plan:
+    """``pmemctl reconfigure NS --mode system-ram`` for a namespace ``ns`` that
+    has no dax device yet: reconfigure it to devdax, then hand its dax device
+    to kmem and online it, as one unit (applied, or rolled back, together)."""
     if ns.size == 0:
         raise Refused(f"{ns.name} is not configured (size 0)",
                       hint=f"create one: pmemctl namespace create --region {ns.region} --mode devdax --size SIZE")
