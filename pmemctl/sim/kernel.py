@@ -40,7 +40,7 @@ from typing import Any, Callable, Optional, Sequence
 from pmemctl.errors import kernel_error
 from pmemctl.sim import layout, objects
 from pmemctl.sim.faults import Faults
-from pmemctl.sim.machine import DaxDevice, Machine, Node
+from pmemctl.sim.machine import DaxDeviceSpec, MachineSpec, NodeSpec
 from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot, ToolResult, ToolUnavailable, clean_value
@@ -92,7 +92,7 @@ class SimulatedKernel(SysfsRoot):
         self.tree = TreeWriter(self.root)
         self.marker = os.path.join(self.root, MARKER_DIR)
         self.faults = Faults(self.root)
-        self._machine: Optional[Machine] = None
+        self._machine: Optional[MachineSpec] = None
         self._nodes: Optional[dict[int, _NodeBlocks]] = None
         self._node_of: dict[int, int] = {}
         self._block_size: Optional[int] = None
@@ -184,14 +184,14 @@ class SimulatedKernel(SysfsRoot):
     # ------------------------------------------------------------- static facts
 
     @property
-    def machine(self) -> Machine:
+    def machine(self) -> MachineSpec:
         """The resolved scenario, without its (large) block list."""
         if self._machine is None:
             with open(os.path.join(self.marker, SCENARIO_FILE), encoding="utf-8") as fh:
                 data = json.load(fh)["machine"]
             data["blocks"] = []
             data["dax_devices"] = [dict(d, blocks=[]) for d in data.get("dax_devices", [])]
-            self._machine = Machine.from_dict(data)
+            self._machine = MachineSpec.from_dict(data)
         return self._machine
 
     @property
@@ -200,10 +200,10 @@ class SimulatedKernel(SysfsRoot):
             self._block_size = int(self.read(paths.BLOCK_SIZE_BYTES), 16)
         return self._block_size
 
-    def _node_info(self, node_id: int) -> Node:
+    def _node_info(self, node_id: int) -> NodeSpec:
         node = self.machine.node(node_id)
         if node is None:  # a node the scenario did not describe: memory only, no DRAM
-            node = Node(id=node_id, cpus=(), dram=(), reserved_kb=0, used_kb=0, memory_tier=22)
+            node = NodeSpec(id=node_id, cpus=(), dram=(), reserved_kb=0, used_kb=0, memory_tier=22)
         return node
 
     def _load_state(self) -> dict[str, Any]:
@@ -681,7 +681,7 @@ class SimulatedKernel(SysfsRoot):
 
     def vanish_device(self, name: str) -> None:
         """Make a dax device disappear (a surprise removal / hot-unplug)."""
-        dev: Optional[DaxDevice] = self.machine.dax_device(name)
+        dev: Optional[DaxDeviceSpec] = self.machine.dax_device(name)
         if dev is None or not self.exists(f"{paths.DAX_DEVICES}/{name}"):
             return
         objects.remove_dax_device(self.tree, dev)

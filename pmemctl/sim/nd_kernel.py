@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pmemctl.sim import layout, objects
 from pmemctl.sim.kernel import _KernelSays
-from pmemctl.sim.machine import DaxDevice, DaxMapping, DaxRegion, IomemEntry, Namespace, Region
+from pmemctl.sim.machine import DaxDeviceSpec, DaxMappingSpec, DaxRegionSpec, IomemEntrySpec, NamespaceSpec, RegionSpec
 from pmemctl.sim.tree import MODE_ROOT_RO, MODE_RW, TreeWriter
 from pmemctl.sysfs import paths
 
@@ -160,7 +160,7 @@ class RegionInfo:
     ways: int
     numa_node: int
     target_node: int
-    static: Optional[Region]  # the machine description's region (static facts)
+    static: Optional[RegionSpec]  # the machine description's region (static facts)
 
     @property
     def labelled(self) -> bool:
@@ -240,7 +240,7 @@ class NdKernel:
             static=static,
         )
 
-    def _region_for_objects(self, region: RegionInfo) -> Region:
+    def _region_for_objects(self, region: RegionInfo) -> RegionSpec:
         """A Region dataclass for the object functions (static facts only)."""
         if region.static is not None:
             return region.static
@@ -747,7 +747,7 @@ class NdKernel:
         if region.labelled and self.seed(region, "namespace") == posixpath.basename(ns_kp):
             ns_id = self._next_id(region, "namespace")
             name = f"namespace{region.id}.{ns_id}"
-            seed = Namespace(
+            seed = NamespaceSpec(
                 name=name, id=ns_id, region=region.name, kpath=f"{region.kpath}/{name}", mode="raw", seed=True,
                 nstype=region.nstype, size=0, resource=None, uuid=None, alt_name="", sector_size=None,
                 enabled=False, numa_node=region.numa_node, target_node=region.target_node,
@@ -813,13 +813,13 @@ class NdKernel:
             raise _KernelSays(errno.EBUSY)  # a device of that name is still registered
         objects.add_dax_region_attrs(
             self.tree,
-            DaxRegion(id=region.id, kpath=kp, source="nvdimm", start=data_start, size=usable, align=align,
+            DaxRegionSpec(id=region.id, kpath=kp, source="nvdimm", start=data_start, size=usable, align=align,
                       dynamic=False, available_size=0, seed=""),
         )
-        dev = DaxDevice(
+        dev = DaxDeviceSpec(
             name=name, region_id=region.id, kpath=f"{kp}/{name}", region_kpath=kp, source="nvdimm", size=usable,
             align=align, target_node=region.target_node, numa_node=region.numa_node, driver="device_dax",
-            mappings=(DaxMapping(start=data_start, end=data_start + usable - 1, page_offset=0),),
+            mappings=(DaxMappingSpec(start=data_start, end=data_start + usable - 1, page_offset=0),),
             major=objects.DAX_MAJOR, minor=self._free_minor(objects.DAX_MAJOR, "c"),
             namespace=posixpath.basename(ns_kp),
         )
@@ -1043,7 +1043,7 @@ def current_machine(kernel: "SimulatedKernel") -> Any:
     def read(kpath: str) -> Optional[str]:
         return nd._read(kpath)
 
-    devices: list[DaxDevice] = []
+    devices: list[DaxDeviceSpec] = []
     static_by_name = {d.name: d for d in m.dax_devices}
     bs = kernel.block_size
     for name in tree.listdir(paths.DAX_DEVICES):
@@ -1059,12 +1059,12 @@ def current_machine(kernel: "SimulatedKernel") -> Any:
             devices.append(dataclasses.replace(static, driver=driver, hotplug_ranges=hotplug))
             continue
         devices.append(
-            DaxDevice(
+            DaxDeviceSpec(
                 name=name, region_id=int(read(f"{posixpath.dirname(kp)}/dax_region/id") or 0), kpath=kp,
                 region_kpath=posixpath.dirname(kp), source="nvdimm", size=int(read(f"{kp}/size") or 0),
                 align=int(read(f"{kp}/align") or 0), target_node=int(read(f"{kp}/target_node") or -1),
                 numa_node=int(read(f"{kp}/numa_node") or -1), driver=driver,
-                mappings=tuple(DaxMapping(s, e, 0) for s, e in ranges), major=0, minor=0,
+                mappings=tuple(DaxMappingSpec(s, e, 0) for s, e in ranges), major=0, minor=0,
                 hotplug_ranges=hotplug,
             )
         )
@@ -1087,7 +1087,7 @@ def current_machine(kernel: "SimulatedKernel") -> Any:
                 data = read(f"{hkp}/resource") if hkp and holder_enabled else None
                 dax_children = nd._dax_children(hkp) if hkp and holder.startswith("dax") else []
                 namespaces.append(
-                    Namespace(
+                    NamespaceSpec(
                         name=ns_name, id=int(ns_name.rsplit(".", 1)[1]), region=region.name, kpath=kp,
                         mode={"dax": "devdax", "pfn": "fsdax", "btt": "sector"}.get(re.sub(r"\d.*", "", holder), "raw"),
                         seed=size == 0, nstype=region.nstype, size=size, resource=res, uuid=None, alt_name="",
@@ -1108,7 +1108,7 @@ def current_machine(kernel: "SimulatedKernel") -> Any:
     return dataclasses.replace(m, buses=tuple(buses), dax_devices=tuple(devices), stranded_kmem=stranded)
 
 
-def iomem_entries(kernel: "SimulatedKernel") -> list[IomemEntry]:
+def iomem_entries(kernel: "SimulatedKernel") -> list[IomemEntrySpec]:
     """Every /proc/iomem resource of the machine as the tree has it now."""
     from pmemctl.sim.build import iomem_entries as build_entries
 

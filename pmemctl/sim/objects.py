@@ -22,15 +22,15 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from pmemctl.sim import layout
 from pmemctl.sim.machine import (
-    AccessClass,
-    Bus,
-    DaxDevice,
-    DaxRegion,
-    Dimm,
-    IomemEntry,
-    Namespace,
-    Node,
-    Region,
+    AccessClassSpec,
+    BusSpec,
+    DaxDeviceSpec,
+    DaxRegionSpec,
+    DimmSpec,
+    IomemEntrySpec,
+    NamespaceSpec,
+    NodeSpec,
+    RegionSpec,
 )
 from pmemctl.sim.tree import MODE_RO, MODE_ROOT_RO, MODE_RW, MODE_WO, TreeWriter, relative_link_target
 from pmemctl.sysfs import paths
@@ -399,7 +399,7 @@ def set_node_masks(
         tree.attr(f"{paths.NODE}/{name}", format_cpulist(nodes))
 
 
-def add_node(tree: TreeWriter, node: Node, *, nr_cpu_ids: int, distance_row: Sequence[int]) -> None:
+def add_node(tree: TreeWriter, node: NodeSpec, *, nr_cpu_ids: int, distance_row: Sequence[int]) -> None:
     """``nodeN/`` with cpulist, cpumap, distance, empty meminfo, numastat,
     vmstat, hugepages, ``cpuK`` links, subsystem and bus links.  Back-links
     to existing memory blocks of the node are added too."""
@@ -487,7 +487,7 @@ def write_node_meminfo(tree: TreeWriter, node_id: int, mem_total_kb: int, mem_fr
     )
 
 
-def _numastat(node: Node) -> str:
+def _numastat(node: NodeSpec) -> str:
     hits = node.used_kb // 4
     return "\n".join(
         f"{k} {v}"
@@ -502,11 +502,11 @@ def _numastat(node: Node) -> str:
     )
 
 
-def _node_vmstat(node: Node) -> str:
+def _node_vmstat(node: NodeSpec) -> str:
     return "\n".join(f"{k} 0" for k in NODE_VMSTAT_KEYS)
 
 
-def node_mem_total_kb(node: Node, block_size: int, online_blocks: Iterable[int]) -> int:
+def node_mem_total_kb(node: NodeSpec, block_size: int, online_blocks: Iterable[int]) -> int:
     """MemTotal of a node: present memory of its *online* blocks minus what
     the kernel reserved at boot.  A boot block counts only the DRAM inside
     it (holes); a hot-added block counts whole."""
@@ -518,7 +518,7 @@ def node_mem_total_kb(node: Node, block_size: int, online_blocks: Iterable[int])
     return max(total // 1024 - node.reserved_kb, 0)
 
 
-def add_node_access(tree: TreeWriter, target: int, access_index: int, access: AccessClass) -> None:
+def add_node_access(tree: TreeWriter, target: int, access_index: int, access: AccessClassSpec) -> None:
     """``nodeT/accessY/initiators/`` with the HMAT figures and ``nodeI`` links,
     and ``nodeI/accessY/targets/nodeT`` on each initiator that is online."""
     base = f"{paths.node_dir(target)}/access{access_index}"
@@ -539,7 +539,7 @@ def add_node_access(tree: TreeWriter, target: int, access_index: int, access: Ac
             tree.symlink(f"{init_dir}/access{access_index}/targets/node{target}", paths.node_dir(target))
 
 
-def remove_node_access(tree: TreeWriter, target: int, access_index: int, access: AccessClass) -> None:
+def remove_node_access(tree: TreeWriter, target: int, access_index: int, access: AccessClassSpec) -> None:
     for initiator in access.initiators:
         tree.remove(f"{paths.node_dir(initiator)}/access{access_index}/targets/node{target}")
     tree.remove(f"{paths.node_dir(target)}/access{access_index}")
@@ -614,7 +614,7 @@ def refresh_valid_zones(tree: TreeWriter, node_id: int, block_size: int, *, mova
             tree.attr(f"{paths.MEMORY}/memory{index}/valid_zones", wanted)
 
 
-def refresh_node_meminfo(tree: TreeWriter, node: Node, block_size: int) -> int:
+def refresh_node_meminfo(tree: TreeWriter, node: NodeSpec, block_size: int) -> int:
     """Recompute ``nodeN/meminfo`` from the node's online blocks; returns MemTotal kB."""
     online = [i for i in node_block_indexes(tree, node.id) if read_memory_block(tree, i)[0]]
     total = node_mem_total_kb(node, block_size, online)
@@ -683,13 +683,13 @@ def write_proc_meminfo(tree: TreeWriter, mem_total_kb: int, mem_free_kb: int) ->
     tree.attr(paths.PROC_MEMINFO, format_proc_meminfo(mem_total_kb, mem_free_kb))
 
 
-def format_iomem(entries: Iterable[IomemEntry]) -> str:
+def format_iomem(entries: Iterable[IomemEntrySpec]) -> str:
     """Nest resources by containment and print them like /proc/iomem:
     two spaces per level, addresses ``%0*llx`` with at least 8 digits
     (kernel/resource.c r_show)."""
     ordered = sorted(entries, key=lambda e: (e.start, -e.end_incl, e.rank))
     lines: list[str] = []
-    stack: list[IomemEntry] = []
+    stack: list[IomemEntrySpec] = []
     for entry in ordered:
         while stack and not (stack[-1].start <= entry.start and entry.end_incl <= stack[-1].end_incl):
             stack.pop()
@@ -699,7 +699,7 @@ def format_iomem(entries: Iterable[IomemEntry]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def write_proc_iomem(tree: TreeWriter, entries: Iterable[IomemEntry]) -> None:
+def write_proc_iomem(tree: TreeWriter, entries: Iterable[IomemEntrySpec]) -> None:
     tree.mkdir("/proc")
     # /proc/iomem is 0444 but shows zeros to non-root; the tree keeps real values.
     tree.attr(paths.PROC_IOMEM, format_iomem(entries))
@@ -719,7 +719,7 @@ def add_nd_root(tree: TreeWriter) -> None:
         add_driver(tree, "nd", driver, bind_attrs=driver != "nd_bus")
 
 
-def add_nd_bus(tree: TreeWriter, bus: Bus) -> None:
+def add_nd_bus(tree: TreeWriter, bus: BusSpec) -> None:
     """``ndbusN`` under its provider device, the ``nd/ndctlN`` class device
     (``dev``, ``device`` link, ``/sys/class/nd`` and ``/sys/dev/char`` links,
     ``/dev/ndctlN``) and the ``nd_bus`` binding."""
@@ -771,7 +771,7 @@ def add_acpi_nfit_device(tree: TreeWriter, kpath: str) -> None:
     tree.symlink(f"{kpath}/physical_node", platform)
 
 
-def add_dimm(tree: TreeWriter, dimm: Dimm) -> None:
+def add_dimm(tree: TreeWriter, dimm: DimmSpec) -> None:
     """``nmemN`` with its NFIT attributes, bound to ``nvdimm``.  ``state``
     starts idle; :func:`refresh_dimm_states` sets it once regions exist."""
     kpath = dimm.kpath
@@ -822,7 +822,7 @@ def set_dimm_state(tree: TreeWriter, dimm_kpath: str, active: bool) -> None:
     tree.attr(f"{dimm_kpath}/state", "active" if active else "idle")
 
 
-def refresh_dimm_states(tree: TreeWriter, buses: Iterable[Bus]) -> None:
+def refresh_dimm_states(tree: TreeWriter, buses: Iterable[BusSpec]) -> None:
     """Recompute every DIMM's ``state`` from the regions bound to nd_region."""
     for bus in buses:
         for dimm in bus.dimms:
@@ -843,7 +843,7 @@ def _nd_common(tree: TreeWriter, kpath: str, *, modalias: str, devtype: str, num
     tree.attr(f"{kpath}/target_node", target_node)
 
 
-def add_region(tree: TreeWriter, region: Region) -> None:
+def add_region(tree: TreeWriter, region: RegionSpec) -> None:
     """``regionN`` with every attribute of kernel-abi.md §7.7; seeds and
     space are written by :func:`write_region_seeds` / :func:`set_region_space`."""
     kpath = region.kpath
@@ -914,7 +914,7 @@ def format_size_select(selected: Optional[int], supported: Sequence[int]) -> str
     return "".join(f"[{s}] " if s == selected else f"{s} " for s in supported)
 
 
-def add_namespace(tree: TreeWriter, region: Region, ns: Namespace) -> None:
+def add_namespace(tree: TreeWriter, region: RegionSpec, ns: NamespaceSpec) -> None:
     """``namespaceR.N``: io namespaces expose only nstype, size (read-only),
     holder, holder_class, force_raw, mode and resource; labelled pmem ones add
     uuid, alt_name, sector_size, dpa_extents and a writable size."""
@@ -943,7 +943,7 @@ def add_namespace(tree: TreeWriter, region: Region, ns: Namespace) -> None:
         bind_driver(tree, "nd", "nd_pmem", kpath)
 
 
-def namespace_mode_attr(ns: Namespace) -> str:
+def namespace_mode_attr(ns: NamespaceSpec) -> str:
     """The namespace ``mode`` attribute: safe (btt), memory (pfn), dax, raw."""
     return {"sector": "safe", "fsdax": "memory", "devdax": "dax"}.get(ns.mode, "raw")
 
@@ -954,7 +954,7 @@ def remove_nd_device(tree: TreeWriter, kpath: str) -> None:
     tree.remove(kpath)
 
 
-def add_claim_seed(tree: TreeWriter, region: Region, name: str) -> None:
+def add_claim_seed(tree: TreeWriter, region: RegionSpec, name: str) -> None:
     """An idle pfn/dax/btt seed: no namespace, no uuid, no size/resource
     (those read ENXIO until the device is enabled)."""
     kind = re.sub(r"\d.*$", "", name)
@@ -966,7 +966,7 @@ def add_claim_seed(tree: TreeWriter, region: Region, name: str) -> None:
 
 def _write_claim_device(
     tree: TreeWriter,
-    region: Region,
+    region: RegionSpec,
     kpath: str,
     kind: str,
     *,
@@ -992,7 +992,7 @@ def _write_claim_device(
         tree.attr(f"{kpath}/supported_alignments", format_size_select(None, SUPPORTED_ALIGNMENTS))
 
 
-def add_claim(tree: TreeWriter, region: Region, ns: Namespace) -> None:
+def add_claim(tree: TreeWriter, region: RegionSpec, ns: NamespaceSpec) -> None:
     """The pfn/dax/btt device that claims ``ns`` (fsdax/devdax/sector), with
     ``size``/``resource`` while enabled, bound to nd_pmem or dax_pmem."""
     if ns.holder is None or ns.holder_kpath is None:
@@ -1097,7 +1097,7 @@ def add_dax_root(tree: TreeWriter) -> None:
         add_driver(tree, "dax", driver, dynamic_ids=True)
 
 
-def add_dax_region_attrs(tree: TreeWriter, region: DaxRegion) -> None:
+def add_dax_region_attrs(tree: TreeWriter, region: DaxRegionSpec) -> None:
     """``<parent>/dax_region/``: id, size, align (0400); dynamic regions also
     available_size, seed, create (0644) and delete (0200)."""
     base = f"{region.kpath}/dax_region"
@@ -1112,7 +1112,7 @@ def add_dax_region_attrs(tree: TreeWriter, region: DaxRegion) -> None:
         tree.attr(f"{base}/delete", "", MODE_WO)
 
 
-def add_dax_device(tree: TreeWriter, dev: DaxDevice, *, dynamic: bool, memmap_on_memory: Optional[bool] = None) -> None:
+def add_dax_device(tree: TreeWriter, dev: DaxDeviceSpec, *, dynamic: bool, memmap_on_memory: Optional[bool] = None) -> None:
     """``daxX.Y`` on the dax bus: dev, size, align, resource, target_node,
     numa_node, modalias, mappingN/, bus and ``/sys/dev/char`` links, the
     ``/dev/daxX.Y`` node (present whether bound or not), and the driver."""
@@ -1144,14 +1144,14 @@ def add_dax_device(tree: TreeWriter, dev: DaxDevice, *, dynamic: bool, memmap_on
         bind_driver(tree, "dax", dev.driver, kpath)
 
 
-def remove_dax_device(tree: TreeWriter, dev: DaxDevice) -> None:
+def remove_dax_device(tree: TreeWriter, dev: DaxDeviceSpec) -> None:
     unbind_driver(tree, "dax", dev.kpath)
     unregister_device(tree, "dax", dev.name)
     remove_char_device(tree, dev.name, dev.major, dev.minor)
     tree.remove(dev.kpath)
 
 
-def add_hmem_parent(tree: TreeWriter, region: DaxRegion) -> None:
+def add_hmem_parent(tree: TreeWriter, region: DaxRegionSpec) -> None:
     """The device a soft-reserved/CXL dax region hangs off: a platform
     ``hmem.N`` bound to the hmem driver, or a CXL ``dax_regionN`` under its
     ``regionN`` (no nd objects above either)."""
