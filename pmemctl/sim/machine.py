@@ -383,6 +383,10 @@ class MachineSpec:
                 tiers.setdefault(node.memory_tier, []).append(node.id)
         return {t: sorted(ns) for t, ns in sorted(tiers.items())}
 
+    def kernel_at_least(self, version: tuple[int, int]) -> bool:
+        """The simulated kernel release is ``version`` (major, minor) or later."""
+        return kernel_at_least(self.kernel_release, version)
+
     # -- (de)serialisation -------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -392,6 +396,17 @@ class MachineSpec:
     def from_dict(cls, data: dict[str, Any]) -> MachineSpec:
         machine: MachineSpec = _from_jsonable(cls, data)
         return machine
+
+
+def kernel_at_least(release: str, version: tuple[int, int]) -> bool:
+    """``release`` (``6.1.0-13-amd64``) is ``version`` (major, minor) or later;
+    False when it does not parse."""
+    parts = release.split("-")[0].split(".")
+    try:
+        have = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        return False
+    return have >= version
 
 
 def _from_jsonable(tp: Any, value: Any) -> Any:
@@ -434,4 +449,5 @@ __all__ = [
     "Range",
     "RegionMappingSpec",
     "RegionSpec",
+    "kernel_at_least",
 ]

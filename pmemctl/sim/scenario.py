@@ -95,6 +95,7 @@ from pmemctl.sim.objects import (
     NDCTL_MAJOR,
     NMEM_MAJOR,
 )
+from pmemctl.sysfs import abi
 from pmemctl.units import parse_cpulist, parse_size
 
 #: /sys/module/<m>/coresize of the pmem modules in the Debian 6.1 amd64 build
@@ -728,7 +729,7 @@ class _Resolver:
         disk = f"pmem{region_id}" if ns_id == 0 else f"pmem{region_id}.{ns_id}"
         if mode == "raw":
             return NamespaceSpec(**common, enabled=enabled, **self._disk(disk, common["kpath"], enabled))
-        kind = {"fsdax": "pfn", "devdax": "dax", "sector": "btt"}[mode]
+        kind = abi.PERSONALITIES[mode].holder_prefix  # pfn, dax, btt
         holder = f"{kind}{region_id}.{counters[kind]}"
         counters[kind] += 1
         holder_kpath = f"{region_kpath}/{holder}"

@@ -8,7 +8,7 @@ from pmemctl.errors import ExitCode, Locked, NotFound, Refused, UsageError
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor, Interrupted
 from pmemctl.ops.planner import BlockRequest, ReconfigureRequest, plan_offline, plan_online, plan_reconfigure
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 from pmemctl.sysfs.state import RunLock
 
 

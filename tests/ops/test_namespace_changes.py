@@ -20,7 +20,7 @@ from pmemctl.ops.executor import ApplyOptions
 from pmemctl.sim.kernel import tool_unavailable_reason
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.planner import ReconfigureRequest, plan_reconfigure
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 
 GiB = 1024**3
 MiB = 1024**2

@@ -13,7 +13,7 @@ from pmemctl.ops import namespace as ns_ops
 from pmemctl.ops.backends import ndctl as nd
 from pmemctl.sim.kernel import tool_unavailable_reason
 from pmemctl.ops.change import RunOptions, run_plan
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 from pmemctl.sysfs.door import SysfsRoot
 
 GiB = 1024**3

@@ -11,7 +11,7 @@ from pmemctl.model.discover import discover
 from pmemctl.model.records import DaxMode
 from pmemctl.ops.executor import ApplyOptions, Executor
 from pmemctl.ops.planner import ReconfigureRequest, plan_reconfigure
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 
 
 def reconfigure(k, selector, mode, *, zone="movable", online=True, force=False, opts=None):

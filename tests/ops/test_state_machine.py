@@ -24,7 +24,7 @@ from pmemctl.errors import PmemctlError
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor
 from pmemctl.ops.planner import BlockRequest, ReconfigureRequest, plan_offline, plan_online, plan_reconfigure
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel
 from pmemctl.sim.scenario import scenario_from_toml

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 from pmemctl.sim.build import materialise
 from pmemctl.sim.cases import ALL_CASES, Case, TreeCache
 from pmemctl.sim.record import (

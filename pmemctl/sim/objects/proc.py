@@ -1,12 +1,11 @@
-"""``/proc`` files (cmdline, meminfo, iomem) and the top-level skeleton of /sys."""
+"""``/proc`` files (cmdline, meminfo, iomem and the resources a machine
+description puts in it) and the top-level skeleton of /sys."""
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from pmemctl.sim.machine import (
-    IomemEntrySpec,
-)
+from pmemctl.sim.machine import DaxDeviceSpec, IomemEntrySpec, MachineSpec
 from pmemctl.sim.objects.nodes import meminfo_values
 from pmemctl.sim.tree import TreeWriter
 from pmemctl.sysfs import paths
@@ -91,6 +90,63 @@ def write_proc_iomem(tree: TreeWriter, entries: Iterable[IomemEntrySpec]) -> Non
     tree.mkdir("/proc")
     # /proc/iomem is 0444 but shows zeros to non-root; the tree keeps real values.
     tree.attr(paths.PROC_IOMEM, format_iomem(entries))
+
+
+def iomem_entries(m: MachineSpec) -> list[IomemEntrySpec]:
+    """Resources of /proc/iomem (kernel-abi.md §7.6): boot System RAM, each
+    pmem region's ``Persistent Memory`` with namespace and dax claims,
+    ``Soft Reserved`` / ``CXL Window N`` for hmem and CXL, and ``System RAM
+    (kmem)`` under each dax device kmem holds."""
+    out: list[IomemEntrySpec] = list(m.iomem_extra)
+    for node in m.nodes:
+        for lo, hi in node.dram:
+            out.append(IomemEntrySpec(lo, hi - 1, "System RAM"))
+    devices = {d.name: d for d in m.dax_devices}
+    for bus in m.buses:
+        label = "Persistent Memory" if bus.nfit else "Persistent Memory (legacy)"
+        for region in bus.regions:
+            out.append(IomemEntrySpec(region.base, region.base + region.size - 1, label))
+            for ns in region.namespaces:
+                if ns.seed or ns.resource is None:
+                    continue
+                if ns.mode == "devdax" and ns.holder_enabled and ns.data_start is not None:
+                    # dax_pmem claims only the info block + memmap part.
+                    out.append(IomemEntrySpec(ns.resource, ns.data_start - 1, ns.name, rank=1))
+                elif ns.enabled or ns.holder_enabled:
+                    out.append(IomemEntrySpec(ns.resource, ns.end_incl, ns.name, rank=1))
+                dev = devices.get(ns.dax_device or "")
+                if dev is not None:
+                    out.extend(_dax_iomem(dev, rank=2))
+    for dax_region in m.dax_regions:
+        if dax_region.source == "nvdimm" or dax_region.window is None or dax_region.window_name is None:
+            continue
+        out.append(IomemEntrySpec(dax_region.window[0], dax_region.window[1] - 1, dax_region.window_name, rank=1))
+        if dax_region.cxl_region:
+            end = dax_region.start + dax_region.size - 1
+            out.append(IomemEntrySpec(dax_region.start, end, dax_region.cxl_region, rank=2))
+        for dev in m.dax_devices:
+            if dev.region_kpath == dax_region.kpath:
+                out.extend(_dax_iomem(dev, rank=3))
+    pmem = [(r.base, r.base + r.size) for b in m.buses for r in b.regions]
+    for name, lo, hi in m.stranded_kmem:
+        rank = 2 if any(a <= lo and hi <= b for a, b in pmem) else 3
+        out.append(IomemEntrySpec(lo, hi - 1, name, rank=rank))
+        out.append(IomemEntrySpec(lo, hi - 1, "System RAM (kmem)", rank=rank + 1))
+    return out
+
+
+def _dax_iomem(dev: DaxDeviceSpec, rank: int) -> list[IomemEntrySpec]:
+    """device_dax holds each mapping as ``daxX.Y``; kmem holds its block-aligned
+    ranges as ``daxX.Y`` with ``System RAM (kmem)`` inside; unbound: nothing."""
+    if dev.driver == "kmem":
+        out = []
+        for lo, hi in dev.hotplug_ranges:
+            out.append(IomemEntrySpec(lo, hi - 1, dev.name, rank=rank))
+            out.append(IomemEntrySpec(lo, hi - 1, "System RAM (kmem)", rank=rank + 1))
+        return out
+    if dev.driver == "device_dax":
+        return [IomemEntrySpec(mp.start, mp.end, dev.name, rank=rank) for mp in dev.mappings]
+    return []
 
 
 # =============================================================================
