@@ -414,7 +414,9 @@ def _from_jsonable(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         hints = typing.get_type_hints(tp)
-        kwargs = {f.name: _from_jsonable(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value}
+        kwargs = {
+            f.name: _from_jsonable(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value
+        }
         return tp(**kwargs)
     if origin in (Union, types.UnionType):
         if value is None:
@@ -425,7 +427,7 @@ def _from_jsonable(tp: Any, value: Any) -> Any:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_from_jsonable(args[0], v) for v in value)
-        return tuple(_from_jsonable(a, v) for a, v in zip(args, value))
+        return tuple(_from_jsonable(a, v) for a, v in zip(args, value, strict=False))
     if origin is dict:
         key_t, val_t = typing.get_args(tp)
         return {_from_jsonable(key_t, k): _from_jsonable(val_t, v) for k, v in value.items()}

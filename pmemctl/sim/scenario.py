@@ -470,7 +470,9 @@ class _Resolver:
                     dram=dram,
                     reserved_kb=_size(spec.get("reserved", 0), what="reserved") // 1024,
                     used_kb=_size(spec.get("used", 0), what="used") // 1024,
-                    memory_tier=int(spec.get("memory_tier", DEFAULT_TIER_DRAM if has_boot_memory else DEFAULT_TIER_KMEM)),
+                    memory_tier=int(
+                        spec.get("memory_tier", DEFAULT_TIER_DRAM if has_boot_memory else DEFAULT_TIER_KMEM)
+                    ),
                     access0=_access(spec.get("access0")),
                     access1=_access(spec.get("access1")),
                     generic_initiator=bool(spec.get("generic_initiator", False)),
@@ -498,10 +500,13 @@ class _Resolver:
         for bus_id, spec in enumerate(self.data.get("nd", {}).get("bus", [])):
             provider = str(spec.get("provider", "ACPI.NFIT"))
             nfit = bool(spec.get("nfit", provider == "ACPI.NFIT"))
-            default_parent = "/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00" if nfit else "/sys/devices/platform/e820_pmem"
+            default_parent = (
+                "/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00" if nfit else "/sys/devices/platform/e820_pmem"
+            )
             kpath = f"{spec.get('parent', default_parent)}/ndbus{bus_id}"
             name = f"ndbus{bus_id}"
-            commands = _commands(spec.get("commands", ["ars_cap", "ars_start", "ars_status", "clear_error"] if nfit else []),
+            default_commands = ["ars_cap", "ars_start", "ars_status", "clear_error"] if nfit else []
+            commands = _commands(spec.get("commands", default_commands),
                                  # acpi_nfit_init_dsms: ND_CMD_CALL is always in an NFIT bus's mask
                                  always=("cmd_call",) if nfit else ())
             dimms: list[DimmSpec] = []
@@ -602,7 +607,9 @@ class _Resolver:
         if target_node not in {n.id for n in nodes}:
             raise ScenarioError(f"{self.name}: {rname} target_node {target_node} is not a possible node")
         dpa = _size(spec.get("dpa_offset", 0), what="dpa_offset")
-        mappings = tuple(RegionMappingSpec(dimm=m, offset=dpa, length=size // ways, position=i) for i, m in enumerate(members))
+        mappings = tuple(
+            RegionMappingSpec(dimm=m, offset=dpa, length=size // ways, position=i) for i, m in enumerate(members)
+        )
 
         namespaces, counters, used = self._namespaces(spec, rname, region_id, kpath, base, size, labeled,
                                                       nstype, numa_node, target_node)
@@ -633,7 +640,8 @@ class _Resolver:
             numa_node=numa_node,
             target_node=target_node,
             mappings=mappings,
-            set_cookie=(int(spec["set_cookie"]) if "set_cookie" in spec else _set_cookie(self.name, rname, spec, mappings, by_name))
+            set_cookie=(int(spec["set_cookie"]) if "set_cookie" in spec
+                        else _set_cookie(self.name, rname, spec, mappings, by_name))
             if nfit
             else None,
             persistence_domain=spec.get("persistence_domain"),
@@ -677,7 +685,8 @@ class _Resolver:
         offset = 0
         for ns_id, ns_spec in enumerate(specs):
             remaining = size - offset
-            ns_size = _size(ns_spec["size"], self.block_size, f"{rname} namespace size") if "size" in ns_spec else remaining
+            ns_size = (_size(ns_spec["size"], self.block_size, f"{rname} namespace size") if "size" in ns_spec
+                       else remaining)
             if not labeled and ns_size != size:
                 raise ScenarioError(f"{self.name}: label-less namespaces cover the whole of {rname}")
             if ns_size <= 0 or ns_size > remaining:
@@ -888,14 +897,18 @@ class _Resolver:
         spans_by_node: dict[int, dict[str, tuple[int, int]]] = {}
         for node in nodes:
             spans_by_node[node.id] = layout.zone_spans(
-                (online_zone[i], i * bs, (i + 1) * bs) for i, (n, _o) in owner_of.items() if n == node.id and i in online_zone
+                (online_zone[i], i * bs, (i + 1) * bs)
+                for i, (n, _o) in owner_of.items()
+                if n == node.id and i in online_zone
             )
         blocks = []
         for index in sorted(owner_of):
             node_id, owner = owner_of[index]
             online = index in online_zone
             zone = online_zone.get(index, "")
-            valid = zone if online else layout.offline_valid_zones(index * bs, (index + 1) * bs, spans_by_node[node_id], movable_node)
+            valid = zone if online else layout.offline_valid_zones(
+                index * bs, (index + 1) * bs, spans_by_node[node_id], movable_node
+            )
             blocks.append(BlockSpec(index=index, node=node_id, online=online, zone=zone, valid_zones=valid,
                                 owner=owner, present_kb=present[index]))
         return blocks
@@ -963,7 +976,7 @@ def _set_cookie(scenario: str, rname: str, spec: Mapping[str, Any], mappings: tu
     else:
         return layout.stable_u64(scenario, rname)
     members = []
-    for offset, mp in zip(offsets, mappings):
+    for offset, mp in zip(offsets, mappings, strict=False):
         d = dimms[mp.dimm]
         members.append((offset, layout.bswap(d.serial, 4), layout.bswap(d.vendor, 2), d.manufacturing_date,
                         d.manufacturing_location))

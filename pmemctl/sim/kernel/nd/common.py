@@ -110,7 +110,8 @@ class NdCommon:
         out = []
         for entry in self.tree.listdir(region.kpath):
             m = CHILD_RE.match(entry)
-            if m and m.group(1) == kind and int(m.group(2)) == region.id and self.tree.is_dir(f"{region.kpath}/{entry}"):
+            if (m and m.group(1) == kind and int(m.group(2)) == region.id
+                    and self.tree.is_dir(f"{region.kpath}/{entry}")):
                 out.append((int(m.group(3)), entry))
         return [name for _, name in sorted(out)]
 
