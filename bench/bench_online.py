@@ -52,7 +52,7 @@ def main() -> int:
         root = all_offline_big(args.blocks, Path(tmp) / "big")
         print(f"materialised {args.blocks} blocks in {time.perf_counter() - t0:.1f} s")
         k = SimulatedKernel(root)
-        k._all_nodes()  # the simulator loads its block cache outside the measurement
+        k.memory.nodes()  # the simulator loads its block cache outside the measurement
         sim_before = k.sim_time_ns
         start = time.perf_counter_ns()
         total = 0

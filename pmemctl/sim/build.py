@@ -4,7 +4,7 @@
 ``DEST/.pmemctl-sim/`` (``scenario.json``: name, params and the resolved
 machine; ``devnodes.json``: the /dev nodes that would exist).  Every derived
 file (node masks, meminfo, distance rows, memory tiers, /proc/iomem, links)
-is computed from the :class:`~pmemctl.sim.machine.Machine` here, through the
+is computed from the :class:`~pmemctl.sim.machine.MachineSpec` here, through the
 object functions of :mod:`pmemctl.sim.objects`.
 """
 
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Mapping, Optional, Union
 
 from pmemctl.sim import objects
-from pmemctl.sim.machine import DaxDevice, IomemEntry, Machine
+from pmemctl.sim.machine import MachineSpec
+from pmemctl.sim.objects import iomem_entries
 from pmemctl.sim.scenario import Scenario, load_scenario
 from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
 
@@ -68,10 +69,10 @@ def _write_marker(tree: TreeWriter, scenario: Scenario) -> None:
         tree.write_devnodes_manifest()  # an empty manifest still says "no device nodes"
 
 
-def load_machine(root: Union[str, os.PathLike[str]]) -> Machine:
+def load_machine(root: Union[str, os.PathLike[str]]) -> MachineSpec:
     """The resolved machine a tree was built from (``.pmemctl-sim/scenario.json``)."""
     with open(os.path.join(os.fspath(root), MARKER_DIR, SCENARIO_FILE), encoding="utf-8") as fh:
-        return Machine.from_dict(json.load(fh)["machine"])
+        return MachineSpec.from_dict(json.load(fh)["machine"])
 
 
 # =============================================================================
@@ -79,7 +80,7 @@ def load_machine(root: Union[str, os.PathLike[str]]) -> Machine:
 # =============================================================================
 
 
-def build_machine(tree: TreeWriter, m: Machine) -> None:
+def build_machine(tree: TreeWriter, m: MachineSpec) -> None:
     objects.add_sys_skeleton(tree)
     _build_modules(tree, m)
     _build_cpus_and_nodes(tree, m)
@@ -89,7 +90,7 @@ def build_machine(tree: TreeWriter, m: Machine) -> None:
     _build_derived(tree, m)
 
 
-def _build_modules(tree: TreeWriter, m: Machine) -> None:
+def _build_modules(tree: TreeWriter, m: MachineSpec) -> None:
     for module in m.kernel_modules:
         objects.add_module(tree, module, coresize=m.module_coresize.get(module, 0))
     if m.buses:
@@ -106,7 +107,7 @@ def _build_modules(tree: TreeWriter, m: Machine) -> None:
     objects.write_proc_cmdline(tree, m.cmdline)
 
 
-def _build_cpus_and_nodes(tree: TreeWriter, m: Machine) -> None:
+def _build_cpus_and_nodes(tree: TreeWriter, m: MachineSpec) -> None:
     cpus = sorted(c for n in m.nodes for c in n.cpus)
     objects.add_cpu_root(tree, cpus, cpus, m.nr_cpu_ids, m.nr_cpus)
     for node in m.nodes:
@@ -120,13 +121,13 @@ def _build_cpus_and_nodes(tree: TreeWriter, m: Machine) -> None:
             objects.add_node(tree, node, nr_cpu_ids=m.nr_cpu_ids, distance_row=row)
 
 
-def _build_memory(tree: TreeWriter, m: Machine) -> None:
+def _build_memory(tree: TreeWriter, m: MachineSpec) -> None:
     objects.add_memory_root(tree, m.block_size, m.auto_online_blocks)
     for block in m.blocks:
         objects.add_memory_block(tree, block.index, block.node, online=block.online, valid_zones=block.valid_zones)
 
 
-def _build_nd(tree: TreeWriter, m: Machine) -> None:
+def _build_nd(tree: TreeWriter, m: MachineSpec) -> None:
     if not m.buses:
         return
     objects.add_nd_root(tree)
@@ -151,9 +152,9 @@ def _build_nd(tree: TreeWriter, m: Machine) -> None:
     objects.refresh_dimm_states(tree, m.buses)
 
 
-def _build_dax(tree: TreeWriter, m: Machine) -> None:
+def _build_dax(tree: TreeWriter, m: MachineSpec) -> None:
     objects.add_dax_root(tree)
-    memmap_attr = _kernel_at_least(m.kernel_release, (6, 8))
+    memmap_attr = m.kernel_at_least((6, 8))
     for region in m.dax_regions:
         if region.source == "nvdimm":
             objects.add_dax_region_attrs(tree, region)
@@ -166,7 +167,7 @@ def _build_dax(tree: TreeWriter, m: Machine) -> None:
         )
 
 
-def _build_derived(tree: TreeWriter, m: Machine) -> None:
+def _build_derived(tree: TreeWriter, m: MachineSpec) -> None:
     """Everything computed from the objects: masks, meminfo, HMAT, tiers, /proc."""
     online = m.online_nodes()
     objects.set_node_masks(
@@ -197,72 +198,6 @@ def _build_derived(tree: TreeWriter, m: Machine) -> None:
     objects.write_proc_meminfo(tree, total_kb, free_kb)
     objects.set_memory_tiers(tree, m.memory_tiers())
     objects.write_proc_iomem(tree, iomem_entries(m))
-
-
-def iomem_entries(m: Machine) -> list[IomemEntry]:
-    """Resources of /proc/iomem (kernel-abi.md §7.6): boot System RAM, each
-    pmem region's ``Persistent Memory`` with namespace and dax claims,
-    ``Soft Reserved`` / ``CXL Window N`` for hmem and CXL, and ``System RAM
-    (kmem)`` under each dax device kmem holds."""
-    out: list[IomemEntry] = list(m.iomem_extra)
-    for node in m.nodes:
-        for lo, hi in node.dram:
-            out.append(IomemEntry(lo, hi - 1, "System RAM"))
-    devices = {d.name: d for d in m.dax_devices}
-    for bus in m.buses:
-        label = "Persistent Memory" if bus.nfit else "Persistent Memory (legacy)"
-        for region in bus.regions:
-            out.append(IomemEntry(region.base, region.base + region.size - 1, label))
-            for ns in region.namespaces:
-                if ns.seed or ns.resource is None:
-                    continue
-                if ns.mode == "devdax" and ns.holder_enabled and ns.data_start is not None:
-                    # dax_pmem claims only the info block + memmap part.
-                    out.append(IomemEntry(ns.resource, ns.data_start - 1, ns.name, rank=1))
-                elif ns.enabled or ns.holder_enabled:
-                    out.append(IomemEntry(ns.resource, ns.end_incl, ns.name, rank=1))
-                dev = devices.get(ns.dax_device or "")
-                if dev is not None:
-                    out.extend(_dax_iomem(dev, rank=2))
-    for dax_region in m.dax_regions:
-        if dax_region.source == "nvdimm" or dax_region.window is None or dax_region.window_name is None:
-            continue
-        out.append(IomemEntry(dax_region.window[0], dax_region.window[1] - 1, dax_region.window_name, rank=1))
-        if dax_region.cxl_region:
-            end = dax_region.start + dax_region.size - 1
-            out.append(IomemEntry(dax_region.start, end, dax_region.cxl_region, rank=2))
-        for dev in m.dax_devices:
-            if dev.region_kpath == dax_region.kpath:
-                out.extend(_dax_iomem(dev, rank=3))
-    pmem = [(r.base, r.base + r.size) for b in m.buses for r in b.regions]
-    for name, lo, hi in m.stranded_kmem:
-        rank = 2 if any(a <= lo and hi <= b for a, b in pmem) else 3
-        out.append(IomemEntry(lo, hi - 1, name, rank=rank))
-        out.append(IomemEntry(lo, hi - 1, "System RAM (kmem)", rank=rank + 1))
-    return out
-
-
-def _dax_iomem(dev: DaxDevice, rank: int) -> list[IomemEntry]:
-    """device_dax holds each mapping as ``daxX.Y``; kmem holds its block-aligned
-    ranges as ``daxX.Y`` with ``System RAM (kmem)`` inside; unbound: nothing."""
-    if dev.driver == "kmem":
-        out = []
-        for lo, hi in dev.hotplug_ranges:
-            out.append(IomemEntry(lo, hi - 1, dev.name, rank=rank))
-            out.append(IomemEntry(lo, hi - 1, "System RAM (kmem)", rank=rank + 1))
-        return out
-    if dev.driver == "device_dax":
-        return [IomemEntry(mp.start, mp.end, dev.name, rank=rank) for mp in dev.mappings]
-    return []
-
-
-def _kernel_at_least(release: str, version: tuple[int, int]) -> bool:
-    parts = release.split("-")[0].split(".")
-    try:
-        have = (int(parts[0]), int(parts[1]))
-    except (IndexError, ValueError):
-        return False
-    return have >= version
 
 
 __all__ = ["build_machine", "iomem_entries", "load_machine", "materialise"]

@@ -219,10 +219,10 @@ class DevSync:
     def _sign(self, path: str, host: str) -> None:
         """A raw namespace whose media has an info block: put its signature in
         the stand-in, so ndctl's zero_info_block finds something to zero."""
-        from pmemctl.sim import nd_kernel
+        from pmemctl.sim.kernel import state as media
 
         ns = self._raw_namespace_of(os.path.basename(path))
-        info = nd_kernel.info_block(self.tree, ns) if ns else None
+        info = media.info_block(self.tree, ns) if ns else None
         if ns is None or info is None:
             return
         with open(host, "r+b") as fh:
@@ -242,9 +242,9 @@ class DevSync:
         except OSError:
             return
         if not head.strip(b"\0"):
-            from pmemctl.sim import nd_kernel
+            from pmemctl.sim.kernel import state as media
 
-            nd_kernel.forget_info_block(self.tree, ns)
+            media.forget_info_block(self.tree, ns)
 
 
 def make_operations(tree: Path, *, fresh_kernel: bool = True, devsync: Optional[DevSync] = None) -> Any:

@@ -10,6 +10,15 @@ and a reader can all see the same truth without re-deriving it.
 
 Addresses and sizes are bytes; ``end_incl`` fields are inclusive as the
 kernel prints them, every other range is half-open ``(start, end)``.
+Fields ending in ``_kb`` are KiB (what meminfo prints as "kB").
+
+These are *specifications* of the simulated machine, not the product's view
+of one: every class ends in ``Spec`` so it is never mistaken for the record
+of the same kernel object in :mod:`pmemctl.model.records` (which the
+simulator does not import).  Where a field means something else than the
+model's field of the same name, its comment says so (for example
+:attr:`DaxDeviceSpec.mode` and :attr:`AccessClassSpec.read_bandwidth`).
+The field names are the keys of ``scenario.json`` and do not change.
 """
 
 from __future__ import annotations
@@ -24,31 +33,41 @@ Range = tuple[int, int]  # [start, end)
 
 
 @dataclass(frozen=True)
-class AccessClass:
-    """HMAT figures of one access class of a memory target (node/accessY)."""
+class AccessClassSpec:
+    """HMAT figures of one access class of a memory target (node/accessY).
+
+    The numbers are written verbatim to ``nodeN/accessY/initiators/*``:
+    latencies in ns, bandwidths in MB/s as the scenario gives them (the
+    kernel's HMAT unit).  The product's ``AccessClass`` reads the same
+    numbers back and calls the bandwidth unit MiB/s; no conversion happens
+    on either side.
+    """
 
     initiators: tuple[int, ...]
     read_latency: int  # ns
-    write_latency: int
-    read_bandwidth: int  # MB/s
-    write_bandwidth: int
+    write_latency: int  # ns
+    read_bandwidth: int  # MB/s (the attribute's number; the model labels it MiB/s)
+    write_bandwidth: int  # MB/s
 
 
 @dataclass(frozen=True)
-class Node:
+class NodeSpec:
+    """A NUMA node as the scenario declares it (the model's ``NumaNode`` is
+    what discovery reads back: totals in bytes, from the online memory)."""
+
     id: int
     cpus: tuple[int, ...]
     dram: tuple[Range, ...]  # boot DRAM ranges
-    reserved_kb: int  # boot memory kept by the kernel (not counted in MemTotal)
-    used_kb: int  # MemTotal - MemFree
+    reserved_kb: int  # KiB of boot memory kept by the kernel (not counted in MemTotal)
+    used_kb: int  # KiB: MemTotal - MemFree
     memory_tier: int  # memory_tierN the node joins while it has online memory
-    access0: Optional[AccessClass] = None
-    access1: Optional[AccessClass] = None
+    access0: Optional[AccessClassSpec] = None
+    access1: Optional[AccessClassSpec] = None
     generic_initiator: bool = False
 
 
 @dataclass(frozen=True)
-class Block:
+class BlockSpec:
     """One memory block ``memoryN`` (kernel-abi.md §7.2)."""
 
     index: int
@@ -57,11 +76,11 @@ class Block:
     zone: str  # online: DMA/DMA32/Normal/Movable or "none" (spans zones); offline: ""
     valid_zones: str
     owner: Optional[str]  # dax device that hot-added it; None for boot memory
-    present_kb: int  # memory actually present in the block (boot blocks may have holes)
+    present_kb: int  # KiB actually present in the block (boot blocks may have holes)
 
 
 @dataclass(frozen=True)
-class Dimm:
+class DimmSpec:
     name: str  # nmemN
     id: int
     bus: str
@@ -106,7 +125,7 @@ class Dimm:
 
 
 @dataclass(frozen=True)
-class RegionMapping:
+class RegionMappingSpec:
     dimm: str
     offset: int  # DPA
     length: int
@@ -114,8 +133,14 @@ class RegionMapping:
 
 
 @dataclass(frozen=True)
-class Namespace:
-    """A namespace and, when claimed, the pfn/dax/btt device holding it."""
+class NamespaceSpec:
+    """A namespace and, when claimed, the pfn/dax/btt device holding it.
+
+    Unlike the model's ``Namespace`` (one record per namespace, ``mode`` a
+    ``NamespaceMode`` and ``enabled`` for whichever device serves it),
+    ``mode`` is a plain string and ``enabled`` is only the namespace's own
+    nd_pmem binding (raw); the holder's is ``holder_enabled``.
+    """
 
     name: str  # namespaceR.N
     id: int
@@ -158,7 +183,7 @@ class Namespace:
 
 
 @dataclass(frozen=True)
-class Region:
+class RegionSpec:
     name: str  # regionN
     id: int
     bus: str
@@ -170,7 +195,7 @@ class Region:
     labeled: bool
     numa_node: int
     target_node: int
-    mappings: tuple[RegionMapping, ...]
+    mappings: tuple[RegionMappingSpec, ...]
     set_cookie: Optional[int]
     persistence_domain: Optional[str]
     deep_flush: Optional[int]
@@ -183,14 +208,14 @@ class Region:
     pfn_seed: str
     dax_seed: str
     btt_seed: str
-    namespaces: tuple[Namespace, ...]
+    namespaces: tuple[NamespaceSpec, ...]
 
-    def namespace(self, name: str) -> Optional[Namespace]:
+    def namespace(self, name: str) -> Optional[NamespaceSpec]:
         return next((n for n in self.namespaces if n.name == name), None)
 
 
 @dataclass(frozen=True)
-class Bus:
+class BusSpec:
     name: str  # ndbusN
     id: int
     provider: str
@@ -199,20 +224,22 @@ class Bus:
     minor: int
     commands: str
     nfit: bool
-    dimms: tuple[Dimm, ...]
-    regions: tuple[Region, ...]
+    dimms: tuple[DimmSpec, ...]
+    regions: tuple[RegionSpec, ...]
 
 
 @dataclass(frozen=True)
-class DaxMapping:
+class DaxMappingSpec:
     start: int
     end: int  # inclusive
     page_offset: int
 
 
 @dataclass(frozen=True)
-class DaxRegion:
-    """The parent device carrying ``dax_region/`` (nd dax, hmem.N, dax_regionN)."""
+class DaxRegionSpec:
+    """The parent device carrying ``dax_region/`` (nd dax, hmem.N, dax_regionN).
+
+    ``start``/``size`` are bytes; ``window`` is half-open ``(start, end)``."""
 
     id: int
     kpath: str
@@ -229,7 +256,14 @@ class DaxRegion:
 
 
 @dataclass(frozen=True)
-class DaxDevice:
+class DaxDeviceSpec:
+    """A dax-bus device as the scenario declares it.
+
+    ``hotplug_ranges`` are half-open byte ranges, :class:`DaxMappingSpec`
+    ``end`` is inclusive.  :attr:`mode` is daxctl's two-valued mode, not the
+    model's ``DaxDevice.mode`` (which says *disabled* for an unbound device).
+    """
+
     name: str  # daxX.Y
     region_id: int
     kpath: str
@@ -240,7 +274,7 @@ class DaxDevice:
     target_node: int
     numa_node: int
     driver: Optional[str]  # device_dax | kmem | None (unbound)
-    mappings: tuple[DaxMapping, ...]
+    mappings: tuple[DaxMappingSpec, ...]
     major: int
     minor: int
     namespace: Optional[str] = None
@@ -253,12 +287,13 @@ class DaxDevice:
 
     @property
     def mode(self) -> str:
-        """daxctl's mode: system-ram iff bound to kmem, else devdax."""
+        """daxctl's mode: system-ram iff bound to kmem, else devdax -- also when
+        unbound (the model's ``DaxDevice.mode`` says disabled there)."""
         return "system-ram" if self.driver == "kmem" else "devdax"
 
 
 @dataclass(frozen=True)
-class IomemEntry:
+class IomemEntrySpec:
     start: int
     end_incl: int
     name: str
@@ -266,7 +301,7 @@ class IomemEntry:
 
 
 @dataclass(frozen=True)
-class Machine:
+class MachineSpec:
     name: str
     summary: str
     params: dict[str, str]
@@ -283,12 +318,12 @@ class Machine:
     nr_cpu_ids: int
     possible_nodes: tuple[int, ...]
     distance: tuple[tuple[int, ...], ...]  # rows/columns follow possible_nodes
-    nodes: tuple[Node, ...]
-    buses: tuple[Bus, ...]
-    dax_regions: tuple[DaxRegion, ...]
-    dax_devices: tuple[DaxDevice, ...]
-    blocks: tuple[Block, ...]
-    iomem_extra: tuple[IomemEntry, ...] = ()
+    nodes: tuple[NodeSpec, ...]
+    buses: tuple[BusSpec, ...]
+    dax_regions: tuple[DaxRegionSpec, ...]
+    dax_devices: tuple[DaxDeviceSpec, ...]
+    blocks: tuple[BlockSpec, ...]
+    iomem_extra: tuple[IomemEntrySpec, ...] = ()
     kernel_modules: tuple[str, ...] = ("kmem", "device_dax", "dax_pmem")
     #: NR_CPUS of the kernel build (cpu/kernel_max is NR_CPUS - 1).
     nr_cpus: int = 8192
@@ -301,31 +336,31 @@ class Machine:
 
     # -- lookups -------------------------------------------------------------
 
-    def node(self, node_id: int) -> Optional[Node]:
+    def node(self, node_id: int) -> Optional[NodeSpec]:
         return next((n for n in self.nodes if n.id == node_id), None)
 
     def distance_between(self, a: int, b: int) -> int:
         ia, ib = self.possible_nodes.index(a), self.possible_nodes.index(b)
         return self.distance[ia][ib]
 
-    def regions(self) -> list[Region]:
+    def regions(self) -> list[RegionSpec]:
         return [r for b in self.buses for r in b.regions]
 
-    def namespaces(self) -> list[Namespace]:
+    def namespaces(self) -> list[NamespaceSpec]:
         return [n for r in self.regions() for n in r.namespaces]
 
-    def dimms(self) -> list[Dimm]:
+    def dimms(self) -> list[DimmSpec]:
         return [d for b in self.buses for d in b.dimms]
 
-    def dax_device(self, name: str) -> Optional[DaxDevice]:
+    def dax_device(self, name: str) -> Optional[DaxDeviceSpec]:
         return next((d for d in self.dax_devices if d.name == name), None)
 
-    def dax_region(self, region_id: int, kpath: Optional[str] = None) -> Optional[DaxRegion]:
+    def dax_region(self, region_id: int, kpath: Optional[str] = None) -> Optional[DaxRegionSpec]:
         return next(
             (r for r in self.dax_regions if r.id == region_id and (kpath is None or r.kpath == kpath)), None
         )
 
-    def blocks_of(self, owner: Optional[str]) -> list[Block]:
+    def blocks_of(self, owner: Optional[str]) -> list[BlockSpec]:
         return [b for b in self.blocks if b.owner == owner]
 
     def online_nodes(self) -> list[int]:
@@ -348,15 +383,30 @@ class Machine:
                 tiers.setdefault(node.memory_tier, []).append(node.id)
         return {t: sorted(ns) for t, ns in sorted(tiers.items())}
 
+    def kernel_at_least(self, version: tuple[int, int]) -> bool:
+        """The simulated kernel release is ``version`` (major, minor) or later."""
+        return kernel_at_least(self.kernel_release, version)
+
     # -- (de)serialisation -------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Machine:
-        machine: Machine = _from_jsonable(cls, data)
+    def from_dict(cls, data: dict[str, Any]) -> MachineSpec:
+        machine: MachineSpec = _from_jsonable(cls, data)
         return machine
+
+
+def kernel_at_least(release: str, version: tuple[int, int]) -> bool:
+    """``release`` (``6.1.0-13-amd64``) is ``version`` (major, minor) or later;
+    False when it does not parse."""
+    parts = release.split("-")[0].split(".")
+    try:
+        have = (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        return False
+    return have >= version
 
 
 def _from_jsonable(tp: Any, value: Any) -> Any:
@@ -364,7 +414,9 @@ def _from_jsonable(tp: Any, value: Any) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         hints = typing.get_type_hints(tp)
-        kwargs = {f.name: _from_jsonable(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value}
+        kwargs = {
+            f.name: _from_jsonable(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value
+        }
         return tp(**kwargs)
     if origin in (Union, types.UnionType):
         if value is None:
@@ -375,7 +427,7 @@ def _from_jsonable(tp: Any, value: Any) -> Any:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_from_jsonable(args[0], v) for v in value)
-        return tuple(_from_jsonable(a, v) for a, v in zip(args, value))
+        return tuple(_from_jsonable(a, v) for a, v in zip(args, value, strict=False))
     if origin is dict:
         key_t, val_t = typing.get_args(tp)
         return {_from_jsonable(key_t, k): _from_jsonable(val_t, v) for k, v in value.items()}
@@ -385,18 +437,19 @@ def _from_jsonable(tp: Any, value: Any) -> Any:
 
 
 __all__ = [
-    "AccessClass",
-    "Block",
-    "Bus",
-    "DaxDevice",
-    "DaxMapping",
-    "DaxRegion",
-    "Dimm",
-    "IomemEntry",
-    "Machine",
-    "Namespace",
-    "Node",
+    "AccessClassSpec",
+    "BlockSpec",
+    "BusSpec",
+    "DaxDeviceSpec",
+    "DaxMappingSpec",
+    "DaxRegionSpec",
+    "DimmSpec",
+    "IomemEntrySpec",
+    "MachineSpec",
+    "NamespaceSpec",
+    "NodeSpec",
     "Range",
-    "Region",
-    "RegionMapping",
+    "RegionMappingSpec",
+    "RegionSpec",
+    "kernel_at_least",
 ]

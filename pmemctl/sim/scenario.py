@@ -2,7 +2,7 @@
 
 A scenario file describes a machine at a high level; :func:`load_scenario`
 substitutes its parameters and *resolves* it into a
-:class:`pmemctl.sim.machine.Machine`, computing everything the kernel derives
+:class:`pmemctl.sim.machine.MachineSpec`, computing everything the kernel derives
 (namespace placement, info-block reservations, dax ranges, the memory blocks
 kmem hot-adds and their ``valid_zones``).  Nothing derived is written by hand
 in a scenario file.
@@ -73,20 +73,20 @@ import tomllib
 from pmemctl.errors import NotFound, UsageError
 from pmemctl.sim import layout
 from pmemctl.sim.machine import (
-    AccessClass,
-    Block,
-    Bus,
-    DaxDevice,
-    DaxMapping,
-    DaxRegion,
-    Dimm,
-    IomemEntry,
-    Machine,
-    Namespace,
-    Node,
+    AccessClassSpec,
+    BlockSpec,
+    BusSpec,
+    DaxDeviceSpec,
+    DaxMappingSpec,
+    DaxRegionSpec,
+    DimmSpec,
+    IomemEntrySpec,
+    MachineSpec,
+    NamespaceSpec,
+    NodeSpec,
     Range,
-    Region,
-    RegionMapping,
+    RegionMappingSpec,
+    RegionSpec,
 )
 from pmemctl.sim.objects import (
     BLKEXT_MAJOR,
@@ -95,6 +95,7 @@ from pmemctl.sim.objects import (
     NDCTL_MAJOR,
     NMEM_MAJOR,
 )
+from pmemctl.sysfs import abi
 from pmemctl.units import parse_cpulist, parse_size
 
 #: /sys/module/<m>/coresize of the pmem modules in the Debian 6.1 amd64 build
@@ -134,7 +135,7 @@ class Scenario:
     name: str
     summary: str
     params: dict[str, str]  # every parameter, defaults filled in
-    machine: Machine = field(repr=False)
+    machine: MachineSpec = field(repr=False)
 
 
 # =============================================================================
@@ -330,10 +331,10 @@ def _list(value: Any) -> tuple[int, ...]:
     return parse_cpulist(str(value))
 
 
-def _access(value: Optional[Mapping[str, Any]]) -> Optional[AccessClass]:
+def _access(value: Optional[Mapping[str, Any]]) -> Optional[AccessClassSpec]:
     if not value:
         return None
-    return AccessClass(
+    return AccessClassSpec(
         initiators=_list(value["initiators"]),
         read_latency=int(value["read_latency"]),
         write_latency=int(value.get("write_latency", value["read_latency"])),
@@ -376,13 +377,13 @@ class _Resolver:
         self.block_size = 0
         self.dax_minor = 0
         self.block_minor = 0
-        self.dax_devices: list[DaxDevice] = []
-        self.dax_regions: list[DaxRegion] = []
+        self.dax_devices: list[DaxDeviceSpec] = []
+        self.dax_regions: list[DaxRegionSpec] = []
         self.kmem: list[_KmemDevice] = []
 
     # -- top level -------------------------------------------------------------
 
-    def resolve(self) -> Machine:
+    def resolve(self) -> MachineSpec:
         kernel = self.data.get("kernel", {})
         memory = self.data.get("memory", {})
         numa = self.data.get("numa", {})
@@ -405,7 +406,7 @@ class _Resolver:
             raise ScenarioError(f"{self.name}: nodes {missing} are not in numa.possible")
         described = {n.id for n in nodes}
         nodes += [
-            Node(id=i, cpus=(), dram=(), reserved_kb=0, used_kb=0, memory_tier=DEFAULT_TIER_KMEM)
+            NodeSpec(id=i, cpus=(), dram=(), reserved_kb=0, used_kb=0, memory_tier=DEFAULT_TIER_KMEM)
             for i in possible
             if i not in described
         ]
@@ -422,7 +423,7 @@ class _Resolver:
             raise ScenarioError(f"{self.name}: dax device names {clashes} are used twice (give hmem an unused id)")
         blocks = self._blocks(nodes, movable_node="movable_node" in tokens)
 
-        return Machine(
+        return MachineSpec(
             name=self.name,
             summary=self.summary,
             params=self.params,
@@ -448,14 +449,14 @@ class _Resolver:
             module_coresize={str(k): int(v) for k, v in
                              {**DEFAULT_MODULE_CORESIZE, **kernel.get("module_coresize", {})}.items()},
             iomem_extra=tuple(
-                IomemEntry(*_incl(_range(e["range"], "iomem.range")), name=str(e["name"]))
+                IomemEntrySpec(*_incl(_range(e["range"], "iomem.range")), name=str(e["name"]))
                 for e in self.data.get("iomem", [])
             ),
         )
 
     # -- NUMA --------------------------------------------------------------------
 
-    def _nodes(self, numa: Mapping[str, Any]) -> list[Node]:
+    def _nodes(self, numa: Mapping[str, Any]) -> list[NodeSpec]:
         nodes = []
         for spec in numa.get("node", []):
             node_id = int(spec["id"])
@@ -463,13 +464,15 @@ class _Resolver:
             dram = tuple(sorted(_range(r, f"node{node_id}.dram") for r in spec.get("dram", [])))
             has_boot_memory = bool(cpus or dram)
             nodes.append(
-                Node(
+                NodeSpec(
                     id=node_id,
                     cpus=cpus,
                     dram=dram,
                     reserved_kb=_size(spec.get("reserved", 0), what="reserved") // 1024,
                     used_kb=_size(spec.get("used", 0), what="used") // 1024,
-                    memory_tier=int(spec.get("memory_tier", DEFAULT_TIER_DRAM if has_boot_memory else DEFAULT_TIER_KMEM)),
+                    memory_tier=int(
+                        spec.get("memory_tier", DEFAULT_TIER_DRAM if has_boot_memory else DEFAULT_TIER_KMEM)
+                    ),
                     access0=_access(spec.get("access0")),
                     access1=_access(spec.get("access1")),
                     generic_initiator=bool(spec.get("generic_initiator", False)),
@@ -490,37 +493,40 @@ class _Resolver:
 
     # -- nd ----------------------------------------------------------------------
 
-    def _buses(self, nodes: list[Node]) -> list[Bus]:
-        buses: list[Bus] = []
+    def _buses(self, nodes: list[NodeSpec]) -> list[BusSpec]:
+        buses: list[BusSpec] = []
         dimm_id = 0
         region_id = 0
         for bus_id, spec in enumerate(self.data.get("nd", {}).get("bus", [])):
             provider = str(spec.get("provider", "ACPI.NFIT"))
             nfit = bool(spec.get("nfit", provider == "ACPI.NFIT"))
-            default_parent = "/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00" if nfit else "/sys/devices/platform/e820_pmem"
+            default_parent = (
+                "/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0012:00" if nfit else "/sys/devices/platform/e820_pmem"
+            )
             kpath = f"{spec.get('parent', default_parent)}/ndbus{bus_id}"
             name = f"ndbus{bus_id}"
-            commands = _commands(spec.get("commands", ["ars_cap", "ars_start", "ars_status", "clear_error"] if nfit else []),
+            default_commands = ["ars_cap", "ars_start", "ars_status", "clear_error"] if nfit else []
+            commands = _commands(spec.get("commands", default_commands),
                                  # acpi_nfit_init_dsms: ND_CMD_CALL is always in an NFIT bus's mask
                                  always=("cmd_call",) if nfit else ())
-            dimms: list[Dimm] = []
+            dimms: list[DimmSpec] = []
             for dspec in spec.get("dimm", []):
                 dimms.append(self._dimm(dspec, dimm_id, name, kpath))
                 dimm_id += 1
-            regions: list[Region] = []
+            regions: list[RegionSpec] = []
             for rspec in spec.get("region", []):
                 regions.append(self._region(rspec, region_id, name, kpath, nfit, dimms, nodes))
                 region_id += 1
             dimms = [_with_label_slots(d, regions) for d in dimms]
             buses.append(
-                Bus(
+                BusSpec(
                     name=name, id=bus_id, provider=provider, kpath=kpath, major=NDCTL_MAJOR, minor=bus_id,
                     commands=commands, nfit=nfit, dimms=tuple(dimms), regions=tuple(regions),
                 )
             )
         return buses
 
-    def _dimm(self, spec: Mapping[str, Any], dimm_id: int, bus: str, bus_kpath: str) -> Dimm:
+    def _dimm(self, spec: Mapping[str, Any], dimm_id: int, bus: str, bus_kpath: str) -> DimmSpec:
         vendor = int(spec.get("vendor", 0x8089))
         serial = int(spec.get("serial", 0x1000 + dimm_id))
         labeled = bool(spec.get("labeled", True))
@@ -531,7 +537,7 @@ class _Resolver:
             slots = -1  # derived from the label area once the regions are known
         else:
             slots = 4094 if labeled else 0
-        return Dimm(
+        return DimmSpec(
             name=f"nmem{dimm_id}",
             id=dimm_id,
             bus=bus,
@@ -576,9 +582,9 @@ class _Resolver:
         bus: str,
         bus_kpath: str,
         nfit: bool,
-        dimms: list[Dimm],
-        nodes: list[Node],
-    ) -> Region:
+        dimms: list[DimmSpec],
+        nodes: list[NodeSpec],
+    ) -> RegionSpec:
         rname = f"region{region_id}"
         kpath = f"{bus_kpath}/{rname}"
         by_name = {d.name: d for d in dimms}
@@ -601,7 +607,9 @@ class _Resolver:
         if target_node not in {n.id for n in nodes}:
             raise ScenarioError(f"{self.name}: {rname} target_node {target_node} is not a possible node")
         dpa = _size(spec.get("dpa_offset", 0), what="dpa_offset")
-        mappings = tuple(RegionMapping(dimm=m, offset=dpa, length=size // ways, position=i) for i, m in enumerate(members))
+        mappings = tuple(
+            RegionMappingSpec(dimm=m, offset=dpa, length=size // ways, position=i) for i, m in enumerate(members)
+        )
 
         namespaces, counters, used = self._namespaces(spec, rname, region_id, kpath, base, size, labeled,
                                                       nstype, numa_node, target_node)
@@ -619,7 +627,7 @@ class _Resolver:
         else:
             available, max_extent = None, 0
         seed_ns = next((n.name for n in namespaces if n.seed), namespaces[0].name if namespaces else "")
-        return Region(
+        return RegionSpec(
             name=rname,
             id=region_id,
             bus=bus,
@@ -632,7 +640,8 @@ class _Resolver:
             numa_node=numa_node,
             target_node=target_node,
             mappings=mappings,
-            set_cookie=(int(spec["set_cookie"]) if "set_cookie" in spec else _set_cookie(self.name, rname, spec, mappings, by_name))
+            set_cookie=(int(spec["set_cookie"]) if "set_cookie" in spec
+                        else _set_cookie(self.name, rname, spec, mappings, by_name))
             if nfit
             else None,
             persistence_domain=spec.get("persistence_domain"),
@@ -661,7 +670,7 @@ class _Resolver:
         nstype: int,
         numa_node: int,
         target_node: int,
-    ) -> tuple[list[Namespace], dict[str, int], int]:
+    ) -> tuple[list[NamespaceSpec], dict[str, int], int]:
         # present = false leaves an entry out (a parameter can switch it off:
         # qemu-nvdimm's labelled stage is an initialised region with no
         # namespace yet, only the seed)
@@ -672,11 +681,12 @@ class _Resolver:
                 raise ScenarioError(f"{self.name}: label-less {rname} has exactly one namespace")
             specs = specs or [{"mode": "raw"}]
         counters = {"pfn": 0, "dax": 0, "btt": 0}
-        out: list[Namespace] = []
+        out: list[NamespaceSpec] = []
         offset = 0
         for ns_id, ns_spec in enumerate(specs):
             remaining = size - offset
-            ns_size = _size(ns_spec["size"], self.block_size, f"{rname} namespace size") if "size" in ns_spec else remaining
+            ns_size = (_size(ns_spec["size"], self.block_size, f"{rname} namespace size") if "size" in ns_spec
+                       else remaining)
             if not labeled and ns_size != size:
                 raise ScenarioError(f"{self.name}: label-less namespaces cover the whole of {rname}")
             if ns_size <= 0 or ns_size > remaining:
@@ -689,7 +699,7 @@ class _Resolver:
         if labeled:
             seed_id = len(specs)
             out.append(
-                Namespace(
+                NamespaceSpec(
                     name=f"namespace{region_id}.{seed_id}", id=seed_id, region=rname,
                     kpath=f"{region_kpath}/namespace{region_id}.{seed_id}", mode="raw", seed=True,
                     nstype=nstype, size=0, resource=None, uuid=None, alt_name="", sector_size=None,
@@ -712,7 +722,7 @@ class _Resolver:
         numa_node: int,
         target_node: int,
         counters: dict[str, int],
-    ) -> Namespace:
+    ) -> NamespaceSpec:
         name = f"namespace{region_id}.{ns_id}"
         mode = str(spec.get("mode", "raw"))
         if mode not in NAMESPACE_MODES:
@@ -727,8 +737,8 @@ class _Resolver:
         )
         disk = f"pmem{region_id}" if ns_id == 0 else f"pmem{region_id}.{ns_id}"
         if mode == "raw":
-            return Namespace(**common, enabled=enabled, **self._disk(disk, common["kpath"], enabled))
-        kind = {"fsdax": "pfn", "devdax": "dax", "sector": "btt"}[mode]
+            return NamespaceSpec(**common, enabled=enabled, **self._disk(disk, common["kpath"], enabled))
+        kind = abi.PERSONALITIES[mode].holder_prefix  # pfn, dax, btt
         holder = f"{kind}{region_id}.{counters[kind]}"
         counters[kind] += 1
         holder_kpath = f"{region_kpath}/{holder}"
@@ -741,7 +751,7 @@ class _Resolver:
             if sector not in layout.BTT_SECTOR_SIZES:
                 raise ScenarioError(f"{self.name}: {name} btt sector_size {sector} unsupported")
             usable = layout.btt_usable_size(ns_size, sector)
-            return Namespace(**common, enabled=False, **claim, btt_sector_size=sector, usable_size=usable,
+            return NamespaceSpec(**common, enabled=False, **claim, btt_sector_size=sector, usable_size=usable,
                              **self._disk(disk + "s", holder_kpath, enabled))
         align = _size(spec.get("align", "2M"), what=f"{name}.align")
         map_location = str(spec.get("map", "dev"))
@@ -752,12 +762,12 @@ class _Resolver:
             usable_size=usable, data_start=start + offset,
         )
         if kind == "pfn":
-            return Namespace(**common, enabled=False, **claim, **self._disk(disk, holder_kpath, enabled))
+            return NamespaceSpec(**common, enabled=False, **claim, **self._disk(disk, holder_kpath, enabled))
         dax_name = f"dax{region_id}.{ns_id}"  # named from the namespace (kernel-abi.md §9.7)
         if enabled:
             self._add_dax_device(
                 name=dax_name,
-                region=DaxRegion(
+                region=DaxRegionSpec(
                     id=region_id, kpath=holder_kpath, source="nvdimm", start=start + offset, size=usable,
                     align=align, dynamic=False, available_size=0, seed="",
                 ),
@@ -768,7 +778,7 @@ class _Resolver:
                 spec=spec,
                 namespace=name,
             )
-        return Namespace(**common, enabled=False, **claim, dax_device=dax_name if enabled else None)
+        return NamespaceSpec(**common, enabled=False, **claim, dax_device=dax_name if enabled else None)
 
     def _disk(self, name: str, parent: str, enabled: bool) -> dict[str, Any]:
         if not enabled:
@@ -783,7 +793,7 @@ class _Resolver:
         self,
         *,
         name: str,
-        region: DaxRegion,
+        region: DaxRegionSpec,
         ranges: tuple[Range, ...],
         align: int,
         target_node: int,
@@ -801,7 +811,7 @@ class _Resolver:
         mappings = []
         page_offset = 0
         for lo, hi in ranges:
-            mappings.append(DaxMapping(start=lo, end=hi - 1, page_offset=page_offset))
+            mappings.append(DaxMappingSpec(start=lo, end=hi - 1, page_offset=page_offset))
             page_offset += (hi - lo) // layout.PAGE_SIZE
         hotplug: list[Range] = []
         if driver_or_none == "kmem":
@@ -814,7 +824,7 @@ class _Resolver:
             self.kmem.append(_KmemDevice(name, target_node, tuple(hotplug), list(spec.get("memory", []))))
         blocks = tuple(i for lo, hi in hotplug for i in layout.block_indexes(lo, hi, self.block_size))
         self.dax_devices.append(
-            DaxDevice(
+            DaxDeviceSpec(
                 name=name, region_id=region.id, kpath=f"{region.kpath}/{name}", region_kpath=region.kpath,
                 source=region.source, size=sum(hi - lo for lo, hi in ranges), align=align,
                 target_node=target_node, numa_node=numa_node, driver=driver_or_none,
@@ -825,7 +835,7 @@ class _Resolver:
         self.dax_minor += 1
         self.dax_regions.append(region)
 
-    def _hmem(self, nodes: list[Node]) -> None:
+    def _hmem(self, nodes: list[NodeSpec]) -> None:
         cpu_nodes = [n.id for n in nodes if n.cpus]
         for index, spec in enumerate(self.data.get("hmem", [])):
             kind = str(spec.get("kind", "hmem"))
@@ -849,7 +859,7 @@ class _Resolver:
                 cxl_region = f"region{region_id}"
             else:
                 raise ScenarioError(f"{self.name}: hmem kind {kind!r} must be hmem or cxl")
-            region = DaxRegion(
+            region = DaxRegionSpec(
                 id=region_id, kpath=kpath, source=kind, start=start, size=size, align=align, dynamic=True,
                 available_size=0, seed="", window_name=window_name, window=window, cxl_region=cxl_region,
             )
@@ -860,7 +870,7 @@ class _Resolver:
 
     # -- memory blocks -------------------------------------------------------------
 
-    def _blocks(self, nodes: list[Node], *, movable_node: bool) -> list[Block]:
+    def _blocks(self, nodes: list[NodeSpec], *, movable_node: bool) -> list[BlockSpec]:
         bs = self.block_size
         owner_of: dict[int, tuple[int, Optional[str]]] = {}
         online_zone: dict[int, str] = {}
@@ -887,15 +897,19 @@ class _Resolver:
         spans_by_node: dict[int, dict[str, tuple[int, int]]] = {}
         for node in nodes:
             spans_by_node[node.id] = layout.zone_spans(
-                (online_zone[i], i * bs, (i + 1) * bs) for i, (n, _o) in owner_of.items() if n == node.id and i in online_zone
+                (online_zone[i], i * bs, (i + 1) * bs)
+                for i, (n, _o) in owner_of.items()
+                if n == node.id and i in online_zone
             )
         blocks = []
         for index in sorted(owner_of):
             node_id, owner = owner_of[index]
             online = index in online_zone
             zone = online_zone.get(index, "")
-            valid = zone if online else layout.offline_valid_zones(index * bs, (index + 1) * bs, spans_by_node[node_id], movable_node)
-            blocks.append(Block(index=index, node=node_id, online=online, zone=zone, valid_zones=valid,
+            valid = zone if online else layout.offline_valid_zones(
+                index * bs, (index + 1) * bs, spans_by_node[node_id], movable_node
+            )
+            blocks.append(BlockSpec(index=index, node=node_id, online=online, zone=zone, valid_zones=valid,
                                 owner=owner, present_kb=present[index]))
         return blocks
 
@@ -946,8 +960,8 @@ def _lbasize(spec: Mapping[str, Any], mode: str) -> Optional[int]:
     return None if mode == "devdax" else 512
 
 
-def _set_cookie(scenario: str, rname: str, spec: Mapping[str, Any], mappings: tuple[RegionMapping, ...],
-                dimms: Mapping[str, Dimm]) -> int:
+def _set_cookie(scenario: str, rname: str, spec: Mapping[str, Any], mappings: tuple[RegionMappingSpec, ...],
+                dimms: Mapping[str, DimmSpec]) -> int:
     """``set_cookie`` of an NFIT region: the v1.2 cookie over the NFIT facts of
     its DIMMs (layout.nfit_set_cookie).  The sysfs serial/vendor are the
     byte-swapped stored values.  Each DIMM's memdev region offset is 0 for a
@@ -962,7 +976,7 @@ def _set_cookie(scenario: str, rname: str, spec: Mapping[str, Any], mappings: tu
     else:
         return layout.stable_u64(scenario, rname)
     members = []
-    for offset, mp in zip(offsets, mappings):
+    for offset, mp in zip(offsets, mappings, strict=False):
         d = dimms[mp.dimm]
         members.append((offset, layout.bswap(d.serial, 4), layout.bswap(d.vendor, 2), d.manufacturing_date,
                         d.manufacturing_location))
@@ -979,7 +993,7 @@ def _label_version(value: Any, dimm_id: int) -> str:
     return version
 
 
-def _with_label_slots(dimm: Dimm, regions: Iterable[Region]) -> Dimm:
+def _with_label_slots(dimm: DimmSpec, regions: Iterable[RegionSpec]) -> DimmSpec:
     """available_slots of a DIMM with a label area (dimm_devs.c
     available_slots_show): the area's slots less one label per configured
     namespace of each labelled region the DIMM is in, less the one slot the

@@ -33,10 +33,10 @@ import posixpath
 import shutil
 import stat
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Iterable, Literal, Union
 
-from pmemctl.sysfs.door import SIM_MARKER_DIR, is_simulated_tree
+from pmemctl.sysfs.door import SIM_MARKER_DIR
+from pmemctl.sysfs.door import is_simulated_tree as is_simulated_tree  # re-exported (pmemctl.sim)
 
 # File modes used by sysfs attributes (include/linux/sysfs.h __ATTR_RO/RW/WO,
 # plus the 0400 attributes that expose physical addresses).

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from realtools import parse_json_output, run_real_tool
 
-from pmemctl.sim.machine import DaxDevice, Machine
+from pmemctl.sim.machine import DaxDeviceSpec, MachineSpec
 from pmemctl.sim.scenario import Scenario
 
 pytestmark = pytest.mark.usefixtures("daxctl_ready")
 
 
-def expected_device(m: Machine, dev: DaxDevice, mappings: bool = True) -> dict[str, Any]:
+def expected_device(m: MachineSpec, dev: DaxDeviceSpec, mappings: bool = True) -> dict[str, Any]:
     """A device object as util_daxctl_dev_to_json builds it (kernel-abi.md §2.2)."""
     obj: dict[str, Any] = {"chardev": dev.name, "size": dev.size, "target_node": dev.target_node,
                            "align": dev.align, "mode": dev.mode}
@@ -36,7 +36,7 @@ def expected_device(m: Machine, dev: DaxDevice, mappings: bool = True) -> dict[s
     return obj
 
 
-def expected_regions(m: Machine) -> list[dict[str, Any]]:
+def expected_regions(m: MachineSpec) -> list[dict[str, Any]]:
     out = []
     for region in sorted(m.dax_regions, key=lambda r: (r.id, r.kpath)):
         obj: dict[str, Any] = {"path": region.kpath[len("/sys/devices"):], "id": region.id, "size": region.size}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pmemctl.sim.machine import Block, Machine
+from pmemctl.sim.machine import BlockSpec, MachineSpec
 from pmemctl.sim.scenario import Scenario
 
 COLUMNS = "RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES"
@@ -28,18 +28,18 @@ def lsmem(root: Path, *extra: str) -> list[dict[str, Any]]:
     return json.loads(proc.stdout)["memory"]  # type: ignore[no-any-return]
 
 
-def zones_text(block: Block) -> str:
+def zones_text(block: BlockSpec) -> str:
     """lsmem shows valid_zones with '/' between zones and 'none' as 'None'."""
     return "/".join("None" if z == "none" else z for z in block.valid_zones.split())
 
 
-def block_key(block: Block) -> tuple[str, bool, int, str]:
+def block_key(block: BlockSpec) -> tuple[str, bool, int, str]:
     # lsmem reads "removable" only for online blocks.
     return ("online" if block.online else "offline", block.online, block.node, zones_text(block))
 
 
-def expected_rows(m: Machine, merge: bool) -> list[dict[str, Any]]:
-    groups: list[list[Block]] = []
+def expected_rows(m: MachineSpec, merge: bool) -> list[dict[str, Any]]:
+    groups: list[list[BlockSpec]] = []
     for block in m.blocks:
         last = groups[-1][-1] if groups else None
         if merge and last is not None and last.index + 1 == block.index and block_key(last) == block_key(block):

@@ -11,7 +11,7 @@ import pytest
 from realtools import parse_json_output, run_real_tool
 from test_agreement_daxctl import expected_device
 
-from pmemctl.sim.machine import Machine, Namespace, Region
+from pmemctl.sim.machine import MachineSpec, NamespaceSpec, RegionSpec
 from pmemctl.sim.scenario import Scenario
 
 pytestmark = pytest.mark.usefixtures("ndctl_ready")
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("ndctl_ready")
 NULL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
-def expected_namespace(m: Machine, region: Region, ns: Namespace) -> dict[str, Any]:
+def expected_namespace(m: MachineSpec, region: RegionSpec, ns: NamespaceSpec) -> dict[str, Any]:
     """The fields of util_namespace_to_json we describe (kernel-abi.md §3.1)."""
     obj: dict[str, Any] = {"dev": ns.name, "mode": ns.mode}
     if ns.mode in ("fsdax", "devdax"):
@@ -54,7 +54,7 @@ def expected_namespace(m: Machine, region: Region, ns: Namespace) -> dict[str, A
     return obj
 
 
-def expected_region(m: Machine, region: Region) -> dict[str, Any]:
+def expected_region(m: MachineSpec, region: RegionSpec) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "dev": region.name,
         "size": region.size,
@@ -78,7 +78,7 @@ def expected_region(m: Machine, region: Region) -> dict[str, Any]:
     return obj
 
 
-def expected_buses(m: Machine) -> list[dict[str, Any]]:
+def expected_buses(m: MachineSpec) -> list[dict[str, Any]]:
     out = []
     for bus in m.buses:
         obj: dict[str, Any] = {"provider": bus.provider, "dev": bus.name}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pmemctl.errors import ExitCode
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 
 REPO = Path(__file__).resolve().parents[2]
 

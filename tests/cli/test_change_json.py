@@ -22,7 +22,7 @@ import pytest
 from cli_support import Invoke, check_schema
 
 from pmemctl.errors import ExitCode
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 from pmemctl.sim.kernel import tool_unavailable_reason
 
 _NDCTL = tool_unavailable_reason("ndctl")

@@ -10,7 +10,7 @@ from pmemctl.ops.executor import ApplyOptions, Executor, Interrupted
 from pmemctl.ops.plan.blocks import plan_offline, plan_online
 from pmemctl.ops.plan.combined import plan_reconfigure
 from pmemctl.ops.requests import BlockRequest, ReconfigureRequest
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 from pmemctl.sysfs.state import RunLock
 
 

@@ -27,8 +27,7 @@ from pmemctl.ops.requests import (
 )
 from pmemctl.ops.select import AmbiguousSelector, select_namespace
 from pmemctl.ops.services import RunOptions, run_plan
-from pmemctl.sim import faults
-from pmemctl.sim.kernel import tool_unavailable_reason
+from pmemctl.sim.kernel import faults, tool_unavailable_reason
 
 GiB = 1024**3
 MiB = 1024**2

@@ -14,8 +14,7 @@ from pmemctl.ops.backends import ndctl as nd
 from pmemctl.ops.plan.namespace import plan_create
 from pmemctl.ops.requests import CreateRequest
 from pmemctl.ops.services import RunOptions, run_plan
-from pmemctl.sim import faults
-from pmemctl.sim.kernel import tool_unavailable_reason
+from pmemctl.sim.kernel import faults, tool_unavailable_reason
 from pmemctl.sysfs.door import SysfsRoot
 
 GiB = 1024**3

@@ -12,7 +12,7 @@ from pmemctl.model.records import DaxMode
 from pmemctl.ops.executor import ApplyOptions, Executor
 from pmemctl.ops.plan.combined import plan_reconfigure
 from pmemctl.ops.requests import ReconfigureRequest
-from pmemctl.sim import faults
+from pmemctl.sim.kernel import faults
 
 
 def reconfigure(k, selector, mode, *, zone="movable", online=True, force=False, opts=None):

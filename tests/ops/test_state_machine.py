@@ -27,9 +27,8 @@ from pmemctl.ops.executor import ApplyOptions, Executor
 from pmemctl.ops.plan.blocks import plan_offline, plan_online
 from pmemctl.ops.plan.combined import plan_reconfigure
 from pmemctl.ops.requests import BlockRequest, ReconfigureRequest
-from pmemctl.sim import faults
 from pmemctl.sim.build import materialise
-from pmemctl.sim.kernel import SimulatedKernel
+from pmemctl.sim.kernel import SimulatedKernel, faults
 from pmemctl.sim.scenario import scenario_from_toml
 
 EXAMPLES = int(os.environ.get("PMEMCTL_STATE_MACHINE_EXAMPLES", "1000"))

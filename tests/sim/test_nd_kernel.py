@@ -1,4 +1,4 @@
-"""The simulated kernel's nd bus reactions (pmemctl.sim.nd_kernel).
+"""The simulated kernel's nd bus reactions (pmemctl.sim.kernel.nd).
 
 Each test drives a freshly materialised tree through the door
 (:class:`SimulatedKernel`), writing exactly what ndctl writes (kernel-abi.md
@@ -18,9 +18,12 @@ import pytest
 from pmemctl.errors import KernelError
 from pmemctl.model.discover import discover
 from pmemctl.model.records import NamespaceMode
-from pmemctl.sim import layout, nd_kernel
+from pmemctl.sim import layout
 from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel
+from pmemctl.sim.kernel import nd as nd_kernel
+from pmemctl.sim.kernel.errors import WriteRefused, kstrtoull
+from pmemctl.sim.kernel.state import ND_STATE_FILE
 from pmemctl.sim.tree import load_devnodes
 from pmemctl.sysfs import paths
 
@@ -576,11 +579,11 @@ def test_nd_state_records_info_blocks(optane: SimulatedKernel) -> None:
 
     k = optane
     ns, dax = create_devdax(k)
-    state = json.loads(Path(k.root, ".pmemctl-sim", nd_kernel.STATE_FILE).read_text())
+    state = json.loads(Path(k.root, ".pmemctl-sim", ND_STATE_FILE).read_text())
     info = state["info_blocks"][f"{R1}/{ns}"]
     assert info["kind"] == "dax" and info["uuid"] == k.read(f"{R1}/{dax}/uuid")
     destroy(k, R1, ns)
-    state = json.loads(Path(k.root, ".pmemctl-sim", nd_kernel.STATE_FILE).read_text())
+    state = json.loads(Path(k.root, ".pmemctl-sim", ND_STATE_FILE).read_text())
     assert f"{R1}/{ns}" not in state["info_blocks"]
     # attribute files hold only what the kernel shows
     assert not any(p.name.endswith(".json") for p in Path(k.root, "sys").rglob("*.json"))
@@ -591,16 +594,14 @@ def test_nd_state_records_info_blocks(optane: SimulatedKernel) -> None:
     [("0", 0), ("+10", 10), ("0x10", 16), ("010", 8), ("18446744073709551615", 2**64 - 1)],
 )
 def test_kstrtoull(text: str, value: int) -> None:
-    assert nd_kernel.kstrtoull(text) == value
+    assert kstrtoull(text) == value
 
 
 @pytest.mark.parametrize("text, err", [("", errno.EINVAL), ("1 2", errno.EINVAL), ("08", errno.EINVAL),
                                        ("0x", errno.EINVAL), ("18446744073709551616", errno.ERANGE)])
 def test_kstrtoull_rejects(text: str, err: int) -> None:
-    from pmemctl.sim.kernel import _KernelSays
-
-    with pytest.raises(_KernelSays) as info:
-        nd_kernel.kstrtoull(text)
+    with pytest.raises(WriteRefused) as info:
+        kstrtoull(text)
     assert info.value.errno == err
 
 

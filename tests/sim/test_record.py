@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pmemctl.sim import faults
 from pmemctl.sim.build import materialise
 from pmemctl.sim.cases import ALL_CASES, Case, TreeCache
+from pmemctl.sim.kernel import faults
 from pmemctl.sim.record import (
     RECORD_FILE,
     is_recording,

@@ -96,7 +96,9 @@ def test_file_modes(built: Built) -> None:
             assert m == 0o200, f
         elif name == "resource" and f.startswith("/sys/"):
             assert m == 0o400, f  # physical addresses are root-only
-        elif parent == "dax_region" and name == "align" or re.fullmatch(r"mapping\d+", parent) and name in ("start", "end", "page_offset"):
+        elif parent == "dax_region" and name == "align" or (
+            re.fullmatch(r"mapping\d+", parent) and name in ("start", "end", "page_offset")
+        ):
             assert m == 0o400, f
         elif re.search(r"/memory\d+/(state|online)$", f):
             assert m == 0o644, f
@@ -454,7 +456,7 @@ def test_iomem_nesting_and_kmem_resources(built: Built) -> None:
     kmem = [e for e in entries if e[3] == "System RAM (kmem)"]
     expected = sorted(r for d in m.dax_devices if d.driver == "kmem" for r in d.hotplug_ranges)
     assert sorted((e[1], e[2] + 1) for e in kmem) == expected
-    for depth, start, end, name in kmem:
+    for depth, _start, _end, _name in kmem:
         assert depth >= 1
     ram = [(s, e + 1) for d, s, e, n in entries if n == "System RAM" and d == 0]
     assert sorted(ram) == sorted(r for n in m.nodes for r in n.dram)

@@ -162,14 +162,14 @@ def test_nd_namespace_and_block_device_removal(tmp_path: Path) -> None:
 
 
 def test_iomem_format() -> None:
-    from pmemctl.sim.machine import IomemEntry
+    from pmemctl.sim.machine import IomemEntrySpec
 
     text = objects.format_iomem(
         [
-            IomemEntry(0x108000000, 0x1F7FFFFFF, "System RAM (kmem)", rank=3),
-            IomemEntry(0x100000000, 0x1F7FFFFFF, "Persistent Memory"),
-            IomemEntry(0x108000000, 0x1F7FFFFFF, "dax0.0", rank=2),
-            IomemEntry(0x1000, 0x9FBFF, "System RAM"),
+            IomemEntrySpec(0x108000000, 0x1F7FFFFFF, "System RAM (kmem)", rank=3),
+            IomemEntrySpec(0x100000000, 0x1F7FFFFFF, "Persistent Memory"),
+            IomemEntrySpec(0x108000000, 0x1F7FFFFFF, "dax0.0", rank=2),
+            IomemEntrySpec(0x1000, 0x9FBFF, "System RAM"),
         ]
     )
     assert text == (

@@ -9,7 +9,7 @@ import pytest
 from pmemctl.errors import ExitCode, NotFound, UsageError
 from pmemctl.sim import list_scenarios, load_scenario
 from pmemctl.sim.cases import ALL_CASES, Case
-from pmemctl.sim.machine import Machine
+from pmemctl.sim.machine import MachineSpec
 from pmemctl.sim.scenario import ScenarioError, default_region_align, scenario_from_toml
 
 SHIPPED = {"qemu-nvdimm", "optane-2s", "cxl-hmem", "big"}
@@ -56,7 +56,7 @@ def test_bad_parameter_is_usage_error(name: str, params: dict[str, str], fragmen
 @pytest.mark.parametrize("case", ALL_CASES, ids=lambda c: c.id)
 def test_machine_round_trips_through_json(case: Case) -> None:
     machine = case.load().machine
-    again = Machine.from_dict(json.loads(json.dumps(machine.to_dict())))
+    again = MachineSpec.from_dict(json.loads(json.dumps(machine.to_dict())))
     assert again == machine
 
 

@@ -302,7 +302,7 @@ def _sim_kmem_view(tree: Path) -> dict[int, tuple[str, str]]:
 def test_s4_pmemctl_reacts_as_the_simulator_predicts(flow, tmp_path):
     """The same commands on the simulator with offline-busy injected on the
     pinned block: same exit codes, same outcome, same final block states."""
-    from pmemctl.sim import faults
+    from pmemctl.sim.kernel import faults
     from pmemctl.sim.build import materialise
 
     tree = materialise("qemu-nvdimm", tmp_path / "sim", {"stage": "system-ram"})

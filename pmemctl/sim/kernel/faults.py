@@ -1,4 +1,4 @@
-"""Fault injection for the simulated kernel.
+"""Fault injection for the simulated kernel (``pmemctl.sim.kernel.faults``).
 
 Faults are declared in ``DIR/.pmemctl-sim/faults.json`` (so a separate
 process, such as the CLI, sees them) through :func:`inject`, or
@@ -20,12 +20,10 @@ import errno as _errno
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Callable, Optional
 
+from pmemctl.sim.kernel.errors import WriteRefused
 from pmemctl.sim.tree import MARKER_DIR
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pmemctl.sim.kernel import SimulatedKernel
 
 FAULTS_FILE = "faults.json"
 KINDS = ("offline-busy", "offline-hang", "online-fail", "bind-fail", "vanish", "udev-race")
@@ -100,40 +98,35 @@ class Faults:
         return [f for f in self._current() if f.get("kind") == kind]
 
     def check_offline(self, index: int) -> None:
-        from pmemctl.sim.kernel import _KernelSays
-
         for f in self._matching("offline-busy"):
             if index in f.get("blocks", []):
-                raise _KernelSays(_errno_of(f, _errno.EBUSY))
+                raise WriteRefused(_errno_of(f, _errno.EBUSY))
         for f in self._matching("offline-hang"):
             if index in f.get("blocks", []):
                 # The kernel keeps retrying; only a signal ends it (EINTR).
                 end = time.monotonic() + float(f.get("seconds", HANG_CAP_SECONDS))
                 while time.monotonic() < end:
                     time.sleep(0.05)
-                raise _KernelSays(_errno.EINTR)
+                raise WriteRefused(_errno.EINTR)
 
     def check_online(self, index: int) -> None:
-        from pmemctl.sim.kernel import _KernelSays
-
         for f in self._matching("online-fail"):
             if index in f.get("blocks", []):
-                raise _KernelSays(_errno_of(f, _errno.EINVAL))
+                raise WriteRefused(_errno_of(f, _errno.EINVAL))
 
     def check_bind(self, driver: str, device: str) -> None:
-        from pmemctl.sim.kernel import _KernelSays
-
         for f in self._matching("bind-fail"):
             if f.get("driver", driver) == driver and f.get("device", device) == device:
-                raise _KernelSays(_errno_of(f, _errno.ENXIO))
+                raise WriteRefused(_errno_of(f, _errno.ENXIO))
 
     def udev_race_zone(self) -> Optional[str]:
         for f in self._matching("udev-race"):
             return str(f.get("zone", "Normal"))
         return None
 
-    def count_write(self, kernel: "SimulatedKernel", target: str) -> None:
-        """Count down ``vanish`` faults; the device goes when its count hits 0."""
+    def count_write(self, vanish: Callable[[str], None], target: str) -> None:
+        """Count down ``vanish`` faults; when a count hits 0 the device goes
+        (``vanish(name)``: the dax subsystem's surprise removal)."""
         pending = self._matching("vanish")
         if not pending:
             return
@@ -145,7 +138,7 @@ class Faults:
                 continue
             changed = True
             if left == 0:
-                kernel.vanish_device(str(f["device"]))
+                vanish(str(f["device"]))
                 f["after_writes"] = -1
             else:
                 f["after_writes"] = left - 1

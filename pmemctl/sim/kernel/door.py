@@ -1,0 +1,166 @@
+"""The simulated kernel's door: :class:`SimulatedKernel`.
+
+A :class:`~pmemctl.sysfs.door.SysfsRoot` over a materialised tree (one with
+``.pmemctl-sim/``).  Reads are plain file reads; writes first pass the same
+checks as on the real door (no create, write bits, confinement), then go to
+the subsystem that reacts to them, which answers as a 6.1+ kernel does, with
+the kernel's errnos (kernel-abi.md §7, real-kernel-lab.md "Write semantics").
+A handler refuses by raising :class:`~pmemctl.sim.kernel.errors.WriteRefused`;
+the door turns that into the typed error the real door raises.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
+
+from pmemctl.errors import kernel_error
+from pmemctl.sim.kernel import state
+from pmemctl.sim.kernel.context import SimContext
+from pmemctl.sim.kernel.dax import DaxDrivers
+from pmemctl.sim.kernel.errors import WriteRefused
+from pmemctl.sim.kernel.memory import MemoryBlocks
+from pmemctl.sim.machine import MachineSpec
+from pmemctl.sysfs import paths
+from pmemctl.sysfs.door import SysfsRoot, ToolResult, ToolUnavailable, clean_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pmemctl.sim.kernel.nd import NdKernel
+
+
+class SimulatedKernel(SysfsRoot):
+    """A sysroot whose writes are answered the way the Linux kernel answers them."""
+
+    machine = "simulated"
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        super().__init__(root)
+        self.ctx = SimContext(self)
+        self.tree = self.ctx.tree
+        self.marker = self.ctx.marker
+        self.faults = self.ctx.faults
+        #: memory blocks, zones, nodes, tiers, hotplug policy (:mod:`.memory`)
+        self.memory = MemoryBlocks(self.ctx)
+        #: device_dax and kmem (:mod:`.dax`)
+        self.dax = DaxDrivers(self.ctx, self.memory, self._refresh_iomem)
+        self._nd: Optional[NdKernel] = None
+        #: nanoseconds spent reacting to writes (benchmarks subtract it)
+        self.sim_time_ns = 0
+
+    @property
+    def spec(self) -> MachineSpec:
+        """The resolved scenario (static facts), without its block list."""
+        return self.ctx.machine
+
+    @property
+    def block_size(self) -> int:
+        return self.ctx.block_size
+
+    # ------------------------------------------------------------------ door
+
+    def write(self, kpath: str, value: str) -> None:
+        target = self.check_writable(kpath, value)
+        start = time.perf_counter_ns()
+        try:
+            text = clean_value(value.encode())
+            self.faults.count_write(self.dax.vanish_device, target)
+            handler = self._handler_for(target)
+            if handler is None:
+                self.ctx.store_plain(target, text)
+            else:
+                handler(target, text)
+        except WriteRefused as said:
+            raise kernel_error(kpath, said.errno, value=value) from None
+        finally:
+            self.sim_time_ns += time.perf_counter_ns() - start
+
+    def processes_using(self, devnode: str) -> list[tuple[int, str]]:
+        """Processes declared in ``.pmemctl-sim/holders.json`` as using ``devnode``."""
+        return state.holders(self.root, devnode)
+
+    def wipe_info_block(self, devnode: str, nbytes: int = 8192) -> Optional[bool]:
+        """The door's info-block wipe (kernel-abi.md §5.3) on a tree that keeps
+        no device contents: the info block the simulated drivers recorded on
+        the media of the raw namespace behind ``devnode`` is forgotten, as the
+        FUSE bridge's stand-in disk does when ndctl zeroes it."""
+        disk = devnode.rsplit("/", 1)[-1]
+        target = self.tree.resolve_link(f"/sys/class/block/{disk}")
+        ns = os.path.dirname(os.path.dirname(target)) if target else None
+        if ns is None or not os.path.basename(ns).startswith("namespace"):
+            raise kernel_error(devnode, errno.ENOENT, op="open")  # no raw namespace disk of that name
+        had = state.info_block(self.root, ns) is not None
+        state.forget_info_block(self.root, ns)
+        return had
+
+    def tool_unavailable_reason(self, tool: str) -> Optional[str]:
+        """Real tools run against this tree through the FUSE bridge (pmemctl.sim.fuse)."""
+        return tool_unavailable_reason(tool)
+
+    def run_tool(self, argv: Sequence[str], *, timeout: float) -> ToolResult:
+        """Run the real tool with this tree as its machine (the FUSE bridge):
+        its writes reach this simulated kernel."""
+        reason = self.tool_unavailable_reason(argv[0])
+        if reason is not None:
+            raise ToolUnavailable(reason)
+        from pmemctl.sim import fuse
+
+        try:
+            proc = fuse.run_real_tool_on_sim(Path(self.root), list(argv), timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            raise kernel_error(shlex.join(argv), errno.ETIMEDOUT, op="run") from err
+        except (RuntimeError, OSError) as err:  # FuseUnavailable is a RuntimeError
+            raise ToolUnavailable(f"cannot run {argv[0]} on the simulated tree: {err}") from err
+        return ToolResult(tuple(argv), proc.returncode, proc.stdout or "", proc.stderr or "")
+
+    # --------------------------------------------------------------- routing
+
+    def _handler_for(self, target: str) -> Optional[Callable[[str, str], None]]:
+        if target.startswith("/sys/devices/system/memory/memory"):
+            return self.memory.block_write
+        if target == paths.AUTO_ONLINE_BLOCKS:
+            return self.memory.auto_online_write
+        if target == paths.DEMOTION_ENABLED:
+            return self.memory.demotion_write
+        if target.startswith(paths.DAX_DRIVERS + "/"):
+            return self.dax.driver_write
+        if target.startswith(paths.ND_DRIVERS + "/") or (target.startswith("/sys/devices/") and "/ndbus" in target):
+            return self.nd.write  # nd bus: namespaces, seeds, nd drivers (kernel-abi.md §5, §7.7)
+        return None
+
+    @property
+    def nd(self) -> NdKernel:
+        """The nd bus handler (loaded on the first nd write)."""
+        if self._nd is None:
+            from pmemctl.sim.kernel.nd import NdKernel
+
+            self._nd = NdKernel(self.ctx, self.dax, self._refresh_iomem)
+        return self._nd
+
+    def _refresh_iomem(self) -> None:
+        """Rewrite /proc/iomem from the live tree (drivers, namespaces and dax
+        devices created or removed since the scenario was built)."""
+        from pmemctl.sim.kernel.iomem import refresh_iomem
+
+        refresh_iomem(self.ctx)
+
+    def vanish_device(self, name: str) -> None:
+        """Make a dax device disappear (a surprise removal / hot-unplug)."""
+        self.dax.vanish_device(name)
+
+
+def tool_unavailable_reason(tool: str) -> Optional[str]:
+    """Why the real ``tool`` cannot run on a simulated tree here (None: it can)."""
+    if shutil.which(tool) is None:
+        return f"{tool} is not installed"
+    from pmemctl.sim import fuse  # loads the FUSE binding: only when a tool runs
+
+    return fuse.fuse_skip_reason()
+
+
+__all__ = ["SimulatedKernel", "tool_unavailable_reason"]
