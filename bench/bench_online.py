@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pmemctl.model.discover import discover  # noqa: E402
-from pmemctl.ops.services import ONLINE_FIELDS  # noqa: E402
 from pmemctl.ops.executor import ApplyOptions, Executor  # noqa: E402
 from pmemctl.ops.plan.blocks import plan_online  # noqa: E402
 from pmemctl.ops.requests import BlockRequest  # noqa: E402
+from pmemctl.ops.services import ONLINE_FIELDS  # noqa: E402
 from pmemctl.sim.build import materialise  # noqa: E402
 from pmemctl.sim.kernel import SimulatedKernel  # noqa: E402
 from pmemctl.sim.scenario import scenario_from_toml  # noqa: E402

@@ -112,7 +112,9 @@ class Page:
         return " ".join(self.path)
 
 
-def walk(cli: click.Command, path: tuple[str, ...] = ("pmemctl",), parent: Optional[click.Context] = None) -> Iterator[Page]:
+def walk(
+    cli: click.Command, path: tuple[str, ...] = ("pmemctl",), parent: Optional[click.Context] = None
+) -> Iterator[Page]:
     ctx = click.Context(cli, info_name=path[-1], parent=parent, **cli.context_settings)
     yield Page(path, cli, ctx)
     if isinstance(cli, click.Group):
@@ -214,7 +216,8 @@ def man_page(page: Page, pages: Sequence[Page]) -> str:
         for p in params:
             out += _option_entry(p, page.ctx)
     if not is_root:
-        out += [".PP", roff_line("Global options (--sysroot, --color, --quiet) go before the command name; see pmemctl(1).")]
+        out += [".PP", roff_line("Global options (--sysroot, --color, --quiet) go before the command name; "
+                                 "see pmemctl(1).")]
     children = [p for p in pages if p.path[:-1] == page.path]
     if children:
         out.append(".SH COMMANDS")
@@ -232,7 +235,10 @@ def man_page(page: Page, pages: Sequence[Page]) -> str:
         for var, meaning in ENVIRONMENT:
             out += [".TP", f"\\fB{var}\\fR", roff_line(meaning)]
         out += _json_section()
-    related = [p.name for p in pages if p is not page and (is_root or p.path[:-1] == page.path or p.path == page.path[:-1])]
+    related = [
+        p.name for p in pages
+        if p is not page and (is_root or p.path[:-1] == page.path or p.path == page.path[:-1])
+    ]
     see = [f"{n}(1)" for n in related] + list(SEE_ALSO)
     out += [".SH SEE ALSO", ",\n".join(f".BR {_name(s).replace('(', ' (', 1)}" for s in see)]
     return "\n".join(out) + "\n"
@@ -289,7 +295,8 @@ def markdown() -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pmemctl.cli.gendocs", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=REPO_ROOT, help="write under this directory (default: the checkout)")
+    parser.add_argument("--root", type=Path, default=REPO_ROOT,
+                        help="write under this directory (default: the checkout)")
     parser.add_argument("--check", action="store_true", help="only report stale files (exit 1 if any)")
     parser.add_argument("--markdown", action="store_true", help="print the README's exit-code and JSON sections")
     args = parser.parse_args(argv)

@@ -32,7 +32,6 @@ from pmemctl.model.records import (
     MemoryBlock,
     MemoryTier,
     Namespace,
-    NamespaceMode,
     NdBus,
     NodeKind,
     NumaNode,
@@ -50,8 +49,6 @@ from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import (
     parse_bool01,
     parse_cpulist,
-    parse_hex,
-    parse_int,
     parse_zones,
 )
 

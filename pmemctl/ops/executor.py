@@ -17,25 +17,25 @@ how it is journalled, bounded and waited for (ops/actions/base.py).
 
 from __future__ import annotations
 
-import enum
 import errno
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Optional
 
-from pmemctl.errors import ExitCode, Interrupted, KernelError, Locked, PmemctlError
+from pmemctl.errors import Interrupted, KernelError, Locked, PmemctlError
 from pmemctl.ops.actions.base import (
     Action,
     ActionResult,
-    JournalPolicy,
     ProblemKind,
     StepStatus,
     Write,
 )
+from pmemctl.ops.batched_journal import BatchedJournal
+from pmemctl.ops.outcome import Outcome, OutcomeStatus
 from pmemctl.ops.plan import Plan
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
@@ -55,65 +55,6 @@ class StepFailed(Exception):
 
 class AlreadyDone(Exception):
     """The write was refused because the end state was already there."""
-
-
-class OutcomeStatus(str, enum.Enum):
-    """How a run ended (each maps to one exit code: Outcome.EXIT)."""
-
-    CHANGED = "changed"
-    NO_CHANGE = "no-change"
-    PARTIAL = "partial"
-    ROLLED_BACK = "rolled-back"
-    ROLLBACK_INCOMPLETE = "rollback-incomplete"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass
-class Outcome:
-    status: OutcomeStatus
-    title: str
-    results: list[ActionResult] = field(default_factory=list)
-    message: str = ""
-    machine_state: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)
-    failed_units: list[str] = field(default_factory=list)
-    changed_units: list[str] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return EXIT_CODES[self.status]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "title": self.title,
-            "message": self.message,
-            "machine_state": list(self.machine_state),
-            "already": list(self.already),
-            "changed_units": list(self.changed_units),
-            "failed_units": list(self.failed_units),
-            "steps": [
-                {"action": r.action.describe(), "kind": r.action.kind, "status": r.status.value,
-                 "error": r.error, "errno": r.errno}
-                for r in self.results
-            ],
-        }
-
-
-#: how each ending maps to a documented exit code
-EXIT_CODES: dict[OutcomeStatus, ExitCode] = {
-    OutcomeStatus.CHANGED: ExitCode.OK,
-    OutcomeStatus.NO_CHANGE: ExitCode.NO_CHANGE,
-    OutcomeStatus.PARTIAL: ExitCode.PARTIAL,
-    OutcomeStatus.ROLLED_BACK: ExitCode.ROLLED_BACK,
-    OutcomeStatus.ROLLBACK_INCOMPLETE: ExitCode.ROLLBACK_INCOMPLETE,
-    OutcomeStatus.FAILED: ExitCode.FAILED,
-    OutcomeStatus.INTERRUPTED: ExitCode.ROLLBACK_INCOMPLETE,
-}
 
 
 # --------------------------------------------------------------------------
@@ -270,7 +211,7 @@ class Executor:
         total_blocks = plan_blocks or len(plan.actions)
         done_blocks = 0
         last_error = ""
-        journal = _BatchedJournal(self.journal, len(plan.actions))
+        journal = BatchedJournal(self.journal, len(plan.actions))
         for label, start, stop in units_of(plan):
             done: list[tuple[int, Action]] = []
             unit_changed = False
@@ -383,7 +324,8 @@ class Executor:
         try:
             rec = self.journal.load()
             if rec is None:
-                return Outcome(OutcomeStatus.NO_CHANGE, "rollback", message="there is no unfinished change to roll back")
+                return Outcome(OutcomeStatus.NO_CHANGE, "rollback",
+                               message="there is no unfinished change to roll back")
             plan = Plan.from_dict(rec.header["plan"])
             statuses = rec.statuses()
             self.journal.begin({**rec.header, "state": "rolling-back"}, append=True)
@@ -408,7 +350,8 @@ class Executor:
                                machine_state=self.describe_state(plan))
             self.journal.finish({"state": "rolled-back", "status": "rolled-back"})
             status = OutcomeStatus.ROLLED_BACK if _any_undone(results) else OutcomeStatus.NO_CHANGE
-            return Outcome(status, title, results, message=f"undid {sum(r.status == 'undone' for r in results)} step(s)",
+            undone = sum(r.status is StepStatus.UNDONE for r in results)
+            return Outcome(status, title, results, message=f"undid {undone} step(s)",
                            machine_state=self.describe_state(plan))
         finally:
             lock.release()
@@ -459,69 +402,6 @@ class Executor:
             for st, idxs in states.items():
                 lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")
         return lines
-
-
-class _BatchedJournal:
-    """Intent events for the apply loop, cheap enough for block walks.
-
-    Driver binds and unbinds get their own fsync'ed start/done events.  Block
-    actions are journalled in batches: one "start" event announces the intent
-    for up to BATCH following steps, and one "done" event records each run of
-    steps that completed.  After a crash, a step inside an announced batch
-    that has no "done" is checked against the machine (satisfied or not) by
-    ``pmemctl rollback``, exactly like a single started step.
-    """
-
-    BATCH = 64
-
-    def __init__(self, journal: Journal, n_actions: int) -> None:
-        self.j = journal
-        self.n = n_actions
-        self.announced_to = 0  # steps below this index have an intent event
-        self.run_from: Optional[int] = None  # first step of the current done-run
-        self.run_to = 0
-
-    def start(self, i: int, action: Action) -> None:
-        if action.journal is not JournalPolicy.BATCH:
-            self.flush()
-            self.j.event(i, "start", sync=action.journal is JournalPolicy.SYNC)
-            return
-        if i >= self.announced_to:
-            self.flush()
-            self.announced_to = min(i + self.BATCH, self.n)
-            self.j.event(i, "start", to=self.announced_to)
-
-    def done(self, i: int, action: Action) -> None:
-        if action.journal is not JournalPolicy.BATCH:
-            self.j.event(i, "done", sync=action.journal is JournalPolicy.SYNC)
-            return
-        if self.run_from is None or i != self.run_to:
-            self.flush()
-            self.run_from = i
-        self.run_to = i + 1
-
-    def skip(self, i: int) -> None:
-        self.flush()
-        self.j.event(i, "skip")
-
-    def fail(self, i: int, err: Optional[int]) -> None:
-        self.flush()
-        self.j.event(i, "fail", err=err)
-        if i + 1 < self.announced_to:
-            self.j.event(i + 1, "not-run", to=self.announced_to)
-        self.announced_to = i + 1
-
-    def interrupted(self, i: int) -> None:
-        self.flush()
-        self.j.event(i, "interrupted", sync=True)
-
-    def flush(self) -> None:
-        if self.run_from is not None:
-            if self.run_to - self.run_from == 1:
-                self.j.event(self.run_from, "done")
-            else:
-                self.j.event(self.run_from, "done", to=self.run_to)
-            self.run_from = None
 
 
 def units_of(plan: Plan) -> list[tuple[str, int, int]]:

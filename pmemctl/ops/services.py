@@ -17,7 +17,8 @@ from typing import Callable, Optional
 
 from pmemctl.errors import ExitCode, Refused
 from pmemctl.model.discover import discover
-from pmemctl.ops.executor import ApplyOptions, Executor, Outcome
+from pmemctl.ops.executor import ApplyOptions, Executor
+from pmemctl.ops.outcome import Outcome
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.plan.blocks import plan_offline, plan_online
 from pmemctl.ops.plan.combined import plan_reconfigure

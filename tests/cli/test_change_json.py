@@ -22,8 +22,7 @@ import pytest
 from cli_support import Invoke, check_schema
 
 from pmemctl.errors import ExitCode
-from pmemctl.sim.kernel import faults
-from pmemctl.sim.kernel import tool_unavailable_reason
+from pmemctl.sim.kernel import faults, tool_unavailable_reason
 
 _NDCTL = tool_unavailable_reason("ndctl")
 
@@ -134,8 +133,8 @@ def test_ndctl_writes_carry_their_kind(invoke: Invoke, optane: Path, args: tuple
 def test_each_write_kind_from_a_hand_made_plan() -> None:
     """Independent of ndctl being runnable: one action writing each kind."""
     from pmemctl.cli.render.change import plan_json
-    from pmemctl.ops.actions import Action, Write
-    from pmemctl.ops.namespace import WipeInfoBlock, ndctl_write
+    from pmemctl.ops.actions.base import Action, Write
+    from pmemctl.ops.actions.nd_writes import WipeInfoBlock, ndctl_write
     from pmemctl.ops.plan import Plan
 
     @dataclass(frozen=True)

@@ -42,7 +42,9 @@ def test_online_by_count_size_and_list(sysram):
     assert any("rounded down to 2 whole block(s) = 256M" in n for n in plan.notes)
     apply(k, plan)
     plan = plan_online(k, discover(k), BlockRequest(blocks="50-52,60", zone="normal"))
-    assert plan.shell_lines() == [f"echo online_kernel > /sys/devices/system/memory/memory{i}/state" for i in (50, 51, 52, 60)]
+    assert plan.shell_lines() == [
+        f"echo online_kernel > /sys/devices/system/memory/memory{i}/state" for i in (50, 51, 52, 60)
+    ]
     apply(k, plan)
     assert online_blocks(k) == [33, 34, 35, 36, 37, 50, 51, 52, 60]
     zones = {b.index: b.zones for b in discover(k).blocks}

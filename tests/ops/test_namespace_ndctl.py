@@ -9,7 +9,7 @@ import pytest
 
 from pmemctl.errors import Busy, ExitCode, Unsupported
 from pmemctl.model.discover import discover
-from pmemctl.ops.actions.nd import ndctl_write
+from pmemctl.ops.actions.nd_writes import ndctl_write
 from pmemctl.ops.backends import ndctl as nd
 from pmemctl.ops.plan.namespace import plan_create
 from pmemctl.ops.requests import CreateRequest
@@ -79,7 +79,8 @@ def test_exit_status_is_256_minus_errno(status, err, code):
 
 def test_failure_keeps_the_errno_and_ndctl_words():
     res = nd.NdctlResult(("ndctl", "destroy-namespace", "namespace0.0"), 240, "",
-                         "namespace0.0 is active, specify --force\nerror destroying namespaces: Device or resource busy\n")
+                         "namespace0.0 is active, specify --force\n"
+                         "error destroying namespaces: Device or resource busy\n")
     exc = res.failure()
     assert isinstance(exc, Busy) and exc.errno == errno.EBUSY
     assert "exit status 240 (= 256 - EBUSY" in exc.sentence()

@@ -49,14 +49,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.backends", "pmemctl.ops.backends.ndctl", "pmemctl.ops.sizes", "pmemctl.ops.actions"),
     # 1
     ("pmemctl.ops.actions.base",),
-    # 2: the action kinds
-    ("pmemctl.ops.actions.memory", "pmemctl.ops.actions.dax", "pmemctl.ops.actions.nd"),
+    # 2: the action kinds (nd_writes: the nd write sequences the namespace steps share)
+    ("pmemctl.ops.actions.memory", "pmemctl.ops.actions.dax", "pmemctl.ops.actions.nd_writes",
+     "pmemctl.ops.actions.nd"),
     # 3
     ("pmemctl.ops.actions.registry",),
     # 4: the package __init__: Plan, Check, PlanBuilder
     ("pmemctl.ops.plan",),
-    # 5
-    ("pmemctl.ops.executor",),
+    # 5: applying a plan (outcome: what a run came to; batched_journal: its intent events)
+    ("pmemctl.ops.outcome", "pmemctl.ops.batched_journal", "pmemctl.ops.executor"),
     # 6
     ("pmemctl.ops.select", "pmemctl.ops.requests"),
     # 7

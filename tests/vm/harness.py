@@ -716,7 +716,7 @@ def qemu_argv(
         "-object", f"memory-backend-ram,id=ram0,size={dram // MiB}M",
         "-numa", f"node,nodeid=0,cpus=0-{cpus - 1},memdev=ram0",
     ]
-    for i, nv in enumerate(sorted(nvdimms, key=lambda n: n.node)):
+    for nv in sorted(nvdimms, key=lambda n: n.node):
         argv += ["-numa", f"node,nodeid={nv.node},initiator=0"]
     argv += [
         "-numa", f"hmat-lb,initiator=0,target=0,hierarchy=memory,"

@@ -81,9 +81,10 @@ def test_label_less_region_cannot_be_carved(namespaces, tmp_path):
     real = _refusal(namespaces, "n0-unlabelled")
     assert "label-less" in real
 
+    from click.testing import CliRunner
+
     from pmemctl.cli.main import cli
     from pmemctl.sim.build import materialise
-    from click.testing import CliRunner
 
     tree = materialise("qemu-nvdimm", tmp_path / "sim", {"stage": "raw"})
     sim = CliRunner().invoke(cli, ["--sysroot", str(tree), "namespace", "create", "--region", "region0",
@@ -265,8 +266,8 @@ def test_simulator_replays_the_scenario_as_the_kernel_did(namespaces, namespaces
     import subprocess
     import sys
 
-    from pmemctl.sim.kernel import tool_unavailable_reason
     from pmemctl.sim.build import materialise
+    from pmemctl.sim.kernel import tool_unavailable_reason
 
     reason = tool_unavailable_reason("ndctl")
     if reason is not None:

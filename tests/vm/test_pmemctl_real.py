@@ -38,11 +38,11 @@ import pytest
 from . import harness
 from .checks import (
     lsmem_ranges,
+    match_planned_writes,
     normalise_uuids,
     numactl_nodes,
     plan_writes,
     pm_blocks,
-    match_planned_writes,
     strace_writes,
     strace_zero_reads,
     sysfs_blocks,
@@ -302,8 +302,8 @@ def _sim_kmem_view(tree: Path) -> dict[int, tuple[str, str]]:
 def test_s4_pmemctl_reacts_as_the_simulator_predicts(flow, tmp_path):
     """The same commands on the simulator with offline-busy injected on the
     pinned block: same exit codes, same outcome, same final block states."""
-    from pmemctl.sim.kernel import faults
     from pmemctl.sim.build import materialise
+    from pmemctl.sim.kernel import faults
 
     tree = materialise("qemu-nvdimm", tmp_path / "sim", {"stage": "system-ram"})
     for args in (("offline", "--blocks", str(FLOW_NORMAL_PIN), "--yes"),

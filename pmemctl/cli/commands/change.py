@@ -39,8 +39,8 @@ def _common_options(f: F) -> F:
 
 
 def _apply_options(app: App, dry_run: bool, yes: bool, force: bool, timeout: Optional[float] = None) -> Any:
-    from pmemctl.ops.services import RunOptions
     from pmemctl.ops.executor import ApplyOptions
+    from pmemctl.ops.services import RunOptions
 
     apply = ApplyOptions(command=" ".join(sys.argv[1:]) or "pmemctl", progress=_progress(app))
     if timeout is not None:
@@ -139,8 +139,8 @@ def reconfigure(
     for ZONE_NORMAL blocks without --force), detach kmem, attach device_dax.
     Every write is read back; a failure undoes this run's steps newest first.
     """
-    from pmemctl.ops.services import reconfigure as service
     from pmemctl.ops.requests import ReconfigureRequest
+    from pmemctl.ops.services import reconfigure as service
 
     if no_online and mode == "devdax":
         from pmemctl.errors import UsageError
@@ -175,8 +175,8 @@ def online(
     lowest address first.  Each block stands alone: one that refuses is
     reported and the others stay online (exit 4, partial).
     """
-    from pmemctl.ops.services import online as service
     from pmemctl.ops.requests import BlockRequest
+    from pmemctl.ops.services import online as service
 
     req = BlockRequest(device=device, count=count, size=size, blocks=block_list, zone=zone, force=force)
     result = service(app.open_door(), req, _apply_options(app, dry_run, yes, force))
@@ -204,8 +204,8 @@ def offline(
     block will not go offline in time, the ones this run offlined are
     onlined again (exit 6, rolled back) and the block is named with the cause.
     """
-    from pmemctl.ops.services import offline as service
     from pmemctl.ops.requests import BlockRequest
+    from pmemctl.ops.services import offline as service
 
     req = BlockRequest(device=device, count=count, size=size, blocks=block_list, force=force)
     result = service(app.open_door(), req, _apply_options(app, dry_run, yes, force, timeout))

@@ -48,8 +48,8 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     from pmemctl.model.discover import discover
     from pmemctl.ops import services as change
     from pmemctl.ops.executor import ApplyOptions
-    from pmemctl.ops.requests import BlockRequest, ReconfigureRequest
     from pmemctl.ops.read import blocks_view, list_view, topology_view
+    from pmemctl.ops.requests import BlockRequest, ReconfigureRequest
     from pmemctl.sim.build import materialise
     from pmemctl.sim.kernel import SimulatedKernel
 

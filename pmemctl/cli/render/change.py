@@ -19,9 +19,9 @@ from pmemctl.cli.render.json import OBJECTS, _obj, enum_value, envelope
 
 if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.ops.actions.base import Write
-    from pmemctl.ops.services import ChangeResult, Status
-    from pmemctl.ops.executor import Outcome
+    from pmemctl.ops.outcome import Outcome
     from pmemctl.ops.plan import Plan
+    from pmemctl.ops.services import ChangeResult, Status
 
 #: in words, at most this many steps are listed one by one; the rest is summarised
 MAX_STEPS_SHOWN = 12

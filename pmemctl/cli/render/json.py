@@ -125,7 +125,8 @@ _SPECS = (
     ObjectSpec("list", "`pmemctl list --json`", _ENVELOPE + (
         ("filters", "list_filters", "the filters given on the command line"),
         ("buses", "array<bus>", "NVDIMM buses, each holding its regions"),
-        ("standalone_dax_devices", "array<dax_device>", "dax devices that belong to no NVDIMM namespace (hmem / soft-reserved and CXL memory)"),
+        ("standalone_dax_devices", "array<dax_device>",
+         "dax devices that belong to no NVDIMM namespace (hmem / soft-reserved and CXL memory)"),
         ("policy", "policy", "memory hotplug policy of the kernel"),
     )),
     ObjectSpec("list_filters", "`.filters`", (
@@ -245,7 +246,9 @@ _SPECS = (
         ("end", "int", "last byte (inclusive)"),
         ("size", "int", "bytes"),
         ("state", "string", "`online`, `offline` or `going-offline`"),
-        ("zones", "array<string>|null", "valid_zones: the zone of an online block, the candidates of an offline one (first = default); `[]` when the block spans zones (`none`); null when not read (not in `-o`) or not provided by the kernel"),
+        ("zones", "array<string>|null",
+         "valid_zones: the zone of an online block, the candidates of an offline one (first = default); "
+         "`[]` when the block spans zones (`none`); null when not read (not in `-o`) or not provided by the kernel"),
         ("removable", "bool|null", "null when not read or not provided"),
         ("node", "int|null", "NUMA node; null when not read or unknown"),
         ("device", "string|null", "owning dax device; null for boot memory or when not read"),
@@ -389,7 +392,8 @@ _SPECS = (
         ("title", "string|null", "the plan's title"),
         ("version", "int|null", "version of the journal format; 1"),
     )),
-    ObjectSpec("error_document", "any command given `--json` that fails instead of printing its own document", _ENVELOPE + (
+    ObjectSpec("error_document", "any command given `--json` that fails instead of printing its own document",
+               _ENVELOPE + (
         ("error", "error", "what went wrong"),
     )),
     ObjectSpec("error", "`.error`", (

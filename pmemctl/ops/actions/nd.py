@@ -15,92 +15,34 @@ plan saw it (seeds, holder); if not, it does not start (``_Stale``).
 
 from __future__ import annotations
 
-import errno
-import shlex
 import uuid as _uuid
 from dataclasses import dataclass, replace
-from typing import ClassVar, Optional, Sequence
+from typing import ClassVar, Optional
 
-from pmemctl.errors import KernelError, PmemctlError
+from pmemctl.errors import PmemctlError
 from pmemctl.model.nd import find_by_uuid, read_namespace_now
-from pmemctl.model.records import Namespace, NamespaceMode
 from pmemctl.ops.actions.base import Action, Problem, ProblemKind, Write, WriteFn, not_done
+from pmemctl.ops.actions.nd_writes import (
+    BTT_SECTOR_SIZE,
+    NS_SECTOR_SIZE,
+    Stale,
+    WipeInfoBlock,
+    blockdev_now,
+    clear,
+    mode_label,
+    ndctl_write,
+    personality_writes,
+    region_seed,
+    release_writes,
+    run_ndctl,
+    run_sysfs,
+    state_line,
+    wipe_writes,
+)
 from pmemctl.ops.backends import ndctl
-from pmemctl.ops.sizes import DEFAULT_ALIGN, PFN_MODES, exact_size, human
+from pmemctl.ops.sizes import PFN_MODES, human
 from pmemctl.sysfs import abi, paths
 from pmemctl.sysfs.door import SysfsRoot
-
-#: btt sector size pmemctl asks for in sector mode (ndctl's choice for pmem)
-BTT_SECTOR_SIZE = 4096
-#: namespace sector_size ndctl writes for pmem namespaces (kernel-abi.md §5.2)
-NS_SECTOR_SIZE = 512
-#: how much of the namespace start is wiped on destroy/reconfigure (§5.3)
-INFO_BLOCK_WIPE = 8192
-
-
-@dataclass(frozen=True)
-class Shown(Write):
-    """A sysfs write shown with its own shell text (e.g. ``echo > PATH`` for
-    the newline that clears an attribute: an empty write never reaches sysfs)."""
-
-    text: str = ""
-
-    def shell(self) -> str:
-        return self.text or super().shell()
-
-
-def clear(path: str) -> Shown:
-    return Shown(path, "\n", text=f"echo > {path}")
-
-
-@dataclass(frozen=True)
-class WipeInfoBlock(Write):
-    """Not a sysfs write: zero the first 8 KiB of a block device (the old
-    pfn/dax/btt info block, §5.3), read first and written only if not zero."""
-
-    kind: ClassVar[str] = "wipe"
-
-    def shell(self) -> str:
-        return f"dd if=/dev/zero of={self.path} bs={INFO_BLOCK_WIPE} count=1 oflag=direct conv=notrunc"
-
-
-@dataclass(frozen=True)
-class NdctlCommand(Write):
-    """Not a sysfs write: one ndctl command line (path "ndctl", value its arguments)."""
-
-    kind: ClassVar[str] = "ndctl"
-
-    argv: tuple[str, ...] = ()
-
-    def shell(self) -> str:
-        return shlex.join(("ndctl", *self.argv))
-
-
-def ndctl_write(args: Sequence[str]) -> NdctlCommand:
-    return NdctlCommand("ndctl", shlex.join(args), argv=tuple(args))
-
-
-def region_seed(door: SysfsRoot, region: str, attr: str) -> str:
-    return (door.read_optional(f"{paths.nd_device(region)}/{attr}") or "").strip()
-
-
-def _blockdev_now(door: SysfsRoot, namespace: str) -> str:
-    names = sorted(door.listdir(paths.nd_device(namespace) + "/block"))
-    return names[0] if names else abi.raw_blockdev(namespace)
-
-
-class _Stale(PmemctlError):
-    """The machine is not as the plan saw it: the step is not started."""
-
-
-# --------------------------------------------------------------------------
-# actions
-
-
-def mode_label(mode: str, align: Optional[int]) -> str:
-    if mode in PFN_MODES and align:
-        return f"{mode} (align {exact_size(align)})"
-    return mode
 
 
 @dataclass(frozen=True)
@@ -110,77 +52,6 @@ class NamespaceAction(Action):
 
     destructive: ClassVar[bool] = True
 
-
-def _run_sysfs(door: SysfsRoot, write: WriteFn, writes: Sequence[Write], recover: Sequence[Write] = ()) -> None:
-    """Perform ``writes`` in order (``write`` skips their ignored errnos); on a
-    failure, best-effort ``recover`` writes (ndctl's autorecover, §5.2), then
-    re-raise the first error."""
-    try:
-        for w in writes:
-            if isinstance(w, WipeInfoBlock):
-                door.wipe_info_block(w.path, INFO_BLOCK_WIPE)
-                continue
-            write(w)
-    except KernelError:
-        for w in recover:
-            try:
-                door.write(w.path, w.value)
-            except KernelError:
-                pass
-        raise
-
-
-#: ndctl's mode names, old and new (kernel-abi.md §3.2: memory=fsdax, dax=devdax, safe=sector)
-_NDCTL_MODE = {"memory": "fsdax", "dax": "devdax", "safe": "sector"}
-
-
-def _run_ndctl(door: SysfsRoot, args: Sequence[str], expect_mode: Optional[str] = None) -> ndctl.NdctlResult:
-    """Run ndctl; a failure keeps its errno.  ``expect_mode``: the command
-    prints the namespace it set up (one bare object); check it says so."""
-    result = ndctl.run_ndctl(door, args)
-    if not result.ok:
-        raise result.failure()
-    if expect_mode is not None:
-        try:
-            made = ndctl.parse_json(result.stdout)
-        except ValueError as err:
-            raise _Stale(f"{result.command} printed no namespace JSON: {err}") from err
-        mode = str(made[0].get("mode", "raw")) if made else None
-        if mode is not None and _NDCTL_MODE.get(mode, mode) != expect_mode:
-            raise _Stale(f"{result.command} set up {made[0].get('dev', '?')} as {mode}, not {expect_mode}")
-    return result
-
-
-def _state_line(door: SysfsRoot, namespace: str, uuid: Optional[str], region: str) -> str:
-    name = namespace
-    facts = read_namespace_now(door, name)
-    if uuid and (facts is None or (facts.uuid or "") != uuid.lower()):
-        found = find_by_uuid(door, region, uuid)
-        if found is not None:
-            name, facts = found, read_namespace_now(door, found)
-        else:
-            return f"{namespace}: no namespace of {region} carries its uuid {uuid} now"
-    if facts is None:
-        return f"{namespace} does not exist"
-    if facts.size == 0:
-        return f"{name} is not configured (size 0)"
-    device = _device_node(door, name, facts) if facts.enabled else None
-    return f"{name} is {facts.mode.value}" + (f" ({device})" if device else "") + (
-        ", enabled" if facts.enabled else ", disabled")
-
-
-def _device_node(door: SysfsRoot, namespace: str, facts: Namespace) -> Optional[str]:
-    """The node a user opens: /dev/daxX.Y for devdax, the block device otherwise.
-
-    The dax bus device is named after the *namespace* (drivers/dax/pmem.c
-    parses namespaceX.Y), not after the nd dax personality device that
-    holds it: namespace1.2 held by nd dax1.1 is /dev/dax1.2."""
-    parent = paths.nd_device(facts.holder) if facts.holder else paths.nd_device(namespace)
-    if facts.mode == NamespaceMode.DEVDAX:
-        names = [e for e in door.listdir(parent) if abi.DAX_DEVICE_RE.match(e)]
-    else:
-        names = door.listdir(parent + "/block")
-    return f"/dev/{sorted(names)[0]}" if names else None
 
 
 @dataclass(frozen=True)
@@ -217,7 +88,7 @@ class CreateNamespace(NamespaceAction):
         out.append(Write(ns + "/size", hex(self.size)))
         if self.has_sector_size:
             out.append(Write(ns + "/sector_size", str(NS_SECTOR_SIZE)))
-        out.extend(_personality_writes(self.namespace, self.mode, self.seed, self.holder_uuid, self.align,
+        out.extend(personality_writes(self.namespace, self.mode, self.seed, self.holder_uuid, self.align,
                                        self.sector_size))
         return out
 
@@ -245,24 +116,24 @@ class CreateNamespace(NamespaceAction):
     def _check_fresh(self, door: SysfsRoot) -> None:
         seed_now = region_seed(door, self.region, "namespace_seed")
         if seed_now != self.namespace:
-            raise _Stale(f"{self.region}'s namespace seed is now {seed_now or 'none'}, not {self.namespace}: "
+            raise Stale(f"{self.region}'s namespace seed is now {seed_now or 'none'}, not {self.namespace}: "
                          "the region changed since the plan was made", hint="run the command again")
         facts = read_namespace_now(door, self.namespace)
         if facts is not None and (facts.size or facts.ns_bound):
-            raise _Stale(f"{self.namespace} is no longer an idle seed", hint="run the command again")
+            raise Stale(f"{self.namespace} is no longer an idle seed", hint="run the command again")
         if self.seed:
             attr = abi.PERSONALITIES[self.mode].seed_attr
             now = region_seed(door, self.region, attr)
             if now != self.seed:
-                raise _Stale(f"{self.region}'s {attr} is now {now or 'none'}, not {self.seed}",
+                raise Stale(f"{self.region}'s {attr} is now {now or 'none'}, not {self.seed}",
                              hint="run the command again")
 
     def apply(self, door: SysfsRoot, write: WriteFn) -> None:
         self._check_fresh(door)
         if self.backend == "ndctl":
-            _run_ndctl(door, self.ndctl_args(), expect_mode=self.mode)
+            run_ndctl(door, self.ndctl_args(), expect_mode=self.mode)
             return
-        _run_sysfs(door, write, self.sysfs_writes(), self.recover_writes())
+        run_sysfs(door, write, self.sysfs_writes(), self.recover_writes())
 
     def _created(self, door: SysfsRoot) -> Optional[str]:
         facts = read_namespace_now(door, self.namespace)
@@ -285,7 +156,7 @@ class CreateNamespace(NamespaceAction):
         if facts.mode.value != self.mode:
             return not_done(f"{name} is {facts.mode.value}, not {self.mode}")
         if not facts.enabled:
-            return f"{name} was configured but is not enabled (no driver accepted it)"
+            return not_done(f"{name} was configured but is not enabled (no driver accepted it)")
         return None
 
     def inverse(self) -> Action:
@@ -296,55 +167,8 @@ class CreateNamespace(NamespaceAction):
         )
 
     def state_lines(self, door: SysfsRoot) -> list[str]:
-        return [_state_line(door, self.namespace, self.uuid, self.region)]
+        return [state_line(door, self.namespace, self.uuid, self.region)]
 
-
-def _personality_writes(namespace: str, mode: str, seed: str, holder_uuid: str, align: Optional[int],
-                        sector_size: Optional[int]) -> list[Write]:
-    """Claim ``seed`` for ``namespace`` and enable it (§5.2); raw: enable the namespace."""
-    ns = paths.nd_device(namespace)
-    if mode == "raw":
-        return [Write(paths.nd_driver("nd_pmem", "bind"), namespace)]
-    personality = abi.PERSONALITIES[mode]
-    holder_class, driver = personality.holder_prefix, personality.driver
-    sd = paths.nd_device(seed)
-    # holder_class: "errors ignored" (§5.2): older kernels lack the attribute
-    out: list[Write] = [Write(ns + "/holder_class", holder_class, ignore_errnos=(errno.ENOENT, errno.EINVAL))]
-    out.append(Write(sd + "/uuid", holder_uuid))
-    if mode in PFN_MODES:
-        out.append(Write(sd + "/mode", "pmem"))
-        out.append(Write(sd + "/align", str(align or DEFAULT_ALIGN)))
-    else:
-        out.append(Write(sd + "/sector_size", str(sector_size or BTT_SECTOR_SIZE)))
-    out.append(Write(sd + "/namespace", namespace))
-    out.append(Write(paths.nd_driver(driver, "bind"), seed))
-    return out
-
-
-def _release_writes(namespace: str, holder: str, holder_bound: bool, ns_bound: bool) -> list[Write]:
-    """Disable a namespace and release its personality (§5.3 first steps)."""
-    ns = paths.nd_device(namespace)
-    out: list[Write] = []
-    if holder:
-        if holder_bound:
-            out.append(Write(paths.nd_driver(abi.driver_of_holder(holder), "unbind"), holder))
-        out.append(clear(paths.nd_device(holder) + "/namespace"))
-        out.append(clear(ns + "/holder_class"))
-    elif ns_bound:
-        out.append(Write(paths.nd_driver("nd_pmem", "unbind"), namespace))
-    return out
-
-
-def _wipe_writes(namespace: str, blockdev: str) -> list[Write]:
-    """Enable raw, wipe the old info block, disable (§5.3)."""
-    ns = paths.nd_device(namespace)
-    return [
-        Write(ns + "/force_raw", "1"),
-        Write(paths.nd_driver("nd_pmem", "bind"), namespace),
-        WipeInfoBlock(f"/dev/{blockdev}", "zeros"),
-        Write(ns + "/force_raw", "0"),
-        Write(paths.nd_driver("nd_pmem", "unbind"), namespace),
-    ]
 
 
 @dataclass(frozen=True)
@@ -383,7 +207,7 @@ class ReconfigureNamespace(NamespaceAction):
         name = self._find(door) or self.namespace
         facts = read_namespace_now(door, name)
         if facts is None:
-            raise _Stale(f"{self.namespace} no longer exists")
+            raise Stale(f"{self.namespace} no longer exists")
         seed = self.seed
         if self.mode != "raw":
             seed_attr = abi.PERSONALITIES[self.mode].seed_attr
@@ -391,24 +215,24 @@ class ReconfigureNamespace(NamespaceAction):
             if self.replan or not seed:
                 seed = now
             elif now != seed:
-                raise _Stale(f"{self.region}'s {seed_attr} is now {now or 'none'}, not {seed}",
+                raise Stale(f"{self.region}'s {seed_attr} is now {now or 'none'}, not {seed}",
                              hint="run the command again")
             if not seed:
-                raise _Stale(f"{self.region} offers no {seed_attr}: it cannot take {self.mode}")
+                raise Stale(f"{self.region} offers no {seed_attr}: it cannot take {self.mode}")
         live = replace(self, namespace=name, holder=facts.holder or "", holder_bound=facts.holder_bound,
                        ns_bound=facts.ns_bound, seed=seed)
         if not self.replan and (live.holder, live.holder_bound, live.ns_bound) != (
                 self.holder, self.holder_bound, self.ns_bound):
-            raise _Stale(f"{self.namespace} changed since the plan was made "
+            raise Stale(f"{self.namespace} changed since the plan was made "
                          f"(holder {facts.holder or 'none'})", hint="run the command again")
         return live
 
     def sysfs_writes(self) -> list[Write]:
-        out = _release_writes(self.namespace, self.holder, self.holder_bound, self.ns_bound)
-        out += _wipe_writes(self.namespace, abi.raw_blockdev(self.namespace))
+        out = release_writes(self.namespace, self.holder, self.holder_bound, self.ns_bound)
+        out += wipe_writes(self.namespace, abi.raw_blockdev(self.namespace))
         if self.new_uuid:
             out.append(Write(paths.nd_device(self.namespace) + "/uuid", self.new_uuid))
-        out += _personality_writes(self.namespace, self.mode, self.seed or f"<{self.mode} seed>",
+        out += personality_writes(self.namespace, self.mode, self.seed or f"<{self.mode} seed>",
                                    self.holder_uuid or "<new uuid>", self.align, self.sector_size)
         return out
 
@@ -454,17 +278,17 @@ class ReconfigureNamespace(NamespaceAction):
 
     def _apply_live(self, door: SysfsRoot, write: WriteFn, live: ReconfigureNamespace) -> None:
         if self.backend == "ndctl":
-            _run_ndctl(door, live.ndctl_args(), expect_mode=self.mode)
+            run_ndctl(door, live.ndctl_args(), expect_mode=self.mode)
             return
         if not live.holder_uuid:
             live = replace(live, holder_uuid=str(_uuid.uuid4()))
         writes = live.sysfs_writes()
         # the raw block device is named by the kernel: wipe the one it made
         wipe_at = next(i for i, w in enumerate(writes) if isinstance(w, WipeInfoBlock))
-        _run_sysfs(door, write, writes[:wipe_at], live.recover_writes())
-        blockdev = _blockdev_now(door, live.namespace)
+        run_sysfs(door, write, writes[:wipe_at], live.recover_writes())
+        blockdev = blockdev_now(door, live.namespace)
         writes[wipe_at] = WipeInfoBlock(f"/dev/{blockdev}", "zeros")
-        _run_sysfs(door, write, writes[wipe_at:], live.recover_writes())
+        run_sysfs(door, write, writes[wipe_at:], live.recover_writes())
 
     def _find(self, door: SysfsRoot) -> Optional[str]:
         """The namespace: by its label uuid, else by name (``ndctl
@@ -509,7 +333,7 @@ class ReconfigureNamespace(NamespaceAction):
         )
 
     def state_lines(self, door: SysfsRoot) -> list[str]:
-        return [_state_line(door, self._find(door) or self.namespace, None, self.region)]
+        return [state_line(door, self._find(door) or self.namespace, None, self.region)]
 
 
 @dataclass(frozen=True)
@@ -539,20 +363,20 @@ class DestroyNamespace(NamespaceAction):
     def _live(self, door: SysfsRoot) -> DestroyNamespace:
         name = self._find(door)
         if name is None:
-            raise _Stale(f"{self.namespace} no longer exists")
+            raise Stale(f"{self.namespace} no longer exists")
         facts = read_namespace_now(door, name)
         if facts is None:
-            raise _Stale(f"{self.namespace} no longer exists")
+            raise Stale(f"{self.namespace} no longer exists")
         live = replace(self, namespace=name, holder=facts.holder or "", holder_bound=facts.holder_bound,
                        ns_bound=facts.ns_bound)
         if not self.replan and (live.namespace, live.holder, live.holder_bound, live.ns_bound) != (
                 self.namespace, self.holder, self.holder_bound, self.ns_bound):
-            raise _Stale(f"{self.namespace} changed since the plan was made", hint="run the command again")
+            raise Stale(f"{self.namespace} changed since the plan was made", hint="run the command again")
         return live
 
     def sysfs_writes(self) -> list[Write]:
-        out = _release_writes(self.namespace, self.holder, self.holder_bound, self.ns_bound)
-        out += _wipe_writes(self.namespace, abi.raw_blockdev(self.namespace))
+        out = release_writes(self.namespace, self.holder, self.holder_bound, self.ns_bound)
+        out += wipe_writes(self.namespace, abi.raw_blockdev(self.namespace))
         if self.labeled:
             out.append(Write(paths.nd_device(self.namespace) + "/size", "0"))
         return out
@@ -565,14 +389,14 @@ class DestroyNamespace(NamespaceAction):
     def apply(self, door: SysfsRoot, write: WriteFn) -> None:
         live = self._live(door)
         if self.backend == "ndctl":
-            _run_ndctl(door, ndctl.destroy_args(live.namespace))
+            run_ndctl(door, ndctl.destroy_args(live.namespace))
             return
         writes = live.sysfs_writes()
         wipe_at = next(i for i, w in enumerate(writes) if isinstance(w, WipeInfoBlock))
         recover = [Write(paths.nd_device(live.namespace) + "/force_raw", "0")]
-        _run_sysfs(door, write, writes[:wipe_at], recover)
-        writes[wipe_at] = WipeInfoBlock(f"/dev/{_blockdev_now(door, live.namespace)}", "zeros")
-        _run_sysfs(door, write, writes[wipe_at:], recover)
+        run_sysfs(door, write, writes[:wipe_at], recover)
+        writes[wipe_at] = WipeInfoBlock(f"/dev/{blockdev_now(door, live.namespace)}", "zeros")
+        run_sysfs(door, write, writes[wipe_at:], recover)
 
     def _find(self, door: SysfsRoot) -> Optional[str]:
         facts = read_namespace_now(door, self.namespace)
@@ -601,4 +425,4 @@ class DestroyNamespace(NamespaceAction):
         return None
 
     def state_lines(self, door: SysfsRoot) -> list[str]:
-        return [_state_line(door, self.namespace, self.uuid, self.region)]
+        return [state_line(door, self.namespace, self.uuid, self.region)]

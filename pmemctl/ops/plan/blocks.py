@@ -56,52 +56,63 @@ def _count_from(req: BlockRequest, bs: int) -> tuple[Optional[int], Optional[str
     return None, None
 
 
-def _select_blocks(topo: Topology, req: BlockRequest, want_online: bool) -> tuple[list[MemoryBlock], list[str], Optional[str]]:
+def _device_pool(topo: Topology, req: BlockRequest, want_online: bool) -> tuple[list[MemoryBlock], Optional[str]]:
+    """The blocks of the device a request names (none without a device), and its name."""
+    if req.device is None:
+        if req.blocks is None:
+            raise UsageError("name a device, or give --blocks for plain memory blocks")
+        return [], None
+    devices, _how = select_devices(topo, req.device)
+    if len(devices) != 1:
+        raise UsageError("online/offline take one device at a time", hint="name the device, not 'all'")
+    dev = devices[0]
+    if dev.mode != DaxMode.SYSTEM_RAM:
+        raise Refused(
+            f"{dev.name} is in {dev.mode.value} mode: it has no memory blocks to "
+            + ("online" if want_online else "offline"),
+            hint=f"convert it first: pmemctl reconfigure {dev.name} --mode system-ram",
+        )
+    return device_blocks(topo, dev), dev.name
+
+
+def _listed_blocks(
+    topo: Topology, listed: str, devname: Optional[str], want_online: bool
+) -> tuple[list[MemoryBlock], list[str]]:
+    """--blocks: (blocks to change, in order; already-done notes)."""
+    bmap = topo.block_map()
+    try:
+        wanted = parse_block_list(listed)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    missing = [i for i in wanted if i not in bmap]
+    if missing:
+        raise NotFound(f"memory block {missing[0]} does not exist ({paths.memory_block(missing[0])})",
+                       hint="see 'pmemctl blocks --all'")
+    if devname is not None:
+        outside = [i for i in wanted if bmap[i].device != devname]
+        if outside:
+            raise UsageError(f"memory block {outside[0]} does not belong to {devname}")
+    # online lowest address first, offline highest first (as --help says)
+    chosen = [bmap[i] for i in (wanted if want_online else sorted(wanted, reverse=True))]
+    todo = [b for b in chosen if b.online != want_online]
+    done = [b.index for b in chosen if b.online == want_online]
+    already = [f"block(s) {short_list(done)} already {'online' if want_online else 'offline'}"] if done else []
+    return todo, already
+
+
+def _select_blocks(
+    topo: Topology, req: BlockRequest, want_online: bool
+) -> tuple[list[MemoryBlock], list[str], Optional[str]]:
     """(candidates in the state to change, already-done notes, device name)."""
     bs = topo.policy.block_size
     if bs is None:
         raise UsageError("this kernel has no memory hotplug (/sys/devices/system/memory is missing)")
     count, note = _count_from(req, bs)
-    bmap = topo.block_map()
-    already: list[str] = []
-    devname: Optional[str] = None
-    if req.device is not None:
-        devices, _how = select_devices(topo, req.device)
-        if len(devices) != 1:
-            raise UsageError("online/offline take one device at a time", hint="name the device, not 'all'")
-        dev = devices[0]
-        devname = dev.name
-        if dev.mode != DaxMode.SYSTEM_RAM:
-            raise Refused(
-                f"{dev.name} is in {dev.mode.value} mode: it has no memory blocks to "
-                + ("online" if want_online else "offline"),
-                hint=f"convert it first: pmemctl reconfigure {dev.name} --mode system-ram",
-            )
-        pool = device_blocks(topo, dev)
-    else:
-        if req.blocks is None:
-            raise UsageError("name a device, or give --blocks for plain memory blocks")
-        pool = []
+    pool, devname = _device_pool(topo, req, want_online)
     if req.blocks is not None:
-        try:
-            wanted = parse_block_list(req.blocks)
-        except ValueError as err:
-            raise UsageError(str(err)) from err
-        missing = [i for i in wanted if i not in bmap]
-        if missing:
-            raise NotFound(f"memory block {missing[0]} does not exist ({paths.memory_block(missing[0])})",
-                           hint="see 'pmemctl blocks --all'")
-        if devname is not None:
-            outside = [i for i in wanted if bmap[i].device != devname]
-            if outside:
-                raise UsageError(f"memory block {outside[0]} does not belong to {devname}")
-        # online lowest address first, offline highest first (as --help says)
-        chosen = [bmap[i] for i in (wanted if want_online else sorted(wanted, reverse=True))]
-        todo = [b for b in chosen if b.online != want_online]
-        done = [b.index for b in chosen if b.online == want_online]
-        if done:
-            already.append(f"block(s) {short_list(done)} already {'online' if want_online else 'offline'}")
-        return todo, already, devname
+        todo, listed_already = _listed_blocks(topo, req.blocks, devname, want_online)
+        return todo, listed_already, devname
+    already: list[str] = []
     candidates = [b for b in pool if b.online != want_online]
     if count is None:
         count = len(candidates)

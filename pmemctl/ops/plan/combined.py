@@ -7,7 +7,6 @@ rolled back, together.
 
 from __future__ import annotations
 
-
 from pmemctl.errors import Refused, UsageError
 from pmemctl.model.records import (
     DaxDevice,

@@ -26,7 +26,9 @@ from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import format_size
 
 
-def plan_to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDevice, req: ReconfigureRequest) -> None:
+def plan_to_system_ram(
+    pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDevice, req: ReconfigureRequest
+) -> None:
     bs = topo.policy.block_size
     if bs is None:
         pb.refuse("hotplug", "this kernel has no memory hotplug (/sys/devices/system/memory is missing)")
@@ -50,8 +52,8 @@ def plan_to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: Da
     if not dev.ranges():
         pb.refuse("resource", f"the physical address of {dev.name} is unknown (resource is readable by root only)")
         return
-    blocks = dev.hotplug_blocks(bs)
-    if not blocks:
+    hotplug = dev.hotplug_blocks(bs)  # block indexes kmem will add
+    if not hotplug:
         pb.refuse(
             "whole-block",
             f"{dev.name} ({format_size(dev.size)}) holds no whole {format_size(bs)} memory block: "
@@ -59,10 +61,10 @@ def plan_to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: Da
             f"{format_size(2 * bs)} (one block plus alignment)",
         )
         return
-    trimmed = dev.size - len(blocks) * bs
+    trimmed = dev.size - len(hotplug) * bs
     if trimmed:
         pb.notes.append(
-            f"{dev.name}: kmem adds {len(blocks)} blocks ({format_size(len(blocks) * bs)}); "
+            f"{dev.name}: kmem adds {len(hotplug)} blocks ({format_size(len(hotplug) * bs)}); "
             f"{format_size(trimmed)} is lost to block alignment"
         )
     if dev.mode == DaxMode.DEVDAX:
@@ -71,16 +73,16 @@ def plan_to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: Da
     for agent in agents:
         pb.refuse("onlining-agent", f"another agent onlines memory: {agent}", "--force")
     if req.online:
-        zone_checks(pb, door, topo, len(blocks) * bs, req.zone)
+        zone_checks(pb, door, topo, len(hotplug) * bs, req.zone)
     pb.destructive = True
     pb.consent = f"the contents of /dev/{dev.name} will be lost and it becomes system RAM"
     pb.targets.append(dev.name)
     if dev.driver is not None:
         pb.actions.append(UnbindDevice(dev.name, dev.driver))
     pb.actions.append(BindDevice(dev.name, "kmem"))
-    pb.actions.append(WaitForBlocks(dev.name, blocks[0], blocks[-1]))
+    pb.actions.append(WaitForBlocks(dev.name, hotplug[0], hotplug[-1]))
     if req.online:
-        pb.actions.extend(OnlineBlock(i, req.zone) for i in blocks)
+        pb.actions.extend(OnlineBlock(i, req.zone) for i in hotplug)
 
 
 def plan_to_devdax(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDevice, req: ReconfigureRequest) -> None:

@@ -17,7 +17,8 @@ from pmemctl.model.records import (
     Region,
     Topology,
 )
-from pmemctl.ops.actions.nd import BTT_SECTOR_SIZE, CreateNamespace, DestroyNamespace, ReconfigureNamespace, mode_label
+from pmemctl.ops.actions.nd import CreateNamespace, DestroyNamespace, ReconfigureNamespace
+from pmemctl.ops.actions.nd_writes import BTT_SECTOR_SIZE, mode_label
 from pmemctl.ops.backends import choose_backend
 from pmemctl.ops.plan import Plan, PlanBuilder
 from pmemctl.ops.plan.checks import offline_checks, privilege_check
@@ -136,20 +137,14 @@ def region_can_take(region: Region, mode: str) -> None:
     if mode in abi.PERSONALITIES:
         attr = abi.PERSONALITIES[mode].seed_attr
         if not getattr(region, attr):
+            lacks = "device-dax (dax_pmem)" if mode == "devdax" else abi.PERSONALITIES[mode].holder_prefix
             raise Unsupported(
-                f"{region.name} cannot take {mode} namespaces: it offers no {attr} "
-                f"(the kernel lacks {'device-dax (dax_pmem)' if mode == 'devdax' else abi.PERSONALITIES[mode].holder_prefix} support)"
+                f"{region.name} cannot take {mode} namespaces: it offers no {attr} (the kernel lacks {lacks} support)"
             )
 
 
-def plan_create(door: SysfsRoot, topo: Topology, req: CreateRequest) -> Plan:
-    if req.mode not in MODES:
-        raise UsageError(f"unknown mode {req.mode!r}", hint="use " + ", ".join(MODES))
-    backend = choose_backend(door, req.backend)
-    region = select_region(topo, req.region)
-    size = _parse_size_arg(req.size, "--size")
-    if req.name is not None and (len(req.name) > MAX_NAME or "\n" in req.name):
-        raise UsageError(f"--name must be at most {MAX_NAME} characters on one line")
+def _check_region_for_create(topo: Topology, region: Region, req: CreateRequest) -> None:
+    """Refuse a region that cannot take a new namespace of this mode."""
     if region.nstype == 4:
         seeds = [n.name for n in topo.namespaces if n.region == region.name]
         raise Refused(
@@ -161,6 +156,46 @@ def plan_create(door: SysfsRoot, topo: Topology, req: CreateRequest) -> Plan:
     if region.read_only:
         raise Refused(f"{region.name} is read-only (read_only=1)")
     region_can_take(region, req.mode)
+
+
+def _idle_seed(topo: Topology, region: Region) -> str:
+    """The namespace seed the kernel offers for a new namespace (namespace_seed)."""
+    seed_name = region.namespace_seed
+    seed = topo.namespace(seed_name) if seed_name else None
+    if seed_name is None or seed is None or not (seed.size == 0 and not seed.enabled):
+        raise Refused(
+            f"{region.name} offers no idle namespace seed (namespace_seed is {seed_name or 'empty'})",
+            hint="the label area may be full; destroy an unused namespace first",
+        )
+    return seed_name
+
+
+def _layout_notes(pb: PlanBuilder, topo: Topology, mode: str, start: Optional[int], size: int, align: int) -> None:
+    """What a pfn-mode namespace keeps usable, and what it would give as system RAM."""
+    lay = pfn_layout(start or 0, size, align)
+    pb.notes.append(
+        f"{mode} keeps {human(lay.usable)} usable: {human(lay.offset)} info block and memmap "
+        f"(1/64 of the size, --map=dev) at the start" + (f", {human(lay.end_trunc)} cut at the end"
+                                                         if lay.end_trunc else "")
+    )
+    bs = topo.policy.block_size
+    if mode == "devdax" and bs:
+        first, count = ram_of(start or 0, size, align, bs)
+        pb.notes.append(
+            f"as system-ram it would give {count} memory block(s) of {exact_size(bs)} = {human(count * bs)}"
+            + ("" if start is not None else " (assuming a block-aligned start)")
+        )
+
+
+def plan_create(door: SysfsRoot, topo: Topology, req: CreateRequest) -> Plan:
+    if req.mode not in MODES:
+        raise UsageError(f"unknown mode {req.mode!r}", hint="use " + ", ".join(MODES))
+    backend = choose_backend(door, req.backend)
+    region = select_region(topo, req.region)
+    size = _parse_size_arg(req.size, "--size")
+    if req.name is not None and (len(req.name) > MAX_NAME or "\n" in req.name):
+        raise UsageError(f"--name must be at most {MAX_NAME} characters on one line")
+    _check_region_for_create(topo, region, req)
     geom = geometry(door, topo, region, req.mode)
     align = parse_align(req.align, req.mode, geom.supported_alignments)
     pb = PlanBuilder(title=f"create a {human(size)} {req.mode} namespace in {region.name}")
@@ -171,35 +206,17 @@ def plan_create(door: SysfsRoot, topo: Topology, req: CreateRequest) -> Plan:
     else:
         nearest = " or ".join(suggestion(s) for s in verdict.suggestions)
         pb.refuse("size", f"--size {req.size}: {verdict.problem}" + (f"; nearest valid: {nearest}" if nearest else ""))
-    seed_name = region.namespace_seed
-    seed = topo.namespace(seed_name) if seed_name else None
-    if seed is None or not (seed.size == 0 and not seed.enabled):
-        raise Refused(
-            f"{region.name} offers no idle namespace seed (namespace_seed is {seed_name or 'empty'})",
-            hint="the label area may be full; destroy an unused namespace first",
-        )
+    seed_name = _idle_seed(topo, region)
     start = geom.predicted_start(size)
     personality_seed = getattr(region, abi.PERSONALITIES[req.mode].seed_attr) if req.mode in abi.PERSONALITIES else ""
     if req.mode in PFN_MODES and verdict.ok:
-        lay = pfn_layout(start or 0, size, align or DEFAULT_ALIGN)
-        pb.notes.append(
-            f"{req.mode} keeps {human(lay.usable)} usable: {human(lay.offset)} info block and memmap "
-            f"(1/64 of the size, --map=dev) at the start" + (f", {human(lay.end_trunc)} cut at the end"
-                                                             if lay.end_trunc else "")
-        )
-        bs = topo.policy.block_size
-        if req.mode == "devdax" and bs:
-            first, count = ram_of(start or 0, size, align or DEFAULT_ALIGN, bs)
-            pb.notes.append(
-                f"as system-ram it would give {count} memory block(s) of {exact_size(bs)} = {human(count * bs)}"
-                + ("" if start is not None else " (assuming a block-aligned start)")
-            )
+        _layout_notes(pb, topo, req.mode, start, size, align or DEFAULT_ALIGN)
     if start is not None and verdict.ok:
         pb.notes.append(f"the kernel is expected to place it at {start:#x} (the first free extent that fits)")
-    pb.targets.append(seed_name)  # type: ignore[arg-type]
-    ns_path = paths.nd_device(seed_name)  # type: ignore[arg-type]
+    pb.targets.append(seed_name)
+    ns_path = paths.nd_device(seed_name)
     pb.actions.append(CreateNamespace(
-        region=region.name, namespace=seed_name, mode=req.mode, size=size,  # type: ignore[arg-type]
+        region=region.name, namespace=seed_name, mode=req.mode, size=size,
         uuid=str(_uuid.uuid4()), holder_uuid=str(_uuid.uuid4()) if req.mode != "raw" else "",
         seed=personality_seed or "", align=align, name=req.name,
         sector_size=BTT_SECTOR_SIZE if req.mode == "sector" else None,
@@ -219,7 +236,8 @@ def reconfigure_step(door: SysfsRoot, topo: Topology, ns: Namespace, mode: str, 
     ns_bound = not ns.holder and door.readlink(ns.path + "/driver") is not None
     return ReconfigureNamespace(
         region=region.name, namespace=ns.name, mode=mode, from_mode=ns.mode.value, uuid=ns.uuid,
-        new_uuid=str(_uuid.uuid4()) if ns.uuid else None, holder=ns.holder or "", holder_bound=holder_bound, ns_bound=ns_bound, seed=seed or "",
+        new_uuid=str(_uuid.uuid4()) if ns.uuid else None, holder=ns.holder or "", holder_bound=holder_bound,
+        ns_bound=ns_bound, seed=seed or "",
         holder_uuid=str(_uuid.uuid4()) if mode != "raw" else "", align=align,
         from_align=ns.align if ns.mode.value in PFN_MODES else None,
         sector_size=BTT_SECTOR_SIZE if mode == "sector" else None, backend=backend,
@@ -303,7 +321,8 @@ class SizePlan:
     def command(self) -> Optional[str]:
         if self.plan.ns_size is None:
             return None
-        cmd = f"pmemctl namespace create --region {self.region.name} --mode devdax --size {exact_size(self.plan.ns_size)}"
+        cmd = (f"pmemctl namespace create --region {self.region.name} --mode devdax "
+               f"--size {exact_size(self.plan.ns_size)}")
         if self.plan.align != DEFAULT_ALIGN:
             cmd += f" --align {exact_size(self.plan.align)}"
         return cmd
