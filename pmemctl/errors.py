@@ -199,3 +199,31 @@ def kernel_error(
     """Build the typed exception for ``err`` (callers ``raise ... from oserror``)."""
     cls = _KERNEL_ERROR_BY_ERRNO.get(err, KernelError)
     return cls(path, err, value=value, op=op)
+
+
+class UnsafeStateFile(Refused):
+    """One of pmemctl's own files (lock, journal, last-run summary) or a
+    directory on its way is a symlink, not a regular file, or not owned by
+    the user running pmemctl: it is refused, never followed or written."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(
+            f"{path} {why}; pmemctl keeps its lock and journal only in plain files it owns",
+            hint=f"remove {path} (after checking what put it there) and run the command again",
+        )
+        self.path = path
+        self.why = why
+
+
+class DamagedJournal(Locked):
+    """The intent journal cannot be read: it is not valid, or names steps
+    this pmemctl does not know.  Nothing is changed while it is there."""
+
+    def __init__(self, path: str, state: str) -> None:
+        super().__init__(
+            f"the journal {path} cannot be read ({state}), so pmemctl cannot tell what an earlier change did",
+            hint="check the machine with 'pmemctl list' and 'pmemctl blocks', put it right by hand, then move "
+            "the journal files away (journal.json, journal.log) to continue",
+        )
+        self.path = path
+        self.state = state

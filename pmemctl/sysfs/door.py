@@ -21,6 +21,7 @@ Semantics that matter (kernel-abi.md §1, §4.3, §8):
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import shlex
 import shutil
@@ -382,20 +383,16 @@ class SysfsRoot:
         True: zeros were written; False: already zero; None: a tree that has
         no such device node (a captured or simulated tree keeps no device
         contents).  O_EXCL fails with EBUSY while anything holds the device.
-        """
-        host = self.host_path(devnode)
-        if not os.path.exists(host):
-            if self.is_host:
-                raise kernel_error(devnode, errno.ENOENT, op="open")
-            return None
-        import mmap
 
-        is_block = stat.S_ISBLK(os.stat(host).st_mode)
-        flags = os.O_RDWR | (os.O_EXCL | getattr(os, "O_DIRECT", 0) if is_block else 0)
-        try:
-            fd = os.open(host, flags)
-        except OSError as err:
-            raise kernel_error(devnode, err.errno or errno.EIO, op="open") from err
+        Confined like every write: ``devnode`` must be a ``/dev`` path, is
+        opened without following a link on its last component and must lie
+        inside the sysroot.  On the running machine it must be a block
+        device (checked before and after the open); on a tree, a regular
+        file.  Anything else is refused before it is opened.
+        """
+        fd = self._open_info_block(devnode)
+        if fd is None:
+            return None
         try:
             buf = mmap.mmap(-1, nbytes)  # page-aligned, as O_DIRECT needs
             try:
@@ -416,6 +413,40 @@ class SysfsRoot:
             raise kernel_error(devnode, err.errno or errno.EIO, value=f"{nbytes} zero bytes") from err
         finally:
             os.close(fd)
+
+    def _open_info_block(self, devnode: str) -> Optional[int]:
+        """The checked fd :meth:`wipe_info_block` writes to (None: a tree without it)."""
+        if not devnode.startswith("/dev/") or "/../" in devnode + "/":
+            raise OutsideSysroot(f"{devnode} is not a device node under /dev", hint="refusing to wipe it")
+        self._confined_realpath(os.path.dirname(devnode))
+        host = self.host_path(devnode)
+        try:
+            before = os.lstat(host)
+        except (FileNotFoundError, NotADirectoryError) as err:
+            if self.is_host:
+                raise kernel_error(devnode, errno.ENOENT, op="open") from err
+            return None
+        wanted = stat.S_ISBLK if self.is_host else stat.S_ISREG
+        if stat.S_ISLNK(before.st_mode):
+            self._confined_realpath(devnode)  # names an escape as such
+        if not wanted(before.st_mode):
+            raise kernel_error(devnode, errno.ENOTBLK if self.is_host else errno.EINVAL, op="wipe")
+        flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        if self.is_host:
+            flags |= os.O_EXCL | getattr(os, "O_DIRECT", 0)
+        try:
+            fd = os.open(host, flags)
+        except OSError as err:
+            raise kernel_error(devnode, err.errno or errno.EIO, op="open") from err
+        try:
+            after = os.fstat(fd)
+            if not wanted(after.st_mode) or (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+                raise kernel_error(devnode, errno.ENOTBLK if self.is_host else errno.EINVAL, op="wipe")
+            self._fd_path(fd, devnode)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     # -- external tools (the ndctl backend) -----------------------------------
 

@@ -9,6 +9,16 @@ before the first step) and ``journal.log`` (one JSON line appended per step
 event).  Appending a line is cheap enough to do before every block of a
 49,152-block walk; the header is fsync'ed, and so is the log before and after
 every driver bind/unbind (the steps that matter after a crash).
+
+Confinement: every file here is opened relative to a directory fd reached
+from the sysroot one component at a time with ``O_NOFOLLOW``, so neither a
+symlinked file nor a symlinked directory (``/run/lock`` is world-writable on
+a real machine) can lead a write elsewhere.  Missing directories are created
+0700; a sysroot that does not exist is an error, never created.  Only
+regular files are opened (``O_NONBLOCK``: a FIFO cannot hang a run); on the
+running machine they must belong to the user running pmemctl and have one
+link.  A journal that cannot be read is a :class:`DamagedJournal` naming the
+file, never a crash.
 """
 
 from __future__ import annotations
@@ -17,11 +27,12 @@ import errno
 import fcntl
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pmemctl.errors import Locked
+from pmemctl.errors import DamagedJournal, Locked, NotFound, UnsafeStateFile
 from pmemctl.sysfs.door import SysfsRoot
 
 LOCK_PATH = "/run/lock/pmemctl.lock"
@@ -33,23 +44,187 @@ JOURNAL = STATE_DIR + "/journal.json"
 JOURNAL_LOG = STATE_DIR + "/journal.log"
 LAST_RUN = STATE_DIR + "/last-run.json"
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+#: a journal header larger than this is not one pmemctl wrote (49,152 blocks: ~6 MB)
+_MAX_HEADER = 256 << 20
+
+
+def _root_fd(door: SysfsRoot) -> int:
+    """The sysroot itself (followed if it is a link: the user named it)."""
+    try:
+        return os.open(door.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError) as err:
+        raise NotFound(
+            f"the sysroot {door.root} does not exist or is not a directory",
+            hint="point --sysroot (or PMEMCTL_SYSROOT) at / or at a tree made by 'pmemctl sim create'",
+        ) from err
+
+
+def _open_dir(door: SysfsRoot, kdir: str, *, create: bool) -> Optional[int]:
+    """A directory fd for kernel path ``kdir`` under the sysroot, reached one
+    component at a time without following links.  Missing components are
+    created 0700 when ``create``; otherwise None when one is missing."""
+    fd = _root_fd(door)
+    walked = ""
+    try:
+        for part in kdir.strip("/").split("/"):
+            walked += "/" + part
+            try:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    return None
+                try:
+                    os.mkdir(part, 0o700, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as err:
+                _refuse_odd(door, fd, part, walked, err)
+                raise
+            os.close(fd)
+            fd = nxt
+        out, fd = fd, -1
+        return out
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _refuse_odd(door: SysfsRoot, dir_fd: int, name: str, kpath: str, err: OSError) -> None:
+    """Turn an open that met a symlink or a non-directory into UnsafeStateFile."""
+    if err.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.ENXIO, errno.EMLINK):
+        return
+    try:
+        st = os.lstat(name, dir_fd=dir_fd)
+    except OSError:
+        return
+    host = door.host_path(kpath)
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeStateFile(host, "is a symbolic link") from err
+    if err.errno == errno.EISDIR:
+        raise UnsafeStateFile(host, "is a directory") from err
+    if not stat.S_ISDIR(st.st_mode) and err.errno == errno.ENOTDIR:
+        return  # a plain file where a directory should be: the caller decides
+    raise UnsafeStateFile(host, "is not a regular file") from err
+
+
+def _check_regular(door: SysfsRoot, fd: int, kpath: str) -> None:
+    st = os.fstat(fd)
+    host = door.host_path(kpath)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeStateFile(host, "is a directory" if stat.S_ISDIR(st.st_mode) else "is not a regular file")
+    if door.is_host and (st.st_uid != os.geteuid() or st.st_nlink != 1):
+        raise UnsafeStateFile(host, "belongs to another user or has other names (hard links)")
+
+
+def _open_file(door: SysfsRoot, dir_fd: int, kdir: str, name: str, flags: int, mode: int = 0o600) -> Optional[int]:
+    """Open ``name`` in ``dir_fd`` as a regular file (no link followed); None
+    when it does not exist and ``flags`` has no O_CREAT."""
+    kpath = f"{kdir}/{name}"
+    try:
+        # before opening: opening a device node can have side effects
+        st = os.lstat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        what = ("is a symbolic link" if stat.S_ISLNK(st.st_mode)
+                else "is a directory" if stat.S_ISDIR(st.st_mode) else "is not a regular file")
+        raise UnsafeStateFile(door.host_path(kpath), what)
+    try:
+        fd = os.open(name, flags | _FILE_FLAGS | os.O_NOCTTY, mode, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        _refuse_odd(door, dir_fd, name, kpath, err)
+        raise
+    try:
+        _check_regular(door, fd, kpath)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_file(door: SysfsRoot, dir_fd: int, kdir: str, name: str) -> Optional[bytes]:
+    fd = _open_file(door, dir_fd, kdir, name, os.O_RDONLY)
+    if fd is None:
+        return None
+    try:
+        chunks = []
+        total = 0
+        while total <= _MAX_HEADER:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(door: SysfsRoot, dir_fd: int, kdir: str, name: str, data: dict[str, Any]) -> None:
+    """Write ``name`` in ``dir_fd`` via a temporary file and a rename (which
+    replaces a link itself, never its target)."""
+    tmp = f"{name}.tmp.{os.getpid()}"
+    try:
+        os.unlink(tmp, dir_fd=dir_fd)  # a stale one from a crashed run with this pid
+    except FileNotFoundError:
+        pass
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o644, dir_fd=dir_fd)
+    try:
+        try:
+            # compact, and dumps (C encoder) not dump (pure-Python streaming):
+            # a plan for 49,152 blocks is one action per block
+            payload = (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except IsADirectoryError as err:
+            raise UnsafeStateFile(door.host_path(f"{kdir}/{name}"), "is a directory") from err
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
+
+
+def _holder_text(raw: bytes) -> str:
+    """The pid a lock holder wrote, shown only as digits (the file is not trusted)."""
+    return "".join(c for c in raw.decode("ascii", "replace") if c.isdigit())[:12]
+
 
 class RunLock:
     """An exclusive flock held for the whole apply (or rollback/resume)."""
 
     def __init__(self, door: SysfsRoot) -> None:
+        self.door = door
         self.path = door.host_path(LOCK_PATH)
         self._fd: Optional[int] = None
 
     def acquire(self) -> None:
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        kdir, name = LOCK_PATH.rsplit("/", 1)
+        dir_fd = _open_dir(self.door, kdir, create=True)
+        assert dir_fd is not None
+        try:
+            fd = _open_file(self.door, dir_fd, kdir, name, os.O_RDWR | os.O_CREAT)
+        finally:
+            os.close(dir_fd)
+        assert fd is not None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
             holder = ""
             try:
-                holder = os.pread(fd, 64, 0).decode().strip()
+                holder = _holder_text(os.pread(fd, 64, 0))
             except OSError:
                 pass
             os.close(fd)
@@ -78,27 +253,6 @@ class RunLock:
         self.release()
 
 
-def _writable_dir(path: str) -> bool:
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(path, os.W_OK)
-
-
-def _atomic_write(path: str, data: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as fh:
-        # compact, and dumps (C encoder) not dump (pure-Python streaming):
-        # a plan for 49,152 blocks is one action per block
-        fh.write(json.dumps(data, separators=(",", ":"), sort_keys=True))
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 @dataclass
 class JournalRecord:
     header: dict[str, Any]
@@ -107,72 +261,181 @@ class JournalRecord:
     def statuses(self) -> dict[int, str]:
         """Last event per action index."""
         out: dict[int, str] = {}
+        plan = self.header.get("plan")
+        n = len(plan.get("actions", [])) if isinstance(plan, dict) else 0
         for ev in self.events:
             if "i" not in ev:
                 continue
             first = int(ev["i"])
             last = int(ev.get("to", first + 1))  # range events: [i, to)
+            if n:
+                last = min(last, n)
             for k in range(first, last):
                 out[k] = str(ev["e"])
         return out
 
 
+def _parse_header(raw: bytes, path: str) -> dict[str, Any]:
+    if not raw.strip():
+        raise DamagedJournal(path, "it is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DamagedJournal(path, "it is not UTF-8 text") from None
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError:
+        raise DamagedJournal(path, "it is not valid JSON: truncated or overwritten") from None
+    if not isinstance(header, dict):
+        raise DamagedJournal(path, f"it holds a JSON {type(header).__name__}, not a journal")
+    plan = header.get("plan")
+    if not isinstance(plan, dict) or not isinstance(plan.get("actions"), list):
+        raise DamagedJournal(path, "it holds no plan")
+    return header
+
+
+def _event_ok(ev: object) -> bool:
+    if not isinstance(ev, dict) or not isinstance(ev.get("e"), str):
+        return False
+    first, last = ev.get("i", 0), ev.get("to", 0)
+    return type(first) is int and type(last) is int and first >= 0 and last >= 0
+
+
+def _parse_log(raw: bytes, path: str) -> list[dict[str, Any]]:
+    lines = [line for line in raw.split(b"\n") if line.strip()]
+    events: list[dict[str, Any]] = []
+    for n, line in enumerate(lines):
+        try:
+            ev = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            ev = None
+        if not _event_ok(ev):
+            if n == len(lines) - 1:
+                break  # a torn last line after a crash: ignore it
+            raise DamagedJournal(path, f"line {n + 1} is not a journal event")
+        events.append(ev)
+    return events
+
+
 class Journal:
     def __init__(self, door: SysfsRoot) -> None:
         self.door = door
-        # An existing journal wins wherever it is; a new one goes to the
-        # first directory that can be written.
-        dirs = [door.host_path(STATE_DIR), door.host_path(FALLBACK_STATE_DIR)]
-        chosen = next((d for d in dirs if os.path.exists(os.path.join(d, "journal.json"))), None)
-        if chosen is None:
-            chosen = next((d for d in dirs if _writable_dir(d)), dirs[0])
-        self.state_dir = chosen
-        self.header_path = os.path.join(chosen, "journal.json")
-        self.log_path = os.path.join(chosen, "journal.log")
-        self.last_path = os.path.join(chosen, "last-run.json")
+        self._kdir = STATE_DIR
+        self._dir_fd: Optional[int] = None
         self._log_fd: Optional[int] = None
         self.header: dict[str, Any] = {}
+        self._set_dir(STATE_DIR)
+
+    def _set_dir(self, kdir: str) -> None:
+        self._kdir = kdir
+        self.state_dir = self.door.host_path(kdir)
+        self.header_path = os.path.join(self.state_dir, "journal.json")
+        self.log_path = os.path.join(self.state_dir, "journal.log")
+        self.last_path = os.path.join(self.state_dir, "last-run.json")
+
+    def _existing_dir(self) -> Optional[int]:
+        """The directory fd of the state directory that holds a journal (or,
+        when none does, of the first that exists); None when none exists.
+        An existing journal wins wherever it is."""
+        first: Optional[tuple[str, int]] = None
+        for kdir in (STATE_DIR, FALLBACK_STATE_DIR):
+            try:
+                fd = _open_dir(self.door, kdir, create=False)
+            except NotADirectoryError:
+                continue  # a plain file where /var/lib is: a read-only stand-in
+            if fd is None:
+                continue
+            try:
+                os.lstat("journal.json", dir_fd=fd)
+            except FileNotFoundError:
+                if first is None:
+                    first = (kdir, fd)
+                else:
+                    os.close(fd)
+                continue
+            if first is not None:
+                os.close(first[1])
+            self._set_dir(kdir)
+            return fd
+        if first is None:
+            return None
+        self._set_dir(first[0])
+        return first[1]
 
     # -- reading --------------------------------------------------------------
 
     def load(self) -> Optional[JournalRecord]:
         try:
-            with open(self.header_path) as fh:
-                header = json.load(fh)
-        except FileNotFoundError:
-            return None
-        events: list[dict[str, Any]] = []
-        try:
-            with open(self.log_path) as fh:
-                for line in fh:
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        events.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        break  # a torn last line after a crash: ignore it
-        except FileNotFoundError:
-            pass
+            dir_fd = self._existing_dir()
+            if dir_fd is None:
+                return None
+            try:
+                raw = _read_file(self.door, dir_fd, self._kdir, "journal.json")
+                if raw is None:
+                    return None
+                header = _parse_header(raw, self.header_path)
+                log = _read_file(self.door, dir_fd, self._kdir, "journal.log")
+            finally:
+                os.close(dir_fd)
+        except UnsafeStateFile as err:
+            raise DamagedJournal(err.path, f"it {err.why}") from err
+        except PermissionError as err:
+            raise DamagedJournal(self.state_dir, "permission denied: run as root") from err
+        events = [] if log is None else _parse_log(log, self.log_path)
         return JournalRecord(header, events)
 
     def last_run(self) -> Optional[dict[str, Any]]:
+        """The summary of the last finished run; None when there is none or it
+        cannot be read (it is only a summary: a damaged one blocks nothing)."""
         try:
-            with open(self.last_path) as fh:
-                last: dict[str, Any] = json.load(fh)
-                return last
-        except (FileNotFoundError, json.JSONDecodeError):
+            dir_fd = self._existing_dir()
+            if dir_fd is None:
+                return None
+            try:
+                raw = _read_file(self.door, dir_fd, self._kdir, "last-run.json")
+            finally:
+                os.close(dir_fd)
+            last = None if raw is None else json.loads(raw.decode("utf-8"))
+        except (OSError, UnsafeStateFile, UnicodeDecodeError, json.JSONDecodeError):
             return None
+        return last if isinstance(last, dict) else None
 
     # -- writing --------------------------------------------------------------
+
+    def _writable_dir(self) -> int:
+        """Open (creating it 0700 if need be) the directory a new journal goes
+        to: the one holding a journal, else the first that can be written."""
+        found = self._existing_dir()
+        if found is not None:
+            try:
+                os.lstat("journal.json", dir_fd=found)
+                return found
+            except FileNotFoundError:
+                os.close(found)
+        last_err: Optional[OSError] = None
+        for kdir in (STATE_DIR, FALLBACK_STATE_DIR):
+            try:
+                fd = _open_dir(self.door, kdir, create=True)
+            except OSError as err:
+                last_err = err
+                continue
+            assert fd is not None
+            if os.access(f"/proc/self/fd/{fd}", os.W_OK):
+                self._set_dir(kdir)
+                return fd
+            os.close(fd)
+            last_err = PermissionError(errno.EROFS, "the state directory cannot be written", self.door.host_path(kdir))
+        assert last_err is not None
+        raise last_err
 
     def begin(self, header: dict[str, Any], *, append: bool = False) -> None:
         self.header = dict(header)
         self.header.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.header["pid"] = os.getpid()
-        _atomic_write(self.header_path, self.header)
+        self._dir_fd = self._writable_dir()
+        _atomic_write(self.door, self._dir_fd, self._kdir, "journal.json", self.header)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
-        self._log_fd = os.open(self.log_path, flags, 0o644)
+        self._log_fd = _open_file(self.door, self._dir_fd, self._kdir, "journal.log", flags, 0o644)
 
     def event(self, index: Optional[int], name: str, *, sync: bool = False, **extra: Any) -> None:
         if self._log_fd is None:
@@ -194,22 +457,30 @@ class Journal:
     def set_state(self, state: str, **extra: Any) -> None:
         self.header["state"] = state
         self.header.update(extra)
-        _atomic_write(self.header_path, self.header)
+        if self._dir_fd is None:
+            self._dir_fd = self._writable_dir()
+        _atomic_write(self.door, self._dir_fd, self._kdir, "journal.json", self.header)
 
     def finish(self, summary: dict[str, Any]) -> None:
         """The run ended in a consistent state: drop the journal, keep a summary."""
         if self._log_fd is not None:
             os.close(self._log_fd)
             self._log_fd = None
+        if self._dir_fd is None:
+            self._dir_fd = self._writable_dir()
         last = {k: v for k, v in self.header.items() if k not in ("plan", "units")}
         last["title"] = self.header.get("plan", {}).get("title")
         last["steps"] = len(self.header.get("plan", {}).get("actions", []))
-        _atomic_write(self.last_path, {**last, **summary})
-        for p in (self.header_path, self.log_path):
+        try:
+            _atomic_write(self.door, self._dir_fd, self._kdir, "last-run.json", {**last, **summary})
+        except UnsafeStateFile:
+            pass  # a summary only: the change itself is finished and consistent
+        for name in ("journal.json", "journal.log"):
             try:
-                os.unlink(p)
+                os.unlink(name, dir_fd=self._dir_fd)
             except FileNotFoundError:
                 pass
+        self._close_dir()
 
     def close(self) -> None:
         """Leave the journal in place (interrupted or rollback incomplete)."""
@@ -217,3 +488,9 @@ class Journal:
             os.fsync(self._log_fd)
             os.close(self._log_fd)
             self._log_fd = None
+        self._close_dir()
+
+    def _close_dir(self) -> None:
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None

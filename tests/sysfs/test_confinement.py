@@ -1,0 +1,237 @@
+"""Nothing outside the sysroot: pmemctl's own files (lock, journal,
+last-run), the info-block wipe and attribute reads/writes refuse symlinks,
+FIFOs and device nodes planted where they open (issue 16, items 1, 2, 4)."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+
+import pytest
+
+from pmemctl.errors import DamagedJournal, KernelError, NotFound, OutsideSysroot, UnsafeStateFile
+from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.sysfs.state import Journal, RunLock
+
+
+def digest(path):
+    """A hash of everything below ``path`` (names, modes, contents)."""
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in sorted(os.walk(path)):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            h.update(f"{p}:{st.st_mode:o}".encode())
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as fh:
+                    h.update(fh.read())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "root"
+    (root / "sys/devices").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("SECRET-TOKEN-123\n")
+    return root, outside
+
+
+def plan_header():
+    return {"plan": {"title": "t", "actions": []}, "state": "applying"}
+
+
+# -- item 1: lock, journal, last-run ------------------------------------------
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_symlinked_lock_file_is_refused(tree, relative):
+    root, outside = tree
+    (root / "run/lock").mkdir(parents=True)
+    target = "../../../outside/secret" if relative else str(outside / "secret")
+    os.symlink(target, root / "run/lock/pmemctl.lock")
+    before = digest(outside)
+    with pytest.raises(UnsafeStateFile) as exc:
+        RunLock(SysfsRoot(root)).acquire()
+    assert "symbolic link" in exc.value.sentence()
+    assert digest(outside) == before
+
+
+@pytest.mark.parametrize("which", ["run", "run/lock"])
+def test_symlinked_lock_directory_is_refused(tree, which):
+    root, outside = tree
+    (root / which).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, root / which)
+    before = digest(outside)
+    with pytest.raises(UnsafeStateFile):
+        RunLock(SysfsRoot(root)).acquire()
+    assert digest(outside) == before
+
+
+def test_symlink_loop_at_the_lock_is_refused(tree):
+    root, _ = tree
+    (root / "run/lock").mkdir(parents=True)
+    os.symlink("pmemctl.lock", root / "run/lock/pmemctl.lock")
+    with pytest.raises(UnsafeStateFile):
+        RunLock(SysfsRoot(root)).acquire()
+
+
+def test_fifo_as_lock_is_refused_without_hanging(tree):
+    root, _ = tree
+    (root / "run/lock").mkdir(parents=True)
+    os.mkfifo(root / "run/lock/pmemctl.lock")
+    with pytest.raises(UnsafeStateFile) as exc:
+        RunLock(SysfsRoot(root)).acquire()
+    assert "not a regular file" in exc.value.sentence()
+
+
+@pytest.mark.parametrize("name", ["journal.json", "journal.log"])
+def test_symlinked_journal_file_is_refused(tree, name):
+    root, outside = tree
+    (root / "var/lib/pmemctl").mkdir(parents=True)
+    os.symlink(outside / "secret", root / "var/lib/pmemctl" / name)
+    before = digest(outside)
+    j = Journal(SysfsRoot(root))
+    with pytest.raises((UnsafeStateFile, DamagedJournal)):
+        j.load()
+        j.begin(plan_header())
+    assert digest(outside) == before
+
+
+@pytest.mark.parametrize("which", ["var/lib/pmemctl", "var/lib", "var"])
+def test_symlinked_journal_directory_is_refused(tree, which):
+    root, outside = tree
+    (root / which).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, root / which)
+    before = digest(outside)
+    j = Journal(SysfsRoot(root))
+    with pytest.raises((UnsafeStateFile, DamagedJournal)):
+        j.load()
+        j.begin(plan_header())
+    assert digest(outside) == before
+
+
+def test_symlinked_last_run_is_not_written_through(tree):
+    root, outside = tree
+    (root / "var/lib/pmemctl").mkdir(parents=True)
+    os.symlink(outside / "secret", root / "var/lib/pmemctl/last-run.json")
+    before = digest(outside)
+    j = Journal(SysfsRoot(root))
+    assert j.last_run() is None
+    j.begin(plan_header())
+    j.finish({"state": "finished", "status": "changed"})
+    assert digest(outside) == before
+    assert j.load() is None
+
+
+def test_state_directories_are_created_0700(tree):
+    root, _ = tree
+    door = SysfsRoot(root)
+    with RunLock(door):
+        pass
+    j = Journal(door)
+    j.begin(plan_header())
+    j.close()
+    for d in ("run", "run/lock", "var", "var/lib", "var/lib/pmemctl"):
+        assert stat.S_IMODE(os.stat(root / d).st_mode) == 0o700, d
+
+
+def test_nothing_is_created_under_a_sysroot_that_does_not_exist(tmp_path):
+    root = tmp_path / "nonexistent"
+    door = SysfsRoot(root)
+    with pytest.raises(NotFound):
+        RunLock(door).acquire()
+    with pytest.raises(NotFound):
+        Journal(door).load()
+    with pytest.raises(NotFound):
+        Journal(door).begin(plan_header())
+    assert not root.exists()
+
+
+def test_reading_the_journal_creates_nothing(tree):
+    root, _ = tree
+    j = Journal(SysfsRoot(root))
+    assert j.load() is None and j.last_run() is None
+    assert sorted(os.listdir(root)) == ["sys"]
+
+
+def test_lock_holder_text_is_shown_as_digits_only(tree):
+    root, _ = tree
+    door = SysfsRoot(root)
+    held = RunLock(door)
+    held.acquire()
+    try:
+        os.ftruncate(held._fd, 0)
+        os.pwrite(held._fd, b"\x1b[m12\xff34\n", 0)
+        with pytest.raises(Exception) as exc:
+            RunLock(door).acquire()
+        assert "(pid 1234)" in exc.value.sentence()
+        assert "\x1b" not in exc.value.sentence()
+    finally:
+        held.release()
+
+
+# -- item 2: the info-block wipe ------------------------------------------------
+
+
+def test_wipe_through_a_symlink_out_of_the_sysroot_is_refused(tree):
+    root, outside = tree
+    (outside / "disk").write_bytes(b"\xaa" * 16384)
+    (root / "dev").mkdir()
+    os.symlink(outside / "disk", root / "dev/pmem0.1")
+    before = digest(outside)
+    with pytest.raises(OutsideSysroot):
+        SysfsRoot(root).wipe_info_block("/dev/pmem0.1")
+    assert digest(outside) == before
+
+
+def test_wipe_through_a_symlinked_dev_directory_is_refused(tree):
+    root, outside = tree
+    (outside / "pmem0.1").write_bytes(b"\xaa" * 16384)
+    os.symlink(outside, root / "dev")
+    before = digest(outside)
+    with pytest.raises(OutsideSysroot):
+        SysfsRoot(root).wipe_info_block("/dev/pmem0.1")
+    assert digest(outside) == before
+
+
+def test_wipe_refuses_a_path_outside_dev(tree):
+    root, _ = tree
+    with pytest.raises(OutsideSysroot):
+        SysfsRoot(root).wipe_info_block("/dev/../etc/passwd")
+    with pytest.raises(OutsideSysroot):
+        SysfsRoot(root).wipe_info_block("/etc/passwd")
+
+
+def test_wipe_refuses_a_fifo_on_a_tree_without_hanging(tree):
+    root, _ = tree
+    (root / "dev").mkdir()
+    os.mkfifo(root / "dev/pmem0.1")
+    with pytest.raises(KernelError):
+        SysfsRoot(root).wipe_info_block("/dev/pmem0.1")
+
+
+def test_wipe_on_a_tree_still_zeroes_a_regular_file_or_skips_an_absent_one(tree):
+    root, _ = tree
+    (root / "dev").mkdir()
+    (root / "dev/pmem0.1").write_bytes(b"\xaa" * 16384)
+    door = SysfsRoot(root)
+    assert door.wipe_info_block("/dev/pmem0.1") is True
+    assert (root / "dev/pmem0.1").read_bytes()[:8192] == bytes(8192)
+    assert door.wipe_info_block("/dev/pmem0.1") is False
+    assert door.wipe_info_block("/dev/pmem9.9") is None
+
+
+def test_wipe_on_the_running_machine_refuses_anything_but_a_block_device(tmp_path, monkeypatch):
+    target = tmp_path / "plain"
+    target.write_bytes(b"\xaa" * 16384)
+    door = SysfsRoot("/")
+    monkeypatch.setattr(door, "host_path", lambda kpath: str(target))
+    with pytest.raises(KernelError) as exc:
+        door.wipe_info_block("/dev/pmem0.1")
+    assert exc.value.errno == errno.ENOTBLK
+    assert target.read_bytes() == b"\xaa" * 16384
