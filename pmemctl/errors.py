@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+import stat as _stat
 from enum import IntEnum
 from typing import Optional
 
@@ -227,3 +228,24 @@ class DamagedJournal(Locked):
         )
         self.path = path
         self.state = state
+
+
+class NotAnAttribute(KernelError):
+    """Where a kernel attribute should be there is a symlink, a FIFO, a
+    device node or a directory: refused before anything is read or written
+    (sysfs and procfs attributes are regular files)."""
+
+    def __init__(self, path: str, what: str, *, op: str = "read", value: Optional[str] = None) -> None:
+        super().__init__(path, _errno.ELOOP if what == "a symbolic link" else _errno.EOPNOTSUPP, value=value, op=op)
+        self.message = f"{op} {path} refused: it is {what}, not a kernel attribute file"
+        self.what = what
+
+
+def file_kind(mode: int) -> str:
+    """A few words for what a non-regular file is (for :class:`NotAnAttribute`)."""
+    for test, words in ((_stat.S_ISLNK, "a symbolic link"), (_stat.S_ISDIR, "a directory"),
+                        (_stat.S_ISFIFO, "a FIFO"), (_stat.S_ISCHR, "a character device"),
+                        (_stat.S_ISBLK, "a block device"), (_stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "not a regular file"

@@ -13,7 +13,11 @@ Semantics that matter (kernel-abi.md §1, §4.3, §8):
   on sysfs.  kernfs refuses to open an attribute without a write bit for
   writing even for root (fs/kernfs/file.c kernfs_fop_open → EACCES); on a plain
   directory tree root would succeed, so the door checks the mode bits itself.
-* A write never follows a symlink out of the sysroot.
+* A write never follows a symlink out of the sysroot: its directory is
+  checked before the attribute is opened.  Reads and writes never follow a
+  link on the last component (attributes are regular files; ``driver`` and
+  device links are read with readlink), never block on a FIFO, and refuse
+  anything but a regular file (:class:`~pmemctl.errors.NotAnAttribute`).
 * Errors become typed exceptions from :mod:`pmemctl.errors` carrying errno,
   path and value.
 """
@@ -32,9 +36,12 @@ from typing import Callable, Optional, Sequence, TypeVar
 
 from pmemctl.errors import (
     BadAttribute,
+    KernelError,
+    NotAnAttribute,
     NotASysfsTree,
     OutsideSysroot,
     Unsupported,
+    file_kind,
     kernel_error,
 )
 
@@ -42,6 +49,10 @@ T = TypeVar("T")
 
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 _READ_BITS = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+#: attributes are regular files: never follow a link on the last component,
+#: never block on a FIFO (the regular-file check then refuses it)
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+_WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 
 
 def clean_value(raw: bytes) -> str:
@@ -142,10 +153,7 @@ class SysfsRoot:
 
     def read(self, kpath: str) -> str:
         """Read one attribute (NUL- and newline-stripped); typed errors."""
-        try:
-            fd = os.open(self._prefix + kpath, os.O_RDONLY)
-        except OSError as err:
-            raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
+        fd = self._open_read(kpath)
         try:
             raw = os.read(fd, 65536)
         except OSError as err:
@@ -163,13 +171,13 @@ class SysfsRoot:
         (namespace ``resource`` with size 0, kernel-abi.md §7.7).
         """
         try:
-            fd = os.open(self._prefix + kpath, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        except NotADirectoryError:
-            return None
-        except OSError as err:
-            raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
+            fd = self._open_read(kpath)
+        except NotAnAttribute:
+            raise
+        except KernelError as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            raise
         try:
             raw = os.read(fd, 65536)
         except OSError as err:
@@ -179,6 +187,21 @@ class SysfsRoot:
         finally:
             os.close(fd)
         return clean_value(raw)
+
+    def _open_read(self, kpath: str) -> int:
+        """Open an attribute for reading: a regular file, no link followed on
+        its last component, never blocking (typed errors)."""
+        try:
+            fd = os.open(self._prefix + kpath, _READ_FLAGS)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise NotAnAttribute(kpath, "a symbolic link") from err
+            raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise NotAnAttribute(kpath, file_kind(mode))
+        return fd
 
     def read_many(self, relpaths: list[str], base: str) -> list[Optional[str]]:
         """Read many optional attributes below directory ``base`` (block walks).
@@ -277,27 +300,21 @@ class SysfsRoot:
         """Open an attribute for writing after the checks every write makes.
 
         Opens ``O_WRONLY`` without ``O_CREAT`` (a missing attribute is ENOENT),
-        then checks the *opened* file: its real path must lie inside the
-        sysroot (read back from /proc/self/fd, one syscall instead of an lstat
-        per path component) and it must have a write bit.  Only then, on a
+        ``O_NOFOLLOW`` and ``O_NONBLOCK``.  Under another sysroot the
+        attribute's directory is opened first (``O_PATH``) and its real path
+        (read back from /proc/self/fd) must lie inside the sysroot, and the
+        entry must be a regular file, before the attribute itself is opened.
+        The opened file must be a regular file with a write bit.  Only then, on a
         directory tree, is it truncated: a shorter value must not leave the
         tail of the old one behind (sysfs itself ignores truncation, and the
         real root is opened exactly O_WRONLY, as ndctl/daxctl do).
         Returns (fd, real host path).
         """
+        fd, real = self._open_confined_write(kpath, value)
         try:
-            fd = os.open(self._prefix + kpath, os.O_WRONLY)
-        except IsADirectoryError as err:
-            raise kernel_error(kpath, errno.EISDIR, value=value) from err
-        except PermissionError:
-            # root is refused only by the kernel itself (kernfs, EACCES):
-            # fall through to the same typed error
-            raise kernel_error(kpath, errno.EACCES, value=value) from None
-        except OSError as err:
-            raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
-        try:
-            real = self._fd_path(fd, kpath)
             st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise NotAnAttribute(kpath, file_kind(st.st_mode), op="write", value=value)
             if not st.st_mode & _WRITE_BITS:
                 raise kernel_error(kpath, errno.EACCES, value=value)
             if truncate and not self.is_host:
@@ -306,6 +323,46 @@ class SysfsRoot:
             os.close(fd)
             raise
         return fd, real
+
+    def _open_confined_write(self, kpath: str, value: str) -> tuple[int, str]:
+        """Open ``kpath`` O_WRONLY (no O_CREAT, no link followed on the last
+        component).  Under another sysroot the directory is opened first
+        (O_PATH) and its real path checked, and the entry must be a regular
+        file, all before the attribute itself is opened."""
+        if self._real_root == "/":
+            return self._open_write_at(kpath, self._prefix + kpath, value, None), self._prefix + kpath
+        parent, name = kpath.rsplit("/", 1)
+        try:
+            dir_fd = os.open(self._prefix + (parent or "/"), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
+        try:
+            real_dir = self._fd_path(dir_fd, parent or "/")
+            try:
+                mode = os.lstat(name, dir_fd=dir_fd).st_mode
+            except OSError as err:
+                raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
+            if not stat.S_ISREG(mode):
+                raise NotAnAttribute(kpath, file_kind(mode), op="write", value=value)
+            fd = self._open_write_at(kpath, name, value, dir_fd)
+        finally:
+            os.close(dir_fd)
+        return fd, real_dir.rstrip("/") + "/" + name
+
+    @staticmethod
+    def _open_write_at(kpath: str, path: str, value: str, dir_fd: Optional[int]) -> int:
+        try:
+            return os.open(path, _WRITE_FLAGS, dir_fd=dir_fd)
+        except IsADirectoryError as err:
+            raise kernel_error(kpath, errno.EISDIR, value=value) from err
+        except PermissionError:
+            # root is refused only by the kernel itself (kernfs, EACCES):
+            # fall through to the same typed error
+            raise kernel_error(kpath, errno.EACCES, value=value) from None
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise NotAnAttribute(kpath, "a symbolic link", op="write", value=value) from err
+            raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
 
     def _fd_path(self, fd: int, kpath: str) -> str:
         if self._real_root == "/":
@@ -368,10 +425,16 @@ class SysfsRoot:
         None when it does not exist.  :meth:`read` stops at 64 KiB, which a
         machine with many mounts exceeds."""
         try:
-            with open(self._prefix + kpath, "rb") as fh:
+            fd = self._open_read(kpath)
+        except NotAnAttribute:
+            raise
+        except KernelError as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            raise
+        try:
+            with os.fdopen(fd, "rb") as fh:
                 return fh.read().decode("utf-8", "replace")
-        except (FileNotFoundError, NotADirectoryError):
-            return None
         except OSError as err:
             raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
 
@@ -543,24 +606,35 @@ def _read_split(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional[st
 
 
 def _read_relative(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional[str]]:
+    """The block-walk fast path: one openat + read + close per file.  Opened
+    with :data:`_READ_FLAGS`; the regular-file check (an fstat) is made only
+    when the read looks odd (empty, a NUL, an error), which a sysfs
+    attribute never does, so the common path costs no extra syscall."""
     out: list[Optional[str]] = []
     append = out.append
     o_open, o_read, o_close = os.open, os.read, os.close
+    flags = _READ_FLAGS
     for rel in relpaths:
         try:
-            fd = o_open(rel, os.O_RDONLY, dir_fd=dir_fd)
+            fd = o_open(rel, flags, dir_fd=dir_fd)
         except (FileNotFoundError, NotADirectoryError):
             append(None)
             continue
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise NotAnAttribute(f"{base}/{rel}", "a symbolic link") from err
             raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
         try:
             raw = o_read(fd, 4096)
         except OSError as err:
+            _require_regular(fd, f"{base}/{rel}")
             if err.errno in (errno.ENXIO, errno.ENODEV):
                 append(None)
                 continue
             raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
+        else:
+            if not raw or b"\0" in raw:
+                _require_regular(fd, f"{base}/{rel}")
         finally:
             o_close(fd)
         nul = raw.find(b"\0")
@@ -570,6 +644,12 @@ def _read_relative(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional
             raw = raw[:-1]
         append(raw.decode("utf-8", "replace"))
     return out
+
+
+def _require_regular(fd: int, kpath: str) -> None:
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotAnAttribute(kpath, file_kind(mode))
 
 
 def _device_number(devnode: str) -> Optional[int]:

@@ -235,3 +235,106 @@ def test_wipe_on_the_running_machine_refuses_anything_but_a_block_device(tmp_pat
         door.wipe_info_block("/dev/pmem0.1")
     assert exc.value.errno == errno.ENOTBLK
     assert target.read_bytes() == b"\xaa" * 16384
+
+
+# -- item 4: attribute reads and writes -----------------------------------------
+
+
+@pytest.fixture
+def memtree(tree):
+    root, outside = tree
+    mem = root / "sys/devices/system/memory"
+    (mem / "memory40").mkdir(parents=True)
+    (mem / "memory41").mkdir(parents=True)
+    (mem / "memory40/state").write_text("online\n")
+    (mem / "memory41/state").write_text("offline\n")
+    return root, outside, mem
+
+
+def test_a_symlinked_attribute_is_not_read_and_its_content_not_shown(memtree):
+    root, outside, mem = memtree
+    os.symlink(outside / "secret", mem / "block_size_bytes")
+    door = SysfsRoot(root)
+    for read in (door.read, door.read_optional, door.read_all):
+        with pytest.raises(KernelError) as exc:
+            read("/sys/devices/system/memory/block_size_bytes")
+        assert "SECRET" not in exc.value.sentence()
+        assert "symbolic link" in exc.value.sentence()
+
+
+@pytest.mark.parametrize("bulk", [1, 20000])
+def test_a_symlinked_attribute_in_a_block_walk_is_refused(memtree, bulk):
+    root, outside, mem = memtree
+    (mem / "memory41/state").unlink()
+    os.symlink(outside / "secret", mem / "memory41/state")
+    rel = ["memory40/state"] * bulk + ["memory41/state"]
+    with pytest.raises(KernelError) as exc:
+        SysfsRoot(root).read_many(rel, "/sys/devices/system/memory")
+    assert "SECRET" not in exc.value.sentence()
+
+
+def test_a_fifo_attribute_does_not_hang_reads(memtree):
+    root, _, mem = memtree
+    (mem / "memory41/state").unlink()
+    os.mkfifo(mem / "memory41/state")
+    door = SysfsRoot(root)
+    with pytest.raises(KernelError) as exc:
+        door.read("/sys/devices/system/memory/memory41/state")
+    assert "FIFO" in exc.value.sentence()
+    with pytest.raises(KernelError):
+        door.read_optional("/sys/devices/system/memory/memory41/state")
+    with pytest.raises(KernelError):
+        door.read_many(["memory40/state", "memory41/state"], "/sys/devices/system/memory")
+
+
+def test_a_fifo_attribute_is_refused_for_writing_without_opening_it(memtree):
+    root, _, mem = memtree
+    (mem / "memory41/state").unlink()
+    os.mkfifo(mem / "memory41/state", 0o644)
+    with pytest.raises(KernelError) as exc:
+        SysfsRoot(root).write("/sys/devices/system/memory/memory41/state", "online")
+    assert "FIFO" in exc.value.sentence()
+
+
+def test_a_write_through_a_symlinked_attribute_is_refused(memtree):
+    root, outside, mem = memtree
+    (mem / "memory41/state").unlink()
+    os.symlink(outside / "secret", mem / "memory41/state")
+    before = digest(outside)
+    with pytest.raises((KernelError, OutsideSysroot)):
+        SysfsRoot(root).write("/sys/devices/system/memory/memory41/state", "online")
+    assert digest(outside) == before
+
+
+def test_a_write_through_a_directory_out_of_the_sysroot_is_refused_before_opening(memtree, monkeypatch):
+    root, outside, mem = memtree
+    (outside / "memory42").mkdir()
+    (outside / "memory42/state").write_text("offline\n")
+    os.symlink(outside / "memory42", mem / "memory42")
+    before = digest(outside)
+    opened = []
+    real_open = os.open
+
+    def spy(path, flags, *a, **kw):
+        if flags & os.O_WRONLY:
+            opened.append(path)
+        return real_open(path, flags, *a, **kw)
+
+    monkeypatch.setattr(os, "open", spy)
+    with pytest.raises(OutsideSysroot):
+        SysfsRoot(root).write("/sys/devices/system/memory/memory42/state", "online")
+    assert opened == []
+    assert digest(outside) == before
+
+
+def test_ordinary_attribute_writes_and_reads_still_work(memtree):
+    root, _, mem = memtree
+    door = SysfsRoot(root)
+    door.write("/sys/devices/system/memory/memory41/state", "online")
+    assert door.read("/sys/devices/system/memory/memory41/state") == "online"
+    assert door.read_many(["memory40/state", "memory41/state", "memory99/state"],
+                          "/sys/devices/system/memory") == ["online", "online", None]
+    assert door.read_optional("/sys/devices/system/memory/memory99/state") is None
+    with pytest.raises(KernelError):
+        door.write("/sys/devices/system/memory/memory99/state", "online")
+    assert not (mem / "memory99").exists()
