@@ -18,15 +18,13 @@ how it is journalled, bounded and waited for (ops/actions/base.py).
 from __future__ import annotations
 
 import errno
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
-from pmemctl.errors import Interrupted, KernelError, Locked, PmemctlError
+from pmemctl.errors import DamagedJournal, Interrupted, KernelError, Locked, PmemctlError
 from pmemctl.ops.actions.base import (
     Action,
     ActionResult,
@@ -35,13 +33,12 @@ from pmemctl.ops.actions.base import (
     Write,
 )
 from pmemctl.ops.batched_journal import BatchedJournal
-from pmemctl.ops.outcome import Outcome, OutcomeStatus
+from pmemctl.ops.outcome import Outcome, OutcomeStatus, any_undone, describe_state, units_of
 from pmemctl.ops.plan import Plan
-from pmemctl.sysfs import paths
+from pmemctl.ops.signals import SignalShield, deadline
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, JournalRecord, RunLock
 from pmemctl.sysfs.udev import BlockEvents, open_block_events
-from pmemctl.units import format_cpulist
 
 Progress = Callable[[int, int, str], None]  # (done, total, label)
 
@@ -55,34 +52,6 @@ class StepFailed(Exception):
 
 class AlreadyDone(Exception):
     """The write was refused because the end state was already there."""
-
-
-# --------------------------------------------------------------------------
-# bounded writes
-
-
-@contextmanager
-def deadline(seconds: Optional[float]) -> Iterator[None]:
-    """Interrupt a blocking sysfs write after ``seconds`` (main thread only).
-
-    The kernel retries an offline until a signal is pending, then fails it with
-    EINTR (mm/memory_hotplug.c offline_pages); SIGALRM is that signal.  The
-    handler raises, so Python does not transparently retry the write (PEP 475).
-    """
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_alarm(signum: int, frame: object) -> None:
-        raise TimeoutError
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @dataclass
@@ -102,6 +71,10 @@ class Executor:
         self.opts = opts or ApplyOptions()
         self.journal = Journal(door)
         self._events: Optional[BlockEvents] = None
+        self._sig = SignalShield()
+        self._started: Optional[int] = None  # the step whose write may have been made
+        #: the first journal write that failed on a failure path (None: none did)
+        self.journal_trouble: Optional[str] = None
 
     # -- one action -------------------------------------------------------
 
@@ -194,14 +167,87 @@ class Executor:
                 out = Outcome(OutcomeStatus.NO_CHANGE, plan.title, already=list(plan.already),
                               message="nothing to do: " + ("; ".join(plan.already) or "already as requested"))
                 return out
-            self.journal.begin({"version": 1, "command": self.opts.command, "plan": plan.to_dict(),
-                                "units": [list(u) for u in units_of(plan)], "state": "applying"})
-            return self._apply_units(plan, statuses={})
+            with self._sig:
+                try:
+                    self.journal.begin({"version": 1, "command": self.opts.command, "plan": plan.to_dict(),
+                                        "units": [list(u) for u in units_of(plan)], "state": "applying"})
+                except BaseException:
+                    self.journal.discard()  # nothing was changed: leave no journal that blocks the next run
+                    raise
+                return self._guarded_units(plan, statuses={})
         finally:
             if self._events is not None:
                 self._events.close()
                 self._events = None
             lock.release()
+
+    def _guarded_units(self, plan: Plan, statuses: dict[int, str]) -> Outcome:
+        """:meth:`_apply_units` where a signal anywhere (not only inside a
+        step) leaves an ``interrupted`` journal and exit 7."""
+        try:
+            return self._apply_units(plan, statuses)
+        except KeyboardInterrupt:
+            raise self._interrupted(None, plan) from None
+
+    def _interrupted(self, i: Optional[int], plan: Plan, journal: Optional[BatchedJournal] = None) -> Interrupted:
+        """Record an interruption (shielded from further signals)."""
+        self._sig.shielded = True
+        if journal is not None and i is not None:
+            self._quietly(lambda: journal.interrupted(i))
+        self._quietly(lambda: self.journal.set_state("interrupted"))
+        self._quietly(self.journal.close)
+        where = "" if i is None else f" during step {i + 1} of {len(plan.actions)} ({plan.actions[i].describe()})"
+        return Interrupted(
+            f"interrupted{where}; the steps done so far are recorded in the journal",
+            hint="run 'pmemctl rollback' to undo them or 'pmemctl resume' to finish "
+            "('pmemctl status' shows where it stopped)",
+        )
+
+    def _quietly(self, write: Callable[[], object]) -> None:
+        """A journal write on a failure path: a full or broken journal must not
+        stop the undo (the outcome then says the journal may be incomplete)."""
+        try:
+            write()
+        except (OSError, PmemctlError) as err:
+            self.journal_trouble = self.journal_trouble or str(err)
+
+    def _step(self, journal: BatchedJournal, i: int, action: Action, results: list[ActionResult]) -> bool:
+        """Take one step; False when it was skipped (its end state was there)."""
+        self._started = None
+        if self._sig.pending is not None:
+            raise KeyboardInterrupt  # a signal came during a shielded undo: stop here
+        if self.opts.before_step is not None:
+            self.opts.before_step(i, action)
+        if action.skippable and not action.write_detects_done and action.satisfied(self.door):
+            journal.skip(i)
+            results.append(ActionResult(action, StepStatus.SKIPPED))
+            return False
+        journal.start(i, action)
+        self._started = i
+        try:
+            self.run_action(action)
+        except AlreadyDone:
+            journal.skip(i)
+            results.append(ActionResult(action, StepStatus.SKIPPED))
+            return False
+        journal.done(i, action)
+        return True
+
+    def _took_effect(self, action: Action) -> bool:
+        try:
+            return action.satisfied(self.door)
+        except (OSError, PmemctlError):
+            return False
+
+    def _failed(self, journal: BatchedJournal, i: int, action: Action, err: StepFailed,
+                results: list[ActionResult]) -> StepFailed:
+        self._quietly(lambda: journal.fail(i, err.errno))
+        try:
+            action.after_failure(self.door)
+        except (OSError, PmemctlError):
+            pass  # a clean-up only: the rollback and the read-back decide
+        results.append(ActionResult(action, StepStatus.FAILED, err.message, err.errno))
+        return err
 
     def _apply_units(self, plan: Plan, statuses: dict[int, str]) -> Outcome:
         results: list[ActionResult] = []
@@ -223,36 +269,18 @@ class Executor:
                         done.append((i, action))
                     continue
                 try:
-                    if self.opts.before_step is not None:
-                        self.opts.before_step(i, action)
-                    if action.skippable and not action.write_detects_done and action.satisfied(self.door):
-                        journal.skip(i)
-                        results.append(ActionResult(action, StepStatus.SKIPPED))
+                    if not self._step(journal, i, action, results):
                         continue
-                    journal.start(i, action)
-                    try:
-                        self.run_action(action)
-                    except AlreadyDone:
-                        journal.skip(i)
-                        results.append(ActionResult(action, StepStatus.SKIPPED))
-                        continue
-                    journal.done(i, action)
                 except StepFailed as err:
-                    journal.fail(i, err.errno)
-                    action.after_failure(self.door)
-                    results.append(ActionResult(action, StepStatus.FAILED, err.message, err.errno))
-                    failure = err
+                    failure = self._failed(journal, i, action, err, results)
                     break
                 except KeyboardInterrupt:
-                    journal.interrupted(i)
-                    self.journal.set_state("interrupted")
-                    self.journal.close()
-                    raise Interrupted(
-                        f"interrupted during step {i + 1} of {len(plan.actions)} ({action.describe()}); "
-                        "the steps done so far are recorded in the journal",
-                        hint="run 'pmemctl rollback' to undo them or 'pmemctl resume' to finish "
-                        "('pmemctl status' shows where it stopped)",
-                    ) from None
+                    raise self._interrupted(i, plan, journal) from None
+                except Exception as err:  # noqa: BLE001 - any failure inside a step rolls its unit back
+                    failure = self._failed(journal, i, action, _as_step_failed(action, err), results)
+                    if self._started == i and self._took_effect(action):  # written, then failed: undo it too
+                        done.append((i, action))
+                    break
                 done.append((i, action))
                 unit_changed = True
                 results.append(ActionResult(action, StepStatus.DONE))
@@ -264,36 +292,39 @@ class Executor:
                 if unit_changed:
                     changed_units.append(label)
                 continue
-            journal.flush()
             last_error = failure.message
             failed_units.append(label)
-            undo_ok = self._rollback(done, results)
-            if not undo_ok:
-                self.journal.set_state("rollback-incomplete")
-                self.journal.close()
-                return Outcome(
-                    OutcomeStatus.ROLLBACK_INCOMPLETE, plan.title, results,
-                    message=f"{failure.message}; undoing the earlier steps failed too",
-                    machine_state=self.describe_state(plan), already=list(plan.already),
-                    failed_units=failed_units, changed_units=changed_units,
-                )
-        journal.flush()
-        if failed_units:
-            status = (OutcomeStatus.PARTIAL if changed_units
-                      else OutcomeStatus.ROLLED_BACK if _any_undone(results) else OutcomeStatus.FAILED)
-            message = last_error
-        else:
-            status = OutcomeStatus.CHANGED if changed_units else OutcomeStatus.NO_CHANGE
-            message = plan.title if changed_units else "nothing to do: already as requested"
-        summary = Outcome(status, plan.title, results, message=message,
-                          machine_state=self.describe_state(plan), already=list(plan.already),
-                          failed_units=failed_units, changed_units=changed_units)
-        self.journal.finish({"state": "finished", "status": status.value})
+            with self._sig.shield():  # the automatic undo is never abandoned half-way
+                self._quietly(journal.flush)
+                undo_ok = self._rollback(done, results)
+                if not undo_ok:
+                    self._quietly(lambda: self.journal.set_state("rollback-incomplete"))
+                    self._quietly(self.journal.close)
+                    return Outcome(
+                        OutcomeStatus.ROLLBACK_INCOMPLETE, plan.title, results,
+                        message=f"{failure.message}; undoing the earlier steps failed too",
+                        machine_state=self.describe_state(plan), already=list(plan.already),
+                        failed_units=failed_units, changed_units=changed_units,
+                    )
+        with self._sig.shield():
+            journal.flush()
+            if failed_units:
+                status = (OutcomeStatus.PARTIAL if changed_units
+                          else OutcomeStatus.ROLLED_BACK if any_undone(results) else OutcomeStatus.FAILED)
+                message = last_error
+            else:
+                status = OutcomeStatus.CHANGED if changed_units else OutcomeStatus.NO_CHANGE
+                message = plan.title if changed_units else "nothing to do: already as requested"
+            summary = Outcome(status, plan.title, results, message=message,
+                              machine_state=self.describe_state(plan), already=list(plan.already),
+                              failed_units=failed_units, changed_units=changed_units)
+            self.journal.finish({"state": "finished", "status": status.value})
         return summary
 
     def _rollback(self, done: list[tuple[int, Action]], results: list[ActionResult]) -> bool:
         """Undo ``done`` newest first.  Stops at the first undo that fails:
-        going on could unbind kmem under online memory."""
+        going on could unbind kmem under online memory.  Any exception in an
+        undo is an undo failure; journal trouble does not stop the undo."""
         ok = True
         for i, action in reversed(done):
             inverse = action.inverse()
@@ -301,16 +332,17 @@ class Executor:
                 continue
             try:
                 if not inverse.satisfied(self.door):
-                    self.journal.event(i, "undo-start", sync=True)
+                    self._quietly(partial(self.journal.event, i, "undo-start", sync=True))
                     try:
                         self.run_action(inverse)
                     except AlreadyDone:
                         pass
-                self.journal.event(i, "undone", sync=True)
+                self._quietly(partial(self.journal.event, i, "undone", sync=True))
                 results.append(ActionResult(inverse, StepStatus.UNDONE))
-            except StepFailed as err:
-                self.journal.event(i, "undo-fail", err=err.errno, sync=True)
-                results.append(ActionResult(inverse, StepStatus.UNDO_FAILED, err.message, err.errno))
+            except Exception as err:  # noqa: BLE001 - StepFailed, or anything else: the undo failed
+                failed = err if isinstance(err, StepFailed) else _as_step_failed(inverse, err)
+                self._quietly(partial(self.journal.event, i, "undo-fail", err=failed.errno, sync=True))
+                results.append(ActionResult(inverse, StepStatus.UNDO_FAILED, failed.message, failed.errno))
                 ok = False
                 break
         return ok
@@ -326,35 +358,46 @@ class Executor:
             if rec is None:
                 return Outcome(OutcomeStatus.NO_CHANGE, "rollback",
                                message="there is no unfinished change to roll back")
-            plan = Plan.from_dict(rec.header["plan"])
+            plan = self._plan_of(rec)
             statuses = rec.statuses()
-            self.journal.begin({**rec.header, "state": "rolling-back"}, append=True)
-            done: list[tuple[int, Action]] = []
-            for i, action in enumerate(plan.actions):
-                st = statuses.get(i)
-                # a step that started (or was interrupted) may have taken effect:
-                # undo it if its end state is there.
-                if st in ("done", "undo-fail", "undo-start") or (
-                    st in ("start", "interrupted", "fail") and action.satisfied(self.door)
-                ):
-                    done.append((i, action))
-                elif st in ("start", "interrupted", "fail"):
-                    action.after_failure(self.door)
-            results: list[ActionResult] = []
-            ok = self._rollback(done, results)
-            title = f"roll back: {plan.title}"
-            if not ok:
-                self.journal.set_state("rollback-incomplete")
-                self.journal.close()
-                return Outcome(OutcomeStatus.ROLLBACK_INCOMPLETE, title, results, message="undoing a step failed",
-                               machine_state=self.describe_state(plan))
-            self.journal.finish({"state": "rolled-back", "status": "rolled-back"})
-            status = OutcomeStatus.ROLLED_BACK if _any_undone(results) else OutcomeStatus.NO_CHANGE
-            undone = sum(r.status is StepStatus.UNDONE for r in results)
-            return Outcome(status, title, results, message=f"undid {undone} step(s)",
-                           machine_state=self.describe_state(plan))
+            with self._sig, self._sig.shield():  # a signal never abandons an undo half-way
+                return self._undo_journal(rec, plan, statuses)
         finally:
             lock.release()
+
+    def _plan_of(self, rec: JournalRecord) -> Plan:
+        try:
+            return Plan.from_dict(rec.header["plan"])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise DamagedJournal(self.journal.header_path,
+                                 f"it names a step this pmemctl does not know: {type(err).__name__} {err}") from err
+
+    def _undo_journal(self, rec: JournalRecord, plan: Plan, statuses: dict[int, str]) -> Outcome:
+        self.journal.begin({**rec.header, "state": "rolling-back"}, append=True)
+        done: list[tuple[int, Action]] = []
+        for i, action in enumerate(plan.actions):
+            st = statuses.get(i)
+            # a step that started (or was interrupted) may have taken effect:
+            # undo it if its end state is there.
+            if st in ("done", "undo-fail", "undo-start") or (
+                st in ("start", "interrupted", "fail") and action.satisfied(self.door)
+            ):
+                done.append((i, action))
+            elif st in ("start", "interrupted", "fail"):
+                action.after_failure(self.door)
+        results: list[ActionResult] = []
+        ok = self._rollback(done, results)
+        title = f"roll back: {plan.title}"
+        if not ok:
+            self.journal.set_state("rollback-incomplete")
+            self.journal.close()
+            return Outcome(OutcomeStatus.ROLLBACK_INCOMPLETE, title, results, message="undoing a step failed",
+                           machine_state=self.describe_state(plan))
+        self.journal.finish({"state": "rolled-back", "status": "rolled-back"})
+        status = OutcomeStatus.ROLLED_BACK if any_undone(results) else OutcomeStatus.NO_CHANGE
+        undone = sum(r.status is StepStatus.UNDONE for r in results)
+        return Outcome(status, title, results, message=f"undid {undone} step(s)",
+                       machine_state=self.describe_state(plan))
 
     def resume_journal(self) -> Outcome:
         """Finish what an interrupted run started (``pmemctl resume``)."""
@@ -364,55 +407,29 @@ class Executor:
             rec = self.journal.load()
             if rec is None:
                 return Outcome(OutcomeStatus.NO_CHANGE, "resume", message="there is no unfinished change to resume")
-            plan = Plan.from_dict(rec.header["plan"])
+            plan = self._plan_of(rec)
             statuses = {i: s for i, s in rec.statuses().items() if s in ("done", "skip")}
-            self.journal.begin({**rec.header, "state": "resuming"}, append=True)
-            return self._apply_units(plan, statuses)
+            with self._sig:
+                self.journal.begin({**rec.header, "state": "resuming"}, append=True)
+                return self._guarded_units(plan, statuses)
         finally:
             lock.release()
 
     # -- reporting ------------------------------------------------------------
 
     def describe_state(self, plan: Plan) -> list[str]:
-        """Sentences saying where each device and block the plan touched now is."""
-        lines: list[str] = []
-        devices: dict[str, None] = {}
-        blocks: set[int] = set()
-        for a in plan.actions:
-            lines.extend(line for line in a.state_lines(self.door) if line not in lines)
-            touched = a.touches()
-            devices.update(dict.fromkeys(touched.devices))
-            blocks.update(touched.blocks)
-        for dev in devices:
-            drv = self.door.link_basename(f"{paths.DAX_DEVICES}/{dev}/driver")
-            if not self.door.exists(f"{paths.DAX_DEVICES}/{dev}"):
-                lines.append(f"{dev} has disappeared")
-            elif drv is None:
-                lines.append(f"{dev} is bound to NO driver: run 'pmemctl reconfigure {dev} --mode devdax'")
-            else:
-                mode = "system-ram" if drv == "kmem" else "devdax"
-                lines.append(f"{dev} is bound to {drv} ({mode})")
-        if blocks:
-            # read back, in one walk (a plan may touch 49,152 blocks)
-            indexes = sorted(blocks)
-            texts = self.door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
-            states: dict[str, list[int]] = {}
-            for idx, text in zip(indexes, texts, strict=True):
-                states.setdefault(text or "absent", []).append(idx)
-            for st, idxs in states.items():
-                lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")
-        return lines
+        """Where each device and block the plan touched now is (never raises:
+        a machine that cannot be read back is said so)."""
+        return describe_state(self.door, plan)
 
 
-def units_of(plan: Plan) -> list[tuple[str, int, int]]:
-    """(label, start, stop) groups that succeed or roll back together."""
-    if plan.units:
-        return list(plan.units)
-    return [(plan.title, 0, len(plan.actions))]
-
-
-def _any_undone(results: list[ActionResult]) -> bool:
-    return any(r.status is StepStatus.UNDONE for r in results)
+def _as_step_failed(action: Action, err: Exception) -> StepFailed:
+    """Any exception inside a step, as the step's failure (named, with its errno)."""
+    if isinstance(err, PmemctlError):
+        text = err.sentence()
+    else:
+        text = f"unexpected {type(err).__name__}" + (f": {err}" if str(err) else "")
+    return StepFailed(f"{action.describe()}: {text}", getattr(err, "errno", None))
 
 
 def unfinished_error(rec: JournalRecord) -> Locked:

@@ -6,8 +6,12 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from pmemctl.errors import ExitCode
-from pmemctl.ops.actions.base import ActionResult
+from pmemctl.errors import ExitCode, PmemctlError
+from pmemctl.ops.actions.base import ActionResult, StepStatus
+from pmemctl.ops.plan import Plan
+from pmemctl.sysfs import paths
+from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.units import format_cpulist
 
 
 class OutcomeStatus(str, enum.Enum):
@@ -67,3 +71,54 @@ EXIT_CODES: dict[OutcomeStatus, ExitCode] = {
     OutcomeStatus.FAILED: ExitCode.FAILED,
     OutcomeStatus.INTERRUPTED: ExitCode.ROLLBACK_INCOMPLETE,
 }
+
+
+def describe_state(door: SysfsRoot, plan: Plan) -> list[str]:
+    """Sentences saying where each device and block the plan touched now is.
+    Never raises: a machine that cannot be read back is said so."""
+    try:
+        return _describe_state(door, plan)
+    except (PmemctlError, OSError) as err:
+        what = err.sentence() if isinstance(err, PmemctlError) else str(err)
+        return [f"the machine could not be read back: {what}"]
+
+
+def _describe_state(door: SysfsRoot, plan: Plan) -> list[str]:
+    lines: list[str] = []
+    devices: dict[str, None] = {}
+    blocks: set[int] = set()
+    for a in plan.actions:
+        lines.extend(line for line in a.state_lines(door) if line not in lines)
+        touched = a.touches()
+        devices.update(dict.fromkeys(touched.devices))
+        blocks.update(touched.blocks)
+    for dev in devices:
+        drv = door.link_basename(f"{paths.DAX_DEVICES}/{dev}/driver")
+        if not door.exists(f"{paths.DAX_DEVICES}/{dev}"):
+            lines.append(f"{dev} has disappeared")
+        elif drv is None:
+            lines.append(f"{dev} is bound to NO driver: run 'pmemctl reconfigure {dev} --mode devdax'")
+        else:
+            mode = "system-ram" if drv == "kmem" else "devdax"
+            lines.append(f"{dev} is bound to {drv} ({mode})")
+    if blocks:
+        # read back, in one walk (a plan may touch 49,152 blocks)
+        indexes = sorted(blocks)
+        texts = door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
+        states: dict[str, list[int]] = {}
+        for idx, text in zip(indexes, texts, strict=True):
+            states.setdefault(text or "absent", []).append(idx)
+        for st, idxs in states.items():
+            lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")
+    return lines
+
+
+def units_of(plan: Plan) -> list[tuple[str, int, int]]:
+    """(label, start, stop) groups that succeed or roll back together."""
+    if plan.units:
+        return list(plan.units)
+    return [(plan.title, 0, len(plan.actions))]
+
+
+def any_undone(results: list[ActionResult]) -> bool:
+    return any(r.status is StepStatus.UNDONE for r in results)

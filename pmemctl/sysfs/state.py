@@ -482,6 +482,23 @@ class Journal:
                 pass
         self._close_dir()
 
+    def discard(self) -> None:
+        """Remove a journal this run began but never acted on (its first step
+        was not taken): it must not block the next run.  Never raises."""
+        try:
+            if self._log_fd is not None:
+                os.close(self._log_fd)
+                self._log_fd = None
+            if self._dir_fd is not None:
+                for name in ("journal.json", "journal.log"):
+                    try:
+                        os.unlink(name, dir_fd=self._dir_fd)
+                    except FileNotFoundError:
+                        pass
+        except OSError:
+            pass
+        self._close_dir()
+
     def close(self) -> None:
         """Leave the journal in place (interrupted or rollback incomplete)."""
         if self._log_fd is not None:
