@@ -34,6 +34,7 @@ by ``pmemctl resume`` / ``pmemctl rollback`` in another process.
 from __future__ import annotations
 
 import enum
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Optional
@@ -55,7 +56,12 @@ class Write:
     kind: ClassVar[str] = "sysfs"
 
     def shell(self) -> str:
-        return f"echo {self.value} > {self.path}"
+        return f"echo {_shell_word(self.value)} > {_shell_word(self.path)}"  # pasting it is safe
+
+
+def _shell_word(text: str) -> str:
+    """``text`` quoted for a shell only when it needs it (ordinary values stay as they are)."""
+    return shlex.quote(text) if text else text
 
 
 #: how the executor performs one write: bounded, typed errors (see Executor)

@@ -21,7 +21,7 @@ from typing import ClassVar, Optional
 
 from pmemctl.errors import PmemctlError
 from pmemctl.model.nd import find_by_uuid, read_namespace_now
-from pmemctl.ops.actions.base import Action, Problem, ProblemKind, Write, WriteFn, not_done
+from pmemctl.ops.actions.base import Action, JournalPolicy, Problem, ProblemKind, Write, WriteFn, not_done
 from pmemctl.ops.actions.nd_writes import (
     BTT_SECTOR_SIZE,
     NS_SECTOR_SIZE,
@@ -51,6 +51,7 @@ class NamespaceAction(Action):
     wipe, or one ndctl command), so each carries out its own ``apply``."""
 
     destructive: ClassVar[bool] = True
+    journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC  # labels survive a reboot: fsync the intent
 
 
 
