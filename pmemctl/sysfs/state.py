@@ -81,8 +81,11 @@ def _open_dir(door: SysfsRoot, kdir: str, *, create: bool) -> Optional[int]:
                     pass
                 nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except OSError as err:
-                _refuse_odd(door, fd, part, walked, err)
-                raise
+                followed = _root_owned_link(door, fd, part, err)
+                if followed is None:
+                    _refuse_odd(door, fd, part, walked, err)
+                    raise
+                nxt = followed
             os.close(fd)
             fd = nxt
         out, fd = fd, -1
@@ -90,6 +93,21 @@ def _open_dir(door: SysfsRoot, kdir: str, *, create: bool) -> Optional[int]:
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def _root_owned_link(door: SysfsRoot, dir_fd: int, name: str, err: OSError) -> Optional[int]:
+    """On the running machine a directory on the way may be a symlink that
+    root made (``/var`` on some systems): followed, as no other user can make
+    one.  Under another sysroot a link on the way is never followed."""
+    if not door.is_host or err.errno not in (errno.ELOOP, errno.ENOTDIR):
+        return None
+    try:
+        st = os.lstat(name, dir_fd=dir_fd)
+        if not stat.S_ISLNK(st.st_mode) or st.st_uid != 0:
+            return None
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
 
 
 def _refuse_odd(door: SysfsRoot, dir_fd: int, name: str, kpath: str, err: OSError) -> None:

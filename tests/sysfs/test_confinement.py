@@ -338,3 +338,23 @@ def test_ordinary_attribute_writes_and_reads_still_work(memtree):
     with pytest.raises(KernelError):
         door.write("/sys/devices/system/memory/memory99/state", "online")
     assert not (mem / "memory99").exists()
+
+
+def test_on_the_running_machine_only_a_root_owned_directory_link_is_followed(tmp_path):
+    from pmemctl.sysfs import state
+
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    door = SysfsRoot("/")
+    dfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        err = OSError(errno.ELOOP, "loop")
+        fd = state._root_owned_link(door, dfd, "link", err)
+        if os.geteuid() == 0 and os.lstat(tmp_path / "link").st_uid == 0:
+            assert fd is not None
+            os.close(fd)
+        else:
+            assert fd is None
+        assert state._root_owned_link(SysfsRoot(tmp_path), dfd, "link", err) is None  # never on a tree
+    finally:
+        os.close(dfd)
