@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 from pmemctl.errors import ExitCode
-from pmemctl.ops.actions.base import ActionResult
+from pmemctl.ops.actions.base import ActionResult, TextEnum
 
 
-class OutcomeStatus(str, enum.Enum):
+class OutcomeStatus(TextEnum):
     """How a run ended (each maps to one exit code: Outcome.EXIT)."""
 
     CHANGED = "changed"
@@ -20,9 +19,6 @@ class OutcomeStatus(str, enum.Enum):
     ROLLBACK_INCOMPLETE = "rollback-incomplete"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass

@@ -141,9 +141,6 @@ class CreateNamespace(NamespaceAction):
             return self.namespace
         return find_by_uuid(door, self.region, self.uuid)
 
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self._created(door) is not None and self.verify(door) is None
-
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         name = self._created(door)
         if name is None:
@@ -305,9 +302,6 @@ class ReconfigureNamespace(NamespaceAction):
             return self.namespace
         return None
 
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self.verify(door) is None
-
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         name = self._find(door)
         if name is None:
@@ -405,9 +399,6 @@ class DestroyNamespace(NamespaceAction):
         if self.uuid:
             return find_by_uuid(door, self.region, self.uuid)
         return None
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self.verify(door) is None
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         name = self._find(door)
