@@ -27,7 +27,6 @@ from pmemctl.ops.actions.nd_writes import (
     NS_SECTOR_SIZE,
     Stale,
     WipeInfoBlock,
-    blockdev_now,
     clear,
     mode_label,
     ndctl_write,
@@ -37,6 +36,7 @@ from pmemctl.ops.actions.nd_writes import (
     run_ndctl,
     run_sysfs,
     state_line,
+    wipe_as_shown,
     wipe_writes,
 )
 from pmemctl.ops.backends import ndctl
@@ -283,8 +283,7 @@ class ReconfigureNamespace(NamespaceAction):
         # the raw block device is named by the kernel: wipe the one it made
         wipe_at = next(i for i, w in enumerate(writes) if isinstance(w, WipeInfoBlock))
         run_sysfs(door, write, writes[:wipe_at], live.recover_writes())
-        blockdev = blockdev_now(door, live.namespace)
-        writes[wipe_at] = WipeInfoBlock(f"/dev/{blockdev}", "zeros")
+        writes[wipe_at] = wipe_as_shown(door, live.namespace, writes[wipe_at], strict=not self.replan)
         run_sysfs(door, write, writes[wipe_at:], live.recover_writes())
 
     def _find(self, door: SysfsRoot) -> Optional[str]:
@@ -389,7 +388,11 @@ class DestroyNamespace(NamespaceAction):
         wipe_at = next(i for i, w in enumerate(writes) if isinstance(w, WipeInfoBlock))
         recover = [Write(paths.nd_device(live.namespace) + "/force_raw", "0")]
         run_sysfs(door, write, writes[:wipe_at], recover)
-        writes[wipe_at] = WipeInfoBlock(f"/dev/{blockdev_now(door, live.namespace)}", "zeros")
+        try:
+            writes[wipe_at] = wipe_as_shown(door, live.namespace, writes[wipe_at], strict=not self.replan)
+        except Stale:
+            run_sysfs(door, write, recover)  # leave force_raw as it was
+            raise
         run_sysfs(door, write, writes[wipe_at:], recover)
 
     def _find(self, door: SysfsRoot) -> Optional[str]:
