@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 from pmemctl.errors import ExitCode, PmemctlError
-from pmemctl.ops.actions.base import ActionResult, StepStatus
+from pmemctl.ops.actions.base import ActionResult, StepStatus, TextEnum
 from pmemctl.ops.plan import Plan
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import format_cpulist
 
 
-class OutcomeStatus(str, enum.Enum):
+class OutcomeStatus(TextEnum):
     """How a run ended (each maps to one exit code: Outcome.EXIT)."""
 
     CHANGED = "changed"
@@ -24,9 +23,6 @@ class OutcomeStatus(str, enum.Enum):
     ROLLBACK_INCOMPLETE = "rollback-incomplete"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass

@@ -151,8 +151,9 @@ class Action:
     def after_failure(self, door: SysfsRoot) -> None:
         """Best-effort clean-up of what a failed attempt may have left half done."""
 
-    def satisfied(self, door: SysfsRoot) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def satisfied(self, door: SysfsRoot) -> bool:
+        """The end state is there already (then the step is skipped)."""
+        return self.verify(door) is None
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -175,7 +176,14 @@ class Action:
         return {"kind": self.kind, **{n: getattr(self, n) for n in names}}
 
 
-class StepStatus(str, enum.Enum):
+class TextEnum(str, enum.Enum):
+    """An enumeration whose members are their own (documented) text values."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class StepStatus(TextEnum):
     """What happened to one action during apply or rollback."""
 
     DONE = "done"
@@ -184,9 +192,6 @@ class StepStatus(str, enum.Enum):
     UNDONE = "undone"
     UNDO_FAILED = "undo-failed"
     NOT_RUN = "not-run"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(slots=True)

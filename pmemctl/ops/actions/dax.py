@@ -34,19 +34,28 @@ def online_blocks_of(door: SysfsRoot, device: str) -> list[int]:
 
 
 @dataclass(frozen=True)
-class UnbindDevice(Action):
+class _DriverStep(Action):
+    """A change of a dax device's driver; the kernel finishes it asynchronously."""
+
+    device: str
+    driver: str
+    journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC
+    settles: ClassVar[bool] = True
+
+    def touches(self) -> Touches:
+        return Touches(devices=(self.device,))
+
+
+@dataclass(frozen=True)
+class UnbindDevice(_DriverStep):
     """Detach a dax device from its driver: remove_id, then unbind.
 
     Never used on kmem while a block is online: the kernel would strand the
     memory until reboot (real-kernel-lab.md); :meth:`precheck` re-reads that.
     """
 
-    device: str
-    driver: str
     kind: ClassVar[str] = "unbind"
     destructive: ClassVar[bool] = True
-    journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC
-    settles: ClassVar[bool] = True
 
     def describe(self) -> str:
         return f"detach {self.device} from the {self.driver} driver"
@@ -68,9 +77,6 @@ class UnbindDevice(Action):
             "online, and the kernel would strand that memory until reboot",
         )
 
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return device_driver(door, self.device) is None
-
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         bound = device_driver(door, self.device)
         if bound is not None:
@@ -80,23 +86,16 @@ class UnbindDevice(Action):
     def inverse(self) -> Action:
         return BindDevice(self.device, self.driver)
 
-    def touches(self) -> Touches:
-        return Touches(devices=(self.device,))
-
 
 @dataclass(frozen=True)
-class BindDevice(Action):
+class BindDevice(_DriverStep):
     """Attach a dax device to a driver: new_id (which already binds on 6.x), then bind.
 
     ``bind`` after a successful ``new_id`` fails with EBUSY because the device is
     already bound; that is expected, the driver link decides (kernel-abi.md §4.3).
     """
 
-    device: str
-    driver: str
     kind: ClassVar[str] = "bind"
-    journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC
-    settles: ClassVar[bool] = True
 
     def describe(self) -> str:
         what = "hot-add its memory as system RAM" if self.driver == "kmem" else "make /dev/" + self.device + " usable"
@@ -116,9 +115,6 @@ class BindDevice(Action):
         except KernelError:
             pass
 
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return device_driver(door, self.device) == self.driver
-
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         bound = device_driver(door, self.device)
         if bound != self.driver:
@@ -127,6 +123,3 @@ class BindDevice(Action):
 
     def inverse(self) -> Action:
         return UnbindDevice(self.device, self.driver)
-
-    def touches(self) -> Touches:
-        return Touches(devices=(self.device,))

@@ -44,10 +44,13 @@ def _offline_write(index: int) -> Write:
 
 
 @dataclass(frozen=True)
-class OnlineBlock(Action):
+class _BlockStateStep(Action):
+    """A write to one memory block's ``state``: one per block of a walk."""
+
     index: int
-    zone: str = "movable"  # movable / normal / auto
-    kind: ClassVar[str] = "online-block"
+    #: online: the zone asked for (movable / normal / auto); offline: the zone
+    #: the block was in, so the inverse puts it back there
+    zone: str = "movable"
     blocks: ClassVar[int] = 1
     write_detects_done: ClassVar[bool] = True
     journal: ClassVar[JournalPolicy] = JournalPolicy.BATCH
@@ -56,15 +59,20 @@ class OnlineBlock(Action):
     def path(self) -> str:
         return f"{paths.memory_block(self.index)}/state"
 
+    def touches(self) -> Touches:
+        return Touches(blocks=(self.index,))
+
+
+@dataclass(frozen=True)
+class OnlineBlock(_BlockStateStep):
+    kind: ClassVar[str] = "online-block"
+
     def describe(self) -> str:
         where = {"movable": "ZONE_MOVABLE", "normal": "ZONE_NORMAL", "auto": "the zone the kernel picks"}[self.zone]
         return f"online memory block {self.index} into {where}"
 
     def writes(self) -> list[Write]:
         return [Write(self.path, ONLINE_VALUE[self.zone])]
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return block_state(door, self.index) == "online" and self._zone_ok(door)
 
     def _zone_ok(self, door: SysfsRoot) -> bool:
         want = ZONE_NAME.get(self.zone)
@@ -87,33 +95,17 @@ class OnlineBlock(Action):
     def inverse(self) -> Action:
         return OfflineBlock(self.index, self.zone)
 
-    def touches(self) -> Touches:
-        return Touches(blocks=(self.index,))
-
 
 @dataclass(frozen=True)
-class OfflineBlock(Action):
-    index: int
-    #: zone the block was in, so the inverse puts it back there
-    zone: str = "movable"
+class OfflineBlock(_BlockStateStep):
     kind: ClassVar[str] = "offline-block"
-    blocks: ClassVar[int] = 1
-    write_detects_done: ClassVar[bool] = True
-    journal: ClassVar[JournalPolicy] = JournalPolicy.BATCH
     bounded: ClassVar[bool] = True
-
-    @property
-    def path(self) -> str:
-        return f"{paths.memory_block(self.index)}/state"
 
     def describe(self) -> str:
         return f"offline memory block {self.index}"
 
     def writes(self) -> list[Write]:
         return [Write(self.path, "offline")]
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return block_state(door, self.index) in ("offline", None)
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         state = block_state(door, self.index)
@@ -123,9 +115,6 @@ class OfflineBlock(Action):
 
     def inverse(self) -> Action:
         return OnlineBlock(self.index, self.zone)
-
-    def touches(self) -> Touches:
-        return Touches(blocks=(self.index,))
 
 
 @dataclass(frozen=True)
@@ -147,9 +136,6 @@ class _WaitForBlockRange(Action):
 
     def writes(self) -> list[Write]:
         return []
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self.verify(door) is None
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         for i in (self.first, self.last):
@@ -201,9 +187,6 @@ class OfflineRange(Action):
     def pending_writes(self, door: SysfsRoot) -> list[Write]:
         """The writes for the blocks that are online now (the rest need none)."""
         return [_offline_write(i) for i in range(self.first, self.last + 1) if block_state(door, i) == "online"]
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self.verify(door) is None
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         for i in range(self.first, self.last + 1):

@@ -27,7 +27,6 @@ from pmemctl.ops.actions.nd_writes import (
     NS_SECTOR_SIZE,
     Stale,
     WipeInfoBlock,
-    blockdev_now,
     clear,
     mode_label,
     ndctl_write,
@@ -37,6 +36,7 @@ from pmemctl.ops.actions.nd_writes import (
     run_ndctl,
     run_sysfs,
     state_line,
+    wipe_as_shown,
     wipe_writes,
 )
 from pmemctl.ops.backends import ndctl
@@ -141,9 +141,6 @@ class CreateNamespace(NamespaceAction):
         if facts is not None and (facts.uuid or "") == self.uuid.lower():
             return self.namespace
         return find_by_uuid(door, self.region, self.uuid)
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self._created(door) is not None and self.verify(door) is None
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         name = self._created(door)
@@ -287,8 +284,7 @@ class ReconfigureNamespace(NamespaceAction):
         # the raw block device is named by the kernel: wipe the one it made
         wipe_at = next(i for i, w in enumerate(writes) if isinstance(w, WipeInfoBlock))
         run_sysfs(door, write, writes[:wipe_at], live.recover_writes())
-        blockdev = blockdev_now(door, live.namespace)
-        writes[wipe_at] = WipeInfoBlock(f"/dev/{blockdev}", "zeros")
+        writes[wipe_at] = wipe_as_shown(door, live.namespace, writes[wipe_at], strict=not self.replan)
         run_sysfs(door, write, writes[wipe_at:], live.recover_writes())
 
     def _find(self, door: SysfsRoot) -> Optional[str]:
@@ -305,9 +301,6 @@ class ReconfigureNamespace(NamespaceAction):
         if facts is not None and facts.size:
             return self.namespace
         return None
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self.verify(door) is None
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         name = self._find(door)
@@ -396,7 +389,11 @@ class DestroyNamespace(NamespaceAction):
         wipe_at = next(i for i, w in enumerate(writes) if isinstance(w, WipeInfoBlock))
         recover = [Write(paths.nd_device(live.namespace) + "/force_raw", "0")]
         run_sysfs(door, write, writes[:wipe_at], recover)
-        writes[wipe_at] = WipeInfoBlock(f"/dev/{blockdev_now(door, live.namespace)}", "zeros")
+        try:
+            writes[wipe_at] = wipe_as_shown(door, live.namespace, writes[wipe_at], strict=not self.replan)
+        except Stale:
+            run_sysfs(door, write, recover)  # leave force_raw as it was
+            raise
         run_sysfs(door, write, writes[wipe_at:], recover)
 
     def _find(self, door: SysfsRoot) -> Optional[str]:
@@ -406,9 +403,6 @@ class DestroyNamespace(NamespaceAction):
         if self.uuid:
             return find_by_uuid(door, self.region, self.uuid)
         return None
-
-    def satisfied(self, door: SysfsRoot) -> bool:
-        return self.verify(door) is None
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         name = self._find(door)

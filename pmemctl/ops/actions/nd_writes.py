@@ -77,6 +77,20 @@ def blockdev_now(door: SysfsRoot, namespace: str) -> str:
     return names[0] if names else abi.raw_blockdev(namespace)
 
 
+def wipe_as_shown(door: SysfsRoot, namespace: str, shown: Write, *, strict: bool) -> WipeInfoBlock:
+    """The wipe of the raw block device the kernel made for ``namespace``.
+
+    The plan showed the device by the kernel's naming rule (abi.raw_blockdev);
+    a planned step (``strict``) wipes nothing else: if the kernel named it
+    otherwise, the step stops before the wipe.  Rollback steps, never shown
+    beforehand, take the device the kernel made."""
+    made = WipeInfoBlock(f"/dev/{blockdev_now(door, namespace)}", "zeros")
+    if strict and made.path != shown.path:
+        raise Stale(f"the kernel named the raw block device of {namespace} {made.path}, not {shown.path} as "
+                    "the plan showed: nothing was wiped", hint="run the command again")
+    return made
+
+
 class Stale(PmemctlError):
     """The machine is not as the plan saw it: the step is not started."""
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from pmemctl.errors import ExitCode, KernelError, Unsupported, errno_meaning, kernel_error
-from pmemctl.sysfs.door import SysfsRoot, ToolUnavailable
+from pmemctl.sysfs.door import SysfsRoot, ToolResult, ToolUnavailable
 
 NDCTL = "ndctl"
 #: ndctl's status for option/usage errors (parse_options → usage_with_options)
@@ -92,11 +92,8 @@ def exit_code_for_status(status: int) -> ExitCode:
 
 
 @dataclass(frozen=True)
-class NdctlResult:
-    argv: tuple[str, ...]
-    status: int
-    stdout: str
-    stderr: str
+class NdctlResult(ToolResult):
+    """One ndctl run, read the way ndctl reports (exit status = 256 - errno)."""
 
     @property
     def ok(self) -> bool:
