@@ -690,26 +690,92 @@ def read_nodes(
 # entry point
 
 
+#: Which memory blocks :func:`discover` reads (see its docstring).
+BLOCK_SCOPES = ("all", "nodes", "devices")
+
+
+def device_block_indexes(door: SysfsRoot, devices: Iterable[DaxDevice], block_size: Optional[int]) -> list[int]:
+    """The block indexes inside dax devices' ranges that can exist: every
+    range of a device bound to kmem, and the ranges of other devices whose
+    first block exists (memory kmem left behind when it was unbound: kmem
+    adds and removes memory a whole range at a time)."""
+    if not block_size:
+        return []
+    out: set[int] = set()
+    for dev in devices:
+        for lo, hi in dev.ranges():
+            idx = kmem_blocks([(lo, hi)], block_size)
+            if idx and (dev.driver == "kmem" or door.exists(paths.memory_block(idx[0]))):
+                out.update(idx)
+    return sorted(out)
+
+
+def node_block_indexes(door: SysfsRoot, nodes: Iterable[int]) -> list[int]:
+    """The block indexes the node directories link (one readdir per node)."""
+    out: list[int] = []
+    for nid in nodes:
+        for entry in door.listdir(paths.node_dir(nid)):
+            m = _MEMORY_DIR_RE.match(entry)
+            if m:
+                out.append(int(m.group(1)))
+    out.sort()
+    return out
+
+
+def _scoped_indexes(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: list[int]) -> list[int]:
+    """Block indexes to read for ``scope``: ``nodes`` and ``devices`` avoid the
+    readdir of /sys/devices/system/memory where they can (see :func:`discover`)."""
+    if scope == "devices":
+        block_size = _opt_hex(door, paths.BLOCK_SIZE_BYTES)
+        return device_block_indexes(door, devices, block_size if block_size and block_size > 0 else None)
+    if scope == "nodes":
+        linked = node_block_indexes(door, nids)
+        if linked:
+            return linked
+    return block_indexes(door)
+
+
+def _first_block(door: SysfsRoot, indexes: list[int], scope: str) -> Optional[int]:
+    """A block whose directory tells whether valid_zones exists (any block does)."""
+    if scope == "all":
+        return indexes[0] if indexes else None
+    if scope == "nodes" or door.exists(paths.memory_block(0)):
+        return 0 if scope == "devices" else (indexes[0] if indexes else None)
+    found = next((i for i in indexes if door.exists(paths.memory_block(i))), None)
+    if found is None:
+        found = next(iter(node_block_indexes(door, node_ids(door))), None)
+    return found
+
+
 def discover(
     door: SysfsRoot,
     *,
     with_nd: bool = True,
     with_blocks: bool = True,
     block_fields: frozenset[str] = BLOCK_FIELDS,
+    block_scope: str = "all",
 ) -> Topology:
     """Read the whole machine (or the parts asked for) into a Topology.
 
     ``block_fields`` limits the per-block reads to what a view needs; state is
-    always read.  Raises NotASysfsTree when the sysroot has no /sys/devices.
+    always read.  ``block_scope`` limits which blocks are read: ``all`` (every
+    memoryN), ``nodes`` (the blocks the node directories link, found without
+    listing /sys/devices/system/memory; a kernel without node links falls back
+    to ``all``), ``devices`` (only blocks inside dax devices' ranges: boot
+    memory is left out, and so are the blocks' nodes unless asked for).
+    Raises NotASysfsTree when the sysroot has no /sys/devices.
     """
     door.require_sysfs()
+    if block_scope not in BLOCK_SCOPES:
+        raise ValueError(f"block_scope must be one of {BLOCK_SCOPES}")
     nd = read_nd(door) if with_nd else _NdScan([], [], [], [], {})
     dax_regions, devices = read_dax(door, nd.nd_dax_owner)
-    indexes = block_indexes(door) if with_blocks else []
-    policy = read_policy(door, indexes[0] if indexes else None)
     nids = node_ids(door)
+    indexes = _scoped_indexes(door, block_scope, devices, nids) if with_blocks else []
+    policy = read_policy(door, _first_block(door, indexes, block_scope))
+    forced = frozenset({"device"} if block_scope == "devices" else {"device", "node"})
     blocks = (
-        read_blocks(door, indexes, policy.block_size, devices, nids, block_fields | {"device", "node"})
+        read_blocks(door, indexes, policy.block_size, devices, nids, block_fields | forced)
         if with_blocks
         else []
     )
