@@ -3,13 +3,16 @@ as a walk of every block would (issue 14)."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from typing import Optional
+from pathlib import Path
+from typing import Iterator, Optional
 
 import pytest
 
 from pmemctl.cli.render.common import dax_block_counts
 from pmemctl.model.discover import discover
+from pmemctl.model.records import Topology
 from pmemctl.ops import read
 from pmemctl.sim.cases import ALL_CASES, Case, TreeCache
 from pmemctl.sysfs.door import SysfsRoot
@@ -102,3 +105,61 @@ def test_topology_reads_state_and_online_zones_only(sim_trees: TreeCache) -> Non
     assert _block_reads(door) == len(m.blocks) + online
     assert "/sys/devices/system/memory" not in door.listed
     assert not any("/memory/memory" in p for p in door.listed)
+
+
+# --------------------------------------------------------------------------
+# with /proc/zoneinfo (real kernels have it; the simulator does not write it)
+
+_MiB = 1 << 20
+
+
+def _write_zoneinfo(root: str, full: Topology) -> None:
+    """A /proc/zoneinfo that agrees with the tree: each online block's bytes
+    in its zone; a block spanning zones (``none``) split 16 MiB into DMA and
+    the rest, less a 1 MiB hole, into DMA32 (as block 0 of a PC is)."""
+    bs = full.policy.block_size or 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    present: dict[int, dict[str, int]] = {n.id: {"DMA": 0, "DMA32": 0, "Normal": 0, "Movable": 0} for n in full.nodes}
+    for b in full.blocks:
+        if not b.online or b.node is None:
+            continue
+        zones = present[b.node]
+        if b.zones:
+            zones[b.zones[0]] = zones.get(b.zones[0], 0) + bs
+        else:
+            zones["DMA"] += 16 * _MiB
+            zones["DMA32"] += bs - 17 * _MiB
+    lines: list[str] = []
+    for nid, zones in present.items():
+        for zone, nbytes in zones.items():
+            lines += [f"Node {nid}, zone {zone:>8}", "  per-node stats", "      nr_inactive_anon 0",
+                      f"  pages free     {nbytes // page // 2}", "        boost    0", "        min      0",
+                      f"        spanned  {nbytes // page + 7}", f"        present  {nbytes // page}",
+                      f"        managed  {nbytes // page}", "        cma      0", "              protection: (0, 0)"]
+    Path(root, "proc", "zoneinfo").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def own_trees() -> Iterator[TreeCache]:
+    cache = TreeCache()
+    yield cache
+    cache.close()
+
+
+@pytest.mark.parametrize("case", [Case("big", {"blocks": "1024"}), Case("cxl-hmem", {"kind": "hmem", "mode": "devdax"}),
+                                  Case("optane-2s"), Case("qemu-nvdimm", {"stage": "system-ram"})], ids=lambda c: c.id)
+def test_topology_with_zoneinfo_reads_device_blocks_only(own_trees: TreeCache, case: Case) -> None:
+    root, _ = own_trees.get(case)
+    full = discover(SysfsRoot(str(root)))
+    _write_zoneinfo(str(root), full)
+    door = CountingDoor(str(root))
+    tv = read.topology_view(door)
+    assert list(tv.nodes) == list(full.nodes)
+    want = read._tier_warnings(full) + read._movable_only_warnings(full) + read._stranded_warnings(full)
+    assert list(tv.warnings) == want
+    owned = [b for b in full.blocks if b.device is not None]
+    # state of each block a dax device holds, valid_zones of the online ones; none of boot memory
+    assert door.reads["block state"] == len(owned)
+    assert door.reads["block valid_zones"] == sum(b.online for b in owned)
+    assert _block_reads(door) == len(owned) + sum(b.online for b in owned)
+    assert "/sys/devices/system/memory" not in door.listed
