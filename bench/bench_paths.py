@@ -23,8 +23,8 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import statistics
+import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
@@ -154,8 +154,8 @@ def bench_views(repo: Path, small: int, large: int, runs: int, tmp: Path) -> boo
         for view in ("topology", "list"):
             for extra in ((), ("--json",)):
                 args = (view, *extra)
-                lo, hi = alternate_cpu(lambda: cpu_run(pm(trees[small], *args), env),
-                                       lambda: cpu_run(pm(trees[large], *args), env), runs)
+                lo, hi = alternate_cpu(lambda a=args: cpu_run(pm(trees[small], *a), env),  # type: ignore[misc]
+                                       lambda a=args: cpu_run(pm(trees[large], *a), env), runs)  # type: ignore[misc]
                 name = f"{' '.join(args)} {large} vs {small} blocks, {label}"
                 detail = f"{hi * 1000:.0f} ms vs {lo * 1000:.0f} ms"
                 if zoneinfo or view == "list":
@@ -176,7 +176,7 @@ def bench_json(repo: Path, sizes: Sequence[int], runs: int, tmp: Path) -> bool:
         root = big_tree(n, tmp / f"json-{n}")
         ours = pm(root, "blocks", "--all", "--json", "-o", OUR_COLS)
         ref = [lsmem, "--sysroot", str(root), "-a", "-J", "-o", LSMEM_COLS]
-        t_ours, t_ref = alternate_cpu(lambda: cpu_run(ours, env), lambda: cpu_run(ref, env), runs)
+        t_ours, t_ref = alternate_cpu(lambda o=ours: cpu_run(o, env), lambda r=ref: cpu_run(r, env), runs)  # type: ignore[misc]
         ok &= check(f"blocks --all --json vs lsmem -a -J, {n} blocks: cpu", t_ours / t_ref, 1.0,
                     detail=f"{t_ours:.3f} s vs {t_ref:.3f} s")
         r_ours, r_ref = peak_rss_mib(ours, env), peak_rss_mib(ref, env)
