@@ -67,7 +67,11 @@ def _region_name(value: str) -> str:
 
 
 def list_view(door: SysfsRoot, flt: ListFilter = ListFilter()) -> ListView:
-    """Everything, nested bus → region → namespace → dax device, filtered."""
+    """Everything, nested bus → region → namespace → dax device, filtered.
+
+    The view's topology holds only the blocks inside dax devices' ranges
+    (what the MEMORY column counts): boot memory is not read, and its nodes'
+    block counts are not filled in."""
     _check_mode(flt.mode)
     # Only the blocks inside dax devices' ranges: the MEMORY column counts them.
     topo = discover(door, block_fields=frozenset({"state"}), block_scope="devices")
@@ -345,7 +349,10 @@ def node_lists(nodes: Sequence[NumaNode]) -> NodeLists:
 
 
 def topology_view(door: SysfsRoot) -> TopologyView:
-    """Nodes, distances, tiers, HMAT, node kinds and placement hints."""
+    """Nodes, distances, tiers, HMAT, node kinds and placement hints.
+
+    Where /proc/zoneinfo exists, the view's topology holds only the blocks
+    inside dax devices' ranges; boot memory is counted per node, not read."""
     # Zone mix needs the zones of online blocks only; the node directories
     # name the blocks, so /sys/devices/system/memory is never listed.
     topo = discover(door, block_fields=frozenset({"state", "online_zones"}), block_scope="nodes")
