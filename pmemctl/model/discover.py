@@ -744,16 +744,13 @@ def read_zoneinfo(door: SysfsRoot) -> Optional[dict[int, dict[str, int]]]:
     return out
 
 
-def boot_memory(zoneinfo: Mapping[int, Mapping[str, int]], links: Mapping[int, int], device_blocks: set[int],
+def boot_memory(zoneinfo: Mapping[int, Mapping[str, int]], totals: Mapping[int, int],
                 blocks: Iterable[MemoryBlock], block_size: int) -> dict[int, BootMemory]:
-    """Each node's boot memory: the zone's present bytes less the device
-    blocks read online in it.  A zone counts the blocks wholly inside it (a
-    block spanning two zones reads ``none``, and has no zone); online counts
-    every block with any present page."""
-    totals: dict[int, int] = {}
-    for idx, nid in links.items():
-        if idx not in device_blocks:
-            totals[nid] = totals.get(nid, 0) + 1
+    """Each node's boot memory (``totals``: its blocks outside dax devices'
+    ranges): the zone's present bytes less the device blocks read online in
+    it.  A zone counts the blocks wholly inside it (a block spanning two zones
+    reads ``none``, and has no zone); online counts every block with any
+    present page."""
     present = {nid: dict(zones) for nid, zones in zoneinfo.items()}
     for b in blocks:
         if b.online and b.zones and b.node is not None and b.node in present:
@@ -761,7 +758,7 @@ def boot_memory(zoneinfo: Mapping[int, Mapping[str, int]], links: Mapping[int, i
             zone[b.zones[0]] = zone.get(b.zones[0], 0) - block_size
     out: dict[int, BootMemory] = {}
     for nid, total in totals.items():
-        zones = {z: n for z, n in present.get(nid, {}).items() if n > 0}
+        zones = {z: n for z, n in present.get(nid, {}).items() if n > 0} if total else {}
         online = min(total, -(-sum(zones.values()) // block_size))
         out[nid] = BootMemory(total, online, {z: n // block_size for z, n in zones.items() if n >= block_size})
     return out
@@ -810,7 +807,12 @@ class _Scope:
     indexes: list[int]
     links: Optional[dict[int, int]] = None  # block → node, when the node directories were listed
     zoneinfo: Optional[dict[int, dict[str, int]]] = None  # set: boot memory comes from it
-    device_blocks: Optional[set[int]] = None
+    boot_totals: Optional[dict[int, int]] = None  # node → its blocks outside dax devices' ranges
+    any_block: Optional[int] = None  # some block that exists
+
+
+#: memoryN names in a node directory's listing joined by newlines (counted in C).
+_MEMORY_LINE_RE = re.compile(r"^memory(\d+)$", re.M)
 
 
 def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: list[int]) -> _Scope:
@@ -821,18 +823,42 @@ def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: li
     block_size = block_size if block_size and block_size > 0 else None
     if scope == "devices":
         return _Scope(device_block_indexes(door, devices, block_size))
+    zoneinfo = read_zoneinfo(door) if block_size else None
+    if zoneinfo is not None:
+        return _zoneinfo_scope(door, zoneinfo, device_block_indexes(door, devices, block_size), nids)
     links = node_links(door, nids)
     if not links:  # a kernel without the nodeK/memoryN links
         return _Scope(block_indexes(door))
-    zoneinfo = read_zoneinfo(door) if block_size else None
-    if zoneinfo is None:
-        return _Scope(sorted(links), links)
-    owned = set(device_block_indexes(door, devices, block_size))
-    return _Scope(sorted(i for i in links if i in owned), links, zoneinfo, owned)
+    return _Scope(sorted(links), links)
+
+
+def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned: list[int],
+                    nids: list[int]) -> _Scope:
+    """Read only the dax devices' blocks; count each node's others from its
+    listing (a readdir, and a count in C: nothing per block in Python)."""
+    links: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    any_block: Optional[int] = None
+    for nid in nids:
+        text = "\n".join(door.listdir(paths.node_dir(nid)))
+        found = _MEMORY_LINE_RE.findall(text)
+        counts[nid] = len(found)
+        if found and any_block is None:
+            any_block = int(found[0])
+        if found and owned:
+            names = set(found)
+            links.update((i, nid) for i in owned if str(i) in names)
+    if any_block is None:  # a kernel without the nodeK/memoryN links
+        return _Scope(block_indexes(door))
+    for nid in links.values():
+        counts[nid] -= 1
+    return _Scope(sorted(links), links, zoneinfo, counts, any_block)
 
 
 def _first_block(door: SysfsRoot, scope: _Scope, name: str) -> Optional[int]:
     """A block whose directory tells whether valid_zones exists (any block does)."""
+    if scope.any_block is not None:
+        return scope.any_block
     if scope.links:
         return min(scope.links)
     if name == "all":
@@ -894,8 +920,8 @@ def discover(
     tiers = read_tiers(door)
     stranded = read_stranded(door, devices, blocks, policy.block_size) if with_blocks else []
     boot = None
-    if scope.zoneinfo is not None and scope.links and scope.device_blocks is not None and policy.block_size:
-        boot = boot_memory(scope.zoneinfo, scope.links, scope.device_blocks, blocks, policy.block_size)
+    if scope.zoneinfo is not None and scope.boot_totals is not None and policy.block_size:
+        boot = boot_memory(scope.zoneinfo, scope.boot_totals, blocks, policy.block_size)
     nodes = read_nodes(door, nids, blocks, devices, tiers, with_blocks, stranded, boot)
     possible = _opt(door, paths.NODE + "/possible", parse_cpulist, "a node list") or tuple(nids)
     return Topology(
