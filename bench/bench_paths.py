@@ -192,10 +192,14 @@ def main() -> int:
     ap.add_argument("--repo", type=Path, default=BENCH.parent, help="source tree to run pmemctl from")
     ap.add_argument("--blocks", type=int, default=49152, help="size of the terminal benchmark")
     ap.add_argument("--views", default="1024,49152", help="the two sizes of the views benchmark")
-    ap.add_argument("--json-sizes", default="49152", help="sizes of the json benchmark")
+    ap.add_argument("--json-sizes", default="49152",
+                    help="sizes of the json benchmark (196608 needs about 6 M free inodes on /dev/shm)")
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     only = set(args.only.split(","))
+    # ``python -m`` puts the working directory first on sys.path: run from the
+    # source tree measured, so --repo is what runs
+    os.chdir(args.repo)
     ok = True
     with shm_dir("pmemctl-bench-paths-") as tmp_name:
         tmp = Path(tmp_name)
