@@ -49,3 +49,4 @@ def test_odd_values_encode_identically(sim_trees: TreeCache) -> None:
     assert "".join(blocks_json_text(view, **flt)) == _whole(view, **flt)
     # the stream is made of many pieces, none holding the whole document
     assert len(list(blocks_json_text(view, chunk=1, **flt))) == 2 + len(odd)
+    assert len(list(blocks_json_text(view, chunk=2, **flt))) == 2 + 3

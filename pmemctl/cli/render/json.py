@@ -653,23 +653,26 @@ def _blocks_envelope(
     )
 
 
-#: block_range keys before and after ``zones`` (the one non-scalar field).
-_RANGE_HEAD = ("first_block", "last_block", "blocks", "start", "end", "size", "state")
-_RANGE_TAIL = ("removable", "node", "device")
-_RANGE_KEYS = (*_RANGE_HEAD, "zones", *_RANGE_TAIL)
+#: The block_range keys, in schema order (checked before streaming).
+_RANGE_KEYS = ("first_block", "last_block", "blocks", "start", "end", "size", "state", "zones", "removable",
+               "node", "device")
 #: Records sit at depth 2 (envelope, ranges list): braces at 4 spaces, fields at 6.
 _FIELD_SEP = ",\n      "
+_RECORD_SEP = "}" + _FIELD_SEP + "{"  # between two records of one chunk: no string holds a raw newline
 _RANGES_OPEN = '\n  "ranges": ['
 
 
 def blocks_json_text(
-    view: "BlocksView", *, device: Optional[str], node: Optional[int], state: Optional[str], chunk: int = 1024
+    view: "BlocksView", *, device: Optional[str], node: Optional[int], state: Optional[str], chunk: int = 2048
 ) -> Iterator[str]:
     """The text ``json.dumps(blocks_json(...), indent=2, ensure_ascii=False) + "\n"``,
-    byte for byte, in pieces: the envelope is encoded once with an empty
-    ``ranges``, and each record goes through the C encoder (which
-    ``indent`` never uses) with the indented document's separators, so the
-    document is never held whole."""
+    byte for byte, in pieces, so the document is never held whole.
+
+    The envelope is encoded once with an empty ``ranges``.  Records go
+    ``chunk`` at a time through the C encoder (which ``indent`` never uses)
+    with the indented document's field separator; the separators between
+    records and the few distinct zone lists (stood in for by a token holding
+    a NUL, which no sysfs name can) are then put in place with ``str.replace``."""
     bs = view.block_size
     head_text = json.dumps(_blocks_envelope(view, [], device=device, node=node, state=state),
                            indent=2, ensure_ascii=False) + "\n"
@@ -680,26 +683,32 @@ def blocks_json_text(
     _range_json(view.ranges[0], bs)  # the schema check, once
     cut = pos + len(_RANGES_OPEN)
     yield head_text[:cut] + "\n"
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(_FIELD_SEP, ": ")).encode
-    zones_text: dict[Optional[tuple[str, ...]], str] = {None: "null", (): "[]"}
-    pieces: list[str] = []
-    last = len(view.ranges) - 1
-    for i, r in enumerate(view.ranges):
-        zt = zones_text.get(r.zones)
-        if zt is None:
-            zt = zones_text[r.zones] = "[\n        " + ",\n        ".join(
-                json.dumps(z, ensure_ascii=False) for z in r.zones or ()) + "\n      ]"
-        count = r.last - r.first + 1
-        head = encode({"first_block": r.first, "last_block": r.last, "blocks": count,
-                       "start": r.first * bs, "end": (r.last + 1) * bs - 1, "size": count * bs,
-                       "state": r.state.value})
-        tail = encode({"removable": r.removable, "node": r.node, "device": r.device})
-        pieces.append(f"    {{\n      {head[1:-1]}{_FIELD_SEP}\"zones\": {zt}{_FIELD_SEP}{tail[1:-1]}\n    }}"
-                      + ("\n" if i == last else ",\n"))
-        if len(pieces) >= chunk:
-            yield "".join(pieces)
-            pieces.clear()
-    yield "".join(pieces) + "  ]" + head_text[cut + 1:]
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(_FIELD_SEP, ": "), check_circular=False).encode
+    tokens: dict[tuple[str, ...], str] = {}
+    replacements: list[tuple[str, str]] = []
+    ranges = view.ranges
+    for lo in range(0, len(ranges), chunk):
+        rows = []
+        for r in ranges[lo:lo + chunk]:
+            zones: Any = r.zones
+            if zones:
+                token = tokens.get(zones)
+                if token is None:
+                    token = tokens[zones] = f"\0z{len(tokens)}"
+                    replacements.append((json.dumps(token), "[\n        " + ",\n        ".join(
+                        json.dumps(z, ensure_ascii=False) for z in zones) + "\n      ]"))
+                zones = token
+            elif zones is not None:
+                zones = []
+            count = r.last - r.first + 1
+            rows.append({"first_block": r.first, "last_block": r.last, "blocks": count, "start": r.first * bs,
+                         "end": (r.last + 1) * bs - 1, "size": count * bs, "state": r.state.value,
+                         "zones": zones, "removable": r.removable, "node": r.node, "device": r.device})
+        text = encode(rows)[2:-2].replace(_RECORD_SEP, "\n    },\n    {\n      ")
+        for token_json, zones_json in replacements:
+            text = text.replace(token_json, zones_json)
+        yield "    {\n      " + text + ("\n    }\n" if lo + chunk >= len(ranges) else "\n    },\n")
+    yield "  ]" + head_text[cut + 1:]
 
 
 # --------------------------------------------------------------------------
