@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from pathlib import Path
 
 from common import PMEMCTL, alternate, big_tree, peak_rss_mb, report
 
@@ -25,6 +26,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--blocks", type=int, default=49152)
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--keep", action="store_true", help="keep the tree for the next run")
     args = ap.parse_args()
     lsmem = shutil.which("lsmem")
     if lsmem is None:
@@ -32,20 +34,28 @@ def main() -> int:
         return 2
     tree = big_tree(args.blocks)
     print(f"big scenario: {args.blocks} blocks at {tree}")
+    try:
+        return _measure(tree, lsmem, args.runs)
+    finally:
+        if not args.keep:  # a 49,152-block tree is about 1.7 GB of tmpfs
+            shutil.rmtree(tree, ignore_errors=True)
+
+
+def _measure(tree: Path, lsmem: str, runs: int) -> int:
     ok = True
     ours, ref = alternate(
         [*PMEMCTL, "--sysroot", str(tree), "blocks", "-o", OUR_COLS],
         [lsmem, "--sysroot", str(tree), "-o", LSMEM_COLS],
-        args.runs,
+        runs,
     )
     ok &= report("blocks (table) vs lsmem", ours, ref, 0.8)
     ours, ref = alternate(
         [*PMEMCTL, "--sysroot", str(tree), "blocks", "-o", OUR_COLS, "--json"],
         [lsmem, "--sysroot", str(tree), "-J", "-o", LSMEM_COLS],
-        args.runs,
+        runs,
     )
     ok &= report("blocks --json vs lsmem -J", ours, ref, 0.8)
-    ours, ref = alternate([*PMEMCTL, "--version"], [sys.executable, "-c", "import click"], args.runs * 2)
+    ours, ref = alternate([*PMEMCTL, "--version"], [sys.executable, "-c", "import click"], runs * 2)
     ok &= report("--version vs python3 -c 'import click'", ours, ref, 1.3)
     rss = peak_rss_mb([*PMEMCTL, "--sysroot", str(tree), "blocks", "--json"])
     ok_rss = rss <= 60

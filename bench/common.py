@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import resource
 import statistics
 import subprocess
@@ -74,3 +75,68 @@ def report(name: str, ours: float, ref: float, target: float, unit: str = "s") -
     return ok
 
 _ = resource  # resource is used by the child snippet; imported here to fail early where missing
+
+
+# --------------------------------------------------------------------------
+# cpu time, terminals and trees that clean up after themselves (issue 14)
+
+
+def source_env(repo: Path, *, tty: bool = False) -> dict[str, str]:
+    """The environment for running ``python -m pmemctl`` from ``repo``;
+    a terminal run keeps colour and progress (no NO_COLOR)."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(repo) + os.pathsep + e.get("PYTHONPATH", "")
+    e.pop("PMEMCTL_SYSROOT", None)
+    if tty:
+        e.pop("NO_COLOR", None)
+        e.setdefault("TERM", "xterm-256color")
+    else:
+        e["NO_COLOR"] = "1"
+    return e
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def cpu_run(argv: Sequence[str], env_: dict[str, str], *, tty: bool = False) -> float:
+    """CPU seconds (user + system) of one run of ``argv``: piped to a pipe we
+    drain, or (``tty``) under a pseudo-terminal from ``pty.fork``."""
+    before = _children_cpu()
+    if tty:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: stdin/stdout/stderr are the terminal
+            try:
+                os.execvpe(argv[0], list(argv), env_)
+            finally:
+                os._exit(127)
+        try:
+            while os.read(fd, 1 << 16):
+                pass
+        except OSError:  # EIO: the child closed the terminal
+            pass
+        finally:
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        rc = os.waitstatus_to_exitcode(status)
+    else:
+        proc = subprocess.run(argv, env=env_, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        rc = proc.returncode
+    if rc != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {rc}")
+    return _children_cpu() - before
+
+
+def shm_dir(prefix: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary directory on tmpfs where there is one (removed on exit)."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    return tempfile.TemporaryDirectory(prefix=prefix, dir=base)
+
+
+def check(name: str, value: float, target: float, unit: str = "x", detail: str = "") -> bool:
+    """One figure next to its target; True when it meets it."""
+    ok = value <= target
+    print(f"{name:<58} {value:8.3f}{unit}  target <= {target:.2f}{unit}  {'OK' if ok else 'MISSED'}"
+          + (f"  ({detail})" if detail else ""))
+    return ok

@@ -9,9 +9,10 @@ sysfs-bus-nd, sysfs-bus-dax, sysfs-devices-memory, sysfs-devices-node).
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Sequence, TypeVar
+from typing import Callable, Iterable, Mapping, Optional, Sequence, TypeVar
 
 from pmemctl.errors import BadAttribute, NotFound
 from pmemctl.model.attrs import bus_of as _bus_of
@@ -468,7 +469,10 @@ def read_blocks(
     devices: list[DaxDevice],
     nodes: list[int],
     fields: frozenset[str] = BLOCK_FIELDS,
+    node_links: Optional[dict[int, int]] = None,
 ) -> list[MemoryBlock]:
+    """Read the blocks ``indexes`` (a vanished one is left out).  ``node_links``:
+    block → node already read from the node directories (else listed here)."""
     base = paths.MEMORY + "/memory"
     states = door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
     zones_raw: Optional[list[Optional[str]]] = None
@@ -482,7 +486,9 @@ def read_blocks(
     removable_raw = (
         door.read_many([f"memory{i}/removable" for i in indexes], paths.MEMORY) if "removable" in fields else None
     )
-    node_of = _block_nodes(door, nodes, indexes) if "node" in fields else {}
+    node_of: dict[int, int] = {}
+    if "node" in fields:
+        node_of = node_links if node_links is not None else _block_nodes(door, nodes, indexes)
 
     # Ownership: block start (N × block size; N == phys_index, the block id,
     # drivers/base/memory.c) inside one of the device's ranges (kernel-abi.md §4.2).
@@ -578,13 +584,14 @@ def _classify(
     tier: Optional[int],
     access0: Optional[AccessClass],
     stranded: Sequence[StrandedMemory] = (),
+    boot_count: int = 0,
 ) -> tuple[NodeKind, tuple[str, ...]]:
     """DRAM / PMEM / CXL / unknown, with the evidence.  The kernel does not
     label nodes (hwloc#498), so this is inferred from who owns the memory
     (stranded kmem memory still counts as its device's kind)."""
     evidence: list[str] = []
     stranded_of = {i: s for s in stranded for i in s.blocks}
-    boot_blocks = [b for b in node_blocks if b.device is None and b.index not in stranded_of]
+    boot = boot_count + sum(1 for b in node_blocks if b.device is None and b.index not in stranded_of)
     here = {stranded_of[b.index].device: stranded_of[b.index] for b in node_blocks if b.index in stranded_of}
     for s in here.values():
         evidence.append(f"{len(s.blocks)} memory block(s) stranded from {s.device} (System RAM (kmem) in "
@@ -592,8 +599,8 @@ def _classify(
     kmem_devs = [d for d in backing if d.driver == "kmem"]
     if cpus:
         evidence.append(f"has CPUs {','.join(map(str, cpus[:8]))}{'...' if len(cpus) > 8 else ''}")
-    if boot_blocks:
-        evidence.append(f"{len(boot_blocks)} memory block(s) not owned by any dax device (boot memory)")
+    if boot:
+        evidence.append(f"{boot} memory block(s) not owned by any dax device (boot memory)")
     for dev in kmem_devs:
         origin = f"namespace {dev.namespace}" if dev.namespace else f"{dev.source} memory"
         evidence.append(f"{dev.name} ({origin}) is bound to kmem and hot-adds memory here")
@@ -604,7 +611,7 @@ def _classify(
         evidence.append(f"in memory_tier{tier}")
     if access0 is not None and access0.read_latency is not None:
         evidence.append(f"HMAT read latency {access0.read_latency} ns")
-    if boot_blocks or (cpus and not kmem_devs and not here):
+    if boot or (cpus and not kmem_devs and not here):
         return NodeKind.DRAM, tuple(evidence)
     sources = ({d.source for d in kmem_devs} | {s.source for s in here.values()}) or {d.source for d in backing}
     if sources == {"nvdimm"}:
@@ -622,7 +629,10 @@ def read_nodes(
     tiers: list[MemoryTier],
     blocks_read: bool,
     stranded: Sequence[StrandedMemory] = (),
+    boot: Optional[Mapping[int, BootMemory]] = None,
 ) -> list[NumaNode]:
+    """The nodes; ``boot``: boot memory per node summed from /proc/zoneinfo
+    (its blocks are then not in ``blocks``)."""
     online = _opt(door, paths.NODE + "/online", parse_cpulist, "a node list") or tuple(ids)
     has_memory = set(_opt(door, paths.NODE + "/has_memory", parse_cpulist, "a node list") or ())
     has_normal = set(_opt(door, paths.NODE + "/has_normal_memory", parse_cpulist, "a node list") or ())
@@ -655,13 +665,18 @@ def read_nodes(
                 online_count += 1
                 if b.zones:
                     zone_blocks[b.zones[0]] = zone_blocks.get(b.zones[0], 0) + 1
+        own_boot = (boot or {}).get(nid, _NO_BOOT)
+        online_count += own_boot.online
+        for zone, count in own_boot.zones.items():
+            zone_blocks[zone] = zone_blocks.get(zone, 0) + count
         backing = [
             d for d in devices
             if d.target_node == nid or any(b.device == d.name for b in node_blocks)
         ]
         access0 = _read_access(door, npath, "access0")
         access1 = _read_access(door, npath, "access1")
-        kind, evidence = _classify(nid, cpus, node_blocks, backing, tier_of.get(nid), access0, stranded)
+        kind, evidence = _classify(nid, cpus, node_blocks, backing, tier_of.get(nid), access0, stranded,
+                                   own_boot.total)
         out.append(
             NumaNode(
                 id=nid,
@@ -673,7 +688,7 @@ def read_nodes(
                 access0=access0,
                 access1=access1,
                 memory_tier=tier_of.get(nid),
-                blocks_total=len(node_blocks),
+                blocks_total=len(node_blocks) + own_boot.total,
                 blocks_online=online_count,
                 zone_blocks=dict(sorted(zone_blocks.items())),
                 dax_devices=tuple(d.name for d in backing),
@@ -690,26 +705,207 @@ def read_nodes(
 # entry point
 
 
+@dataclass(frozen=True)
+class BootMemory:
+    """One node's memory blocks outside every dax device's ranges, counted
+    without reading them: ``total`` from the node directory, ``online`` and
+    the zone mix from /proc/zoneinfo."""
+
+    total: int
+    online: int
+    zones: Mapping[str, int]
+
+
+_NO_BOOT = BootMemory(0, 0, {})
+PROC_ZONEINFO = "/proc/zoneinfo"
+_ZONE_HEAD_RE = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)")
+
+
+def read_zoneinfo(door: SysfsRoot) -> Optional[dict[int, dict[str, int]]]:
+    """node → zone → present bytes, from /proc/zoneinfo; None when it is absent."""
+    text = door.read_optional(PROC_ZONEINFO)
+    if text is None:
+        return None
+    page = os.sysconf("SC_PAGE_SIZE")
+    out: dict[int, dict[str, int]] = {}
+    where: Optional[tuple[int, str]] = None
+    for line in text.splitlines():
+        m = _ZONE_HEAD_RE.match(line)
+        if m:
+            where = (int(m.group(1)), m.group(2))
+            continue
+        words = line.split()
+        if where is not None and len(words) == 2 and words[0] == "present":
+            try:
+                out.setdefault(where[0], {})[where[1]] = int(words[1]) * page
+            except ValueError as err:
+                raise BadAttribute(PROC_ZONEINFO, line, "present <pages>") from err
+            where = None
+    return out
+
+
+def boot_memory(zoneinfo: Mapping[int, Mapping[str, int]], totals: Mapping[int, int],
+                blocks: Iterable[MemoryBlock], block_size: int) -> dict[int, BootMemory]:
+    """Each node's boot memory (``totals``: its blocks outside dax devices'
+    ranges): the zone's present bytes less the device blocks read online in
+    it.  A zone counts the blocks wholly inside it (a block spanning two zones
+    reads ``none``, and has no zone); online counts every block with any
+    present page."""
+    present = {nid: dict(zones) for nid, zones in zoneinfo.items()}
+    for b in blocks:
+        if b.online and b.zones and b.node is not None and b.node in present:
+            zone = present[b.node]
+            zone[b.zones[0]] = zone.get(b.zones[0], 0) - block_size
+    out: dict[int, BootMemory] = {}
+    for nid, total in totals.items():
+        zones = {z: n for z, n in present.get(nid, {}).items() if n > 0} if total else {}
+        online = min(total, -(-sum(zones.values()) // block_size))
+        out[nid] = BootMemory(total, online, {z: n // block_size for z, n in zones.items() if n >= block_size})
+    return out
+
+
+#: Which memory blocks :func:`discover` reads (see its docstring).
+BLOCK_SCOPES = ("all", "nodes", "devices")
+
+
+def device_block_indexes(door: SysfsRoot, devices: Iterable[DaxDevice], block_size: Optional[int]) -> list[int]:
+    """The block indexes inside dax devices' ranges that can exist: every
+    range of a device bound to kmem, and the ranges of other devices whose
+    first block exists (memory kmem left behind when it was unbound: kmem
+    adds and removes memory a whole range at a time)."""
+    if not block_size:
+        return []
+    out: set[int] = set()
+    for dev in devices:
+        for lo, hi in dev.ranges():
+            idx = kmem_blocks([(lo, hi)], block_size)
+            if idx and (dev.driver == "kmem" or door.exists(paths.memory_block(idx[0]))):
+                out.update(idx)
+    return sorted(out)
+
+
+def node_links(door: SysfsRoot, nodes: Iterable[int]) -> dict[int, int]:
+    """Block index → node, from the node directories' memoryN links (one readdir per node)."""
+    out: dict[int, int] = {}
+    for nid in nodes:
+        for entry in door.listdir(paths.node_dir(nid)):
+            m = _MEMORY_DIR_RE.match(entry)
+            if m:
+                out[int(m.group(1))] = nid
+    return out
+
+
+def node_block_indexes(door: SysfsRoot, nodes: Iterable[int]) -> list[int]:
+    """The block indexes the node directories link, sorted."""
+    return sorted(node_links(door, nodes))
+
+
+@dataclass
+class _Scope:
+    """What :func:`discover` reads of the blocks, decided before reading them."""
+
+    indexes: list[int]
+    links: Optional[dict[int, int]] = None  # block → node, when the node directories were listed
+    zoneinfo: Optional[dict[int, dict[str, int]]] = None  # set: boot memory comes from it
+    boot_totals: Optional[dict[int, int]] = None  # node → its blocks outside dax devices' ranges
+    any_block: Optional[int] = None  # some block that exists
+
+
+#: memoryN names in a node directory's listing joined by newlines (counted in C).
+_MEMORY_LINE_RE = re.compile(r"^memory(\d+)$", re.M)
+
+
+def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: list[int]) -> _Scope:
+    """Block indexes to read for ``scope`` (see :func:`discover`)."""
+    if scope == "all":
+        return _Scope(block_indexes(door))
+    block_size = _opt_hex(door, paths.BLOCK_SIZE_BYTES)
+    block_size = block_size if block_size and block_size > 0 else None
+    if scope == "devices":
+        return _Scope(device_block_indexes(door, devices, block_size))
+    zoneinfo = read_zoneinfo(door) if block_size else None
+    if zoneinfo is not None:
+        return _zoneinfo_scope(door, zoneinfo, device_block_indexes(door, devices, block_size), nids)
+    links = node_links(door, nids)
+    if not links:  # a kernel without the nodeK/memoryN links
+        return _Scope(block_indexes(door))
+    return _Scope(sorted(links), links)
+
+
+def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned: list[int],
+                    nids: list[int]) -> _Scope:
+    """Read only the dax devices' blocks; count each node's others from its
+    listing (a readdir, and a count in C: nothing per block in Python)."""
+    links: dict[int, int] = {}
+    counts: dict[int, int] = {}
+    any_block: Optional[int] = None
+    for nid in nids:
+        text = "\n".join(door.listdir(paths.node_dir(nid)))
+        found = _MEMORY_LINE_RE.findall(text)
+        counts[nid] = len(found)
+        if found and any_block is None:
+            any_block = int(found[0])
+        if found and owned:
+            names = set(found)
+            links.update((i, nid) for i in owned if str(i) in names)
+    if any_block is None:  # a kernel without the nodeK/memoryN links
+        return _Scope(block_indexes(door))
+    for nid in links.values():
+        counts[nid] -= 1
+    return _Scope(sorted(links), links, zoneinfo, counts, any_block)
+
+
+def _first_block(door: SysfsRoot, scope: _Scope, name: str) -> Optional[int]:
+    """A block whose directory tells whether valid_zones exists (any block does)."""
+    if scope.any_block is not None:
+        return scope.any_block
+    if scope.links:
+        return min(scope.links)
+    if name == "all":
+        return scope.indexes[0] if scope.indexes else None
+    if door.exists(paths.memory_block(0)):
+        return 0
+    found = next((i for i in scope.indexes if door.exists(paths.memory_block(i))), None)
+    if found is None:
+        found = next(iter(node_block_indexes(door, node_ids(door))), None)
+    return found
+
+
 def discover(
     door: SysfsRoot,
     *,
     with_nd: bool = True,
     with_blocks: bool = True,
     block_fields: frozenset[str] = BLOCK_FIELDS,
+    block_scope: str = "all",
 ) -> Topology:
     """Read the whole machine (or the parts asked for) into a Topology.
 
     ``block_fields`` limits the per-block reads to what a view needs; state is
-    always read.  Raises NotASysfsTree when the sysroot has no /sys/devices.
+    always read.  ``block_scope`` limits which blocks are read:
+
+    * ``all``: every memoryN;
+    * ``nodes``: the blocks the node directories link, found without listing
+      /sys/devices/system/memory.  Where /proc/zoneinfo exists only the blocks
+      inside dax devices' ranges are read, and each node's boot memory is
+      counted from zoneinfo (:func:`boot_memory`; those blocks are then not in
+      ``Topology.blocks``).  A kernel without the node links falls back to ``all``;
+    * ``devices``: only blocks inside dax devices' ranges (boot memory is left
+      out, and so are the blocks' nodes unless asked for).
+
+    Raises NotASysfsTree when the sysroot has no /sys/devices.
     """
     door.require_sysfs()
+    if block_scope not in BLOCK_SCOPES:
+        raise ValueError(f"block_scope must be one of {BLOCK_SCOPES}")
     nd = read_nd(door) if with_nd else _NdScan([], [], [], [], {})
     dax_regions, devices = read_dax(door, nd.nd_dax_owner)
-    indexes = block_indexes(door) if with_blocks else []
-    policy = read_policy(door, indexes[0] if indexes else None)
     nids = node_ids(door)
+    scope = _block_scope(door, block_scope, devices, nids) if with_blocks else _Scope([])
+    policy = read_policy(door, _first_block(door, scope, block_scope) if with_blocks else None)
+    forced = frozenset({"device"} if block_scope == "devices" else {"device", "node"})
     blocks = (
-        read_blocks(door, indexes, policy.block_size, devices, nids, block_fields | {"device", "node"})
+        read_blocks(door, scope.indexes, policy.block_size, devices, nids, block_fields | forced, scope.links)
         if with_blocks
         else []
     )
@@ -723,7 +919,10 @@ def discover(
         ]
     tiers = read_tiers(door)
     stranded = read_stranded(door, devices, blocks, policy.block_size) if with_blocks else []
-    nodes = read_nodes(door, nids, blocks, devices, tiers, with_blocks, stranded)
+    boot = None
+    if scope.zoneinfo is not None and scope.boot_totals is not None and policy.block_size:
+        boot = boot_memory(scope.zoneinfo, scope.boot_totals, blocks, policy.block_size)
+    nodes = read_nodes(door, nids, blocks, devices, tiers, with_blocks, stranded, boot)
     possible = _opt(door, paths.NODE + "/possible", parse_cpulist, "a node list") or tuple(nids)
     return Topology(
         sysroot=door.root,

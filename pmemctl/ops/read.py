@@ -67,9 +67,14 @@ def _region_name(value: str) -> str:
 
 
 def list_view(door: SysfsRoot, flt: ListFilter = ListFilter()) -> ListView:
-    """Everything, nested bus → region → namespace → dax device, filtered."""
+    """Everything, nested bus → region → namespace → dax device, filtered.
+
+    The view's topology holds only the blocks inside dax devices' ranges
+    (what the MEMORY column counts): boot memory is not read, and its nodes'
+    block counts are not filled in."""
     _check_mode(flt.mode)
-    topo = discover(door, block_fields=frozenset({"state"}))
+    # Only the blocks inside dax devices' ranges: the MEMORY column counts them.
+    topo = discover(door, block_fields=frozenset({"state"}), block_scope="devices")
     region_filter = _region_name(flt.region) if flt.region else None
     _check_list_objects(topo, flt, region_filter)
     narrowing = any((flt.namespace, flt.device, flt.mode))
@@ -344,8 +349,13 @@ def node_lists(nodes: Sequence[NumaNode]) -> NodeLists:
 
 
 def topology_view(door: SysfsRoot) -> TopologyView:
-    """Nodes, distances, tiers, HMAT, node kinds and placement hints."""
-    topo = discover(door, block_fields=frozenset({"state", "zones"}))
+    """Nodes, distances, tiers, HMAT, node kinds and placement hints.
+
+    Where /proc/zoneinfo exists, the view's topology holds only the blocks
+    inside dax devices' ranges; boot memory is counted per node, not read."""
+    # Zone mix needs the zones of online blocks only; the node directories
+    # name the blocks, so /sys/devices/system/memory is never listed.
+    topo = discover(door, block_fields=frozenset({"state", "online_zones"}), block_scope="nodes")
     warnings = _tier_warnings(topo) + _movable_only_warnings(topo) + _stranded_warnings(topo)
     return TopologyView(topo, topo.nodes, node_lists(topo.nodes), tuple(warnings))
 

@@ -49,9 +49,14 @@ def command(
         app.open_door(writes=False), columns=cols, per_block=per_block, device=device, node=node, state=state
     )
     if as_json:
-        from pmemctl.cli.render.json import blocks_json
+        import sys
 
-        app.emit_json(blocks_json(view, device=device, node=node, state=state))
+        from pmemctl.cli.render.json import blocks_json_text
+
+        # Streamed: the per-block document of a big machine is never held whole.
+        for piece in blocks_json_text(view, device=device, node=node, state=state):
+            sys.stdout.write(piece)
+        sys.stdout.flush()
         return
     from pmemctl.cli.render.blocks import blocks_document
 

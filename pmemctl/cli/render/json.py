@@ -32,6 +32,7 @@ Type notation: ``int``, ``string``, ``bool``, ``T|null``, ``array<T>``,
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional
@@ -41,7 +42,7 @@ from pmemctl.cli.render.common import dax_block_counts
 
 if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.model.records import AccessClass, DaxDevice, Namespace, Policy, Region
-    from pmemctl.ops.read import BlocksView, ListFilter, ListView, TopologyView
+    from pmemctl.ops.read import BlockRange, BlocksView, ListFilter, ListView, TopologyView
 
 
 #: (value, meaning) pairs of a key whose values form a closed set
@@ -603,34 +604,41 @@ def list_json(view: "ListView", flt: "ListFilter") -> dict[str, Any]:
 # blocks
 
 
+def _range_json(r: "BlockRange", bs: int) -> dict[str, Any]:
+    return _obj(
+        "block_range",
+        first_block=r.first,
+        last_block=r.last,
+        blocks=r.count,
+        start=r.start(bs),
+        end=r.end(bs),
+        size=r.count * bs,
+        state=r.state.value,
+        zones=None if r.zones is None else list(r.zones),
+        removable=r.removable,
+        node=r.node,
+        device=r.device,
+    )
+
+
 def blocks_json(
     view: "BlocksView", *, device: Optional[str], node: Optional[int], state: Optional[str]
 ) -> dict[str, Any]:
     bs = view.block_size
-    ranges = [
-        _obj(
-            "block_range",
-            first_block=r.first,
-            last_block=r.last,
-            blocks=r.count,
-            start=r.start(bs),
-            end=r.end(bs),
-            size=r.count * bs,
-            state=r.state.value,
-            zones=None if r.zones is None else list(r.zones),
-            removable=r.removable,
-            node=r.node,
-            device=r.device,
-        )
-        for r in view.ranges
-    ]
+    return _blocks_envelope(view, [_range_json(r, bs) for r in view.ranges], device=device, node=node, state=state)
+
+
+def _blocks_envelope(
+    view: "BlocksView", ranges: list[dict[str, Any]], *, device: Optional[str], node: Optional[int],
+    state: Optional[str],
+) -> dict[str, Any]:
     online_blocks = sum(r.count for r in view.ranges if r.state.value == "online")
     offline_blocks = sum(r.count for r in view.ranges) - online_blocks
     return envelope(
         "blocks",
         "blocks",
         view.topology.sysroot,
-        block_size_bytes=bs,
+        block_size_bytes=view.block_size,
         columns=list(view.columns),
         per_block=view.per_block,
         filters=_obj("blocks_filters", device=device, node=node, state=state),
@@ -643,6 +651,64 @@ def blocks_json(
             offline_blocks=offline_blocks,
         ),
     )
+
+
+#: The block_range keys, in schema order (checked before streaming).
+_RANGE_KEYS = ("first_block", "last_block", "blocks", "start", "end", "size", "state", "zones", "removable",
+               "node", "device")
+#: Records sit at depth 2 (envelope, ranges list): braces at 4 spaces, fields at 6.
+_FIELD_SEP = ",\n      "
+_RECORD_SEP = "}" + _FIELD_SEP + "{"  # between two records of one chunk: no string holds a raw newline
+_RANGES_OPEN = '\n  "ranges": ['
+
+
+def blocks_json_text(
+    view: "BlocksView", *, device: Optional[str], node: Optional[int], state: Optional[str], chunk: int = 2048
+) -> Iterator[str]:
+    """The text ``json.dumps(blocks_json(...), indent=2, ensure_ascii=False) + "\n"``,
+    byte for byte, in pieces, so the document is never held whole.
+
+    The envelope is encoded once with an empty ``ranges``.  Records go
+    ``chunk`` at a time through the C encoder (which ``indent`` never uses)
+    with the indented document's field separator; the separators between
+    records and the few distinct zone lists (stood in for by a token holding
+    a NUL, which no sysfs name can) are then put in place with ``str.replace``."""
+    bs = view.block_size
+    head_text = json.dumps(_blocks_envelope(view, [], device=device, node=node, state=state),
+                           indent=2, ensure_ascii=False) + "\n"
+    pos = head_text.find(_RANGES_OPEN + "]")
+    if not view.ranges or pos < 0 or _CHECKS["block_range"][0] != _RANGE_KEYS:
+        yield json.dumps(blocks_json(view, device=device, node=node, state=state), indent=2, ensure_ascii=False) + "\n"
+        return
+    _range_json(view.ranges[0], bs)  # the schema check, once
+    cut = pos + len(_RANGES_OPEN)
+    yield head_text[:cut] + "\n"
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(_FIELD_SEP, ": "), check_circular=False).encode
+    tokens: dict[tuple[str, ...], str] = {}
+    replacements: list[tuple[str, str]] = []
+    ranges = view.ranges
+    for lo in range(0, len(ranges), chunk):
+        rows = []
+        for r in ranges[lo:lo + chunk]:
+            zones: Any = r.zones
+            if zones:
+                token = tokens.get(zones)
+                if token is None:
+                    token = tokens[zones] = f"\0z{len(tokens)}"
+                    replacements.append((json.dumps(token), "[\n        " + ",\n        ".join(
+                        json.dumps(z, ensure_ascii=False) for z in zones) + "\n      ]"))
+                zones = token
+            elif zones is not None:
+                zones = []
+            count = r.last - r.first + 1
+            rows.append({"first_block": r.first, "last_block": r.last, "blocks": count, "start": r.first * bs,
+                         "end": (r.last + 1) * bs - 1, "size": count * bs, "state": r.state.value,
+                         "zones": zones, "removable": r.removable, "node": r.node, "device": r.device})
+        text = encode(rows)[2:-2].replace(_RECORD_SEP, "\n    },\n    {\n      ")
+        for token_json, zones_json in replacements:
+            text = text.replace(token_json, zones_json)
+        yield "    {\n      " + text + ("\n    }\n" if lo + chunk >= len(ranges) else "\n    },\n")
+    yield "  ]" + head_text[cut + 1:]
 
 
 # --------------------------------------------------------------------------
