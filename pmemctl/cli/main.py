@@ -183,6 +183,29 @@ def _json_command(root: click.Group, argv: list[str]) -> Optional[str]:
     return " ".join(words) or None
 
 
+def _check_sysroot(ctx: click.Context, value: Optional[str]) -> str:
+    """--sysroot / PMEMCTL_SYSROOT must name an existing directory.
+
+    An empty or blank value is refused rather than read as ``/``: an unset
+    variable in a rehearsal script must not reach the live machine.  (click
+    ignores an empty environment variable, so it is looked at here.)
+    """
+    from click.core import ParameterSource
+
+    source = ctx.get_parameter_source("sysroot")
+    where = "--sysroot"
+    if source == ParameterSource.ENVIRONMENT:
+        where = ENV_SYSROOT
+    elif source in (ParameterSource.DEFAULT, None) and ENV_SYSROOT in os.environ:
+        value, where = os.environ[ENV_SYSROOT], ENV_SYSROOT
+    if value is None or not value.strip():
+        raise click.BadParameter("it is empty; give a directory (--sysroot / for this machine)",
+                                 ctx=ctx, param_hint=f"'{where}'")
+    if not os.path.isdir(value):
+        raise click.BadParameter(f"{value} is not a directory", ctx=ctx, param_hint=f"'{where}'")
+    return value
+
+
 def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     from click.shell_completion import CompletionItem
 
@@ -227,6 +250,8 @@ def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -
 @click.pass_context
 def cli(ctx: click.Context, sysroot: str, color: Optional[bool], quiet: bool, traceback: bool) -> None:
     app = ctx.ensure_object(App)
+    if not ctx.resilient_parsing:  # completion must not fail on a half-typed sysroot
+        sysroot = _check_sysroot(ctx, sysroot)
     app.configure(sysroot=sysroot, color=color, quiet=quiet, traceback=traceback)
 
 
