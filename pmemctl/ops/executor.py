@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Optional
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import Interrupted, KernelError, Locked, PmemctlError
 from pmemctl.ops.actions.base import (
     Action,
@@ -189,7 +190,7 @@ class Executor:
         try:
             pending = self.journal.load()
             if pending is not None:
-                raise unfinished_error(pending)
+                raise unfinished_error(pending, self.door.root)
             if plan.is_noop:
                 out = Outcome(OutcomeStatus.NO_CHANGE, plan.title, already=list(plan.already),
                               message="nothing to do: " + ("; ".join(plan.already) or "already as requested"))
@@ -250,8 +251,7 @@ class Executor:
                     raise Interrupted(
                         f"interrupted during step {i + 1} of {len(plan.actions)} ({action.describe()}); "
                         "the steps done so far are recorded in the journal",
-                        hint="run 'pmemctl rollback' to undo them or 'pmemctl resume' to finish "
-                        "('pmemctl status' shows where it stopped)",
+                        hint=recovery_hint(self.door.root, "undo them", "finish", "shows where it stopped"),
                     ) from None
                 done.append((i, action))
                 unit_changed = True
@@ -388,7 +388,8 @@ class Executor:
             if not self.door.exists(f"{paths.DAX_DEVICES}/{dev}"):
                 lines.append(f"{dev} has disappeared")
             elif drv is None:
-                lines.append(f"{dev} is bound to NO driver: run 'pmemctl reconfigure {dev} --mode devdax'")
+                run = command_line("reconfigure", dev, "--mode", "devdax", sysroot=self.door.root)
+                lines.append(f"{dev} is bound to NO driver: run '{run}'")
             else:
                 mode = "system-ram" if drv == "kmem" else "devdax"
                 lines.append(f"{dev} is bound to {drv} ({mode})")
@@ -415,10 +416,16 @@ def _any_undone(results: list[ActionResult]) -> bool:
     return any(r.status is StepStatus.UNDONE for r in results)
 
 
-def unfinished_error(rec: JournalRecord) -> Locked:
+def recovery_hint(sysroot: str, undo: str, finish: str, status: str) -> str:
+    """"run 'pmemctl rollback' to ..., 'pmemctl resume' to ...", for this sysroot."""
+    rollback, resume, show = (command_line(w, sysroot=sysroot) for w in ("rollback", "resume", "status"))
+    return f"run '{rollback}' to {undo} or '{resume}' to {finish} ('{show}' {status})"
+
+
+def unfinished_error(rec: JournalRecord, sysroot: str = "/") -> Locked:
     h = rec.header
     return Locked(
         f"an earlier change did not finish ({h.get('plan', {}).get('title', '?')}, "
         f"started {h.get('started', '?')} by pid {h.get('pid', '?')}, state {h.get('state', '?')})",
-        hint="run 'pmemctl resume' to finish it or 'pmemctl rollback' to undo it ('pmemctl status' shows it)",
+        hint=recovery_hint(sysroot, "undo it", "finish it", "shows it"),
     )

@@ -105,7 +105,7 @@ def _finish(app: App, command: str, result: Any, as_json: bool, all_steps: bool,
     else:
         from pmemctl.cli.render.change import change_document
 
-        app.show(change_document(result, all_steps=all_steps))
+        app.show(change_document(result, all_steps=all_steps, sysroot=app.sysroot))
     return exit_code_of(result, force)
 
 
@@ -227,7 +227,7 @@ def status(app: App, as_json: bool) -> int:
     else:
         from pmemctl.cli.render.change import status_document
 
-        app.show(status_document(st))
+        app.show(status_document(st, sysroot=app.sysroot))
     from pmemctl.errors import ExitCode
 
     return int(ExitCode.LOCKED if st.unfinished else ExitCode.OK)
@@ -243,7 +243,7 @@ def _recovery(app: App, name: str, as_json: bool) -> int:
     if as_json:
         app.emit_json(recovery_json(name, app.sysroot, outcome))
     else:
-        app.show(Document.of(outcome_blocks(outcome)))
+        app.show(Document.of(outcome_blocks(outcome, sysroot=app.sysroot)))
     if name == "rollback" and outcome.status == "rolled-back":
         return 0  # undoing was the request, and it is done
     return int(outcome.exit_code)

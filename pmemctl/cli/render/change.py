@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from pmemctl.cli.render.doc import Block, Document, KeyValues, Lines
 from pmemctl.cli.render.json import OBJECTS, _obj, enum_value, envelope
+from pmemctl.commandline import command_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.ops.actions.base import Write
@@ -72,7 +73,7 @@ def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -
     return blocks
 
 
-def outcome_blocks(outcome: "Outcome") -> list[Block]:
+def outcome_blocks(outcome: "Outcome", *, sysroot: str = "/") -> list[Block]:
     blocks: list[Block] = []
     status = enum_value(outcome.status)  # a plain string or a str-Enum member: the same words
     word = {
@@ -98,7 +99,8 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
     if status in ("rollback-incomplete",):
         blocks.append(
             Lines(
-                ("the journal was kept: 'pmemctl status' shows it, 'pmemctl rollback' retries the undo",),
+                (f"the journal was kept: '{command_line('status', sysroot=sysroot)}' shows it, "
+                 f"'{command_line('rollback', sysroot=sysroot)}' retries the undo",),
                 title="Next step",
                 indent=2,
             )
@@ -106,12 +108,12 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
     return blocks
 
 
-def change_document(result: "ChangeResult", *, all_steps: bool = False) -> Document:
+def change_document(result: "ChangeResult", *, all_steps: bool = False, sysroot: str = "/") -> Document:
     blocks = plan_blocks(result.plan, all_steps=all_steps, writes=result.dry_run)
     if result.dry_run:
         blocks.append(Lines(("dry run: nothing was written",), style="italic"))
     elif result.outcome is not None:
-        blocks.extend(outcome_blocks(result.outcome))
+        blocks.extend(outcome_blocks(result.outcome, sysroot=sysroot))
     return Document.of(blocks)
 
 
@@ -200,14 +202,15 @@ def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
     )
 
 
-def status_document(status: "Status") -> Document:
+def status_document(status: "Status", *, sysroot: str = "/") -> Document:
     blocks: list[Block] = []
     if status.unfinished:
         u = status.unfinished
         blocks.append(
             KeyValues(
                 tuple((str(k), str(enum_value(v))) for k, v in u.items()),
-                title="UNFINISHED change (run 'pmemctl resume' or 'pmemctl rollback')",
+                title=f"UNFINISHED change (run '{command_line('resume', sysroot=sysroot)}' "
+                      f"or '{command_line('rollback', sysroot=sysroot)}')",
                 key_width=12,
             )
         )
