@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional, TypeVar
 import click
 
 from pmemctl.cli.app import App
-from pmemctl.cli.commands import json_option
+from pmemctl.cli.commands import Seconds, WholeNumber, json_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -154,7 +154,8 @@ def reconfigure(
 def _block_options(f: F) -> F:
     f = click.option("--blocks", "block_list", metavar="LIST", help="Memory blocks, like 33-40,45.")(f)
     f = click.option("--size", metavar="SIZE", help="How much memory (4G, 512M): whole blocks, rounded down.")(f)
-    f = click.option("--count", type=int, metavar="N", help="How many blocks.")(f)
+    f = click.option("--count", type=WholeNumber(1, "a count of blocks"), metavar="N",
+                     help="How many blocks (1 or more).")(f)
     return f
 
 
@@ -187,8 +188,8 @@ def online(
 @click.argument("device", metavar="[DEV]", required=False)
 @_block_options
 @click.option(
-    "--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
-    help="Give up on a block after this long (the kernel would retry forever).",
+    "--timeout", type=Seconds(), default=30.0, show_default=True, metavar="SECONDS",
+    help="Give up on a block after this long (the kernel would retry forever); more than 0, at most 86400.",
 )
 @_common_options
 @json_option
