@@ -89,6 +89,9 @@ class PmemctlGroup(LazyGroup):
                                 json_command=json_command, sysroot=app.sysroot)
         else:
             code = rv if isinstance(rv, int) else 0
+        note = app.root_only_note()
+        if note is not None and not app.quiet:
+            click.echo(f"pmemctl: {note}", err=True)
         if not standalone_mode:
             return code
         sys.exit(code)

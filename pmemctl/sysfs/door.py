@@ -95,6 +95,9 @@ class SysfsRoot:
         # Prefix joined in front of kernel paths; "" for the real root.
         self._prefix = "" if self.root == "/" else self.root
         self._real_root = os.path.realpath(self.root)
+        #: Kernel paths an optional read was refused (EACCES/EPERM): root-only
+        #: attributes (mode 0400) read as None by an ordinary user.
+        self.denied: set[str] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r})"
@@ -159,13 +162,17 @@ class SysfsRoot:
         Older kernels lack attributes (e.g. dax ``align`` before 5.10, memory
         tiers before 6.1); that is not an error.  Also None on ENXIO, which
         several nd attributes return while their device is disabled
-        (namespace ``resource`` with size 0, kernel-abi.md §7.7).
+        (namespace ``resource`` with size 0, kernel-abi.md §7.7).  And None,
+        noted in :attr:`denied`, for an attribute only root may read.
         """
         try:
             fd = os.open(self._prefix + kpath, os.O_RDONLY)
         except FileNotFoundError:
             return None
         except NotADirectoryError:
+            return None
+        except PermissionError:
+            self.denied.add(kpath)
             return None
         except OSError as err:
             raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
