@@ -73,7 +73,9 @@ def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -
     return blocks
 
 
-def outcome_blocks(outcome: "Outcome", *, sysroot: str = "/") -> list[Block]:
+def outcome_blocks(outcome: "Outcome", *, sysroot: str = "/", recovery: Optional[str] = None) -> list[Block]:
+    """The outcome in words; ``recovery`` names the command (``rollback``,
+    ``resume``) when the run replayed a journal rather than a plan of its own."""
     blocks: list[Block] = []
     status = enum_value(outcome.status)  # a plain string or a str-Enum member: the same words
     word = {
@@ -84,8 +86,13 @@ def outcome_blocks(outcome: "Outcome", *, sysroot: str = "/") -> list[Block]:
         "rollback-incomplete": "FAILED, and undoing it failed too",
         "failed": "FAILED; nothing was changed",
     }.get(status, status)
+    restored = recovery == "rollback" and status == "rolled-back"
+    if restored:  # undoing was the request, and it is done
+        word = "done: everything the unfinished change had done is undone"
     pairs = [("result", word), ("what", outcome.title)]
-    if status not in ("changed", "no-change"):
+    if restored:
+        pairs.append(("detail", outcome.message))
+    elif status not in ("changed", "no-change"):
         pairs.append(("cause", outcome.message))
     if outcome.changed_units and outcome.failed_units:
         pairs.append(("changed", ", ".join(outcome.changed_units)))
@@ -94,6 +101,9 @@ def outcome_blocks(outcome: "Outcome", *, sysroot: str = "/") -> list[Block]:
     failed = [r for r in outcome.results if r.status in ("failed", "undo-failed")]
     if failed:
         blocks.append(Lines(tuple(f"{enum_value(r.status)}: {r.error}" for r in failed), title="Failures", indent=2))
+    undo = [r.action.describe() for r in outcome.results if enum_value(r.status) == "undone"]
+    if restored and undo:
+        blocks.append(Lines(tuple(undo), title="Undo steps taken, in order", indent=2))
     if outcome.machine_state:
         blocks.append(Lines(tuple(outcome.machine_state), title="The machine now", indent=2))
     if status in ("rollback-incomplete",):
@@ -146,7 +156,16 @@ def plan_json(plan: "Plan") -> dict[str, Any]:
     )
 
 
-def outcome_json(outcome: Optional["Outcome"]) -> Optional[dict[str, Any]]:
+def recovery_exit_code(command: str, outcome: "Outcome") -> int:
+    """The exit status of ``rollback``/``resume``: a rollback that undid
+    everything did what was asked, so it exits 0 (and says so, in words and
+    in its JSON ``exit_code``); otherwise the outcome's own exit code."""
+    if command == "rollback" and enum_value(outcome.status) == "rolled-back":
+        return 0
+    return int(outcome.exit_code)
+
+
+def outcome_json(outcome: Optional["Outcome"], *, exit_code: Optional[int] = None) -> Optional[dict[str, Any]]:
     if outcome is None:
         return None
     return _obj(
@@ -163,7 +182,7 @@ def outcome_json(outcome: Optional["Outcome"]) -> Optional[dict[str, Any]]:
                  error=r.error, errno=r.errno)
             for r in outcome.results
         ],
-        exit_code=int(outcome.exit_code),
+        exit_code=int(outcome.exit_code) if exit_code is None else exit_code,
     )
 
 
@@ -181,7 +200,8 @@ def change_json(command: str, sysroot: str, result: "ChangeResult", *, backend: 
 
 
 def recovery_json(command: str, sysroot: str, outcome: "Outcome") -> dict[str, Any]:
-    return envelope("recovery", command, sysroot, dry_run=False, plan=None, outcome=outcome_json(outcome))
+    return envelope("recovery", command, sysroot, dry_run=False, plan=None,
+                    outcome=outcome_json(outcome, exit_code=recovery_exit_code(command, outcome)))
 
 
 def _journal_value(record: Mapping[str, Any], key: str) -> Any:
