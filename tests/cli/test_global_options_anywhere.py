@@ -18,8 +18,8 @@ from pmemctl.errors import ExitCode
 
 
 @pytest.fixture
-def tree(scenario_tree: Any) -> Path:
-    return scenario_tree("qemu-nvdimm", stage="system-ram")
+def tree(fresh_tree: Any) -> Path:
+    return fresh_tree("qemu-nvdimm", stage="system-ram")  # status may create var/lib/pmemctl
 
 
 @pytest.mark.parametrize("args", [
