@@ -35,6 +35,7 @@ class App:
         self.color: Optional[bool] = None  # None: decide from the terminal
         self.quiet = False
         self.traceback = env_flag(ENV_TRACEBACK)
+        self.doors: list["SysfsRoot"] = []  # every door opened, for the root-only note
 
     def configure(
         self, *, sysroot: str, color: Optional[bool], quiet: bool, traceback: bool
@@ -81,8 +82,25 @@ class App:
             # reacts as Linux does (cli -> sim is the one allowed wiring edge)
             from pmemctl.sim.kernel import SimulatedKernel
 
-            return SimulatedKernel(self.sysroot)
-        return SysfsRoot(self.sysroot)
+            door: SysfsRoot = SimulatedKernel(self.sysroot)
+        else:
+            door = SysfsRoot(self.sysroot)
+        self.doors.append(door)
+        return door
+
+    def root_only_note(self) -> Optional[str]:
+        """One line naming the attributes only root could have read, if any.
+
+        Without root, the kernel refuses attributes of mode 0400 (the
+        ``resource`` of regions, namespaces and dax devices, dax mapping
+        ranges, a dax region's ``align``); they read as unknown.
+        """
+        denied = sorted({p for d in self.doors for p in getattr(d, "denied", ())})
+        if not denied:
+            return None
+        names = sorted({p.rsplit("/", 1)[-1] for p in denied})
+        return (f"note: {len(denied)} attribute(s) only root may read ({', '.join(names)}) show as unknown "
+                "('-', null in JSON); run as root to see them")
 
     # -- writing -------------------------------------------------------------
 

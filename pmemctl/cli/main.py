@@ -60,8 +60,56 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def _late_sysroot(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> None:
+    if value is not None and not ctx.resilient_parsing:
+        ctx.ensure_object(App).sysroot = _valid_sysroot(value, "--sysroot", ctx)
+
+
+def _late_color(ctx: click.Context, param: click.Parameter, value: Optional[bool]) -> None:
+    if value is not None:
+        ctx.ensure_object(App).color = value
+
+
+def _late_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        setattr(ctx.ensure_object(App), param.name or "", True)
+
+
+def _late_global_options() -> list[click.Option]:
+    """The root's options, accepted after a subcommand too (hidden there:
+    documented once, on pmemctl(1)).  Given after the command, they win."""
+    return [
+        click.Option(["--sysroot"], metavar="DIR", default=None, hidden=True, expose_value=False,
+                     callback=_late_sysroot, shell_complete=_complete_dir),
+        click.Option(["--color/--no-color"], default=None, hidden=True, expose_value=False,
+                     callback=_late_color),
+        click.Option(["-q", "--quiet"], is_flag=True, hidden=True, expose_value=False, callback=_late_flag),
+        click.Option(["--traceback"], is_flag=True, hidden=True, expose_value=False, callback=_late_flag),
+    ]
+
+
+def accept_global_options(cmd: click.Command) -> None:
+    """Let ``pmemctl list --sysroot DIR`` mean ``pmemctl --sysroot DIR list``
+    (and the same for --color/--no-color, -q and --traceback), in every
+    command and subcommand.  Idempotent."""
+    if getattr(cmd, "_pmemctl_globals", False):
+        return
+    taken = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+    cmd.params.extend(o for o in _late_global_options() if not taken & {*o.opts, *o.secondary_opts})
+    cmd._pmemctl_globals = True  # type: ignore[attr-defined]
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            accept_global_options(sub)
+
+
 class PmemctlGroup(LazyGroup):
     """The root group; its ``main`` is the one error funnel (see :func:`handle_error`)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            accept_global_options(cmd)
+        return cmd
 
     def main(
         self,
@@ -89,6 +137,9 @@ class PmemctlGroup(LazyGroup):
                                 json_command=json_command, sysroot=app.sysroot)
         else:
             code = rv if isinstance(rv, int) else 0
+        note = app.root_only_note()
+        if note is not None and not app.quiet:
+            click.echo(f"pmemctl: {note}", err=True)
         if not standalone_mode:
             return code
         sys.exit(code)
@@ -183,6 +234,33 @@ def _json_command(root: click.Group, argv: list[str]) -> Optional[str]:
     return " ".join(words) or None
 
 
+def _check_sysroot(ctx: click.Context, value: Optional[str]) -> str:
+    """--sysroot / PMEMCTL_SYSROOT must name an existing directory.
+
+    An empty or blank value is refused rather than read as ``/``: an unset
+    variable in a rehearsal script must not reach the live machine.  (click
+    ignores an empty environment variable, so it is looked at here.)
+    """
+    from click.core import ParameterSource
+
+    source = ctx.get_parameter_source("sysroot")
+    where = "--sysroot"
+    if source == ParameterSource.ENVIRONMENT:
+        where = ENV_SYSROOT
+    elif source in (ParameterSource.DEFAULT, None) and ENV_SYSROOT in os.environ:
+        value, where = os.environ[ENV_SYSROOT], ENV_SYSROOT
+    return _valid_sysroot(value, where, ctx)
+
+
+def _valid_sysroot(value: Optional[str], where: str, ctx: click.Context) -> str:
+    if value is None or not value.strip():
+        raise click.BadParameter("it is empty; give a directory (--sysroot / for this machine)",
+                                 ctx=ctx, param_hint=f"'{where}'")
+    if not os.path.isdir(value):
+        raise click.BadParameter(f"{value} is not a directory", ctx=ctx, param_hint=f"'{where}'")
+    return value
+
+
 def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     from click.shell_completion import CompletionItem
 
@@ -199,6 +277,8 @@ def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -
     memory blocks they add, and the NUMA nodes and memory tiers they land in.
     Every read command prints a table on a terminal, plain aligned text when
     piped, and a versioned JSON document with --json.
+
+    The options below may also follow the command (pmemctl list --sysroot DIR).
     """,
 )
 @click.option(
@@ -227,6 +307,8 @@ def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -
 @click.pass_context
 def cli(ctx: click.Context, sysroot: str, color: Optional[bool], quiet: bool, traceback: bool) -> None:
     app = ctx.ensure_object(App)
+    if not ctx.resilient_parsing:  # completion must not fail on a half-typed sysroot
+        sysroot = _check_sysroot(ctx, sysroot)
     app.configure(sysroot=sysroot, color=color, quiet=quiet, traceback=traceback)
 
 

@@ -260,9 +260,11 @@ def _iomem_resources(door: SysfsRoot) -> dict[str, int]:
             continue
         start = rng.split("-", 1)[0]
         try:
-            out.setdefault(name.strip(), int(start, 16))
+            value = int(start, 16)
         except ValueError:
             continue
+        if value:  # without root the kernel shows every address as 0: unknown, not 0
+            out.setdefault(name.strip(), value)
     return out
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Optional
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import DamagedJournal, Interrupted, KernelError, Locked, PmemctlError
 from pmemctl.ops.actions.base import (
     Action,
@@ -162,7 +163,7 @@ class Executor:
         try:
             pending = self.journal.load()
             if pending is not None:
-                raise unfinished_error(pending)
+                raise unfinished_error(pending, self.door.root)
             if plan.is_noop:
                 out = Outcome(OutcomeStatus.NO_CHANGE, plan.title, already=list(plan.already),
                               message="nothing to do: " + ("; ".join(plan.already) or "already as requested"))
@@ -199,8 +200,7 @@ class Executor:
         where = "" if i is None else f" during step {i + 1} of {len(plan.actions)} ({plan.actions[i].describe()})"
         return Interrupted(
             f"interrupted{where}; the steps done so far are recorded in the journal",
-            hint="run 'pmemctl rollback' to undo them or 'pmemctl resume' to finish "
-            "('pmemctl status' shows where it stopped)",
+            hint=recovery_hint(self.door.root, "undo them", "finish", "shows where it stopped"),
         )
 
     def _quietly(self, write: Callable[[], object]) -> None:
@@ -432,10 +432,16 @@ def _as_step_failed(action: Action, err: Exception) -> StepFailed:
     return StepFailed(f"{action.describe()}: {text}", getattr(err, "errno", None))
 
 
-def unfinished_error(rec: JournalRecord) -> Locked:
+def recovery_hint(sysroot: str, undo: str, finish: str, status: str) -> str:
+    """"run 'pmemctl rollback' to ..., 'pmemctl resume' to ...", for this sysroot."""
+    rollback, resume, show = (command_line(w, sysroot=sysroot) for w in ("rollback", "resume", "status"))
+    return f"run '{rollback}' to {undo} or '{resume}' to {finish} ('{show}' {status})"
+
+
+def unfinished_error(rec: JournalRecord, sysroot: str = "/") -> Locked:
     h = rec.header
     return Locked(
         f"an earlier change did not finish ({h.get('plan', {}).get('title', '?')}, "
         f"started {h.get('started', '?')} by pid {h.get('pid', '?')}, state {h.get('state', '?')})",
-        hint="run 'pmemctl resume' to finish it or 'pmemctl rollback' to undo it ('pmemctl status' shows it)",
+        hint=recovery_hint(sysroot, "undo it", "finish it", "shows it"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import ExitCode, PmemctlError
 from pmemctl.ops.actions.base import ActionResult, StepStatus, TextEnum
 from pmemctl.ops.plan import Plan
@@ -93,7 +94,8 @@ def _describe_state(door: SysfsRoot, plan: Plan) -> list[str]:
         if not door.exists(f"{paths.DAX_DEVICES}/{dev}"):
             lines.append(f"{dev} has disappeared")
         elif drv is None:
-            lines.append(f"{dev} is bound to NO driver: run 'pmemctl reconfigure {dev} --mode devdax'")
+            run = command_line("reconfigure", dev, "--mode", "devdax", sysroot=door.root)
+            lines.append(f"{dev} is bound to NO driver: run '{run}'")
         else:
             mode = "system-ram" if drv == "kmem" else "devdax"
             lines.append(f"{dev} is bound to {drv} ({mode})")

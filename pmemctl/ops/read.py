@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import Unsupported, UsageError
 from pmemctl.model.discover import BLOCK_FIELDS, discover, find_object_error
 from pmemctl.model.records import (
@@ -398,7 +399,9 @@ def _stranded_warnings(topo: Topology) -> list[str]:
             warnings.append(
                 f"{what} is stranded: blocks {format_cpulist(in_use)} are online as System RAM with no kmem "
                 "device holding them (a driver was unbound while they were online), and the range stays "
-                f"claimed until reboot; 'pmemctl offline --blocks {format_cpulist(in_use)}' takes them out of use"
+                "claimed until reboot; '"
+                + command_line("offline", "--blocks", format_cpulist(in_use), sysroot=topo.sysroot)
+                + "' takes them out of use"
             )
         else:
             warnings.append(

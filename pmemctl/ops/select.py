@@ -70,6 +70,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Optional, Sequence, Union
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import NotFound, Refused, UsageError
 from pmemctl.model.discover import find_object_error
 from pmemctl.model.records import DaxDevice, Namespace, Region, Topology
@@ -183,7 +184,8 @@ def select_devices(topo: Topology, selector: str) -> tuple[list[DaxDevice], str]
         ns = s.namespaces[0]
         raise Refused(
             f"{ns.name} is in {ns.mode.value} mode and has no dax device",
-            hint=f"make it devdax first: pmemctl namespace reconfigure {ns.name} --mode devdax",
+            hint="make it devdax first: " + command_line("namespace", "reconfigure", ns.name, "--mode", "devdax",
+                                                          sysroot=topo.sysroot),
         )
     return list(s.devices), s.how
 
@@ -209,7 +211,8 @@ def select_namespace(topo: Topology, selector: str) -> Namespace:
     if not s.namespaces:
         dev = s.devices[0]
         raise NotFound(f"{dev.name} is a {dev.source} dax device and has no namespace",
-                       hint="namespace commands act on NVDIMM namespaces: see 'pmemctl list'")
+                       hint="namespace commands act on NVDIMM namespaces: see '"
+                            + command_line("list", sysroot=topo.sysroot) + "'")
     return s.namespaces[0]
 
 
@@ -379,8 +382,10 @@ def _none_there(topo: Topology, hit: _Hit, want: Want) -> NotFound:
     if hit.by == "all":
         if want == "device":
             return NotFound("there are no dax devices",
-                            hint="run 'pmemctl list' to see namespaces that could become one")
-        return NotFound("there are no configured namespaces", hint="create one: pmemctl namespace create")
+                            hint=f"run '{command_line('list', sysroot=topo.sysroot)}' to see namespaces "
+                                 "that could become one")
+        return NotFound("there are no configured namespaces",
+                        hint="create one: " + command_line("namespace", "create", sysroot=topo.sysroot))
     if want == "device":
         places = sorted({(d.target_node, d.name) for d in topo.dax_devices if d.target_node is not None})
         listing = ", ".join(f"{d} on node{n}" for n, d in places) or "none"

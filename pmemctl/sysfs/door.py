@@ -107,6 +107,9 @@ class SysfsRoot:
         # Prefix joined in front of kernel paths; "" for the real root.
         self._prefix = "" if self.root == "/" else self.root
         self._real_root = os.path.realpath(self.root)
+        #: Kernel paths an optional read was refused (EACCES/EPERM): root-only
+        #: attributes (mode 0400) read as None by an ordinary user.
+        self.denied: set[str] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r})"
@@ -168,7 +171,8 @@ class SysfsRoot:
         Older kernels lack attributes (e.g. dax ``align`` before 5.10, memory
         tiers before 6.1); that is not an error.  Also None on ENXIO, which
         several nd attributes return while their device is disabled
-        (namespace ``resource`` with size 0, kernel-abi.md §7.7).
+        (namespace ``resource`` with size 0, kernel-abi.md §7.7).  And None,
+        noted in :attr:`denied`, for an attribute only root may read.
         """
         try:
             fd = self._open_read(kpath)
@@ -176,6 +180,9 @@ class SysfsRoot:
             raise
         except KernelError as err:
             if err.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            if err.errno in (errno.EACCES, errno.EPERM):  # root only (mode 0400): unknown to others
+                self.denied.add(kpath)
                 return None
             raise
         try:

@@ -195,7 +195,7 @@ def test_plan_system_ram(invoke, optane):
     res = invoke("--sysroot", optane, "namespace", "plan", "-r", "region1", "--system-ram", "64G")
     assert res.exit_code == 0, res.stderr
     assert "--size 66G" in res.stdout
-    assert "pmemctl namespace create --region region1 --mode devdax --size 66G" in res.stdout
+    assert f"pmemctl --sysroot {optane} namespace create --region region1 --mode devdax --size 66G" in res.stdout
     res = invoke("--sysroot", optane, "namespace", "plan", "-r", "region1", "--system-ram", "64G", "--json")
     doc = json.loads(res.stdout)
     assert doc["exact"] is True and doc["namespace_size"] == 66 * 1024**3 and doc["blocks"] == 32

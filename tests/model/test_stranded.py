@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pmemctl.commandline import command_line
 from pmemctl.model.discover import discover, read_stranded
 from pmemctl.model.records import BlockState, DaxDevice, MemoryBlock, NodeKind
 from pmemctl.ops.read import topology_view
@@ -99,7 +100,7 @@ def test_a_stranded_node_is_still_pmem_and_warned_about(tmp_path: Path) -> None:
     assert any("stranded from dax0.0" in e for e in node1.evidence)
     view = topology_view(k)
     [warning] = [w for w in view.warnings if "dax0.0" in w]
-    assert "stranded" in warning and "pmemctl offline --blocks 33-62" in warning
+    assert "stranded" in warning and command_line("offline", "--blocks", "33-62", sysroot=topo.sysroot) in warning
 
 
 def test_offlined_stranded_memory_is_still_reported_but_not_in_use(tmp_path: Path) -> None:

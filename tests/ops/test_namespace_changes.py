@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import ExitCode, NotFound, Refused, Unsupported, UsageError
 from pmemctl.model.discover import discover
 from pmemctl.model.records import DaxMode, NamespaceMode
@@ -168,7 +169,8 @@ def test_create_refused_on_a_label_less_region(machine, backend):
     k = machine("qemu-nvdimm", stage="raw")
     with pytest.raises(Refused, match="label-less.*cannot be subdivided") as info:
         create(k, "region0", "1G", "devdax", backend)
-    assert "pmemctl namespace reconfigure namespace0.0 --mode devdax" in info.value.sentence()
+    assert command_line("namespace", "reconfigure", "namespace0.0", "--mode", "devdax",
+                        sysroot=k.root) in info.value.sentence()
 
 
 def test_create_refused_for_a_mode_the_region_cannot_take(machine, backend):

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import ExitCode, NotFound, PmemctlError, Refused, UsageError
 from pmemctl.model.discover import discover
 from pmemctl.model.records import Topology
@@ -158,7 +159,9 @@ def test_namespace_rules_on_a_device_command_select_its_dax_device(topo: Topolog
         with pytest.raises(Refused) as info:
             S.select_devices(topo, sel)
         assert info.value.sentence() == (f"{ns} is in {mode} mode and has no dax device; "
-                                         f"make it devdax first: pmemctl namespace reconfigure {ns} --mode devdax")
+                                         "make it devdax first: " + command_line(
+                                             "namespace", "reconfigure", ns, "--mode", "devdax",
+                                             sysroot=topo.sysroot))
         assert info.value.exit_code == ExitCode.REFUSED
 
 
@@ -357,8 +360,8 @@ def test_all_with_nothing_there(scratch: Path) -> None:
     raw = _build(scratch / "raw", "qemu-nvdimm", stage="raw")  # one raw namespace, no dax device
     with pytest.raises(NotFound) as info:
         S.select_devices(raw, "all")
-    assert info.value.sentence() == ("there are no dax devices; run 'pmemctl list' to see namespaces "
-                                     "that could become one")
+    assert info.value.sentence() == (f"there are no dax devices; run '{command_line('list', sysroot=raw.sysroot)}' "
+                                     "to see namespaces that could become one")
     labelled = _build(scratch / "labelled", "qemu-nvdimm", stage="labelled")  # only the idle seed
     with pytest.raises(NotFound, match="there are no configured namespaces"):
         S.select_namespace(labelled, "all")
@@ -374,7 +377,8 @@ def test_a_dax_device_without_a_namespace(hmem: Topology) -> None:
     with pytest.raises(NotFound) as info:
         S.select_namespace(hmem, dev.name)
     assert info.value.sentence() == (f"{dev.name} is a hmem dax device and has no namespace; "
-                                     "namespace commands act on NVDIMM namespaces: see 'pmemctl list'")
+                                     "namespace commands act on NVDIMM namespaces: see "
+                                     f"'{command_line('list', sysroot=hmem.sysroot)}'")
 
 
 def test_ambiguous_devices_without_namespaces_list_the_devices(hmem: Topology) -> None:

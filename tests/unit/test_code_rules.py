@@ -5,7 +5,7 @@ pmemctl is five rooms with one-way imports::
     cli -> ops -> model -> sysfs          sim implements the sysfs door
                                           cli wires sim in (--sysroot, demo)
 
-plus the shared base modules ``pmemctl``, ``pmemctl.errors`` and
+plus the shared base modules ``pmemctl``, ``pmemctl.errors``, ``pmemctl.commandline`` and
 ``pmemctl.units`` that any room may import (and that import no room).
 
 How imports are read (an AST walk of every ``pmemctl/**/*.py``):
@@ -75,6 +75,7 @@ ROOM_OF_PREFIX: dict[str, str] = {
     "pmemctl": "base",  # pmemctl/__init__.py only (exact match, see room_of)
     "pmemctl.errors": "base",
     "pmemctl.units": "base",
+    "pmemctl.commandline": "base",
     "pmemctl.__main__": "entry",
     "pmemctl.cli": "cli",
     "pmemctl.ops": "ops",

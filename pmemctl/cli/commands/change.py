@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional, TypeVar
 import click
 
 from pmemctl.cli.app import App
-from pmemctl.cli.commands import json_option
+from pmemctl.cli.commands import Seconds, WholeNumber, json_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -105,7 +105,7 @@ def _finish(app: App, command: str, result: Any, as_json: bool, all_steps: bool,
     else:
         from pmemctl.cli.render.change import change_document
 
-        app.show(change_document(result, all_steps=all_steps))
+        app.show(change_document(result, all_steps=all_steps, sysroot=app.sysroot))
     return exit_code_of(result, force)
 
 
@@ -154,7 +154,8 @@ def reconfigure(
 def _block_options(f: F) -> F:
     f = click.option("--blocks", "block_list", metavar="LIST", help="Memory blocks, like 33-40,45.")(f)
     f = click.option("--size", metavar="SIZE", help="How much memory (4G, 512M): whole blocks, rounded down.")(f)
-    f = click.option("--count", type=int, metavar="N", help="How many blocks.")(f)
+    f = click.option("--count", type=WholeNumber(1, "a count of blocks"), metavar="N",
+                     help="How many blocks (1 or more).")(f)
     return f
 
 
@@ -187,8 +188,8 @@ def online(
 @click.argument("device", metavar="[DEV]", required=False)
 @_block_options
 @click.option(
-    "--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
-    help="Give up on a block after this long (the kernel would retry forever).",
+    "--timeout", type=Seconds(), default=30.0, show_default=True, metavar="SECONDS",
+    help="Give up on a block after this long (the kernel would retry forever); more than 0, at most 86400.",
 )
 @_common_options
 @json_option
@@ -227,14 +228,14 @@ def status(app: App, as_json: bool) -> int:
     else:
         from pmemctl.cli.render.change import status_document
 
-        app.show(status_document(st))
+        app.show(status_document(st, sysroot=app.sysroot))
     from pmemctl.errors import ExitCode
 
     return int(ExitCode.LOCKED if st.unfinished else ExitCode.OK)
 
 
 def _recovery(app: App, name: str, as_json: bool) -> int:
-    from pmemctl.cli.render.change import outcome_blocks, recovery_json
+    from pmemctl.cli.render.change import outcome_blocks, recovery_exit_code, recovery_json
     from pmemctl.cli.render.doc import Document
     from pmemctl.ops import services as change
 
@@ -243,10 +244,8 @@ def _recovery(app: App, name: str, as_json: bool) -> int:
     if as_json:
         app.emit_json(recovery_json(name, app.sysroot, outcome))
     else:
-        app.show(Document.of(outcome_blocks(outcome)))
-    if name == "rollback" and outcome.status == "rolled-back":
-        return 0  # undoing was the request, and it is done
-    return int(outcome.exit_code)
+        app.show(Document.of(outcome_blocks(outcome, sysroot=app.sysroot, recovery=name)))
+    return recovery_exit_code(name, outcome)  # the same number the JSON gives
 
 
 @click.command("rollback")

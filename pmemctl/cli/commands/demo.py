@@ -44,6 +44,7 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     from pmemctl.cli.render.change import change_document
     from pmemctl.cli.render.list import list_document
     from pmemctl.cli.render.topology import topology_document
+    from pmemctl.commandline import command_line
     from pmemctl.errors import ExitCode, NotFound
     from pmemctl.model.discover import discover
     from pmemctl.ops import services as change
@@ -76,11 +77,11 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
 
         _heading(app, 3, f"Plan: {dev} to system-ram (dry run: nothing written yet)")
         dry = change.reconfigure(door, req, change.RunOptions(dry_run=True))
-        app.show(change_document(dry))
+        app.show(change_document(dry, sysroot=str(tree)))
 
         _heading(app, 4, f"Convert {dev} to system-ram (kmem); blocks stay offline for now")
         done = change.reconfigure(door, req, opts)
-        app.show(change_document(done))
+        app.show(change_document(done, sysroot=str(tree)))
         if done.outcome is None or done.outcome.status != "changed":
             return int(done.outcome.exit_code if done.outcome else ExitCode.FAILED)
 
@@ -88,7 +89,7 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
         half = max(blocks // 2, 1)
         _heading(app, 5, f"Online half of it ({half} of {blocks} blocks) into ZONE_MOVABLE")
         onl = change.online(door, BlockRequest(device=dev, count=half, zone="movable"), opts)
-        app.show(change_document(onl))
+        app.show(change_document(onl, sysroot=str(tree)))
 
         _heading(app, 6, "NUMA topology after")
         app.show(topology_document(topology_view(door)))
@@ -96,7 +97,8 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
         _heading(app, 7, f"Memory blocks of {dev}")
         app.show(blocks_document(blocks_view(door, device=dev)))
         app.say("")
-        app.say(f"Try it yourself: pmemctl --sysroot {tree} reconfigure {dev} --mode devdax --dry-run"
+        try_it = command_line("reconfigure", dev, "--mode", "devdax", "--dry-run", sysroot=str(tree))
+        app.say(f"Try it yourself: {try_it}"
                 if keep else "Run 'pmemctl demo --keep DIR' to keep the simulated machine and explore it.")
         return int(onl.outcome.exit_code) if onl.outcome else 0
     finally:

@@ -93,6 +93,7 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     """
     import shutil
 
+    from pmemctl.commandline import command_line
     from pmemctl.sim.build import materialise
     from pmemctl.sim.scenario import load_scenario
     from pmemctl.sysfs.door import SIM_MARKER_DIR, is_simulated_tree
@@ -104,7 +105,7 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
 
     root = materialise(scenario, target)
     app.say(f"created scenario {scenario.name} in {root}")
-    app.say(f"try: pmemctl --sysroot {root} list")
+    app.say("try: " + command_line("list", sysroot=str(root)))
 
 
 @group.command("record")
@@ -131,6 +132,7 @@ def record_command(app: App, directory: str, force: bool, as_json: bool) -> None
     """
     import os
 
+    from pmemctl.commandline import command_line
     from pmemctl.errors import NotASysfsTree, Refused
     from pmemctl.sim.record import RECORD_FILE, record, remove_recording
 
@@ -156,7 +158,7 @@ def record_command(app: App, directory: str, force: bool, as_json: bool) -> None
     )
     if rec.missing:
         app.say(f"absent on this machine: {', '.join(rec.missing)}")
-    app.say(f"try: pmemctl --sysroot {target} blocks")
+    app.say("try: " + command_line("blocks", sysroot=str(target)))
 
 
 def _replaceable_target(directory: str, force: bool, *, what: str, marker: str,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from pmemctl.cli.render.doc import Block, Document, KeyValues, Lines
 from pmemctl.cli.render.json import OBJECTS, _obj, enum_value, envelope
+from pmemctl.commandline import command_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.ops.actions.base import Write
@@ -72,7 +73,9 @@ def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -
     return blocks
 
 
-def outcome_blocks(outcome: "Outcome") -> list[Block]:
+def outcome_blocks(outcome: "Outcome", *, sysroot: str = "/", recovery: Optional[str] = None) -> list[Block]:
+    """The outcome in words; ``recovery`` names the command (``rollback``,
+    ``resume``) when the run replayed a journal rather than a plan of its own."""
     blocks: list[Block] = []
     status = enum_value(outcome.status)  # a plain string or a str-Enum member: the same words
     word = {
@@ -83,8 +86,13 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
         "rollback-incomplete": "FAILED, and undoing it failed too",
         "failed": "FAILED; nothing was changed",
     }.get(status, status)
+    restored = recovery == "rollback" and status == "rolled-back"
+    if restored:  # undoing was the request, and it is done
+        word = "done: everything the unfinished change had done is undone"
     pairs = [("result", word), ("what", outcome.title)]
-    if status not in ("changed", "no-change"):
+    if restored:
+        pairs.append(("detail", outcome.message))
+    elif status not in ("changed", "no-change"):
         pairs.append(("cause", outcome.message))
     if outcome.changed_units and outcome.failed_units:
         pairs.append(("changed", ", ".join(outcome.changed_units)))
@@ -93,12 +101,16 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
     failed = [r for r in outcome.results if r.status in ("failed", "undo-failed")]
     if failed:
         blocks.append(Lines(tuple(f"{enum_value(r.status)}: {r.error}" for r in failed), title="Failures", indent=2))
+    undo = [r.action.describe() for r in outcome.results if enum_value(r.status) == "undone"]
+    if restored and undo:
+        blocks.append(Lines(tuple(undo), title="Undo steps taken, in order", indent=2))
     if outcome.machine_state:
         blocks.append(Lines(tuple(outcome.machine_state), title="The machine now", indent=2))
     if status in ("rollback-incomplete",):
         blocks.append(
             Lines(
-                ("the journal was kept: 'pmemctl status' shows it, 'pmemctl rollback' retries the undo",),
+                (f"the journal was kept: '{command_line('status', sysroot=sysroot)}' shows it, "
+                 f"'{command_line('rollback', sysroot=sysroot)}' retries the undo",),
                 title="Next step",
                 indent=2,
             )
@@ -106,12 +118,12 @@ def outcome_blocks(outcome: "Outcome") -> list[Block]:
     return blocks
 
 
-def change_document(result: "ChangeResult", *, all_steps: bool = False) -> Document:
+def change_document(result: "ChangeResult", *, all_steps: bool = False, sysroot: str = "/") -> Document:
     blocks = plan_blocks(result.plan, all_steps=all_steps, writes=result.dry_run)
     if result.dry_run:
         blocks.append(Lines(("dry run: nothing was written",), style="italic"))
     elif result.outcome is not None:
-        blocks.extend(outcome_blocks(result.outcome))
+        blocks.extend(outcome_blocks(result.outcome, sysroot=sysroot))
     return Document.of(blocks)
 
 
@@ -144,7 +156,16 @@ def plan_json(plan: "Plan") -> dict[str, Any]:
     )
 
 
-def outcome_json(outcome: Optional["Outcome"]) -> Optional[dict[str, Any]]:
+def recovery_exit_code(command: str, outcome: "Outcome") -> int:
+    """The exit status of ``rollback``/``resume``: a rollback that undid
+    everything did what was asked, so it exits 0 (and says so, in words and
+    in its JSON ``exit_code``); otherwise the outcome's own exit code."""
+    if command == "rollback" and enum_value(outcome.status) == "rolled-back":
+        return 0
+    return int(outcome.exit_code)
+
+
+def outcome_json(outcome: Optional["Outcome"], *, exit_code: Optional[int] = None) -> Optional[dict[str, Any]]:
     if outcome is None:
         return None
     return _obj(
@@ -161,7 +182,7 @@ def outcome_json(outcome: Optional["Outcome"]) -> Optional[dict[str, Any]]:
                  error=r.error, errno=r.errno)
             for r in outcome.results
         ],
-        exit_code=int(outcome.exit_code),
+        exit_code=int(outcome.exit_code) if exit_code is None else exit_code,
     )
 
 
@@ -179,7 +200,8 @@ def change_json(command: str, sysroot: str, result: "ChangeResult", *, backend: 
 
 
 def recovery_json(command: str, sysroot: str, outcome: "Outcome") -> dict[str, Any]:
-    return envelope("recovery", command, sysroot, dry_run=False, plan=None, outcome=outcome_json(outcome))
+    return envelope("recovery", command, sysroot, dry_run=False, plan=None,
+                    outcome=outcome_json(outcome, exit_code=recovery_exit_code(command, outcome)))
 
 
 def _journal_value(record: Mapping[str, Any], key: str) -> Any:
@@ -200,14 +222,15 @@ def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
     )
 
 
-def status_document(status: "Status") -> Document:
+def status_document(status: "Status", *, sysroot: str = "/") -> Document:
     blocks: list[Block] = []
     if status.unfinished:
         u = status.unfinished
         blocks.append(
             KeyValues(
                 tuple((str(k), str(enum_value(v))) for k, v in u.items()),
-                title="UNFINISHED change (run 'pmemctl resume' or 'pmemctl rollback')",
+                title=f"UNFINISHED change (run '{command_line('resume', sysroot=sysroot)}' "
+                      f"or '{command_line('rollback', sysroot=sysroot)}')",
                 key_width=12,
             )
         )

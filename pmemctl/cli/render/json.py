@@ -355,8 +355,8 @@ _SPECS = (
         ("failed_units", "array<string>", "units that failed; their steps were undone unless the status is "
          "`rollback-incomplete`"),
         ("steps", "array<outcome_step>", "what happened to each step taken, in order, undo steps included"),
-        ("exit_code", "int", "the exit status this outcome gives (see EXIT STATUS); `pmemctl rollback` exits 0 when "
-         "its outcome is `rolled-back`"),
+        ("exit_code", "int", "the exit status this outcome gives (see EXIT STATUS); 0 for a `pmemctl rollback` "
+         "whose outcome is `rolled-back`: it did what was asked, and exits 0"),
     ), enums={"status": OUTCOME_STATUSES}),
     ObjectSpec("outcome_step", "`.outcome.steps[]`", (
         ("action", "string", "the step in words (for an undo step, the undoing action)"),

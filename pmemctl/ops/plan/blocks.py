@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import NotFound, Refused, UsageError
 from pmemctl.model.records import (
     DaxMode,
@@ -70,7 +71,8 @@ def _device_pool(topo: Topology, req: BlockRequest, want_online: bool) -> tuple[
         raise Refused(
             f"{dev.name} is in {dev.mode.value} mode: it has no memory blocks to "
             + ("online" if want_online else "offline"),
-            hint=f"convert it first: pmemctl reconfigure {dev.name} --mode system-ram",
+            hint="convert it first: " + command_line("reconfigure", dev.name, "--mode", "system-ram",
+                                                     sysroot=topo.sysroot),
         )
     return device_blocks(topo, dev), dev.name
 
@@ -87,7 +89,7 @@ def _listed_blocks(
     missing = [i for i in wanted if i not in bmap]
     if missing:
         raise NotFound(f"memory block {missing[0]} does not exist ({paths.memory_block(missing[0])})",
-                       hint="see 'pmemctl blocks --all'")
+                       hint=f"see '{command_line('blocks', '--all', sysroot=topo.sysroot)}'")
     if devname is not None:
         outside = [i for i in wanted if bmap[i].device != devname]
         if outside:

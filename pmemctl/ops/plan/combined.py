@@ -7,6 +7,7 @@ rolled back, together.
 
 from __future__ import annotations
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import Refused, UsageError
 from pmemctl.model.records import (
     DaxDevice,
@@ -60,7 +61,8 @@ def plan_namespace_to_system_ram(
     to kmem and online it, as one unit (applied, or rolled back, together)."""
     if ns.size == 0:
         raise Refused(f"{ns.name} is not configured (size 0)",
-                      hint=f"create one: pmemctl namespace create --region {ns.region} --mode devdax --size SIZE")
+                      hint="create one: " + command_line("namespace", "create", "--region", ns.region,
+                                                         "--mode", "devdax", "--size", "SIZE", sysroot=topo.sysroot))
     backend = choose_backend(door, backend)
     region = topo.region(ns.region)
     assert region is not None

@@ -10,6 +10,7 @@ import uuid as _uuid
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import Refused, Unsupported, UsageError
 from pmemctl.model.records import (
     DaxMode,
@@ -150,8 +151,8 @@ def _check_region_for_create(topo: Topology, region: Region, req: CreateRequest)
         raise Refused(
             f"{region.name} is label-less: it holds one namespace covering the whole region and cannot be "
             "subdivided",
-            hint=f"change its mode instead: pmemctl namespace reconfigure {seeds[0] if seeds else 'NS'} "
-                 f"--mode {req.mode}",
+            hint="change its mode instead: " + command_line(
+                "namespace", "reconfigure", seeds[0] if seeds else "NS", "--mode", req.mode, sysroot=topo.sysroot),
         )
     if region.read_only:
         raise Refused(f"{region.name} is read-only (read_only=1)")
@@ -246,15 +247,16 @@ def reconfigure_step(door: SysfsRoot, topo: Topology, ns: Namespace, mode: str, 
 
 def plan_reconfigure_namespace(door: SysfsRoot, topo: Topology, req: NsReconfigureRequest) -> Plan:
     if req.mode not in MODES:
-        raise UsageError(f"unknown mode {req.mode!r}", hint="use " + ", ".join(MODES)
-                         + " (for system RAM: pmemctl reconfigure NS --mode system-ram)")
+        raise UsageError(f"unknown mode {req.mode!r}", hint="use " + ", ".join(MODES) + " (for system RAM: "
+                         + command_line("reconfigure", "NS", "--mode", "system-ram", sysroot=topo.sysroot) + ")")
     backend = choose_backend(door, req.backend)
     ns = select_namespace(topo, req.selector)
     region = topo.region(ns.region)
     assert region is not None
     if ns.size == 0:
         raise Refused(f"{ns.name} is not configured (size 0): there is nothing to reconfigure",
-                      hint=f"create one: pmemctl namespace create --region {ns.region} --size SIZE --mode {req.mode}")
+                      hint="create one: " + command_line("namespace", "create", "--region", ns.region, "--size", "SIZE",
+                                                         "--mode", req.mode, sysroot=topo.sysroot))
     region_can_take(region, req.mode)
     align = parse_align(req.align, req.mode, supported_alignments(door, region, req.mode))
     pb = PlanBuilder(title=f"reconfigure {ns.name} from {ns.mode.value} to {req.mode}")
@@ -316,16 +318,17 @@ class SizePlan:
     region: Region
     geometry: RegionGeometry
     plan: RamPlan
+    sysroot: str = "/"
 
     @property
     def command(self) -> Optional[str]:
         if self.plan.ns_size is None:
             return None
-        cmd = (f"pmemctl namespace create --region {self.region.name} --mode devdax "
-               f"--size {exact_size(self.plan.ns_size)}")
+        words = ["namespace", "create", "--region", self.region.name, "--mode", "devdax",
+                 "--size", exact_size(self.plan.ns_size)]
         if self.plan.align != DEFAULT_ALIGN:
-            cmd += f" --align {exact_size(self.plan.align)}"
-        return cmd
+            words += ["--align", exact_size(self.plan.align)]
+        return command_line(*words, sysroot=self.sysroot)
 
 
 def plan_size(door: SysfsRoot, topo: Topology, req: SizePlanRequest) -> SizePlan:
@@ -345,9 +348,10 @@ def plan_size(door: SysfsRoot, topo: Topology, req: SizePlanRequest) -> SizePlan
         )
     if region.nstype == 4:
         raise Refused(f"{region.name} is label-less and cannot be subdivided",
-                      hint="its one namespace gives what it gives: see 'pmemctl namespace plan' on a labelled region")
+                      hint="its one namespace gives what it gives: see '"
+                           + command_line("namespace", "plan", sysroot=topo.sysroot) + "' on a labelled region")
     region_can_take(region, "devdax")
     geom = geometry(door, topo, region, "devdax")
     align = parse_align(req.align, "devdax", geom.supported_alignments) or DEFAULT_ALIGN
     result = plan_ram(geom, ram, bs, align)
-    return SizePlan(region, geom, result)
+    return SizePlan(region, geom, result, topo.sysroot)
