@@ -420,12 +420,7 @@ def _block_nodes(door: SysfsRoot, nodes: Iterable[int], indexes: list[int]) -> d
     node directories instead costs one readdir per node.  Blocks not found
     there (kernels without the node links) fall back to their own nodeK link.
     """
-    out: dict[int, int] = {}
-    for nid in nodes:
-        for entry in door.listdir(paths.node_dir(nid)):
-            m = _MEMORY_DIR_RE.match(entry)
-            if m:
-                out[int(m.group(1))] = nid
+    out = node_links(door, nodes)
     if len(out) < len(indexes):
         for idx in indexes:
             if idx in out:

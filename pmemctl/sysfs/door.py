@@ -174,17 +174,9 @@ class SysfsRoot:
         (namespace ``resource`` with size 0, kernel-abi.md §7.7).  And None,
         noted in :attr:`denied`, for an attribute only root may read.
         """
-        try:
-            fd = self._open_read(kpath)
-        except NotAnAttribute:
-            raise
-        except KernelError as err:
-            if err.errno in (errno.ENOENT, errno.ENOTDIR):
-                return None
-            if err.errno in (errno.EACCES, errno.EPERM):  # root only (mode 0400): unknown to others
-                self.denied.add(kpath)
-                return None
-            raise
+        fd = self._open_read_optional(kpath, unknown_if_denied=True)
+        if fd is None:
+            return None
         try:
             raw = os.read(fd, 65536)
         except OSError as err:
@@ -194,6 +186,21 @@ class SysfsRoot:
         finally:
             os.close(fd)
         return clean_value(raw)
+
+    def _open_read_optional(self, kpath: str, *, unknown_if_denied: bool = False) -> Optional[int]:
+        """:meth:`_open_read`, but None for an absent file (and, with
+        ``unknown_if_denied``, for one only root may read: noted in :attr:`denied`)."""
+        try:
+            return self._open_read(kpath)
+        except NotAnAttribute:
+            raise
+        except KernelError as err:
+            if err.errno in (errno.ENOENT, errno.ENOTDIR):
+                return None
+            if unknown_if_denied and err.errno in (errno.EACCES, errno.EPERM):  # root only (mode 0400)
+                self.denied.add(kpath)
+                return None
+            raise
 
     def _open_read(self, kpath: str) -> int:
         """Open an attribute for reading: a regular file, no link followed on
@@ -431,14 +438,9 @@ class SysfsRoot:
         """A whole (possibly long) text file such as /proc/1/mountinfo, or
         None when it does not exist.  :meth:`read` stops at 64 KiB, which a
         machine with many mounts exceeds."""
-        try:
-            fd = self._open_read(kpath)
-        except NotAnAttribute:
-            raise
-        except KernelError as err:
-            if err.errno in (errno.ENOENT, errno.ENOTDIR):
-                return None
-            raise
+        fd = self._open_read_optional(kpath)
+        if fd is None:
+            return None
         try:
             with os.fdopen(fd, "rb") as fh:
                 return fh.read().decode("utf-8", "replace")
