@@ -287,7 +287,19 @@ _IOMEM_SOURCE = (("Persistent Memory", "nvdimm"), ("Soft Reserved", "hmem"), ("C
 def read_stranded(door: SysfsRoot, devices: list[DaxDevice], blocks: list[MemoryBlock],
                   block_size: Optional[int]) -> list[StrandedMemory]:
     """``System RAM (kmem)`` claims in /proc/iomem whose ``daxX.Y`` is not
-    bound to kmem any more: stranded memory (see :class:`StrandedMemory`).
+    bound to kmem any more: stranded memory (see :class:`StrandedMemory`),
+    with the blocks of ``blocks`` inside each."""
+    present = {b.index for b in blocks}
+    return [
+        StrandedMemory(s.device, s.start, s.end, s.source, tuple(i for i in s.blocks if i in present))
+        for s in stranded_claims(door, devices, block_size)
+    ]
+
+
+def stranded_claims(door: SysfsRoot, devices: list[DaxDevice], block_size: Optional[int]) -> list[StrandedMemory]:
+    """The stranded ``System RAM (kmem)`` claims of /proc/iomem, each with every
+    block index its range covers (present or not): discovery reads those
+    blocks too, whatever else it skips (they belong to no dax device now).
 
     /proc/iomem nests a resource under its parent by two spaces of indent;
     without root its addresses read as zeros, and nothing is reported."""
@@ -295,7 +307,6 @@ def read_stranded(door: SysfsRoot, devices: list[DaxDevice], blocks: list[Memory
     if not text:
         return []
     held = {d.name for d in devices if d.driver == "kmem"}
-    present = {b.index for b in blocks}
     out: list[StrandedMemory] = []
     stack: list[tuple[int, str]] = []  # (depth, name) of the enclosing resources
     for line in text.splitlines():
@@ -314,8 +325,7 @@ def read_stranded(door: SysfsRoot, devices: list[DaxDevice], blocks: list[Memory
                 top = stack[0][1]
                 source = next((src for label, src in _IOMEM_SOURCE if top.startswith(label)), "unknown")
                 claimed = kmem_blocks([(lo, hi + 1)], block_size) if block_size else []  # no block size: unknown
-                idx = tuple(i for i in claimed if i in present)
-                out.append(StrandedMemory(stack[-1][1], lo, hi, source, idx))
+                out.append(StrandedMemory(stack[-1][1], lo, hi, source, tuple(claimed)))
         stack.append((depth, name))
     return out
 
@@ -818,11 +828,16 @@ def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: li
         return _Scope(block_indexes(door))
     block_size = _opt_hex(door, paths.BLOCK_SIZE_BYTES)
     block_size = block_size if block_size and block_size > 0 else None
+    # the dax devices' blocks, and those of memory stranded from a device
+    # that no longer holds it (a kmem claim left in /proc/iomem)
+    stranded = [s.blocks for s in stranded_claims(door, devices, block_size)
+                if s.blocks and door.exists(paths.memory_block(s.blocks[0]))]
+    owned = sorted(set(device_block_indexes(door, devices, block_size)).union(*stranded))
     if scope == "devices":
-        return _Scope(device_block_indexes(door, devices, block_size))
+        return _Scope(owned)
     zoneinfo = read_zoneinfo(door) if block_size else None
     if zoneinfo is not None:
-        return _zoneinfo_scope(door, zoneinfo, device_block_indexes(door, devices, block_size), nids)
+        return _zoneinfo_scope(door, zoneinfo, owned, nids)
     links = node_links(door, nids)
     if not links:  # a kernel without the nodeK/memoryN links
         return _Scope(block_indexes(door))
