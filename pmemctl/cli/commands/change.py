@@ -34,7 +34,12 @@ def _common_options(f: F) -> F:
     f = click.option(
         "-f", "--force", is_flag=True, help="Proceed past refusals that can be overridden (see --dry-run)."
     )(f)
-    f = click.option("--all-steps", is_flag=True, help="List every step, not a summary of long block walks.")(f)
+    f = click.option(
+        "--all-steps", is_flag=True,
+        help="List every step and every write. Without it, a long run of identical block steps on one "
+        "device is folded into one line that says how many steps and writes it hides; driver and "
+        "namespace steps are never folded.",
+    )(f)
     return f
 
 
