@@ -292,7 +292,15 @@ def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
 
 def status_document(status: "Status", *, sysroot: str = "/") -> Document:
     blocks: list[Block] = []
-    if status.unfinished:
+    running = status.running
+    if running is not None:
+        pid = f"pid {running.pid}" if running.pid is not None else "pid unknown"
+        title = f"In progress, {pid}: another pmemctl run holds the lock and is changing this machine"
+        rows = tuple((str(k), str(enum_value(v))) for k, v in (status.unfinished or {}).items())
+        blocks.append(KeyValues(rows, title=title, key_width=12) if rows else Lines((title,)))
+        blocks.append(Lines((f"wait for it to finish, then run '{command_line('status', sysroot=sysroot)}' again",),
+                            title="Next step", indent=2))
+    elif status.unfinished:
         u = status.unfinished
         blocks.append(
             KeyValues(
