@@ -68,12 +68,14 @@ class App:
 
     # -- the door ------------------------------------------------------------
 
-    def open_door(self, *, writes: bool = True) -> "SysfsRoot":
+    def open_door(self, *, writes: bool = True, dry_run: Optional[bool] = None) -> "SysfsRoot":
         """The door every command reads through.
 
         The single place that decides what kind of door a sysroot gets:
         trees carrying ``.pmemctl-sim`` get the simulated kernel when the
         command may write (read commands skip importing the simulator).
+        It is also the one place that refuses a change to a recording (see
+        :meth:`refuse_recording`).
         """
         from pmemctl.sysfs.door import SysfsRoot, is_simulated_tree
 
@@ -85,8 +87,46 @@ class App:
             door: SysfsRoot = SimulatedKernel(self.sysroot)
         else:
             door = SysfsRoot(self.sysroot)
+        if writes:
+            self.refuse_recording(door, dry_run)
         self.doors.append(door)
         return door
+
+    @staticmethod
+    def refuse_recording(door: "SysfsRoot", dry_run: Optional[bool] = None) -> None:
+        """Refuse (exit 5) a command that may write when its sysroot is a
+        recording of a real machine (``pmemctl sim record``), unless it is a
+        dry run.  No kernel reacts to writes into such a tree: a write would
+        only change a file, and success would be a lie.  A recording of a
+        simulated tree carries the simulator's marker, gets the simulated
+        kernel (``door.kind == "simulated"``) and stays writable.
+
+        ``dry_run`` None: read from the running command's ``--dry-run``
+        option (every mutating command has one), so the namespace commands
+        and rollback/resume are covered by this one check too.
+        """
+        if door.kind != "tree":
+            return
+        import os
+
+        from pmemctl.sim.record import RECORD_FILE
+
+        if not os.path.isfile(os.path.join(door.root, RECORD_FILE)):
+            return
+        if dry_run is None:
+            import click
+
+            ctx = click.get_current_context(silent=True)
+            dry_run = bool(ctx is not None and ctx.params.get("dry_run"))
+        if dry_run:
+            return
+        from pmemctl.errors import Refused
+
+        raise Refused(
+            f"{door.root} is a read-only recording made by 'pmemctl sim record': no kernel reacts to writes "
+            "into it, so nothing was changed",
+            hint="add --dry-run to see the plan, or rehearse on a simulated tree ('pmemctl sim create')",
+        )
 
     def root_only_note(self) -> Optional[str]:
         """One line naming the attributes only root could have read, if any.

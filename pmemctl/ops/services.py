@@ -32,6 +32,7 @@ from pmemctl.ops.requests import (
     SizePlanRequest,
 )
 from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.sysfs.state import LockHolder, lock_holder
 
 Confirm = Callable[[Plan], bool]
 
@@ -136,10 +137,19 @@ def resume(door: SysfsRoot, opts: RunOptions) -> Outcome:
 class Status:
     unfinished: Optional[dict[str, object]]
     last_run: Optional[dict[str, object]]
+    #: the pmemctl run holding the lock right now, if one does: the journal
+    #: is then its live record, not something to resume or roll back
+    running: Optional[LockHolder] = None
+
+    @property
+    def in_progress(self) -> bool:
+        return self.running is not None
 
 
 def status(door: SysfsRoot) -> Status:
-    """An unfinished change (journal) and the summary of the last finished run."""
+    """An unfinished change (journal), the summary of the last finished run,
+    and the run changing the machine now (the lock holder), if any."""
+    running = lock_holder(door)
     ex = Executor(door)
     rec = ex.journal.load()
     unfinished = None
@@ -153,4 +163,4 @@ def status(door: SysfsRoot) -> Status:
             "steps": len(rec.header.get("plan", {}).get("actions", [])),
             "steps_done": sum(1 for s in statuses.values() if s == "done"),
         }
-    return Status(unfinished, ex.journal.last_run())
+    return Status(unfinished, ex.journal.last_run(), running)

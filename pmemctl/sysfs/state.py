@@ -271,6 +271,78 @@ class RunLock:
         self.release()
 
 
+@dataclass(frozen=True)
+class LockHolder:
+    """The pmemctl run that holds the run lock; ``pid`` None when unknown."""
+
+    pid: Optional[int]
+
+
+#: the kernel's table of file locks (one line per lock)
+PROC_LOCKS = "/proc/locks"
+
+
+def _flock_pid(st: os.stat_result, proc_locks: str = PROC_LOCKS) -> Optional[int]:
+    """The pid the kernel lists as holding a flock on the file ``st``
+    describes; 0 when one is held by a process outside our pid namespace;
+    None when none is held.  Raises OSError when the table cannot be read."""
+    want = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    with open(proc_locks, encoding="ascii", errors="replace") as fh:
+        for line in fh:
+            fields = line.split()
+            if len(fields) < 6 or fields[1] != "FLOCK":  # "->" marks a waiter, not a holder
+                continue
+            if fields[5] == want:
+                return int(fields[4]) if fields[4].isdigit() else 0
+    return None
+
+
+def lock_holder(door: SysfsRoot, proc_locks: str = PROC_LOCKS) -> Optional[LockHolder]:
+    """Which pmemctl run holds the run lock of ``door``'s sysroot, if one does.
+
+    A read-only query: it creates, writes and locks nothing (taking the lock,
+    even shared and briefly, could make a run that is starting give up).  The
+    kernel's lock table says whether the lock file is held and by which pid;
+    the pid the holder wrote into the file stands in when the kernel's is not
+    visible (another pid namespace).  None when no run holds it, or when it
+    cannot be told (no lock table).
+    """
+    kdir, name = LOCK_PATH.rsplit("/", 1)
+    try:
+        dir_fd = _open_dir(door, kdir, create=False)
+    except PermissionError:
+        return None
+    if dir_fd is None:
+        return None
+    try:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        try:
+            pid = _flock_pid(st, proc_locks)
+        except OSError:
+            return None
+        if pid is None:
+            return None
+        if pid > 0:
+            return LockHolder(pid)
+        written = ""
+        try:
+            fd = os.open(name, os.O_RDONLY | _FILE_FLAGS | os.O_NOCTTY, dir_fd=dir_fd)
+            try:
+                written = _holder_text(os.pread(fd, 64, 0))
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+        return LockHolder(int(written) if written else None)
+    finally:
+        os.close(dir_fd)
+
+
 @dataclass
 class JournalRecord:
     header: dict[str, Any]

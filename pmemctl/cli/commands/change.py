@@ -34,7 +34,12 @@ def _common_options(f: F) -> F:
     f = click.option(
         "-f", "--force", is_flag=True, help="Proceed past refusals that can be overridden (see --dry-run)."
     )(f)
-    f = click.option("--all-steps", is_flag=True, help="List every step, not a summary of long block walks.")(f)
+    f = click.option(
+        "--all-steps", is_flag=True,
+        help="List every step and every write. Without it, a long run of identical block steps on one "
+        "device is folded into one line that says how many steps and writes it hides; driver and "
+        "namespace steps are never folded.",
+    )(f)
     return f
 
 
@@ -217,7 +222,11 @@ def offline(
 @json_option
 @click.pass_obj
 def status(app: App, as_json: bool) -> int:
-    """Show an unfinished change (interrupted or not fully undone) and the last run."""
+    """Show a change in progress (the pid holding the lock), an unfinished
+    change (interrupted or not fully undone) and the last run.
+
+    Exits 10 while a run holds the lock or a change is unfinished, else 0.
+    """
     from pmemctl.ops.services import status as service
 
     st = service(app.open_door(writes=False))
@@ -231,7 +240,7 @@ def status(app: App, as_json: bool) -> int:
         app.show(status_document(st, sysroot=app.sysroot))
     from pmemctl.errors import ExitCode
 
-    return int(ExitCode.LOCKED if st.unfinished else ExitCode.OK)
+    return int(ExitCode.LOCKED if st.unfinished or st.in_progress else ExitCode.OK)
 
 
 def _recovery(app: App, name: str, as_json: bool) -> int:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from pmemctl.cli.render.doc import Block, Document, KeyValues, Lines
 from pmemctl.cli.render.json import OBJECTS, _obj, enum_value, envelope
 from pmemctl.commandline import command_line
+from pmemctl.units import format_cpulist
 
 if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.ops.actions.base import Write
@@ -24,24 +25,95 @@ if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.ops.plan import Plan
     from pmemctl.ops.services import ChangeResult, Status
 
-#: in words, at most this many steps are listed one by one; the rest is summarised
-MAX_STEPS_SHOWN = 12
+#: only runs of these step kinds are ever folded (one memory block each);
+#: driver changes, waits and namespace steps are always listed
+FOLDABLE_KINDS = frozenset({"online-block", "offline-block"})
+#: a run of foldable steps longer than this is folded: its first
+#: FOLD_HEAD steps and its last one are listed, the rest is one line
+FOLD_OVER = 5
+FOLD_HEAD = 2
 
 
-def _step_lines(plan: "Plan", limit: Optional[int]) -> list[str]:
-    out: list[str] = []
+def _device_of(plan: "Plan") -> list[Optional[str]]:
+    """The unit label of each action when its unit holds several actions (one
+    device of ``reconfigure all``); None for one-action units (one block of
+    ``online``) and plans without units."""
+    out: list[Optional[str]] = [None] * len(plan.actions)
+    for label, first, last in plan.units:
+        if last - first > 1:
+            for i in range(first, last):
+                out[i] = label
+    return out
+
+
+def _fold_key(action: Any, device: Optional[str]) -> Optional[tuple[Any, ...]]:
+    if action.kind not in FOLDABLE_KINDS:
+        return None
+    return (action.kind, getattr(action, "zone", None), device)
+
+
+def _segments(plan: "Plan", fold: bool) -> list[tuple[int, int, bool]]:
+    """The actions as ``(first, last, folded)`` index ranges, in order.  A
+    folded range is the hidden middle of a run of identical block steps on
+    one device; nothing else is ever folded."""
     actions = plan.actions
-    shown = actions if limit is None or len(actions) <= limit else actions[: limit - 2]
-    for n, action in enumerate(shown, 1):
-        out.append(f"{n:>3}. {action.describe()}")
-    if len(shown) < len(actions):
-        rest = actions[len(shown):]
-        out.append(f"     ... {len(rest) - 1} more step(s) of the same kind ...")
-        out.append(f"{len(actions):>3}. {rest[-1].describe()}")
+    if not fold:
+        return [(0, len(actions), False)] if actions else []
+    devices = _device_of(plan)
+    out: list[tuple[int, int, bool]] = []
+    i = 0
+    while i < len(actions):
+        key = _fold_key(actions[i], devices[i])
+        j = i + 1
+        while key is not None and j < len(actions) and _fold_key(actions[j], devices[j]) == key:
+            j += 1
+        if key is not None and j - i > FOLD_OVER:
+            out += [(i, i + FOLD_HEAD, False), (i + FOLD_HEAD, j - 1, True), (j - 1, j, False)]
+        else:
+            out.append((i, j, False))
+        i = j
+    return out
+
+
+def _hidden_line(plan: "Plan", first: int, last: int, *, comment: bool) -> str:
+    hidden = plan.actions[first:last]
+    writes = sum(len(a.writes()) for a in hidden)
+    indices = [getattr(a, "index", None) for a in hidden]
+    span = ""
+    if None not in indices:
+        listed = format_cpulist(indices)  # the same list syntax --blocks takes
+        span = f" (blocks {listed})" if len(listed) <= 40 else f" (blocks between {min(indices)} and {max(indices)})"
+    text = (f"... {len(hidden)} more step(s) of the same kind{span}, {writes} write(s) hidden; "
+            "--all-steps lists them ...")
+    return f"# {text}" if comment else f"     {text}"
+
+
+def _step_lines(plan: "Plan", fold: bool) -> list[str]:
+    out: list[str] = []
+    for first, last, folded in _segments(plan, fold):
+        if folded:
+            out.append(_hidden_line(plan, first, last, comment=False))
+        else:
+            out += [f"{n:>3}. {plan.actions[n - 1].describe()}" for n in range(first + 1, last + 1)]
+    return out
+
+
+def _write_lines(plan: "Plan", fold: bool) -> list[str]:
+    out: list[str] = []
+    for first, last, folded in _segments(plan, fold):
+        if folded:
+            out.append(_hidden_line(plan, first, last, comment=True))
+        else:
+            out += [w.shell() for a in plan.actions[first:last] for w in a.writes()]
     return out
 
 
 def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -> list[Block]:
+    """The plan in words (and, with ``writes``, as the exact writes).  Without
+    ``all_steps`` long runs of identical block steps on one device are folded
+    into one line that says how many steps and writes it hides; driver
+    changes, waits and namespace steps are always listed.  The consent
+    prompt shows this same summary."""
     blocks: list[Block] = [Lines((plan.title,), title="Plan", style="bold")]
     if plan.notes:
         blocks.append(Lines(tuple(plan.notes), title="Notes", indent=2))
@@ -59,13 +131,9 @@ def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -
     if checks:
         blocks.append(Lines(tuple(checks), title="Checks", indent=2))
     if plan.actions:
-        blocks.append(Lines(tuple(_step_lines(plan, None if all_steps else MAX_STEPS_SHOWN)), title="Steps"))
+        blocks.append(Lines(tuple(_step_lines(plan, not all_steps)), title="Steps"))
         if writes:
-            lines = plan.shell_lines()
-            if not all_steps and len(lines) > 3 * MAX_STEPS_SHOWN:
-                head = lines[: 2 * MAX_STEPS_SHOWN]
-                lines = head + [f"# ... {len(lines) - len(head) - 1} more writes ..."] + lines[-1:]
-            blocks.append(Lines(tuple(lines), title="Exact writes", indent=2))
+            blocks.append(Lines(tuple(_write_lines(plan, not all_steps)), title="Exact writes", indent=2))
         if plan.destructive and plan.consent:
             blocks.append(Lines((plan.consent,), title="This is destructive", indent=2, style="bold red"))
     else:
@@ -224,7 +292,15 @@ def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
 
 def status_document(status: "Status", *, sysroot: str = "/") -> Document:
     blocks: list[Block] = []
-    if status.unfinished:
+    running = status.running
+    if running is not None:
+        pid = f"pid {running.pid}" if running.pid is not None else "pid unknown"
+        title = f"In progress, {pid}: another pmemctl run holds the lock and is changing this machine"
+        rows = tuple((str(k), str(enum_value(v))) for k, v in (status.unfinished or {}).items())
+        blocks.append(KeyValues(rows, title=title, key_width=12) if rows else Lines((title,)))
+        blocks.append(Lines((f"wait for it to finish, then run '{command_line('status', sysroot=sysroot)}' again",),
+                            title="Next step", indent=2))
+    elif status.unfinished:
         u = status.unfinished
         blocks.append(
             KeyValues(
