@@ -6,7 +6,7 @@ No I/O here; every function is tested in tests/unit/test_units.py.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, Optional
 
 KiB = 1024
 MiB = 1024**2
@@ -124,15 +124,34 @@ def format_cpulist(values: Iterable[int]) -> str:
     return ",".join(parts)
 
 
-def parse_block_list(text: str) -> tuple[int, ...]:
-    """Parse a user block list like ``33-40,45`` (memory block indexes)."""
-    try:
-        values = parse_cpulist(text)
-    except ValueError as err:
-        raise ValueError(f"not a block list: {text!r} (use e.g. 33-40,45)") from err
-    if not values:
-        raise ValueError("empty block list")
-    return values
+#: one element of a user block list: ``N``, ``A-B`` or ``A-B:STEP`` (ASCII digits)
+_BLOCK_PART_RE = re.compile(r"(\d+)(?:-(\d+)(?::(\d+))?)?", re.ASCII)
+
+
+def parse_block_list(text: str, highest: Optional[int] = None) -> tuple[int, ...]:
+    """Parse a user block list like ``33-40,45`` (memory block indexes).
+
+    Each range is checked before it is expanded: with ``highest`` (the
+    highest block present; -1 for none), a range that reaches past it is
+    refused, so ``0-99999999999`` costs nothing.  A single block past it is
+    left to the caller, which names the missing block.
+    """
+    usage = f"not a block list: {text!r} (use e.g. 33-40,45)"
+    spans: list[range] = []
+    for part in text.split(","):
+        m = _BLOCK_PART_RE.fullmatch(part.strip())
+        if m is None:
+            raise ValueError("empty block list" if not text.strip() else usage)
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) else lo
+        step = int(m.group(3)) if m.group(3) else 1
+        if hi < lo or step < 1:
+            raise ValueError(f"{usage}: {part.strip()!r} is a {'descending' if hi < lo else 'zero-step'} range")
+        if highest is not None and m.group(2) and hi > highest:
+            there = f"memory{highest} is the highest block present" if highest >= 0 else "no block is present"
+            raise ValueError(f"block range {part.strip()!r} reaches past the blocks present ({there})")
+        spans.append(range(lo, hi + 1, step))
+    return tuple(sorted({i for span in spans for i in span}))
 
 
 # Zone names as the kernel prints them in valid_zones (mm/memory_hotplug.c,

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "rollback": "pmemctl.cli.commands.change:rollback",
     "demo": "pmemctl.cli.commands.demo:command",
     "namespace": "pmemctl.cli.commands.namespace:group",
+    "journal": "pmemctl.cli.commands.journal:group",
 }
 
 #: Exit status for Ctrl-C (128 + SIGINT), as shells report it.

@@ -19,7 +19,6 @@ from pmemctl.model.attrs import bus_of as _bus_of
 from pmemctl.model.attrs import enabled as _enabled
 from pmemctl.model.attrs import node_id as _node_id
 from pmemctl.model.attrs import opt as _opt
-from pmemctl.model.attrs import opt_hex as _opt_hex
 from pmemctl.model.attrs import opt_int as _opt_int
 from pmemctl.model.attrs import opt_str as _opt_str
 from pmemctl.model.nd import read_namespace as _read_namespace
@@ -85,10 +84,55 @@ def _parse_cmdline(cmdline: Optional[str]) -> tuple[Optional[str], bool]:
     return memhp, movable_node
 
 
+#: The smallest memory block any kernel has.  memory_dev_init()
+#: (drivers/base/memory.c) panics at boot unless the block size
+#: is_power_of_2() and is at least MIN_MEMORY_BLOCK_SIZE, which is one memory
+#: section, ``1 << SECTION_SIZE_BITS`` (include/linux/memory.h).  A section is
+#: 2**27 = 128 MiB on x86-64, arm64 (4K and 16K pages) and riscv, 2**28 on
+#: s390; powerpc's 2**24 = 16 MiB is the smallest of any architecture with
+#: memory hotplug, so a tree from any machine passes and nothing smaller does.
+MIN_BLOCK_SIZE = 1 << 24
+
+#: ``%lx``: what the kernel prints into block_size_bytes (no ``0x``, no sign).
+_BLOCK_SIZE_RE = re.compile(r"^[0-9a-fA-F]{1,16}$")
+
+
+def block_size_problem(text: str) -> Optional[str]:
+    """Why ``text`` is not a block size the kernel could have printed, or None."""
+    if not _BLOCK_SIZE_RE.match(text):
+        return "it is not a hex number as the kernel prints it"
+    value = int(text, 16)
+    if value & (value - 1) or value == 0:
+        return f"{value:#x} is not a power of two"
+    if value < MIN_BLOCK_SIZE:
+        return f"{value:#x} is smaller than one memory section"
+    return None
+
+
+def read_block_size(door: SysfsRoot) -> Optional[int]:
+    """block_size_bytes, checked as the kernel checks it at boot; None when
+    the kernel has no memory blocks (no memory hotplug).
+
+    Everything that turns addresses into block numbers depends on it, so a
+    value no kernel could hold (damaged tree, wrong file) is a BadAttribute
+    naming the file, never a guess: a wrong block size makes the blocks of a
+    dax device look offline and would let kmem be unbound under online memory.
+    """
+    text = door.read_optional(paths.BLOCK_SIZE_BYTES)
+    if text is None:
+        return None
+    problem = block_size_problem(text)
+    if problem is not None:
+        raise BadAttribute(
+            paths.BLOCK_SIZE_BYTES, text,
+            f"a hex number: the memory block size, a power of two of at least "
+            f"{MIN_BLOCK_SIZE:x} (16 MiB, one memory section); {problem}",
+        )
+    return int(text, 16)
+
+
 def read_policy(door: SysfsRoot, first_block: Optional[int]) -> Policy:
-    block_size = _opt_hex(door, paths.BLOCK_SIZE_BYTES)
-    if block_size is not None and block_size <= 0:
-        raise BadAttribute(paths.BLOCK_SIZE_BYTES, hex(block_size), "a positive hex block size")
+    block_size = read_block_size(door)
     cmdline = door.read_optional(paths.PROC_CMDLINE)
     memhp, movable_node = _parse_cmdline(cmdline)
     demotion = door.read_optional(paths.DEMOTION_ENABLED)
@@ -826,8 +870,7 @@ def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: li
     """Block indexes to read for ``scope`` (see :func:`discover`)."""
     if scope == "all":
         return _Scope(block_indexes(door))
-    block_size = _opt_hex(door, paths.BLOCK_SIZE_BYTES)
-    block_size = block_size if block_size and block_size > 0 else None
+    block_size = read_block_size(door)
     # the dax devices' blocks, and those of memory stranded from a device
     # that no longer holds it (a kmem claim left in /proc/iomem)
     stranded = [s.blocks for s in stranded_claims(door, devices, block_size)

@@ -11,8 +11,9 @@ rule (``by``)  form                             example
 ``all``        every dax device (device         ``all``
                commands) / every configured
                namespace (namespace commands)
-``device``     a dax device ``daxR.N``, or a    ``dax0.1``, ``/dev/dax0.1``
-               path ending in it
+``device``     a dax device ``daxR.N``, its     ``dax0.1``, ``/dev/dax0.1``
+               node ``/dev/daxR.N`` or its
+               ``/sys/bus/dax/devices/daxR.N``
 ``short``      ``R.N``: the dax device daxR.N   ``0.1``
                where the command acts on dax
                devices (reconfigure, online,
@@ -43,6 +44,12 @@ rule (``by``)  form                             example
                (the configured namespaces
                whose target_node is N)
 =============  ===============================  =====================================
+
+A selector holding a ``/`` must be exactly ``/dev/NAME`` (or a dax device's
+``/sys/bus/dax/devices/daxR.N``), or a namespace's alt_name: nothing else is
+taken for a path: ``/etc/../../dax0.0``, ``dev/dax0.0`` or ``/dev//dax0.0``
+are not resolved by their last part, they raise UsageError (exit 2), so a
+mistyped or hostile path never selects a device.
 
 Regions (``namespace create --region``, ``namespace plan``): ``regionN`` or
 ``N``, e.g. ``region1`` or ``1``.
@@ -230,7 +237,26 @@ def select_region(topo: Topology, selector: str) -> Region:
 # the rules
 
 
+#: the directories a path selector may name a device in, exactly
+_PATH_DIRS = ("/dev", "/sys/bus/dax/devices")
+
+
+def _exact_path(sel: str) -> bool:
+    """``/dev/NAME`` or ``/sys/bus/dax/devices/NAME``, NAME one plain component."""
+    head, _, base = sel.rpartition("/")
+    return head in _PATH_DIRS and base not in ("", ".", "..")
+
+
 def _match(topo: Topology, sel: str, want: Want) -> Optional[_Hit]:
+    if "/" in sel and not _exact_path(sel):
+        hit = _by_alt_name(topo, sel)  # a name may hold a slash; nothing else may
+        if hit is None:
+            raise UsageError(
+                f"{sel!r} is not a selector: a path must be exactly /dev/NAME (like /dev/dax0.1 or /dev/pmem0)",
+                hint="name the device (dax0.1, namespace0.1) or give its /dev path; "
+                     "relative paths and paths with other directories or '..' are never resolved",
+            )
+        return hit
     if sel == "all":
         if want == "device":
             return _Hit("all", "device", devices=topo.dax_devices)
@@ -244,13 +270,14 @@ def _match(topo: Topology, sel: str, want: Want) -> Optional[_Hit]:
 
 
 def _by_device_name(topo: Topology, sel: str, want: Want) -> Optional[_Hit]:
-    """``daxR.N``, a path ending in it, or ``R.N`` (bare on device commands,
-    as a path's last part on all)."""
+    """``daxR.N``, ``/dev/daxR.N`` or ``/sys/bus/dax/devices/daxR.N`` (only
+    those exact paths reach here: see :func:`_match`), or a bare ``R.N`` on
+    device commands."""
     base = sel.rsplit("/", 1)[-1]
     by: Rule
     if DAX_DEVICE_RE.match(base):
         name, by = base, "device"
-    elif DAX_DEVICE_RE.match("dax" + base) and (want == "device" or "/" in sel):
+    elif DAX_DEVICE_RE.match("dax" + base) and want == "device" and "/" not in sel:
         name, by = "dax" + base, "short"
     else:
         return None

@@ -12,13 +12,15 @@ ops/read.py).  ``run_plan`` is the shared policy:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from pmemctl.errors import ExitCode, Refused
+from pmemctl.commandline import command_line
+from pmemctl.errors import DamagedJournal, ExitCode, Refused
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor
-from pmemctl.ops.outcome import Outcome
+from pmemctl.ops.outcome import Outcome, describe_state
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.plan.blocks import plan_offline, plan_online
 from pmemctl.ops.plan.combined import plan_reconfigure
@@ -32,7 +34,7 @@ from pmemctl.ops.requests import (
     SizePlanRequest,
 )
 from pmemctl.sysfs.door import SysfsRoot
-from pmemctl.sysfs.state import LockHolder, lock_holder
+from pmemctl.sysfs.state import Journal, JournalRecord, LockHolder, RunLock, lock_holder
 
 Confirm = Callable[[Plan], bool]
 
@@ -164,3 +166,79 @@ def status(door: SysfsRoot) -> Status:
             "steps_done": sum(1 for s in statuses.values() if s == "done"),
         }
     return Status(unfinished, ex.journal.last_run(), running)
+
+
+# --------------------------------------------------------------------------
+# journal abandon
+
+
+@dataclass
+class Abandoned:
+    """What ``journal abandon`` found, and what it did (nothing for a dry run)."""
+
+    unfinished: Optional[dict[str, object]]  # as status shows it; None when the journal cannot be read
+    damaged: Optional[str]  # why the journal cannot be read, naming the file
+    machine_state: list[str]  # where the devices and blocks it touched are now: left as they are
+    archived: list[str]  # the journal files' new names ([] for a dry run)
+    dry_run: bool
+
+
+ConfirmAbandon = Callable[[Abandoned], bool]
+
+
+def abandon_journal(door: SysfsRoot, *, dry_run: bool = False, yes: bool = False,
+                    confirm: Optional[ConfirmAbandon] = None) -> Optional[Abandoned]:
+    """Give up an unfinished change (``pmemctl journal abandon``): archive its
+    journal so that new changes are allowed again.  Nothing on the machine is
+    written: it stays as the unfinished change left it, and the result says
+    what that is.  Works on a journal that cannot be read too (the way out
+    when rollback can never finish).  None when there is no journal.
+
+    Under the run lock, so a journal of a run still going is never taken
+    (Locked, exit 10); giving up rollback and resume needs ``yes`` or a
+    ``confirm``, else Refused (exit 5).
+    """
+    if not dry_run and door.is_host and os.geteuid() != 0:
+        raise Refused("abandoning the journal needs root", hint="run it with sudo")
+    lock = None if dry_run else RunLock(door)
+    if lock is not None:
+        lock.acquire()
+    try:
+        journal = Journal(door)
+        try:
+            rec, damaged = journal.load(), None
+        except DamagedJournal as err:
+            rec, damaged = None, f"{err.path}: {err.state}"
+        if rec is None and damaged is None:
+            return None
+        found = Abandoned(status(door).unfinished if rec is not None else None, damaged,
+                          _state_left(door, rec), [], dry_run)
+        if dry_run:
+            return found
+        if not yes and (confirm is None or not confirm(found)):
+            raise Refused(
+                "abandoning the journal gives up 'rollback' and 'resume' for the unfinished change; "
+                "the machine is left as it is",
+                hint="run again with --yes to confirm (or --dry-run to see what would be kept)",
+            )
+        found.archived = journal.abandon()
+        return found
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _state_left(door: SysfsRoot, rec: Optional[JournalRecord]) -> list[str]:
+    """describe_state for the journal's plan, or why it cannot be told."""
+    unknown = [
+        "which devices and blocks the unfinished change touched cannot be read from its journal: check the "
+        f"machine with '{command_line('list', sysroot=door.root)}' and "
+        f"'{command_line('blocks', sysroot=door.root)}'"
+    ]
+    if rec is None:
+        return unknown
+    try:
+        plan = Plan.from_dict(rec.header["plan"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return unknown
+    return describe_state(door, plan)

@@ -215,6 +215,24 @@ def _atomic_write(door: SysfsRoot, dir_fd: int, kdir: str, name: str, data: dict
         raise
 
 
+def _archive_suffix(dir_fd: int) -> str:
+    """``abandoned-<UTC time>``, with ``-N`` added when an archive of that
+    second exists already (a rename would replace it)."""
+    base = "abandoned-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for n in range(1, 1000):
+        suffix = base if n == 1 else f"{base}-{n}"
+        taken = False
+        for name in ("journal.json", "journal.log"):
+            try:
+                os.lstat(f"{name}.{suffix}", dir_fd=dir_fd)
+                taken = True
+            except FileNotFoundError:
+                pass
+        if not taken:
+            return suffix
+    raise FileExistsError(errno.EEXIST, "too many archived journals in one second", base)
+
+
 def _holder_text(raw: bytes) -> str:
     """The pid a lock holder wrote, shown only as digits (the file is not trusted)."""
     return "".join(c for c in raw.decode("ascii", "replace") if c.isdigit())[:12]
@@ -588,6 +606,41 @@ class Journal:
         except OSError:
             pass
         self._close_dir()
+
+    def abandon(self) -> list[str]:
+        """Archive an unfinished journal the user gives up on (``pmemctl
+        journal abandon``): ``journal.log`` then ``journal.json`` are renamed
+        in their state directory to ``NAME.abandoned-<UTC time>``, never
+        deleted, and the directory is fsync'ed.  Works on a damaged journal
+        too (a link or a directory is renamed, never followed).  Returns the
+        archived files' host paths; [] when there is no journal.  The caller
+        holds the run lock.
+
+        The log goes first: a crash between the two renames leaves
+        ``journal.json`` alone, which still blocks new changes and is
+        archived by the next abandon; the other order could leave a stray log
+        that the next change's journal would truncate.
+        """
+        dir_fd = self._existing_dir()
+        if dir_fd is None:
+            return []
+        try:
+            try:
+                os.lstat("journal.json", dir_fd=dir_fd)
+            except FileNotFoundError:
+                return []
+            suffix = _archive_suffix(dir_fd)
+            archived: list[str] = []
+            for name in ("journal.log", "journal.json"):
+                try:
+                    os.rename(name, f"{name}.{suffix}", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                except FileNotFoundError:
+                    continue
+                archived.append(os.path.join(self.state_dir, f"{name}.{suffix}"))
+            os.fsync(dir_fd)
+            return archived
+        finally:
+            os.close(dir_fd)
 
     def close(self) -> None:
         """Leave the journal in place (interrupted or rollback incomplete)."""

@@ -83,7 +83,7 @@ def _listed_blocks(
     """--blocks: (blocks to change, in order; already-done notes)."""
     bmap = topo.block_map()
     try:
-        wanted = parse_block_list(listed)
+        wanted = parse_block_list(listed, highest=max(bmap, default=-1))
     except ValueError as err:
         raise UsageError(str(err)) from err
     missing = [i for i in wanted if i not in bmap]
