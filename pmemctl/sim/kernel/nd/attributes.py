@@ -69,14 +69,18 @@ class NdAttributes(NdCommon):
         elif attr == "sector_size":
             if self.busy(kp):
                 raise WriteRefused(errno.EBUSY)
-            lbasize = kstrtoull(text)
-            if lbasize not in PMEM_LBASIZES:
-                raise WriteRefused(errno.EINVAL)
-            self.tree.attr(target, objects.format_size_select(lbasize, PMEM_LBASIZES), MODE_RW)
+            self._store_lbasize(target, text, PMEM_LBASIZES)
         elif attr == "size":
             self._ns_size_store(region, kp, text)
         else:
             self.plain(target, text)
+
+    def _store_lbasize(self, target: str, text: str, sizes: tuple[int, ...]) -> None:
+        """A sector_size store (kstrtoull, one of the sizes the device lists)."""
+        lbasize = kstrtoull(text)
+        if lbasize not in sizes:
+            raise WriteRefused(errno.EINVAL)
+        self.tree.attr(target, objects.format_size_select(lbasize, sizes), MODE_RW)
 
     def _holder_class_store(self, kp: str, target: str, text: str) -> None:
         if self.busy(kp):
@@ -190,10 +194,7 @@ class NdAttributes(NdCommon):
         elif attr == "sector_size" and kind == "btt":
             if bound:
                 raise WriteRefused(errno.EBUSY)
-            lbasize = kstrtoull(text)
-            if lbasize not in BTT_LBASIZES:
-                raise WriteRefused(errno.EINVAL)
-            self.tree.attr(target, objects.format_size_select(lbasize, BTT_LBASIZES), MODE_RW)
+            self._store_lbasize(target, text, BTT_LBASIZES)
         elif attr == "namespace":
             self._namespace_store(region, kind, kp, text)
         else:
