@@ -53,6 +53,18 @@ _READ_BITS = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 #: never block on a FIFO (the regular-file check then refuses it)
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 _WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
+#: one read of an attribute (sysfs attributes are at most a page)
+_READ_SIZE = 65536
+
+
+def _require_regular(fd: int, kpath: str) -> None:
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotAnAttribute(kpath, file_kind(mode))
+
+
+#: reopening a checked O_PATH fd through /proc/self/fd (a magic link: O_NOFOLLOW would refuse it)
+_REOPEN_WRITE_FLAGS = os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 
 
 def clean_value(raw: bytes) -> str:
@@ -156,14 +168,30 @@ class SysfsRoot:
 
     def read(self, kpath: str) -> str:
         """Read one attribute (NUL- and newline-stripped); typed errors."""
-        fd = self._open_read(kpath)
+        fd = self._open_read(kpath, checked=False)
         try:
-            raw = os.read(fd, 65536)
+            raw = self._read_attr(fd, kpath)
         except OSError as err:
             raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
         finally:
             os.close(fd)
         return clean_value(raw)
+
+    @staticmethod
+    def _read_attr(fd: int, kpath: str) -> bytes:
+        """One read of an attribute opened unchecked.  Only what a regular
+        attribute never gives (nothing at all, a full buffer, an error) is
+        checked with an fstat: a FIFO or a device planted in a tree is
+        refused, and an ordinary attribute costs no extra system call (as in
+        the block walks' fast path)."""
+        try:
+            raw = os.read(fd, _READ_SIZE)
+        except OSError:
+            _require_regular(fd, kpath)
+            raise
+        if not raw or len(raw) == _READ_SIZE:
+            _require_regular(fd, kpath)
+        return raw
 
     def read_optional(self, kpath: str) -> Optional[str]:
         """Like :meth:`read`, but None when the attribute does not exist.
@@ -174,11 +202,11 @@ class SysfsRoot:
         (namespace ``resource`` with size 0, kernel-abi.md §7.7).  And None,
         noted in :attr:`denied`, for an attribute only root may read.
         """
-        fd = self._open_read_optional(kpath, unknown_if_denied=True)
+        fd = self._open_read_optional(kpath, unknown_if_denied=True, checked=False)
         if fd is None:
             return None
         try:
-            raw = os.read(fd, 65536)
+            raw = self._read_attr(fd, kpath)
         except OSError as err:
             if err.errno in (errno.ENXIO, errno.ENODEV):
                 return None
@@ -187,11 +215,12 @@ class SysfsRoot:
             os.close(fd)
         return clean_value(raw)
 
-    def _open_read_optional(self, kpath: str, *, unknown_if_denied: bool = False) -> Optional[int]:
+    def _open_read_optional(self, kpath: str, *, unknown_if_denied: bool = False,
+                            checked: bool = True) -> Optional[int]:
         """:meth:`_open_read`, but None for an absent file (and, with
         ``unknown_if_denied``, for one only root may read: noted in :attr:`denied`)."""
         try:
-            return self._open_read(kpath)
+            return self._open_read(kpath, checked=checked)
         except NotAnAttribute:
             raise
         except KernelError as err:
@@ -202,19 +231,22 @@ class SysfsRoot:
                 return None
             raise
 
-    def _open_read(self, kpath: str) -> int:
-        """Open an attribute for reading: a regular file, no link followed on
-        its last component, never blocking (typed errors)."""
+    def _open_read(self, kpath: str, *, checked: bool = True) -> int:
+        """Open an attribute for reading: no link followed on its last
+        component, never blocking (typed errors); a regular file (checked
+        now, or with ``checked=False`` by :meth:`_read_attr`)."""
         try:
             fd = os.open(self._prefix + kpath, _READ_FLAGS)
         except OSError as err:
             if err.errno == errno.ELOOP:
                 raise NotAnAttribute(kpath, "a symbolic link") from err
             raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            os.close(fd)
-            raise NotAnAttribute(kpath, file_kind(mode))
+        if checked:
+            try:
+                _require_regular(fd, kpath)
+            except BaseException:
+                os.close(fd)
+                raise
         return fd
 
     def read_many(self, relpaths: list[str], base: str) -> list[Optional[str]]:
@@ -340,33 +372,48 @@ class SysfsRoot:
 
     def _open_confined_write(self, kpath: str, value: str) -> tuple[int, str]:
         """Open ``kpath`` O_WRONLY (no O_CREAT, no link followed on the last
-        component).  Under another sysroot the directory is opened first
-        (O_PATH) and its real path checked, and the entry must be a regular
-        file, all before the attribute itself is opened."""
+        component).  Under another sysroot the attribute is first opened
+        ``O_PATH`` (which opens nothing for I/O: no device or FIFO side
+        effect), its real path checked and it must be a regular file with a
+        write bit; only then is that very inode reopened for writing."""
         if self._real_root == "/":
             return self._open_write_at(kpath, self._prefix + kpath, value, None), self._prefix + kpath
-        parent, name = kpath.rsplit("/", 1)
+        pfd, real = self._confined_path_fd(kpath, value)
         try:
-            dir_fd = os.open(self._prefix + (parent or "/"), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            # reopening through /proc/self/fd reaches the inode checked above,
+            # whatever happens to the path meanwhile (so no O_NOFOLLOW here)
+            fd = self._open_write_at(kpath, f"/proc/self/fd/{pfd}", value, None, flags=_REOPEN_WRITE_FLAGS)
+        finally:
+            os.close(pfd)
+        return fd, real
+
+    def _confined_path_fd(self, kpath: str, value: str) -> tuple[int, str]:
+        """An ``O_PATH`` fd of the attribute under this sysroot and its real
+        host path, after the checks a write makes: inside the sysroot, a
+        regular file (not a link, FIFO or device), with a write bit."""
+        try:
+            pfd = os.open(self._prefix + kpath, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as err:
             raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
         try:
-            real_dir = self._fd_path(dir_fd, parent or "/")
-            try:
-                mode = os.lstat(name, dir_fd=dir_fd).st_mode
-            except OSError as err:
-                raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
+            real = self._fd_path(pfd, kpath)
+            mode = os.fstat(pfd).st_mode
+            if stat.S_ISDIR(mode):
+                raise kernel_error(kpath, errno.EISDIR, value=value)
             if not stat.S_ISREG(mode):
                 raise NotAnAttribute(kpath, file_kind(mode), op="write", value=value)
-            fd = self._open_write_at(kpath, name, value, dir_fd)
-        finally:
-            os.close(dir_fd)
-        return fd, real_dir.rstrip("/") + "/" + name
+            if not mode & _WRITE_BITS:
+                # kernfs refuses to open it for writing, even for root
+                raise kernel_error(kpath, errno.EACCES, value=value)
+        except BaseException:
+            os.close(pfd)
+            raise
+        return pfd, real
 
     @staticmethod
-    def _open_write_at(kpath: str, path: str, value: str, dir_fd: Optional[int]) -> int:
+    def _open_write_at(kpath: str, path: str, value: str, dir_fd: Optional[int], flags: int = _WRITE_FLAGS) -> int:
         try:
-            return os.open(path, _WRITE_FLAGS, dir_fd=dir_fd)
+            return os.open(path, flags, dir_fd=dir_fd)
         except IsADirectoryError as err:
             raise kernel_error(kpath, errno.EISDIR, value=value) from err
         except PermissionError:
@@ -393,12 +440,14 @@ class SysfsRoot:
         return real
 
     def check_writable(self, kpath: str, value: str) -> str:
-        """The checks of :meth:`open_for_write` without keeping the file open;
+        """The checks of :meth:`open_for_write`, opening nothing for writing;
         returns the kernel path the write really lands on (links followed)."""
-        fd, real = self.open_for_write(kpath, value, truncate=False)
-        os.close(fd)
         if self.is_host:
+            fd, _real = self.open_for_write(kpath, value, truncate=False)
+            os.close(fd)
             return self.resolve(kpath)
+        pfd, real = self._confined_path_fd(kpath, value)
+        os.close(pfd)
         return self.kernel_path(real)
 
     def _write_fd(self, fd: int, kpath: str, data: bytes, value: str) -> None:
@@ -653,12 +702,6 @@ def _read_relative(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional
             raw = raw[:-1]
         append(raw.decode("utf-8", "replace"))
     return out
-
-
-def _require_regular(fd: int, kpath: str) -> None:
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        raise NotAnAttribute(kpath, file_kind(mode))
 
 
 def _device_number(devnode: str) -> Optional[int]:
