@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from pmemctl.commandline import command_line
 from pmemctl.errors import ExitCode, PmemctlError
@@ -40,22 +39,6 @@ class Outcome:
     @property
     def exit_code(self) -> ExitCode:
         return EXIT_CODES[self.status]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "title": self.title,
-            "message": self.message,
-            "machine_state": list(self.machine_state),
-            "already": list(self.already),
-            "changed_units": list(self.changed_units),
-            "failed_units": list(self.failed_units),
-            "steps": [
-                {"action": r.action.describe(), "kind": r.action.kind, "status": r.status.value,
-                 "error": r.error, "errno": r.errno}
-                for r in self.results
-            ],
-        }
 
 
 #: how each ending maps to a documented exit code

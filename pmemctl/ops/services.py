@@ -20,7 +20,7 @@ from pmemctl.commandline import command_line
 from pmemctl.errors import DamagedJournal, ExitCode, Refused
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor
-from pmemctl.ops.outcome import Outcome, describe_state
+from pmemctl.ops.outcome import Outcome, OutcomeStatus, describe_state
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.plan.blocks import plan_offline, plan_online
 from pmemctl.ops.plan.combined import plan_reconfigure
@@ -88,6 +88,15 @@ def exit_code_for(result: ChangeResult, force: bool) -> ExitCode:
             return ExitCode.REFUSED
         return ExitCode.NO_CHANGE if plan.is_noop else ExitCode.OK
     return result.outcome.exit_code
+
+
+def recovery_exit_code(command: str, outcome: Outcome) -> ExitCode:
+    """The exit status of ``rollback``/``resume``: a rollback that undid
+    everything did what was asked, so it exits OK (and says so, in words and
+    in its JSON ``exit_code``); otherwise the outcome's own exit code."""
+    if command == "rollback" and outcome.status is OutcomeStatus.ROLLED_BACK:
+        return ExitCode.OK
+    return outcome.exit_code
 
 
 def reconfigure(door: SysfsRoot, req: ReconfigureRequest, opts: RunOptions) -> ChangeResult:

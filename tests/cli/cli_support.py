@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -104,3 +105,17 @@ def check_schema(doc: dict[str, Any]) -> dict[str, int]:
     assert doc["schema_version"] == SCHEMA_VERSION
     check_object(doc, "error_document" if "error" in doc else _TOP_KIND[doc["command"]], "$")
     return seen
+
+
+def tree_digest(tree: Path, below: str = "") -> str:
+    """A hash of a tree's paths, link targets and file contents (below ``below``):
+    equal before and after means nothing there changed."""
+    h = hashlib.sha256()
+    base = tree / below if below else tree
+    for p in sorted(base.rglob("*")):
+        h.update(str(p.relative_to(tree)).encode())
+        if p.is_symlink():
+            h.update(str(p.readlink()).encode())
+        elif p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()

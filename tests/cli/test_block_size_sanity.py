@@ -9,12 +9,11 @@ and nothing under the tree changes.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable
 
 import pytest
-from cli_support import Invoke, one_line
+from cli_support import Invoke, one_line, tree_digest
 
 from pmemctl.errors import ExitCode
 
@@ -22,15 +21,6 @@ BAD = ["7000000", "1", "abc", "0", "1000", "800000", "0x8000000", "+8000000", "8
 FILE = "/sys/devices/system/memory/block_size_bytes"
 
 
-def _digest(tree: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted((tree / "sys").rglob("*")):
-        h.update(str(p.relative_to(tree)).encode())
-        if p.is_symlink():
-            h.update(str(p.readlink()).encode())
-        elif p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _plant(tree: Path, content: str) -> None:
@@ -45,12 +35,12 @@ def test_change_refused_and_nothing_written(
 ) -> None:
     tree = fresh_tree("qemu-nvdimm", stage="system-ram")
     _plant(tree, content)
-    before = _digest(tree)
+    before = tree_digest(tree, "sys")
     result = invoke("--sysroot", tree, "reconfigure", "dax0.0", "--mode", "devdax", "--yes")
     assert result.exit_code == ExitCode.FAILED, result.stdout + result.stderr
     line = one_line(result.stderr)
     assert FILE in line and "power of two" in line
-    assert _digest(tree) == before
+    assert tree_digest(tree, "sys") == before
     assert (tree / "sys/bus/dax/devices/dax0.0/driver").readlink().name == "kmem"
 
 

@@ -9,14 +9,13 @@ machine is left in, and new changes are allowed again.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import Invoke
+from cli_support import Invoke, tree_digest
 
 from pmemctl.errors import ExitCode
 from pmemctl.sim.kernel import faults
@@ -24,15 +23,6 @@ from pmemctl.sim.kernel import faults
 STATE = "var/lib/pmemctl"
 
 
-def _digest(tree: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted((tree / "sys").rglob("*")):
-        h.update(str(p.relative_to(tree)).encode())
-        if p.is_symlink():
-            h.update(str(p.readlink()).encode())
-        elif p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()
 
 
 def _archives(tree: Path) -> list[str]:
@@ -56,7 +46,7 @@ def test_abandon_archives_the_journal_and_leaves_the_machine(invoke: Invoke, unf
     tree = unfinished
     header = (tree / STATE / "journal.json").read_bytes()
     log = (tree / STATE / "journal.log").read_bytes()
-    machine = _digest(tree)
+    machine = tree_digest(tree, "sys")
     assert invoke("--sysroot", tree, "reconfigure", "dax0.0", "-m", "devdax", "--yes").exit_code == ExitCode.LOCKED
 
     dry = invoke("--sysroot", tree, "journal", "abandon", "--dry-run")
@@ -81,7 +71,7 @@ def test_abandon_archives_the_journal_and_leaves_the_machine(invoke: Invoke, unf
     assert (tree / STATE / names[1]).read_bytes() == log
     assert f"kept as {tree / STATE / names[0]}" in done.stdout
     assert not (tree / STATE / "journal.json").exists() and not (tree / STATE / "journal.log").exists()
-    assert _digest(tree) == machine  # nothing on the machine was written
+    assert tree_digest(tree, "sys") == machine  # nothing on the machine was written
 
     status = invoke("--sysroot", tree, "status", "--json")
     assert status.exit_code == ExitCode.OK and json.loads(status.stdout)["unfinished"] is None

@@ -244,7 +244,7 @@ def status(app: App, as_json: bool) -> int:
 
 
 def _recovery(app: App, name: str, as_json: bool) -> int:
-    from pmemctl.cli.render.change import outcome_blocks, recovery_exit_code, recovery_json
+    from pmemctl.cli.render.change import outcome_blocks, recovery_json
     from pmemctl.cli.render.doc import Document
     from pmemctl.ops import services as change
 
@@ -254,7 +254,7 @@ def _recovery(app: App, name: str, as_json: bool) -> int:
         app.emit_json(recovery_json(name, app.sysroot, outcome))
     else:
         app.show(Document.of(outcome_blocks(outcome, sysroot=app.sysroot, recovery=name)))
-    return recovery_exit_code(name, outcome)  # the same number the JSON gives
+    return int(change.recovery_exit_code(name, outcome))  # the same number the JSON gives
 
 
 @click.command("rollback")

@@ -224,15 +224,6 @@ def plan_json(plan: "Plan") -> dict[str, Any]:
     )
 
 
-def recovery_exit_code(command: str, outcome: "Outcome") -> int:
-    """The exit status of ``rollback``/``resume``: a rollback that undid
-    everything did what was asked, so it exits 0 (and says so, in words and
-    in its JSON ``exit_code``); otherwise the outcome's own exit code."""
-    if command == "rollback" and enum_value(outcome.status) == "rolled-back":
-        return 0
-    return int(outcome.exit_code)
-
-
 def outcome_json(outcome: Optional["Outcome"], *, exit_code: Optional[int] = None) -> Optional[dict[str, Any]]:
     if outcome is None:
         return None
@@ -268,8 +259,10 @@ def change_json(command: str, sysroot: str, result: "ChangeResult", *, backend: 
 
 
 def recovery_json(command: str, sysroot: str, outcome: "Outcome") -> dict[str, Any]:
+    from pmemctl.ops.services import recovery_exit_code
+
     return envelope("recovery", command, sysroot, dry_run=False, plan=None,
-                    outcome=outcome_json(outcome, exit_code=recovery_exit_code(command, outcome)))
+                    outcome=outcome_json(outcome, exit_code=int(recovery_exit_code(command, outcome))))
 
 
 def _journal_value(record: Mapping[str, Any], key: str) -> Any:
