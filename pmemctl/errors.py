@@ -30,6 +30,9 @@ class ExitCode(IntEnum):
     NOT_FOUND = 8  # a named object, scenario or sysroot does not exist
     UNSUPPORTED = 9  # the kernel lacks the feature (attribute or driver absent)
     LOCKED = 10  # another pmemctl run holds the lock, or an unfinished journal exists
+    DRIFT = 11  # apply --check: the machine differs from the provisioning layout
+    DOCTOR_WARNINGS = 12  # doctor: findings of severity warning, none of severity error
+    DOCTOR_ERRORS = 13  # doctor: at least one finding of severity error
 
 
 class PmemctlError(Exception):
