@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Optional
 
-from pmemctl.commandline import command_line
-from pmemctl.errors import DamagedJournal, Interrupted, KernelError, Locked, PmemctlError
+from pmemctl.errors import DamagedJournal, Interrupted, KernelError, PmemctlError
 from pmemctl.ops.actions.base import (
     Action,
     ActionResult,
@@ -34,7 +33,15 @@ from pmemctl.ops.actions.base import (
     Write,
 )
 from pmemctl.ops.batched_journal import BatchedJournal
-from pmemctl.ops.outcome import Outcome, OutcomeStatus, any_undone, describe_state, units_of
+from pmemctl.ops.outcome import (
+    Outcome,
+    OutcomeStatus,
+    any_undone,
+    describe_state,
+    recovery_hint,
+    unfinished_error,
+    units_of,
+)
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.signals import SignalShield, deadline
 from pmemctl.sysfs.door import SysfsRoot
@@ -76,6 +83,9 @@ class Executor:
         self._started: Optional[int] = None  # the step whose write may have been made
         #: the first journal write that failed on a failure path (None: none did)
         self.journal_trouble: Optional[str] = None
+        #: undos whose end state another agent made (the block was onlined
+        #: by a udev rule first): the outcome says where that left things
+        self._undone_by_others: list[Action] = []
 
     # -- one action -------------------------------------------------------
 
@@ -163,7 +173,7 @@ class Executor:
         try:
             pending = self.journal.load()
             if pending is not None:
-                raise unfinished_error(pending, self.door.root)
+                raise unfinished_error(pending.header, self.door.root)
             if plan.is_noop:
                 out = Outcome(OutcomeStatus.NO_CHANGE, plan.title, already=list(plan.already),
                               message="nothing to do: " + ("; ".join(plan.already) or "already as requested"))
@@ -336,7 +346,9 @@ class Executor:
                     try:
                         self.run_action(inverse)
                     except AlreadyDone:
-                        pass
+                        self._undone_by_others.append(inverse)
+                else:
+                    self._undone_by_others.append(inverse)
                 self._quietly(partial(self.journal.event, i, "undone", sync=True))
                 results.append(ActionResult(inverse, StepStatus.UNDONE))
             except Exception as err:  # noqa: BLE001 - StepFailed, or anything else: the undo failed
@@ -418,9 +430,9 @@ class Executor:
     # -- reporting ------------------------------------------------------------
 
     def describe_state(self, plan: Plan) -> list[str]:
-        """Where each device and block the plan touched now is (never raises:
-        a machine that cannot be read back is said so)."""
-        return describe_state(self.door, plan)
+        """Where each device and block the plan touched now is, and where the
+        undos another agent finished first left things (never raises)."""
+        return describe_state(self.door, plan, self._undone_by_others)
 
 
 def _as_step_failed(action: Action, err: Exception) -> StepFailed:
@@ -430,18 +442,3 @@ def _as_step_failed(action: Action, err: Exception) -> StepFailed:
     else:
         text = f"unexpected {type(err).__name__}" + (f": {err}" if str(err) else "")
     return StepFailed(f"{action.describe()}: {text}", getattr(err, "errno", None))
-
-
-def recovery_hint(sysroot: str, undo: str, finish: str, status: str) -> str:
-    """"run 'pmemctl rollback' to ..., 'pmemctl resume' to ...", for this sysroot."""
-    rollback, resume, show = (command_line(w, sysroot=sysroot) for w in ("rollback", "resume", "status"))
-    return f"run '{rollback}' to {undo} or '{resume}' to {finish} ('{show}' {status})"
-
-
-def unfinished_error(rec: JournalRecord, sysroot: str = "/") -> Locked:
-    h = rec.header
-    return Locked(
-        f"an earlier change did not finish ({h.get('plan', {}).get('title', '?')}, "
-        f"started {h.get('started', '?')} by pid {h.get('pid', '?')}, state {h.get('state', '?')})",
-        hint=recovery_hint(sysroot, "undo it", "finish it", "shows it"),
-    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from pmemctl.commandline import command_line
-from pmemctl.errors import ExitCode, PmemctlError
-from pmemctl.ops.actions.base import ActionResult, StepStatus, TextEnum
+from pmemctl.errors import ExitCode, Locked, PmemctlError
+from pmemctl.ops.actions.base import Action, ActionResult, StepStatus, TextEnum
 from pmemctl.ops.plan import Plan
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
@@ -53,11 +54,19 @@ EXIT_CODES: dict[OutcomeStatus, ExitCode] = {
 }
 
 
-def describe_state(door: SysfsRoot, plan: Plan) -> list[str]:
-    """Sentences saying where each device and block the plan touched now is.
-    Never raises: a machine that cannot be read back is said so."""
+def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Action] = ()) -> list[str]:
+    """Sentences saying where each device and block the plan touched now is,
+    then where the undos in ``undone_by_others`` (whose end state another
+    agent made first: a block a udev rule onlined, maybe into another zone)
+    left things.  Never raises: a machine that cannot be read back is said so."""
     try:
-        return _describe_state(door, plan)
+        lines = _describe_state(door, plan)
+        by_kind: dict[type[Action], list[Action]] = {}
+        for undo in undone_by_others:
+            by_kind.setdefault(type(undo), []).append(undo)
+        for kind, undos in by_kind.items():
+            lines.extend(kind.group_state_lines(door, undos))
+        return lines
     except (PmemctlError, OSError) as err:
         what = err.sentence() if isinstance(err, PmemctlError) else str(err)
         return [f"the machine could not be read back: {what}"]
@@ -103,3 +112,19 @@ def units_of(plan: Plan) -> list[tuple[str, int, int]]:
 
 def any_undone(results: list[ActionResult]) -> bool:
     return any(r.status is StepStatus.UNDONE for r in results)
+
+
+def recovery_hint(sysroot: str, undo: str, finish: str, status: str) -> str:
+    """"run 'pmemctl rollback' to ..., 'pmemctl resume' to ...", for this sysroot."""
+    rollback, resume, show = (command_line(w, sysroot=sysroot) for w in ("rollback", "resume", "status"))
+    return f"run '{rollback}' to {undo} or '{resume}' to {finish} ('{show}' {status})"
+
+
+def unfinished_error(header: dict[str, Any], sysroot: str = "/") -> Locked:
+    """The refusal of a new change while an earlier one's journal is there."""
+    h = header
+    return Locked(
+        f"an earlier change did not finish ({h.get('plan', {}).get('title', '?')}, "
+        f"started {h.get('started', '?')} by pid {h.get('pid', '?')}, state {h.get('state', '?')})",
+        hint=recovery_hint(sysroot, "undo it", "finish it", "shows it"),
+    )

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import enum
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Optional
 
@@ -167,6 +167,12 @@ class Action:
     def state_lines(self, door: SysfsRoot) -> list[str]:
         """Sentences on where the objects only this step knows are now."""
         return []
+
+    @classmethod
+    def group_state_lines(cls, door: SysfsRoot, actions: Sequence[Action]) -> list[str]:
+        """:meth:`state_lines` of several actions of this kind (a kind may
+        fold them: one line for 49,152 blocks, not one each)."""
+        return [line for a in actions for line in a.state_lines(door)]
 
     def to_dict(self) -> dict[str, Any]:
         # not dataclasses.asdict (it deep-copies): plans hold one action per block

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar, Optional, Sequence
 
+from pmemctl.commandline import command_line
 from pmemctl.ops.actions.base import (
     Action,
     JournalPolicy,
@@ -20,6 +21,7 @@ from pmemctl.ops.actions.base import (
 )
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.units import format_cpulist
 
 #: zone request -> value written to memoryN/state
 ONLINE_VALUE = {"movable": "online_movable", "normal": "online_kernel", "auto": "online"}
@@ -114,7 +116,56 @@ class OfflineBlock(_BlockStateStep):
         return None
 
     def inverse(self) -> Action:
-        return OnlineBlock(self.index, self.zone)
+        return ReonlineBlock(self.index, self.zone)
+
+
+@dataclass(frozen=True)
+class ReonlineBlock(OnlineBlock):
+    """Undo of an offline: the block is online again, in the zone it was in
+    if the kernel lets us choose.  Another agent (a udev rule, the kernel's
+    auto_online_blocks) may have onlined it first into another zone: that
+    counts as undone (the memory is back in use; offlining it to retry the
+    zone could fail for good), and :meth:`state_lines` says where it is.
+    Only ever made by :meth:`OfflineBlock.inverse`: never planned or journalled."""
+
+    kind: ClassVar[str] = "reonline-block"
+
+    def describe(self) -> str:
+        return f"online memory block {self.index} again (it was in {_ZONE_WORDS[self.zone]})"
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        state = block_state(door, self.index)
+        if state is None:
+            return Problem(ProblemKind.GONE, f"memory block {self.index} disappeared")
+        if state != "online":
+            return not_done(f"memory block {self.index} is {state}, not online")
+        return None
+
+    def state_lines(self, door: SysfsRoot) -> list[str]:
+        return self.group_state_lines(door, [self])
+
+    @classmethod
+    def group_state_lines(cls, door: SysfsRoot, actions: Sequence[Action]) -> list[str]:
+        """Where the blocks are that are online again in another zone than
+        they were in, folded into one line per (zone now, zone before)."""
+        moved: dict[tuple[str, str], list[int]] = {}
+        for a in actions:
+            assert isinstance(a, ReonlineBlock)
+            if block_state(door, a.index) == "online" and not a._zone_ok(door):
+                moved.setdefault((block_zone(door, a.index) or "?", a.zone), []).append(a.index)
+        lines = []
+        for (now, was), indexes in moved.items():
+            blocks = format_cpulist(sorted(indexes))
+            offline = command_line("offline", "--blocks", blocks, sysroot=door.root)
+            online = command_line("online", "--blocks", blocks, "--zone", was, sysroot=door.root)
+            lines.append(
+                f"memory block(s) {blocks} are online again but in {now}, not in {_ZONE_WORDS[was]} where they "
+                f"were (another agent onlined them first); to move them back run '{offline}' then '{online}'"
+            )
+        return lines
+
+
+_ZONE_WORDS = {"movable": "ZONE_MOVABLE", "normal": "ZONE_NORMAL", "auto": "the zone the kernel picked"}
 
 
 @dataclass(frozen=True)
