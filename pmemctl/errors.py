@@ -15,6 +15,8 @@ import stat as _stat
 from enum import IntEnum
 from typing import Optional
 
+from pmemctl.commandline import command_line
+
 
 class ExitCode(IntEnum):
     """Process exit codes; documented in the README and pmemctl(1)."""
@@ -223,14 +225,17 @@ class DamagedJournal(Locked):
     """The intent journal cannot be read: it is not valid, or names steps
     this pmemctl does not know.  Nothing is changed while it is there."""
 
-    def __init__(self, path: str, state: str) -> None:
+    def __init__(self, path: str, state: str, *, sysroot: str = "/") -> None:
+        listing, blocks, abandon = (command_line(*words, sysroot=sysroot)
+                                    for words in (("list",), ("blocks",), ("journal", "abandon")))
         super().__init__(
             f"the journal {path} cannot be read ({state}), so pmemctl cannot tell what an earlier change did",
-            hint="check the machine with 'pmemctl list' and 'pmemctl blocks', put it right by hand, then move "
-            "the journal files away (journal.json, journal.log) to continue",
+            hint=f"check the machine with '{listing}' and '{blocks}', put it right by hand, then run "
+            f"'{abandon}' to archive the journal and continue",
         )
         self.path = path
         self.state = state
+        self.sysroot = sysroot
 
 
 class NotAnAttribute(KernelError):

@@ -382,7 +382,8 @@ class Executor:
             return Plan.from_dict(rec.header["plan"])
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise DamagedJournal(self.journal.header_path,
-                                 f"it names a step this pmemctl does not know: {type(err).__name__} {err}") from err
+                                 f"it names a step this pmemctl does not know: {type(err).__name__} {err}",
+                                 sysroot=self.door.root) from err
 
     def _undo_journal(self, rec: JournalRecord, plan: Plan, statuses: dict[int, str]) -> Outcome:
         self.journal.begin({**rec.header, "state": "rolling-back"}, append=True)

@@ -77,6 +77,13 @@ def clean_value(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+def shown_name(text: str, limit: int = 64) -> str:
+    """Text another user controls (a process name: prctl(PR_SET_NAME) takes
+    any bytes), made safe to print: control characters, escape sequences
+    included, become ``?``; at most ``limit`` characters."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit]) or "?"
+
+
 #: The directory that marks a tree as a simulated machine (pmemctl.sim writes
 #: it; the CLI opens such trees with the simulated kernel).
 SIM_MARKER_DIR = ".pmemctl-sim"
@@ -716,14 +723,15 @@ def _device_number(devnode: str) -> Optional[int]:
 
 
 def _process_name(pid: int) -> str:
-    """The name of a process found using a device (psutil, as ``ps`` shows it).
+    """The name of a process found using a device (psutil, as ``ps`` shows
+    it; its owner chose it, so it is printed only through :func:`shown_name`).
 
     psutil is imported only here, when there is a user to name: the search
     itself walks /proc directly, which keeps the common no-user case cheap."""
     import psutil
 
     try:
-        return psutil.Process(pid).name() or "?"
+        return shown_name(psutil.Process(pid).name())
     except psutil.Error:
         return "?"
 

@@ -383,22 +383,22 @@ class JournalRecord:
         return out
 
 
-def _parse_header(raw: bytes, path: str) -> dict[str, Any]:
+def _parse_header(raw: bytes, path: str, sysroot: str) -> dict[str, Any]:
     if not raw.strip():
-        raise DamagedJournal(path, "it is empty")
+        raise DamagedJournal(path, "it is empty", sysroot=sysroot)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise DamagedJournal(path, "it is not UTF-8 text") from None
+        raise DamagedJournal(path, "it is not UTF-8 text", sysroot=sysroot) from None
     try:
         header = json.loads(text)
     except json.JSONDecodeError:
-        raise DamagedJournal(path, "it is not valid JSON: truncated or overwritten") from None
+        raise DamagedJournal(path, "it is not valid JSON: truncated or overwritten", sysroot=sysroot) from None
     if not isinstance(header, dict):
-        raise DamagedJournal(path, f"it holds a JSON {type(header).__name__}, not a journal")
+        raise DamagedJournal(path, f"it holds a JSON {type(header).__name__}, not a journal", sysroot=sysroot)
     plan = header.get("plan")
     if not isinstance(plan, dict) or not isinstance(plan.get("actions"), list):
-        raise DamagedJournal(path, "it holds no plan")
+        raise DamagedJournal(path, "it holds no plan", sysroot=sysroot)
     return header
 
 
@@ -409,7 +409,7 @@ def _event_ok(ev: object) -> bool:
     return type(first) is int and type(last) is int and first >= 0 and last >= 0
 
 
-def _parse_log(raw: bytes, path: str) -> list[dict[str, Any]]:
+def _parse_log(raw: bytes, path: str, sysroot: str) -> list[dict[str, Any]]:
     lines = [line for line in raw.split(b"\n") if line.strip()]
     events: list[dict[str, Any]] = []
     for n, line in enumerate(lines):
@@ -420,7 +420,7 @@ def _parse_log(raw: bytes, path: str) -> list[dict[str, Any]]:
         if not _event_ok(ev):
             if n == len(lines) - 1:
                 break  # a torn last line after a crash: ignore it
-            raise DamagedJournal(path, f"line {n + 1} is not a journal event")
+            raise DamagedJournal(path, f"line {n + 1} is not a journal event", sysroot=sysroot)
         events.append(ev)
     return events
 
@@ -481,15 +481,15 @@ class Journal:
                 raw = _read_file(self.door, dir_fd, self._kdir, "journal.json")
                 if raw is None:
                     return None
-                header = _parse_header(raw, self.header_path)
+                header = _parse_header(raw, self.header_path, self.door.root)
                 log = _read_file(self.door, dir_fd, self._kdir, "journal.log")
             finally:
                 os.close(dir_fd)
         except UnsafeStateFile as err:
-            raise DamagedJournal(err.path, f"it {err.why}") from err
+            raise DamagedJournal(err.path, f"it {err.why}", sysroot=self.door.root) from err
         except PermissionError as err:
-            raise DamagedJournal(self.state_dir, "permission denied: run as root") from err
-        events = [] if log is None else _parse_log(log, self.log_path)
+            raise DamagedJournal(self.state_dir, "permission denied: run as root", sysroot=self.door.root) from err
+        events = [] if log is None else _parse_log(log, self.log_path, self.door.root)
         return JournalRecord(header, events)
 
     def last_run(self) -> Optional[dict[str, Any]]:

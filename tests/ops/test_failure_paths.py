@@ -271,6 +271,27 @@ def test_a_damaged_journal_header_is_a_typed_error_naming_the_file(make_machine,
         assert "journal.json" in exc.value.sentence()
 
 
+def test_a_damaged_journal_names_the_way_out_with_the_sysroot(make_machine):
+    k = make_machine("qemu-nvdimm", stage="devdax")
+    header = valid_header(k)
+    header["plan"]["actions"][0]["kind"] = "format-the-disk"
+    plant(k, header, b"")
+    for call in (lambda: services.status(k), Executor(k).rollback_journal):
+        try:
+            plant(k, header_bytes=b"{garbage")
+            call()
+        except DamagedJournal as exc:
+            hint = exc.hint or ""
+        else:
+            pytest.fail("a damaged journal was read")
+        assert f"'pmemctl --sysroot {k.root} journal abandon'" in hint
+        assert f"'pmemctl --sysroot {k.root} list'" in hint and f"'pmemctl --sysroot {k.root} blocks'" in hint
+    with pytest.raises(DamagedJournal) as exc:  # a step this pmemctl does not know
+        plant(k, header, b"")
+        Executor(k).rollback_journal()
+    assert f"'pmemctl --sysroot {k.root} journal abandon'" in (exc.value.hint or "")
+
+
 def test_a_journal_that_is_a_directory_is_a_typed_error(make_machine):
     k = make_machine("qemu-nvdimm", stage="devdax")
     d = plant(k)
@@ -356,3 +377,24 @@ def test_signals_to_a_running_pmemctl_exit_7_and_rollback_restores(make_machine,
                         capture_output=True, text=True, env=env)
     assert rb.returncode in (0, 3), rb.stdout + rb.stderr
     assert machine_state(k) == before
+
+
+# -- the kmem unbind's own re-check reads the block size as discovery does -----------
+
+
+@pytest.mark.parametrize("content", ["7000000", "abc", "1"])
+def test_the_kmem_unbind_precheck_refuses_a_block_size_no_kernel_could_hold(make_machine, content):
+    """The precheck re-reads the machine right before the unbind; with a
+    block size it guessed (7000000 read as hex) it found no online block and
+    let kmem go under online memory."""
+    from pmemctl.errors import BadAttribute
+    from pmemctl.ops.actions.dax import UnbindDevice
+
+    k = make_machine("qemu-nvdimm", stage="system-ram")
+    path = os.path.join(k.root, "sys/devices/system/memory/block_size_bytes")
+    os.chmod(path, 0o644)
+    with open(path, "w") as fh:
+        fh.write(content + "\n")
+    with pytest.raises(BadAttribute) as exc:
+        UnbindDevice("dax0.0", "kmem").precheck(k)
+    assert "block_size_bytes" in exc.value.sentence()

@@ -358,3 +358,34 @@ def test_on_the_running_machine_only_a_root_owned_directory_link_is_followed(tmp
         assert state._root_owned_link(SysfsRoot(tmp_path), dfd, "link", err) is None  # never on a tree
     finally:
         os.close(dfd)
+
+
+def test_a_process_name_is_shown_without_its_escape_sequences(tmp_path):
+    """A process holding a device open is named in refusals; its name is
+    whatever its owner set (prctl PR_SET_NAME takes any bytes), so escape
+    sequences in it never reach the terminal (issue 16, item 5's class)."""
+    import subprocess
+    import sys
+    import time
+
+    held = tmp_path / "pmem-stand-in"
+    held.write_bytes(b"")
+    code = (
+        "import ctypes, sys, time\n"
+        "ctypes.CDLL(None).prctl(15, b'\\x1b[2Jevil\\x07', 0, 0, 0)\n"  # PR_SET_NAME
+        f"fh = open({str(held)!r}); print('ready', flush=True); time.sleep(30)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        users = SysfsRoot("/").processes_using(str(held))
+        deadline = time.monotonic() + 5
+        while not users and time.monotonic() < deadline:
+            time.sleep(0.05)
+            users = SysfsRoot("/").processes_using(str(held))
+        assert [pid for pid, _ in users] == [proc.pid]
+        name = users[0][1]
+        assert "evil" in name and "\x1b" not in name and "\x07" not in name and name.isprintable()
+    finally:
+        proc.kill()
+        proc.wait()

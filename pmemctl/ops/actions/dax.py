@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Optional
 
 from pmemctl.errors import KernelError
-from pmemctl.model.discover import read_dax_ranges
+from pmemctl.model.discover import read_block_size, read_dax_ranges
 from pmemctl.model.records import kmem_blocks
 from pmemctl.ops.actions.base import Action, JournalPolicy, Problem, ProblemKind, Touches, Write, not_done
 from pmemctl.ops.actions.memory import block_state
@@ -25,11 +25,13 @@ def device_driver(door: SysfsRoot, device: str) -> Optional[str]:
 
 
 def online_blocks_of(door: SysfsRoot, device: str) -> list[int]:
-    """Blocks of ``device``'s ranges that are online now (read, not planned)."""
-    bs_text = door.read_optional(paths.BLOCK_SIZE_BYTES)
-    if bs_text is None:
+    """Blocks of ``device``'s ranges that are online now (read, not planned).
+    A block size no kernel could hold is a BadAttribute, never a guess: a
+    wrong size would make online blocks look absent and let kmem go."""
+    block_size = read_block_size(door)
+    if block_size is None:
         return []
-    blocks = kmem_blocks(read_dax_ranges(door, device), int(bs_text, 16))
+    blocks = kmem_blocks(read_dax_ranges(door, device), block_size)
     return [idx for idx in blocks if block_state(door, idx) == "online"]
 
 

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Optional
 from pmemctl.sim.objects import SUPPORTED_ALIGNMENTS
 from pmemctl.sim.tree import MARKER_DIR, TreeWriter
 from pmemctl.sysfs import abi, paths
+from pmemctl.sysfs.door import shown_name
 
 STATE_FILE = "kernel-state.json"
 ND_STATE_FILE = "nd-state.json"
@@ -69,7 +70,7 @@ def holders(root: str | os.PathLike[str], devnode: str) -> list[tuple[int, str]]
             declared = json.load(fh)
     except FileNotFoundError:
         return []
-    return [(int(h["pid"]), str(h["name"])) for h in declared if h.get("path") == devnode]
+    return [(int(h["pid"]), shown_name(str(h["name"]))) for h in declared if h.get("path") == devnode]
 
 
 # ------------------------------------------------------------ nd-state.json (media)
