@@ -15,6 +15,7 @@ import os
 from typing import Any, Optional
 
 from pmemctl.sim.kernel import state as _state
+from pmemctl.sim.kernel.confined import ConfinedTreeWriter
 from pmemctl.sim.kernel.faults import Faults
 from pmemctl.sim.machine import MachineSpec, NodeSpec
 from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
@@ -28,7 +29,7 @@ class SimContext:
     def __init__(self, door: SysfsRoot) -> None:
         self.door = door
         self.root = door.root
-        self.tree = TreeWriter(self.root)
+        self.tree: TreeWriter = ConfinedTreeWriter(self.root)
         self.marker = os.path.join(self.root, MARKER_DIR)
         self.faults = Faults(self.root)
         self._machine: Optional[MachineSpec] = None

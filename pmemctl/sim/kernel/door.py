@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from pmemctl.errors import kernel_error
 from pmemctl.sim.kernel import state
+from pmemctl.sim.kernel.confined import check_tree
 from pmemctl.sim.kernel.context import SimContext
 from pmemctl.sim.kernel.dax import DaxDrivers
 from pmemctl.sim.kernel.errors import WriteRefused
@@ -52,6 +53,7 @@ class SimulatedKernel(SysfsRoot):
         self._nd: Optional[NdKernel] = None
         #: nanoseconds spent reacting to writes (benchmarks subtract it)
         self.sim_time_ns = 0
+        self._tree_checked = False
 
     @property
     def spec(self) -> MachineSpec:
@@ -66,6 +68,9 @@ class SimulatedKernel(SysfsRoot):
 
     def write(self, kpath: str, value: str) -> None:
         target = self.check_writable(kpath, value)
+        if not self._tree_checked:  # before the first answer changes anything
+            check_tree(self.root)
+            self._tree_checked = True
         start = time.perf_counter_ns()
         try:
             text = clean_value(value.encode())

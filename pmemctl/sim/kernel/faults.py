@@ -22,6 +22,7 @@ import os
 import time
 from typing import Any, Callable, Optional
 
+from pmemctl.sim.kernel.confined import save_json
 from pmemctl.sim.kernel.errors import WriteRefused
 from pmemctl.sim.tree import MARKER_DIR
 
@@ -45,10 +46,7 @@ def load(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def _save(root: str | os.PathLike[str], faults: list[dict[str, Any]]) -> None:
-    tmp = _path(root) + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(faults, fh, indent=1)
-    os.replace(tmp, _path(root))
+    save_json(root, _path(root), faults)
 
 
 def inject(root: str | os.PathLike[str], kind: str, **spec: Any) -> None:

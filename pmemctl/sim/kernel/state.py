@@ -21,6 +21,7 @@ import os
 import posixpath
 from typing import Any, Callable, Iterable, Optional
 
+from pmemctl.sim.kernel.confined import save_json
 from pmemctl.sim.objects import SUPPORTED_ALIGNMENTS
 from pmemctl.sim.tree import MARKER_DIR, TreeWriter
 from pmemctl.sysfs import abi, paths
@@ -35,10 +36,8 @@ def _marker_file(root: str | os.PathLike[str], name: str) -> str:
     return os.path.join(os.fspath(root), MARKER_DIR, name)
 
 
-def _save_json(path: str, data: Any) -> None:
-    with open(path + ".tmp", "w") as fh:
-        json.dump(data, fh, indent=1, sort_keys=True)
-    os.replace(path + ".tmp", path)
+def _save_json(root: str | os.PathLike[str], name: str, data: Any) -> None:
+    save_json(root, _marker_file(root, name), data)
 
 
 # ---------------------------------------------------------------- kernel-state.json
@@ -57,7 +56,7 @@ def load_kernel_state(root: str | os.PathLike[str], boot_kmem: Callable[[], Iter
 
 
 def save_kernel_state(root: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    _save_json(_marker_file(root, STATE_FILE), state)
+    _save_json(root, STATE_FILE, state)
 
 
 # -------------------------------------------------------------------- holders.json
@@ -89,7 +88,7 @@ def load_nd_state(root: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def save_nd_state(root: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    _save_json(_marker_file(root, ND_STATE_FILE), state)
+    _save_json(root, ND_STATE_FILE, state)
 
 
 def ensure_nd_state(root: str | os.PathLike[str]) -> None:

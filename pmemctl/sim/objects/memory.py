@@ -87,9 +87,17 @@ def set_memory_block(tree: TreeWriter, index: int, *, online: bool, valid_zones:
     """Change a block's state; ``valid_zones`` is its zone when online, the
     list of candidate zones when offline."""
     kpath = f"{paths.MEMORY}/memory{index}"
-    tree.attr(f"{kpath}/state", "online" if online else "offline", MODE_RW)
-    tree.attr(f"{kpath}/online", 1 if online else 0, MODE_RW)
-    tree.attr(f"{kpath}/valid_zones", valid_zones)
+    # In an order no reader (or a run killed half-way) sees a state no kernel
+    # shows: an online block with an offline block's zone list.  Online: the
+    # zone first (an offline block whose one valid zone is it is possible),
+    # then the state; offline: the state first, then the zone list.
+    steps = [
+        (f"{kpath}/state", "online" if online else "offline", MODE_RW),
+        (f"{kpath}/online", 1 if online else 0, MODE_RW),
+    ]
+    zones = (f"{kpath}/valid_zones", valid_zones, MODE_RO)
+    for path, value, mode in ([zones, *reversed(steps)] if online else [*steps, zones]):
+        tree.attr(path, value, mode)
 
 
 def memory_block_node(tree: TreeWriter, index: int) -> Optional[int]:
