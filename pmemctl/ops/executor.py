@@ -167,9 +167,11 @@ class Executor:
 
     # -- a whole plan -------------------------------------------------------
 
-    def apply(self, plan: Plan) -> Outcome:
-        lock = RunLock(self.door)
-        lock.acquire()
+    def apply(self, plan: Plan, *, locked: bool = False) -> Outcome:
+        """Apply ``plan`` under the run lock (``locked``: the caller holds it)."""
+        lock = None if locked else RunLock(self.door)
+        if lock is not None:
+            lock.acquire()
         try:
             pending = self.journal.load()
             if pending is not None:
@@ -190,7 +192,8 @@ class Executor:
             if self._events is not None:
                 self._events.close()
                 self._events = None
-            lock.release()
+            if lock is not None:
+                lock.release()
 
     def _guarded_units(self, plan: Plan, statuses: dict[int, str]) -> Outcome:
         """:meth:`_apply_units` where a signal anywhere (not only inside a

@@ -19,6 +19,12 @@ regular files are opened (``O_NONBLOCK``: a FIFO cannot hang a run); on the
 running machine they must belong to the user running pmemctl and have one
 link.  A journal that cannot be read is a :class:`DamagedJournal` naming the
 file, never a crash.
+
+Space: a new journal reserves room for the rest of its run
+(``journal.reserve``), given back when a journal write meets a full file
+system, so a change never ends with a journal it could not finish writing;
+no room at the start is :class:`JournalNoSpace`, before the first step.
+Temporaries a killed run left are removed by the next run (under the lock).
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ import os
 import stat
 import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from pmemctl.errors import DamagedJournal, Locked, NotFound, UnsafeStateFile
+from pmemctl.errors import DamagedJournal, Locked, NotFound, Refused, UnsafeStateFile
 from pmemctl.sysfs.door import SysfsRoot
 
 LOCK_PATH = "/run/lock/pmemctl.lock"
@@ -48,6 +54,28 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 #: a journal header larger than this is not one pmemctl wrote (49,152 blocks: ~6 MB)
 _MAX_HEADER = 256 << 20
+#: space kept for the rest of a run's journal (see Journal.begin): released
+#: when a journal write meets a full file system
+RESERVE = "journal.reserve"
+#: bytes reserved per step for its events (a block step's "start"/"done" are
+#: batched: well under this), and for the state rewrites and last-run summary
+_RESERVE_PER_STEP = 64
+_RESERVE_SLACK = 64 << 10
+#: files of pmemctl's own that a killed run can leave behind
+_TEMPORARY_PREFIXES = ("journal.json.tmp.", "last-run.json.tmp.")
+
+
+class JournalNoSpace(Refused):
+    """The journal of a change cannot be written: the run stops before its
+    first step (nothing was changed)."""
+
+    def __init__(self, state_dir: str, needed: int) -> None:
+        super().__init__(
+            f"there is no room for the journal of this change in {state_dir} (it needs about "
+            f"{max(needed // 1024, 1)} KiB); nothing was changed",
+            hint=f"free some space on the file system holding {state_dir} and run the command again",
+        )
+        self.state_dir = state_dir
 
 
 def _root_fd(door: SysfsRoot) -> int:
@@ -231,6 +259,48 @@ def _archive_suffix(dir_fd: int) -> str:
         if not taken:
             return suffix
     raise FileExistsError(errno.EEXIST, "too many archived journals in one second", base)
+
+
+def _remove_temporaries(dir_fd: int) -> None:
+    """Temporaries a killed run left (journal.json.tmp.PID, ...): the caller
+    holds the run lock, so no other run is writing one."""
+    try:
+        names = os.listdir(dir_fd)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(_TEMPORARY_PREFIXES):
+            try:
+                os.unlink(name, dir_fd=dir_fd)
+            except OSError:
+                pass
+
+
+def _reserve_space(dir_fd: int, nbytes: int) -> None:
+    """Keep ``nbytes`` of the file system for the rest of the journal:
+    allocated to ``journal.reserve``, given back by :func:`_release_space`."""
+    fd = os.open(RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _FILE_FLAGS, 0o600, dir_fd=dir_fd)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, nbytes)
+        except OSError as err:
+            if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            zeros = bytes(min(nbytes, 1 << 20))  # a file system without fallocate
+            left = nbytes
+            while left > 0:
+                left -= os.write(fd, zeros[:left])
+    finally:
+        os.close(fd)
+
+
+def _release_space(dir_fd: int) -> bool:
+    """Give the reserved space back; False when there was none."""
+    try:
+        os.unlink(RESERVE, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _holder_text(raw: bytes) -> str:
@@ -537,13 +607,48 @@ class Journal:
         raise last_err
 
     def begin(self, header: dict[str, Any], *, append: bool = False) -> None:
+        """Write the journal of a run (``append``: continue an earlier one's,
+        for rollback and resume).  A new journal also reserves room for the
+        run's events, state changes and summary, so a file system that fills
+        up meanwhile cannot stop the journal half-way; no room for that is
+        :class:`JournalNoSpace` before the first step.  Needs the run lock."""
         self.header = dict(header)
         self.header.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         self.header["pid"] = os.getpid()
-        self._dir_fd = self._writable_dir()
-        _atomic_write(self.door, self._dir_fd, self._kdir, "journal.json", self.header)
+        self._dir_fd = dir_fd = self._writable_dir()
+        _remove_temporaries(dir_fd)
+        if append:  # rollback/resume: the first run's reserve makes the room
+            try:
+                self._spaced(lambda: _atomic_write(self.door, dir_fd, self._kdir, "journal.json", self.header))
+            except OSError as err:
+                if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise JournalNoSpace(self.state_dir, len(json.dumps(self.header))) from err
+        else:
+            steps = len(self.header.get("plan", {}).get("actions", []))
+            size = len(json.dumps(self.header, separators=(",", ":")))
+            needed = size + steps * _RESERVE_PER_STEP + _RESERVE_SLACK
+            try:
+                _atomic_write(self.door, dir_fd, self._kdir, "journal.json", self.header)
+                _reserve_space(dir_fd, needed)
+            except OSError as err:
+                if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                raise JournalNoSpace(self.state_dir, size + needed) from err
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
-        self._log_fd = _open_file(self.door, self._dir_fd, self._kdir, "journal.log", flags, 0o644)
+        self._log_fd = _open_file(self.door, dir_fd, self._kdir, "journal.log", flags, 0o644)
+
+    def _spaced(self, write: Callable[[], None]) -> None:
+        """A journal write; on a full file system the reserved space is
+        given back and the write tried once more."""
+        try:
+            write()
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT) or self._dir_fd is None:
+                raise
+            if not _release_space(self._dir_fd):
+                raise
+            write()
 
     def event(self, index: Optional[int], name: str, *, sync: bool = False, **extra: Any) -> None:
         if self._log_fd is None:
@@ -558,16 +663,24 @@ class Journal:
                 rec["i"] = index
             rec.update(extra)
             line = json.dumps(rec, separators=(",", ":")) + "\n"
-        os.write(self._log_fd, line.encode())
+        log_fd, view = self._log_fd, memoryview(line.encode())
+
+        def write_rest() -> None:  # tried again after a short write: never a torn line
+            nonlocal view
+            while view:
+                view = view[os.write(log_fd, view):]
+
+        self._spaced(write_rest)
         if sync:
-            os.fsync(self._log_fd)
+            os.fsync(log_fd)
 
     def set_state(self, state: str, **extra: Any) -> None:
         self.header["state"] = state
         self.header.update(extra)
         if self._dir_fd is None:
             self._dir_fd = self._writable_dir()
-        _atomic_write(self.door, self._dir_fd, self._kdir, "journal.json", self.header)
+        dir_fd = self._dir_fd
+        self._spaced(lambda: _atomic_write(self.door, dir_fd, self._kdir, "journal.json", self.header))
 
     def finish(self, summary: dict[str, Any]) -> None:
         """The run ended in a consistent state: drop the journal, keep a summary."""
@@ -579,11 +692,12 @@ class Journal:
         last = {k: v for k, v in self.header.items() if k not in ("plan", "units")}
         last["title"] = self.header.get("plan", {}).get("title")
         last["steps"] = len(self.header.get("plan", {}).get("actions", []))
+        dir_fd = self._dir_fd
         try:
-            _atomic_write(self.door, self._dir_fd, self._kdir, "last-run.json", {**last, **summary})
-        except UnsafeStateFile:
-            pass  # a summary only: the change itself is finished and consistent
-        for name in ("journal.json", "journal.log"):
+            self._spaced(lambda: _atomic_write(self.door, dir_fd, self._kdir, "last-run.json", {**last, **summary}))
+        except (UnsafeStateFile, OSError):
+            pass  # a summary only (a full disk, a planted link): the change is finished and consistent
+        for name in ("journal.json", "journal.log", RESERVE):
             try:
                 os.unlink(name, dir_fd=self._dir_fd)
             except FileNotFoundError:
@@ -598,7 +712,7 @@ class Journal:
                 os.close(self._log_fd)
                 self._log_fd = None
             if self._dir_fd is not None:
-                for name in ("journal.json", "journal.log"):
+                for name in ("journal.json", "journal.log", RESERVE):
                     try:
                         os.unlink(name, dir_fd=self._dir_fd)
                     except FileNotFoundError:
@@ -637,6 +751,7 @@ class Journal:
                 except FileNotFoundError:
                     continue
                 archived.append(os.path.join(self.state_dir, f"{name}.{suffix}"))
+            _release_space(dir_fd)
             os.fsync(dir_fd)
             return archived
         finally:

@@ -30,3 +30,23 @@ def test_a_value_a_shell_would_read_is_quoted_so_pasting_writes_it_verbatim(tmp_
 @pytest.mark.parametrize("cls", [CreateNamespace, ReconfigureNamespace, DestroyNamespace])
 def test_namespace_steps_are_fsynced_in_the_journal(cls):
     assert cls.journal is JournalPolicy.SYNC
+
+
+@pytest.mark.parametrize("name,ok", [("é" * 31, True), ("é" * 32, False), ("x" * 63, True), ("x" * 64, False)],
+                         ids=["62-bytes", "64-bytes-32-chars", "63-ascii", "64-ascii"])
+def test_a_namespace_name_is_limited_to_the_kernels_63_bytes(make_machine, name, ok):
+    """alt_name keeps 63 bytes (NSLABEL_NAME_LEN with its NUL): 32 'é' are
+    32 characters but 64 bytes, which the kernel refuses with EINVAL."""
+    from pmemctl.errors import UsageError
+    from pmemctl.model.discover import discover
+    from pmemctl.ops.plan.namespace import plan_create
+    from pmemctl.ops.requests import CreateRequest
+
+    k = make_machine("optane-2s")
+    req = CreateRequest("region1", "66G", "devdax", name=name, backend="sysfs")
+    if ok:
+        assert plan_create(k, discover(k, with_blocks=False), req).actions
+    else:
+        with pytest.raises(UsageError) as exc:
+            plan_create(k, discover(k, with_blocks=False), req)
+        assert "at most 63 bytes" in exc.value.sentence()

@@ -82,7 +82,7 @@ def group() -> None:
               help="devdax (/dev/daxX.Y, can become system RAM), fsdax (/dev/pmemX with DAX), "
               "sector (/dev/pmemXs, atomic sectors) or raw.")
 @click.option("-a", "--align", metavar="A", help="devdax/fsdax page alignment (4K, 2M, 1G; default 2M).")
-@click.option("-n", "--name", metavar="NAME", help="A name for the namespace (at most 63 characters).")
+@click.option("-n", "--name", metavar="NAME", help="A name for the namespace (at most 63 bytes).")
 @_options
 @json_option
 @click.pass_obj

@@ -194,8 +194,9 @@ def plan_create(door: SysfsRoot, topo: Topology, req: CreateRequest) -> Plan:
     backend = choose_backend(door, req.backend)
     region = select_region(topo, req.region)
     size = _parse_size_arg(req.size, "--size")
-    if req.name is not None and (len(req.name) > MAX_NAME or "\n" in req.name):
-        raise UsageError(f"--name must be at most {MAX_NAME} characters on one line")
+    # the kernel keeps at most 63 bytes of alt_name (NSLABEL_NAME_LEN 64, with its NUL)
+    if req.name is not None and (len(req.name.encode()) > MAX_NAME or "\n" in req.name):
+        raise UsageError(f"--name must be at most {MAX_NAME} bytes (UTF-8) on one line")
     _check_region_for_create(topo, region, req)
     geom = geometry(door, topo, region, req.mode)
     align = parse_align(req.align, req.mode, geom.supported_alignments)
