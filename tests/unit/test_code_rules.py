@@ -67,7 +67,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # 9
     ("pmemctl.ops.plan.combined",),
     # 10: what the CLI calls (pmemctl.ops is the package __init__)
-    ("pmemctl.ops.services", "pmemctl.ops.read", "pmemctl.ops"),
+    ("pmemctl.ops.services", "pmemctl.ops.read", "pmemctl.ops",
+     "pmemctl.ops.boot.units",
+     "pmemctl.ops.boot"),
 )
 
 #: Which room a module belongs to: the longest matching prefix wins.
