@@ -373,3 +373,36 @@ def test_wait_polls_until_the_device_appears(tree) -> None:
 
     assert wait_for_devices(door, layout, 30.0, 0.01, sleep=sleep) == []
     assert len(calls) == 2
+
+
+# -- regions ---------------------------------------------------------------------
+
+
+def test_region_namespaces_created_then_converted_in_later_passes(tree, invoke: Invoke) -> None:
+    root = tree("optane-2s")
+    write_layout(root, 'version = 1\n\n[[region]]\nname = "r1"\nmatch = { region = "region1" }\n'
+                       'namespaces = [ { name = "db", size = "16416M", mode = "devdax" }, '
+                       '{ name = "cache", size = "8208M" } ]\n'
+                 + _device("db-ram", 'namespace = "db"', "system-ram", 'zone = "movable"\n'))
+    code, doc = _apply(invoke, root, "--dry-run")
+    assert _item(doc, "db-ram")["status"] == "missing"
+    assert [s["kind"] for s in doc["plan"]["steps"]] == ["ns-create"]
+    code, doc = _apply(invoke, root, "--yes")
+    assert code == 0, doc
+    assert _item(doc, "r1")["status"] == "changed"
+    assert _item(doc, "db-ram")["status"] == "changed"
+    assert any(w.startswith("pass 2:") for w in doc["warnings"])
+    names = {d["name"]: d for d in dax(root, invoke).values()}
+    modes = sorted(d["mode"] for n, d in names.items() if d["namespace"] in ("namespace1.2", "namespace1.3"))
+    assert modes == ["devdax", "system-ram"]
+    assert _apply(invoke, root)[0] == 3
+
+
+def test_region_refusal_changes_nothing(tree, invoke: Invoke) -> None:
+    root = tree("optane-2s")
+    write_layout(root, 'version = 1\n\n[[region]]\nname = "r1"\nmatch = { region = "region1" }\n'
+                       'namespaces = [ { name = "db", size = "16G" } ]\n')
+    result = invoke("--sysroot", root, "apply", "--yes")
+    assert result.exit_code == 5
+    assert "not a multiple of 48M" in result.stderr
+    assert len(dax(root, invoke)) == 2
