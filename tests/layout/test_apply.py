@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import check_schema
 from conftest import Invoke, dax, write_layout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,9 @@ def _device(name: str, match: str, mode: str, extra: str = "") -> str:
 def _apply(invoke: Invoke, root: Path, *args: str) -> tuple[int, dict]:
     result = invoke("--sysroot", root, "apply", "--json", *args)
     assert "Traceback" not in result.stderr
-    return result.exit_code, json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    check_schema(doc)
+    return result.exit_code, doc
 
 
 def _item(doc: dict, name: str) -> dict:

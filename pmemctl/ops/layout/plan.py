@@ -150,8 +150,9 @@ def _to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDev
     single = want == len(hotplug) and want_normal in (0, want)
     zone = "normal" if single and want_normal else "movable"
     pb.begin_unit(dev.name)
+    planned = len(pb.actions)
     plan_to_system_ram(pb, door, topo, dev, ReconfigureRequest(dev.name, "system-ram", zone, single))
-    if not single and pb.actions and hotplug:
+    if not single and len(pb.actions) > planned and hotplug:  # kmem binds it: online the blocks asked
         zones = ["normal"] * want_normal + ["movable"] * (want - want_normal)
         for z in ("normal", "movable"):
             zone_checks(pb, door, topo, zones.count(z) * bs, z)
