@@ -99,9 +99,13 @@ SYSTEMD_CMDLINE = (f"systemd.unit={BOOT_TARGET} systemd.show_status=1 systemd.lo
 WORKLOAD_SH = r"""#!/bin/sh
 out=/run/vmio/out/$1.txt
 echo "uptime $(cut -d' ' -f1 /proc/uptime)" > $out
+# shell builtins only: each process start costs ~0.5 s under TCG over 9p
 for n in 1 2; do
     for b in /sys/devices/system/node/node$n/memory*; do
-        [ -e "$b/state" ] && echo "node$n $(basename $b) $(cat $b/state) $(cat $b/valid_zones)" >> $out
+        [ -e "$b/state" ] || continue
+        read -r state < "$b/state"
+        read -r zones < "$b/valid_zones"
+        echo "node$n ${b##*/} $state $zones" >> $out
     done
 done
 exit 0
