@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from pmemctl.errors import DamagedJournal, Locked, NotFound, Refused, UnsafeStateFile
+from pmemctl.errors import DamagedJournal, Locked, NotFound, PmemctlError, Refused, UnsafeStateFile
 from pmemctl.sysfs.door import SysfsRoot
 
 LOCK_PATH = "/run/lock/pmemctl.lock"
@@ -49,6 +49,9 @@ FALLBACK_STATE_DIR = "/run/pmemctl"
 JOURNAL = STATE_DIR + "/journal.json"
 JOURNAL_LOG = STATE_DIR + "/journal.log"
 LAST_RUN = STATE_DIR + "/last-run.json"
+#: changes with every boot: a journal records it, so one left by an earlier
+#: boot (describing memory that no longer exists) can be told apart
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -495,6 +498,17 @@ def _parse_log(raw: bytes, path: str, sysroot: str) -> list[dict[str, Any]]:
     return events
 
 
+def boot_id(door: SysfsRoot) -> Optional[str]:
+    """This boot's id (``/proc/sys/kernel/random/boot_id``), None when unknown."""
+    try:
+        value = door.read_optional(BOOT_ID)
+    except (OSError, PmemctlError):  # a damaged tree: the id is only a label
+        return None
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
 class Journal:
     def __init__(self, door: SysfsRoot) -> None:
         self.door = door
@@ -614,6 +628,7 @@ class Journal:
         :class:`JournalNoSpace` before the first step.  Needs the run lock."""
         self.header = dict(header)
         self.header.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        self.header.setdefault("boot_id", boot_id(self.door))
         self.header["pid"] = os.getpid()
         self._dir_fd = dir_fd = self._writable_dir()
         _remove_temporaries(dir_fd)

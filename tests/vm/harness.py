@@ -174,6 +174,7 @@ for word in $(cat /proc/cmdline); do
 done
 IO=/newroot/run/vmio
 cut -d' ' -f1 /proc/uptime > $IO/guest_uptime_start
+[ -f $IO/init_hook.sh ] && . $IO/init_hook.sh  # run_guest(init_hook=): may switch_root away
 log "running scenario"
 chroot /newroot /bin/sh /run/vmio/run.sh > $IO/stdout 2> $IO/stderr < /dev/null
 echo $? > $IO/exit_code.tmp
@@ -690,6 +691,7 @@ def qemu_argv(
     cmdline: str,
     project: Path | None = None,
     shares: Sequence[tuple[str, str]] = (),
+    backing_dir: Path | None = None,
 ) -> list[str]:
     nodes = [n.node for n in nvdimms]
     if len(set(nodes)) != len(nodes):
@@ -725,9 +727,10 @@ def qemu_argv(
                  f"data-type=access-bandwidth,bandwidth={dram_bandwidth_mbs}M",
     ]
     for i, nv in enumerate(sorted(nvdimms, key=lambda n: n.node)):
-        img = workdir / f"nvdimm{i}.img"
-        with open(img, "wb") as fh:
-            fh.truncate(nv.size)
+        img = backing_dir / f"nvdimm-node{nv.node}.img" if backing_dir else workdir / f"nvdimm{i}.img"
+        if not img.exists():
+            with open(img, "wb") as fh:
+                fh.truncate(nv.size)
         argv += [
             "-numa", f"hmat-lb,initiator=0,target={nv.node},hierarchy=memory,"
                      f"data-type=access-latency,latency={nv.latency_ns}",
@@ -827,6 +830,8 @@ def run_guest(
     project_dir: Path | str | None = None,
     results_dir: Path | str | None = None,
     python: str | None = None,
+    backing_dir: Path | str | None = None,
+    init_hook: str | None = None,
 ) -> GuestResult:
     """Boot a guest, run ``script`` (POSIX shell, as root, chrooted into the
     host root) and return what it left behind.
@@ -837,6 +842,11 @@ def run_guest(
     variables to the script's environment.  ``timeout`` bounds the whole QEMU
     run (wall seconds).  ``python`` is the interpreter the guest uses for
     ``pmemctl``/``vmtools`` (default: the one running this code).
+    ``backing_dir`` keeps the NVDIMM images there (``nvdimm-nodeN.img``, made
+    when absent, reused as they are when present: a second boot of the same
+    DIMMs).  ``init_hook`` is sourced by the guest's init (PID 1, busybox,
+    host root on /newroot, the share on $IO) before the scenario runs; it may
+    ``exec switch_root`` to another init.
     """
     if nvdimms is None:
         nvdimms = [NvdimmSpec()]
@@ -860,6 +870,8 @@ def run_guest(
             iodir.mkdir()
         os.chmod(iodir, 0o777)
         (iodir / "scenario.sh").write_text(script)
+        if init_hook is not None:
+            (iodir / "init_hook.sh").write_text(init_hook)
         env_lines = "\n".join(
             f"export {k}={shlex.quote(v)}" for k, v in sorted((env or {}).items())
         )
@@ -880,6 +892,7 @@ def run_guest(
             dram=dram, cpus=cpus,
             dram_latency_ns=dram_latency_ns, dram_bandwidth_mbs=dram_bandwidth_mbs,
             cmdline=cmdline, project=project, shares=shares,
+            backing_dir=Path(backing_dir) if backing_dir is not None else None,
         )
         full = ["timeout", "--kill-after=10", str(int(timeout))] + argv
         t0 = time.monotonic()
@@ -899,7 +912,7 @@ def run_guest(
         for p in sorted(iodir.rglob("*")):
             if p.is_file() and not p.is_symlink():
                 rel = p.relative_to(iodir).as_posix()
-                if rel in ("scenario.sh", "run.sh"):
+                if rel in ("scenario.sh", "run.sh", "init_hook.sh"):
                     continue
                 files[rel] = p.read_bytes()
         rc_text = files.get("exit_code", b"").decode().strip()
