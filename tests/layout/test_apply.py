@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import check_schema
-from conftest import Invoke, dax, write_layout
+from layout_support import Invoke, dax, write_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 NS11_UUID = "3277e9f8-2374-5c2f-8da6-e7fa1ae3becf"  # optane-2s namespace1.1 -> dax1.1 (devdax)
