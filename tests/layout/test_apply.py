@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import check_schema
-from conftest import Invoke, dax, write_layout
+from layout_support import Invoke, dax, write_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 NS11_UUID = "3277e9f8-2374-5c2f-8da6-e7fa1ae3becf"  # optane-2s namespace1.1 -> dax1.1 (devdax)
@@ -442,3 +442,20 @@ def test_memmap_on_memory_findings(tree, invoke: Invoke) -> None:
     code, doc = _apply(invoke, root, "--yes")
     assert code == 11 and _item(doc, "log")["status"] == "drift"  # bound to kmem: never changed in place
     assert "convert the device to devdax" in _item(doc, "log")["difference"]
+
+
+def test_zone_split_fixed_by_moving_movable_blocks_to_normal(tree, invoke: Invoke) -> None:
+    """All 80 online blocks of dax0.1 are movable; the layout wants the first 4G normal."""
+    root = tree("optane-2s")
+    write_layout(root, "version = 1\n" + _device("log", f'dax_uuid = "{NS01_DAX_UUID}"', "system-ram",
+                                                  'online = 80\nnormal = "4G"\n'))
+    code, doc = _apply(invoke, root, "--check")
+    assert code == 11 and "80 of 94 blocks online (0 normal)" in _item(doc, "log")["difference"]
+    code, doc = _apply(invoke, root, "--dry-run")
+    kinds = [s["kind"] for s in doc["plan"]["steps"]]
+    assert kinds == ["offline-block", "offline-block", "online-block", "online-block"]
+    code, doc = _apply(invoke, root, "--yes", "--force")  # --force: MOVABLE:KERNEL checks, offlining checks
+    assert code == 0, doc
+    actual = _item(doc, "log")["actual"]["dax0.1"]
+    assert (actual["online_blocks"], actual["normal_blocks"]) == (80, 2)
+    assert _apply(invoke, root)[0] == 3

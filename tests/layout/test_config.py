@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cli_support import check_schema
-from conftest import Invoke, write_layout
+from layout_support import Invoke, write_layout
 
 NS01_DAX_UUID = "82f541b2-1671-546f-8007-a6782a76f756"  # optane-2s dax0.1 (system-ram, 80/94 online)
 NS11_DAX_UUID = "65fdcf1c-a620-5b13-a040-4d87d0f490f2"  # optane-2s dax1.1 (devdax)

@@ -120,13 +120,15 @@ def _system_ram_blocks(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: Da
         to_offline += sorted(normal, key=lambda b: -b.index)[: len(normal) - want_normal]
     keep_online = len(online) - len(to_offline)
     if keep_online > want:
-        spare = sorted((b for b in movable if b not in to_offline), key=lambda b: -b.index)
+        chosen = {b.index for b in to_offline}
+        spare = sorted((b for b in movable if b.index not in chosen), key=lambda b: -b.index)
         to_offline += spare[: keep_online - want]
         keep_online = len(online) - len(to_offline)
     normal_left = len(normal) - sum(1 for b in to_offline if _zone_of(b) == "normal")
     need_normal = max(want_normal - normal_left, 0)
     if need_normal and keep_online + need_normal > want:  # make room: movable blocks become normal
-        extra = sorted((b for b in movable if b not in to_offline), key=lambda b: b.index)
+        chosen = {b.index for b in to_offline}
+        extra = sorted((b for b in movable if b.index not in chosen), key=lambda b: b.index)
         swap = extra[: keep_online + need_normal - want]
         to_offline += swap
         keep_online -= len(swap)
