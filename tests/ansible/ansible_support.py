@@ -85,7 +85,8 @@ def ansible_env(tmp: Path) -> dict[str, str]:
     env.pop("PMEMCTL_SYSROOT", None)
     env.update(
         ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS),
-        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+        ANSIBLE_STDOUT_CALLBACK="json_results",
+        ANSIBLE_CALLBACK_PLUGINS=str(Path(__file__).resolve().parent / "callback"),
         ANSIBLE_LOCAL_TEMP=str(tmp / "ansible-local"),
         ANSIBLE_REMOTE_TEMP=str(tmp / "ansible-remote"),
         ANSIBLE_HOST_KEY_CHECKING="False",

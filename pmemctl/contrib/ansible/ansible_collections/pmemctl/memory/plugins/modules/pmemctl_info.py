@@ -90,10 +90,14 @@ from ansible_collections.pmemctl.memory.plugins.module_utils.pmemctl_cli import 
 DOCUMENTS = ('list', 'blocks', 'topology', 'doctor')
 
 
+def argument_spec():
+    spec = dict(COMMON_ARGUMENT_SPEC)
+    spec.update(gather=dict(type='list', elements='str', choices=list(DOCUMENTS), default=list(DOCUMENTS)))
+    return spec
+
+
 def main():
-    argument_spec = dict(COMMON_ARGUMENT_SPEC)
-    argument_spec.update(gather=dict(type='list', elements='str', choices=list(DOCUMENTS), default=list(DOCUMENTS)))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     pmemctl = Pmemctl(module)
     result = dict(changed=False, pmemctl_version=pmemctl.version_string)
     for name in DOCUMENTS:
