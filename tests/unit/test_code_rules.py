@@ -51,7 +51,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.actions.base",),
     # 2: the action kinds (nd_writes: the nd write sequences the namespace steps share)
     ("pmemctl.ops.actions.memory", "pmemctl.ops.actions.dax", "pmemctl.ops.actions.nd_writes",
-     "pmemctl.ops.actions.nd"),
+     "pmemctl.ops.actions.nd",
+     "pmemctl.ops.actions.policy"),
     # 3
     ("pmemctl.ops.actions.registry",),
     # 4: the package __init__: Plan, Check, PlanBuilder
@@ -68,6 +69,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.plan.combined",),
     # 10: what the CLI calls (pmemctl.ops is the package __init__)
     ("pmemctl.ops.services", "pmemctl.ops.read", "pmemctl.ops"),
+    # 11: provisioning layouts (issue 10): schema and records, loading, matching, planning, apply
+    ("pmemctl.ops.layout.schema", "pmemctl.ops.layout.records"),
+    ("pmemctl.ops.layout.load", "pmemctl.ops.layout.match", "pmemctl.ops.layout.tomlout"),
+    ("pmemctl.ops.layout.policy", "pmemctl.ops.layout.plan"),
+    ("pmemctl.ops.layout.daxctl", "pmemctl.ops.layout.init"),
+    ("pmemctl.ops.layout.service",),
+    ("pmemctl.ops.layout",),
 )
 
 #: Which room a module belongs to: the longest matching prefix wins.
