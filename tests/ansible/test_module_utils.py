@@ -115,7 +115,7 @@ def test_plan_is_empty() -> None:
 def test_device_states_and_error_of() -> None:
     doc = {"items": [{"name": "a", "actual": {"mode": "devdax"}, "desired": {"mode": "system-ram"}}]}
     assert cli.device_states(doc) == {"a": {"mode": "devdax"}}
-    assert cli.device_wishes(doc) == {"a": {"mode": "system-ram"}}
+    assert cli.device_wishes(doc) == {"a": ([], {"mode": "system-ram"})}
     assert cli.error_of({"error": {"message": "dax0.0 is mapped"}}, "") == "dax0.0 is mapped"
     assert cli.error_of(None, "warning\npmemctl: x.toml:3: bad mode\n") == "x.toml:3: bad mode"
     assert cli.load_json("not json") is None and cli.load_json('{"a": 1}') == {"a": 1}

@@ -219,19 +219,40 @@ def device_states(document):
 
 
 def device_wishes(document):
-    """``{item name: desired state}`` of an apply document's items."""
+    """``{item name: (matched devices, desired state)}`` of an apply document's items."""
     states = {}
     for item in (document or {}).get('items') or []:
-        states[item.get('name')] = item.get('desired')
+        states[item.get('name')] = (list(item.get('matched') or []), item.get('desired'))
     return states
+
+
+def differences(document):
+    """The apply document's per-item difference sentences."""
+    return [item['difference'] for item in (document or {}).get('items') or [] if item.get('difference')]
+
+
+def plan_refusals(document):
+    """Messages of the plan's failed checks that block (not mere warnings)."""
+    plan = (document or {}).get('plan') or {}
+    return [check.get('message') or check.get('name') for check in plan.get('checks') or []
+            if not check.get('ok') and not check.get('warning')]
 
 
 def error_of(document, stderr):
     """The one-line error pmemctl gave: its error document's message, else
+    the refused checks of its plan, the failed steps of its outcome, else
     the last line of stderr."""
-    error = (document or {}).get('error') if isinstance(document, dict) else None
+    document = document if isinstance(document, dict) else {}
+    error = document.get('error')
     if isinstance(error, dict) and error.get('message'):
         return error['message']
+    refusals = plan_refusals(document)
+    if refusals:
+        return 'refused: ' + '; '.join(refusals)
+    failed_steps = [step.get('error') for step in ((document.get('outcome') or {}).get('steps') or [])
+                    if isinstance(step, dict) and step.get('error')]
+    if failed_steps:
+        return '; '.join(failed_steps)
     lines = [line for line in (stderr or '').splitlines() if line.strip()]
     if lines:
         return lines[-1].replace('pmemctl: ', '', 1)

@@ -74,6 +74,11 @@ plan:
   description: The plan document (title, checks, steps with their exact writes); null when converged.
   returned: always
   type: dict
+differences:
+  description: One sentence per layout entry that differs from the machine (before the run).
+  returned: always
+  type: list
+  elements: str
 items:
   description: The layout entries with what they match, the desired and the actual state and their status.
   returned: always
@@ -92,9 +97,14 @@ warnings_pmemctl:
   returned: always
   type: list
   elements: str
+exit_code:
+  description: pmemctl's exit code (0 changed and verified, 3 converged; of the dry run in check mode).
+  returned: success
+  type: int
 rc:
-  description: pmemctl's exit code (0 changed, 3 converged; on failure 2 bad layout, 5 refused, 6 rolled back...).
-  returned: always
+  description: pmemctl's exit code on failure (2 bad layout file, 5 refused, 6 rolled back, 7 rollback incomplete,
+    10 locked, 11 a device of the layout missing).
+  returned: failure
   type: int
 error:
   description: pmemctl's error (message, status, exit_code).
@@ -111,11 +121,14 @@ from ansible_collections.pmemctl.memory.plugins.module_utils.pmemctl_cli import 
     COMMON_ARGUMENT_SPEC,
     EXIT_NO_CHANGE,
     EXIT_OK,
+    EXIT_REFUSED,
     Pmemctl,
     device_states,
     device_wishes,
+    differences,
     load_json,
     plan_is_empty,
+    plan_refusals,
 )
 
 CONVERGED_OR_PLANNED = (EXIT_OK, EXIT_NO_CHANGE)
@@ -156,19 +169,25 @@ def main():
     for warning in planned.get('warnings') or []:
         module.warn(warning)
     before = device_states(planned)
-    result = dict(changed=not plan_is_empty(planned), rc=rc, plan=planned.get('plan'), items=planned.get('items'),
-                  outcome=None, document=planned, warnings_pmemctl=planned.get('warnings') or [],
-                  pmemctl_version=pmemctl.version_string)
+    result = dict(changed=not plan_is_empty(planned), exit_code=rc, plan=planned.get('plan'),
+                  items=planned.get('items'), differences=differences(planned), outcome=None, document=planned,
+                  warnings_pmemctl=planned.get('warnings') or [], pmemctl_version=pmemctl.version_string)
+    refusals = plan_refusals(planned)
+    if refusals and module.check_mode:
+        # the dry run lists the refused checks; the real run would stop there (exit 5) before any write
+        module.fail_json(msg='pmemctl apply would refuse: %s' % '; '.join(refusals), rc=EXIT_REFUSED,
+                         document=planned, machine=pmemctl.machine(), pmemctl_version=pmemctl.version_string)
     if result['changed'] and not module.check_mode:
         rc, done = run_apply(module, pmemctl, dry_run=False)
-        result.update(rc=rc, outcome=done.get('outcome'), document=done, items=done.get('items'))
+        result.update(exit_code=rc, outcome=done.get('outcome'), document=done, items=done.get('items'))
         if rc == EXIT_NO_CHANGE:  # someone else converged it meanwhile
             result['changed'] = False
     if module._diff:
         if not result['changed']:
             after = before
         elif module.check_mode:
-            after = device_wishes(planned)
+            after = dict((name, dict((device, wish) for device in matched))
+                         for name, (matched, wish) in device_wishes(planned).items())
         else:  # what the machine is now, read back
             _rc, now = run_apply(module, pmemctl, dry_run=True)
             after = device_states(now)

@@ -131,6 +131,7 @@ from ansible_collections.pmemctl.memory.plugins.module_utils.pmemctl_cli import 
     drop_none,
     error_of,
     layout_files,
+    load_json,
     toml_dumps,
     under_sysroot,
 )
@@ -187,9 +188,9 @@ def validate(module, pmemctl, path, text):
     args = ['config', 'validate']
     for layout_file in others + [temp]:
         args += ['--config', layout_file]
-    rc, out, err = pmemctl.run(args)
+    rc, out, err = pmemctl.run(args + ['--json'])
     if rc != EXIT_OK:
-        message = (error_of(None, err) or out.strip() or 'exit code %d' % rc).replace(temp, path)
+        message = (error_of(load_json(out), err) or 'exit code %d' % rc).replace(temp, path)
         module.fail_json(msg='layout %s is invalid, nothing was written: %s' % (path, message),
                          rc=rc, path=path, content=text, stderr=err.replace(temp, path))
     return temp
