@@ -33,3 +33,30 @@ def test_shipped_schema_is_package_data() -> None:
     text = Path(__file__).resolve().parents[2].joinpath("pyproject.toml").read_text()
     assert '"schema/*.json"' in text
     json.loads(SHIPPED.read_text())
+
+
+def test_man_page_example_is_a_valid_layout() -> None:
+    from pmemctl.cli.render.layout import EXAMPLE, layout_man_page
+    from pmemctl.ops.layout.load import parse_file
+
+    parse_file("example.toml", EXAMPLE.encode())
+    page = layout_man_page()
+    for table in TABLES.values():
+        for key in table.keys:
+            assert f"\\fB{key.name}\\fR" in page.replace("\\-", "-").replace("\\e", "\\")
+
+
+def test_readme_layout_is_valid_and_documents_every_key() -> None:
+    from pmemctl.ops.layout.load import parse_file
+
+    readme = Path(__file__).resolve().parents[2].joinpath("README.md").read_text()
+    section = readme[readme.index("## Provisioning at boot"):readme.index("## Safety model")]
+    example = section[section.index("```toml") + len("```toml"):]
+    example = example[: example.index("```")]
+    _check, data = parse_file("README.md", example.encode())
+    assert {"policy", "device", "region"} <= set(data)
+    for table in TABLES.values():
+        for key in table.keys:
+            if key.name not in ("memmap_on_memory",):
+                assert key.name in example, f"README's complete layout does not show {key.name}"
+    assert "### Installing the boot units" in section

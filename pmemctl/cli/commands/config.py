@@ -116,6 +116,6 @@ def import_daxctl(app: App, directory: Optional[str], output: Optional[str], for
 
     text, notes = convert(app.open_door(writes=False), directory)
     for note in notes:
-        app.warn(note)
+        click.echo(f"pmemctl: note: {note}", err=True)
     _emit(app, text, output, force)
     return 0

@@ -163,10 +163,10 @@ def _after_run(door: SysfsRoot, layout: Layout, before: list[ItemState], plan: P
         warnings.append(f"pass {passes}: {more.plan.title}: {more.outcome.status.value}")
         code = more.outcome.exit_code
         items = assess(door, layout)
-    planned_before = {i.name for i in before if i.status == "planned"}
+    status_before = {i.name: i.status for i in before}
     for item in items:
-        if item.name in planned_before:
-            item.status = "changed" if item.status == "converged" else "failed"
+        if item.status == "converged" and status_before.get(item.name, "converged") != "converged":
+            item.status = "changed"  # planned, or missing until an earlier pass created it
         elif item.status == "planned":
             item.status = "failed"
     if code == ExitCode.OK and outcome.status is OutcomeStatus.CHANGED and any(
