@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "demo": "pmemctl.cli.commands.demo:command",
     "namespace": "pmemctl.cli.commands.namespace:group",
     "journal": "pmemctl.cli.commands.journal:group",
+    "boot": "pmemctl.cli.commands.boot:group",
     "apply": "pmemctl.cli.commands.apply:command",
     "config": "pmemctl.cli.commands.config:group",
 }

@@ -76,6 +76,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.layout.daxctl", "pmemctl.ops.layout.init"),
     ("pmemctl.ops.layout.service",),
     ("pmemctl.ops.layout",),
+    # 12: boot units (issue 10): the file plan of 'pmemctl boot'
+    ("pmemctl.ops.boot.units",
+     "pmemctl.ops.boot"),
 )
 
 #: Which room a module belongs to: the longest matching prefix wins.

@@ -174,6 +174,7 @@ for word in $(cat /proc/cmdline); do
 done
 IO=/newroot/run/vmio
 cut -d' ' -f1 /proc/uptime > $IO/guest_uptime_start
+[ -f $IO/init_hook.sh ] && . $IO/init_hook.sh  # run_guest(init_hook=): may switch_root away
 log "running scenario"
 chroot /newroot /bin/sh /run/vmio/run.sh > $IO/stdout 2> $IO/stderr < /dev/null
 echo $? > $IO/exit_code.tmp
@@ -690,6 +691,8 @@ def qemu_argv(
     cmdline: str,
     project: Path | None = None,
     shares: Sequence[tuple[str, str]] = (),
+    backing_dir: Path | None = None,
+    keep_order: bool = False,
 ) -> list[str]:
     nodes = [n.node for n in nvdimms]
     if len(set(nodes)) != len(nodes):
@@ -724,10 +727,11 @@ def qemu_argv(
         "-numa", f"hmat-lb,initiator=0,target=0,hierarchy=memory,"
                  f"data-type=access-bandwidth,bandwidth={dram_bandwidth_mbs}M",
     ]
-    for i, nv in enumerate(sorted(nvdimms, key=lambda n: n.node)):
-        img = workdir / f"nvdimm{i}.img"
-        with open(img, "wb") as fh:
-            fh.truncate(nv.size)
+    for i, nv in enumerate(nvdimms if keep_order else sorted(nvdimms, key=lambda n: n.node)):
+        img = backing_dir / f"nvdimm-node{nv.node}.img" if backing_dir else workdir / f"nvdimm{i}.img"
+        if not img.exists():
+            with open(img, "wb") as fh:
+                fh.truncate(nv.size)
         argv += [
             "-numa", f"hmat-lb,initiator=0,target={nv.node},hierarchy=memory,"
                      f"data-type=access-latency,latency={nv.latency_ns}",
@@ -827,6 +831,9 @@ def run_guest(
     project_dir: Path | str | None = None,
     results_dir: Path | str | None = None,
     python: str | None = None,
+    backing_dir: Path | str | None = None,
+    keep_order: bool = False,
+    init_hook: str | None = None,
 ) -> GuestResult:
     """Boot a guest, run ``script`` (POSIX shell, as root, chrooted into the
     host root) and return what it left behind.
@@ -837,6 +844,12 @@ def run_guest(
     variables to the script's environment.  ``timeout`` bounds the whole QEMU
     run (wall seconds).  ``python`` is the interpreter the guest uses for
     ``pmemctl``/``vmtools`` (default: the one running this code).
+    ``backing_dir`` keeps the NVDIMM images there (``nvdimm-nodeN.img``, made
+    when absent, reused as they are when present: a second boot of the same
+    DIMMs); ``keep_order`` puts the NVDIMM devices on the QEMU command line in
+    the order given instead of by node.  ``init_hook`` is sourced by the
+    guest's init (PID 1, busybox, host root mounted on /newroot, the share on
+    $IO) before the scenario runs; it may ``exec switch_root`` to another init.
     """
     if nvdimms is None:
         nvdimms = [NvdimmSpec()]
@@ -860,6 +873,8 @@ def run_guest(
             iodir.mkdir()
         os.chmod(iodir, 0o777)
         (iodir / "scenario.sh").write_text(script)
+        if init_hook is not None:
+            (iodir / "init_hook.sh").write_text(init_hook)
         env_lines = "\n".join(
             f"export {k}={shlex.quote(v)}" for k, v in sorted((env or {}).items())
         )
@@ -880,6 +895,7 @@ def run_guest(
             dram=dram, cpus=cpus,
             dram_latency_ns=dram_latency_ns, dram_bandwidth_mbs=dram_bandwidth_mbs,
             cmdline=cmdline, project=project, shares=shares,
+            backing_dir=Path(backing_dir) if backing_dir is not None else None, keep_order=keep_order,
         )
         full = ["timeout", "--kill-after=10", str(int(timeout))] + argv
         t0 = time.monotonic()
@@ -899,7 +915,7 @@ def run_guest(
         for p in sorted(iodir.rglob("*")):
             if p.is_file() and not p.is_symlink():
                 rel = p.relative_to(iodir).as_posix()
-                if rel in ("scenario.sh", "run.sh"):
+                if rel in ("scenario.sh", "run.sh", "init_hook.sh"):
                     continue
                 files[rel] = p.read_bytes()
         rc_text = files.get("exit_code", b"").decode().strip()

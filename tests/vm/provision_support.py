@@ -1,0 +1,183 @@
+"""Provisioning at boot on a real kernel (issue 10): scenarios and helpers.
+
+Two boots of the same two NVDIMMs (4 GiB on node 1, 2 GiB on node 2), their
+backing files kept between the boots (``run_guest(backing_dir=...)``):
+
+1. ``FIRST_BOOT`` (the harness's own init, a shell as PID 1's child): the
+   namespaces are made devdax, the layout is written keyed by each dax
+   device's info-block uuid, then the guest's "init" runs ``pmemctl apply``
+   before a stand-in workload, which records what it finds; a second apply
+   under strace must exit 3 and write nothing.
+2. ``SYSTEMD_BOOT``: the NVDIMMs on QEMU's command line in the other order
+   (so ``dax0.0``/``dax1.0`` swap), and real systemd as PID 1
+   (:data:`SYSTEMD_HOOK`: overlayfs of the read-only host root and a tmpfs,
+   ``/.dockerenv`` removed, ``switch_root``).  Before systemd starts, the
+   scenario writes the same layout and runs ``pmemctl boot install --before
+   demo-db.service``; systemd then runs ``pmemctl-apply.service`` from
+   devdax, and the stand-in workload; a collector unit records systemd's
+   own timestamps and powers off.
+
+The host has no udev daemon (a container image): in the guest nothing runs
+``systemd-udev-trigger.service``, so the ``After=`` on it is void there, and
+device units do not exist; the boot target is ``pmemctl-vmtest.target``
+(the stand-in workload and the collector), not ``multi-user.target``,
+whose getty units wait for device units that never come.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .harness import GiB, NvdimmSpec, Prepared
+from .scenarios import PRELUDE
+
+#: the two DIMMs, by node; what the layout asks of each
+DIMMS = (
+    NvdimmSpec(size=4 * GiB, node=1, latency_ns=150, bandwidth_mbs=8192),
+    NvdimmSpec(size=2 * GiB, node=2, latency_ns=400, bandwidth_mbs=2048),
+)
+#: node -> (layout entry name, zone asked, online asked)
+WANTED = {1: ("pmem-fast", "movable", "all"), 2: ("pmem-slow", "normal", "all")}
+
+WORKLOAD = "demo-db.service"
+BOOT_TARGET = "pmemctl-vmtest.target"
+
+
+def overlay_module(prep: Prepared) -> Path:
+    """The guest kernel's overlay module (not in the harness's initramfs)."""
+    moddir = prep.vmlinuz.parent.parent / "lib" / "modules" / prep.kernel_version
+    found = sorted(moddir.glob("kernel/fs/overlayfs/overlay.ko*"))
+    if not found:
+        raise FileNotFoundError(f"no overlay module under {moddir}")
+    return found[0]
+
+
+# Sourced by the harness's init (busybox sh, PID 1) with the host root on
+# /newroot and the share on $IO.  Builds the systemd root and switches to it.
+SYSTEMD_HOOK = r"""
+log "provision hook: overlay root for systemd"
+KO=/newroot{overlay_ko}
+case "$KO" in *.xz) xz -dc "$KO" > /overlay.ko && KO=/overlay.ko ;; esac
+insmod "$KO" || die "insmod overlay"
+mkdir -p /upper /sysroot
+# the lower layer is the host root the harness mounted on /newroot (a 9p tag
+# mounts once); overlayfs sees that file system only, not the mounts on it
+mount -t tmpfs -o mode=0755 tmpfs /upper || die "tmpfs upper"
+mkdir -p /upper/u /upper/w
+mount -t overlay overlay -o lowerdir=/newroot,upperdir=/upper/u,workdir=/upper/w /sysroot || die "overlay"
+# systemd reads /.dockerenv as "docker" virtualisation and then ignores the
+# kernel command line (systemd.unit=...): not in this root
+rm -f /sysroot/.dockerenv
+mount -t tmpfs -o mode=0755 tmpfs /sysroot/run || die "tmpfs run"
+mount -t tmpfs -o mode=1777 tmpfs /sysroot/tmp || die "tmpfs tmp"
+# the 9p shares the harness mounted under /newroot (vmio, a project or venv
+# under /tmp or /run) move along, deepest last
+for mp in $(awk '$3 == "9p" && $2 ~ "^/newroot/" {{ print $2 }}' /proc/mounts | sort); do
+    sub="${{mp#/newroot}}"
+    mkdir -p "/sysroot$sub"
+    mount --move "$mp" "/sysroot$sub" || die "move $mp"
+done
+mount -t proc proc /sysroot/proc
+mount -t sysfs sysfs /sysroot/sys
+mount -t devtmpfs devtmpfs /sysroot/dev
+IO=/sysroot/run/vmio
+cut -d' ' -f1 /proc/uptime > $IO/prepare_uptime_start
+log "provision hook: preparing the root (scenario)"
+chroot /sysroot /bin/sh /run/vmio/run.sh > $IO/stdout 2> $IO/stderr < /dev/null
+echo $? > $IO/prepare_rc
+umount /sysroot/proc /sysroot/sys /sysroot/dev
+log "provision hook: switch_root to systemd (prepare rc=$(cat $IO/prepare_rc))"
+exec switch_root /sysroot /lib/systemd/systemd
+"""
+
+#: kernel command line for the systemd boot
+SYSTEMD_CMDLINE = (f"systemd.unit={BOOT_TARGET} systemd.show_status=1 systemd.log_level=info "
+                   "systemd.journald.forward_to_console=0")
+
+# Units the scenario writes into the overlay's /etc before systemd starts.
+_TEST_UNITS = r"""
+U=/etc/systemd/system
+cat > $U/{target} <<EOF
+[Unit]
+Description=pmemctl VM test: the stand-in workload, then the collector
+Wants={workload} pmemctl-vmtest-collect.service
+EOF
+cat > $U/{workload} <<EOF
+[Unit]
+Description=stand-in database that needs the PMEM memory online
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh $VMIO/workload.sh
+EOF
+cat > $U/pmemctl-vmtest-collect.service <<EOF
+[Unit]
+Description=pmemctl VM test: record systemd's timestamps and power off
+After={workload} pmemctl-memory.target pmemctl-apply.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh $VMIO/collect.sh
+EOF
+# the checkout under test, not the installed pmemctl (test scaffolding, not
+# part of what 'boot install' wrote: its own drop-in name)
+mkdir -p $U/pmemctl-apply.service.d
+cat > $U/pmemctl-apply.service.d/90-vmtest.conf <<EOF
+[Service]
+Environment=PYTHONPATH=$PMEMCTL_SRC PYTHONPYCACHEPREFIX=/tmp/pycache HOME=/tmp
+EOF
+cat > $VMIO/workload.sh <<'EOF'
+#!/bin/sh
+VMIO=/run/vmio
+# what the workload finds when it starts: every block of the NVDIMM nodes
+out=$VMIO/out/workload-start.txt
+echo "uptime $(cut -d' ' -f1 /proc/uptime)" > $out
+for n in 1 2; do
+    for b in /sys/devices/system/node/node$n/memory*; do
+        [ -e "$b/state" ] && echo "node$n $(basename $b) $(cat $b/state) $(cat $b/valid_zones)" >> $out
+    done
+done
+exit 0
+EOF
+cat > $VMIO/collect.sh <<'EOF'
+#!/bin/sh
+VMIO=/run/vmio
+O=$VMIO/out
+for u in pmemctl-apply.service pmemctl-memory.target {workload}; do
+    systemctl show -p ActiveState -p Result -p ExecMainStatus -p ExecMainStartTimestampMonotonic \
+        -p ExecMainExitTimestampMonotonic -p ActiveEnterTimestampMonotonic \
+        -p InactiveExitTimestampMonotonic -p After -p Wants -p FragmentPath -p DropInPaths $u > $O/show-$u.txt 2>&1
+done
+journalctl -b -o short-monotonic --no-pager > $O/journal.txt 2>&1
+systemd-analyze critical-chain {workload} > $O/critical-chain.txt 2>&1
+systemctl list-units --all --no-pager > $O/units.txt 2>&1
+cut -d' ' -f1 /proc/uptime > $VMIO/guest_uptime_end
+echo 0 > $VMIO/exit_code
+sync
+systemctl poweroff --force --force
+EOF
+"""
+
+
+def systemd_boot_scenario(layout_toml: str) -> str:
+    """Prepare the overlay root: layout, ``boot install``, test units."""
+    return PRELUDE + r"""
+mkdir -p /etc/pmemctl
+cat > /etc/pmemctl/pmemctl.toml <<'TOML'
+""" + layout_toml + r"""TOML
+run boot-install pmemctl boot install --before """ + WORKLOAD + r""" --json
+run boot-status pmemctl boot status --json
+""" + _TEST_UNITS.format(target=BOOT_TARGET, workload=WORKLOAD) + r"""
+run verify sh -c 'cd /etc/systemd/system && systemd-analyze verify pmemctl-apply.service pmemctl-memory.target """ \
+        + WORKLOAD + r"""'
+exit 0
+"""
+
+
+def show(text: str) -> dict[str, str]:
+    """``systemctl show`` output as a dict."""
+    out = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key] = value
+    return out
