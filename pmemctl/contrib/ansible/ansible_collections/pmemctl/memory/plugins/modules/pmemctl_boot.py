@@ -16,9 +16,11 @@ description:
   - Runs C(pmemctl boot install) or C(pmemctl boot uninstall), which manage C(pmemctl-apply.service)
     (converges the memory to the layout at boot), C(pmemctl-memory.target) (workloads order after it), the
     drop-ins C(UNIT.d/50-pmemctl.conf) that order the named workloads after the target, and optionally a udev rule.
-  - Changed is decided from the files themselves (every file below the root whose path names pmemctl, read
-    before and after), so a second run reports no change.
-  - In check mode pmemctl installs into a scratch copy of those files and the module reports what would differ.
+  - Installing again with the same options changes nothing (pmemctl exits 3); with other options pmemctl
+    rewrites the set (a drop-in of a workload no longer named is removed). A manifest
+    (C(/etc/pmemctl/boot-units.json)) records the files so V(absent) removes exactly these.
+  - Check mode asks C(pmemctl boot install --dry-run) (or C(uninstall)) which files it would create, update or
+    remove, and writes nothing; diff mode shows each such file before and after.
 author:
   - pmemctl contributors
 extends_documentation_fragment:
@@ -45,6 +47,14 @@ options:
       - Also install the udev rule that applies the layout to memory that appears after boot (hot-plug).
     type: bool
     default: false
+  wait:
+    description:
+      - Seconds C(pmemctl-apply.service) waits at boot for the devices of the layout (pmemctl's default when unset).
+    type: int
+  timeout:
+    description:
+      - C(TimeoutStartSec=) of C(pmemctl-apply.service) in seconds (pmemctl's default when unset).
+    type: int
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -72,20 +82,16 @@ EXAMPLES = r'''
 
 RETURN = r'''
 files:
-  description: The pmemctl files below the root after the run (in check mode, as they would be).
+  description: What pmemctl does (or in check mode would do) to each file, by path on the machine.
   returned: always
-  type: list
-  elements: str
-  sample: [/etc/systemd/system/pmemctl-apply.service, /etc/systemd/system/pmemctl-memory.target]
+  type: dict
+  sample: {"/etc/systemd/system/pmemctl-apply.service": "create", "/etc/pmemctl/boot-units.json": "unchanged"}
 document:
-  description: The C(boot install --json) or C(boot uninstall --json) document pmemctl printed.
+  description: The C(boot install --json) or C(boot uninstall --json) document pmemctl printed (of the dry run
+    in check mode).
   returned: always
   type: dict
 '''
-
-import os
-import shutil
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
@@ -96,9 +102,6 @@ from ansible_collections.pmemctl.memory.plugins.module_utils.pmemctl_cli import 
     Pmemctl,
 )
 
-#: Where pmemctl boot puts its files (CONTRACT-10: units, drop-ins, udev rule).
-MANAGED_DIRS = ('etc/systemd/system', 'etc/udev/rules.d', 'usr/lib/systemd/system', 'lib/systemd/system')
-
 
 def argument_spec():
     spec = dict(COMMON_ARGUMENT_SPEC)
@@ -107,86 +110,64 @@ def argument_spec():
         root=dict(type='path'),
         before=dict(type='list', elements='str', default=[]),
         udev_rule=dict(type='bool', default=False),
+        wait=dict(type='int'),
+        timeout=dict(type='int'),
     )
     return spec
 
 
-def snapshot(root):
-    """``{path below root: content}`` of every file or symlink pmemctl's boot
-    commands manage (a path naming pmemctl); a symlink as ``-> target``."""
-    files = {}
-    for managed in MANAGED_DIRS:
-        top = os.path.join(root, managed)
-        for directory, subdirs, names in os.walk(top):
-            subdirs.sort()
-            for name in sorted(names) + [s for s in subdirs if os.path.islink(os.path.join(directory, s))]:
-                path = os.path.join(directory, name)
-                relative = '/' + os.path.relpath(path, root)
-                if 'pmemctl' not in relative:
-                    continue
-                if os.path.islink(path):
-                    files[relative] = '-> %s\n' % os.readlink(path)
-                else:
-                    with open(path, 'rb') as handle:
-                        files[relative] = to_text(handle.read(), errors='surrogate_or_strict')
-    return files
-
-
-def seed(root, files):
-    """A scratch root holding copies of ``files`` (what check mode installs into)."""
-    scratch = tempfile.mkdtemp(prefix='boot-root-')
-    for relative in files:
-        source = os.path.join(root, relative.lstrip('/'))
-        target = os.path.join(scratch, relative.lstrip('/'))
-        if not os.path.isdir(os.path.dirname(target)):
-            os.makedirs(os.path.dirname(target))
-        if os.path.islink(source):
-            os.symlink(os.readlink(source), target)
-        else:
-            shutil.copy2(source, target)
-    return scratch
-
-
-def boot_args(params, root):
+def boot_args(params):
     if params['state'] == 'present':
-        args = ['boot', 'install', '--root', root]
+        args = ['boot', 'install']
         for unit in params['before']:
             args += ['--before', unit]
         if params['udev_rule']:
             args.append('--udev-rule')
+        if params['wait'] is not None:
+            args += ['--wait', str(params['wait'])]
+        if params['timeout'] is not None:
+            args += ['--timeout', str(params['timeout'])]
     else:
-        args = ['boot', 'uninstall', '--root', root]
+        args = ['boot', 'uninstall']
+    if params['root']:
+        args += ['--root', params['root']]
     return args
 
 
-def file_diffs(before, after):
+def read_text(path):
+    try:
+        with open(path, 'rb') as handle:
+            return to_text(handle.read(), errors='surrogate_or_strict')
+    except (IOError, OSError):
+        return ''
+
+
+def file_diffs(document):
+    """Before (the file now) and after (pmemctl's content, '' when removed)
+    of each file the dry run would touch."""
     diffs = []
-    for path in sorted(set(before) | set(after)):
-        if before.get(path) != after.get(path):
-            diffs.append(dict(before_header=path, after_header=path,
-                              before=before.get(path, ''), after=after.get(path, '')))
+    for entry in document.get('files') or []:
+        if entry.get('change') in (None, 'unchanged'):
+            continue
+        diffs.append(dict(before_header=entry['path'], after_header=entry['path'],
+                          before=read_text(entry['host_path']), after=entry.get('content') or ''))
     return diffs
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
     pmemctl = Pmemctl(module)
-    root = params['root'] or pmemctl.sysroot or '/'
-    if not os.path.isdir(root):
-        module.fail_json(msg='root %s is not a directory; fix the root parameter' % root)
-    before = snapshot(root)
-    target = seed(root, before) if module.check_mode else root
-    try:
-        args = boot_args(params, target)
-        _rc, document, _err = pmemctl.run_json(args, ok=(EXIT_OK, EXIT_NO_CHANGE))
-        after = snapshot(target)
-    finally:
-        if target != root:
-            shutil.rmtree(target, ignore_errors=True)
-    diffs = file_diffs(before, after)
-    result = dict(changed=bool(diffs), files=sorted(after), document=document,
-                  pmemctl_version=pmemctl.version_string)
+    args = boot_args(module.params)
+    _rc, planned, _err = pmemctl.run_json(args + ['--dry-run'], ok=(EXIT_OK, EXIT_NO_CHANGE))
+    diffs = file_diffs(planned)
+    result = dict(changed=bool(diffs), document=planned, pmemctl_version=pmemctl.version_string,
+                  files=dict((entry['path'], entry.get('change')) for entry in planned.get('files') or []))
+    for warning in planned.get('warnings') or []:
+        module.warn(warning)
+    if result['changed'] and not module.check_mode:
+        rc, done, _err = pmemctl.run_json(args, ok=(EXIT_OK, EXIT_NO_CHANGE))
+        result.update(document=done, changed=rc == EXIT_OK,
+                      files=dict((entry['path'], entry.get('change')) for entry in done.get('files') or []))
     if module._diff:
         result['diff'] = diffs
     module.exit_json(**result)

@@ -1,0 +1,117 @@
+"""The role pmemctl.memory.provision over an inventory of 8 simulated
+machines (each its own sysroot through host vars), run with forks; and
+pmemctl_boot on its own (install, idempotence, check mode, removal)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.ansible.ansible_support import (
+    make_machine,
+    pmemctl,
+    require_ansible,
+    run_playbook,
+    tree_digest,
+    write_pmemctl_program,
+)
+from tests.ansible.scenarios import MACHINES
+
+FLEET_PLAY = """
+- hosts: all
+  gather_facts: false
+  roles:
+    - role: pmemctl.memory.provision
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ansible() -> None:
+    require_ansible()
+
+
+def test_eight_machines_converge_with_forks(tmp_path: Path) -> None:
+    program = write_pmemctl_program(tmp_path / "bin")
+    scenarios = sorted(MACHINES) * 2
+    hosts = {}
+    for index, scenario in enumerate(scenarios):
+        sets, layout, _devices = MACHINES[scenario]
+        machine = make_machine(scenario, tmp_path / f"machine{index}", *sets)
+        hosts[f"{scenario}-{index}"] = {"pmemctl_sysroot": str(machine), "pmemctl_layout": layout,
+                                        "pmemctl_boot_before": [f"workload{index}.service"]}
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"hosts": hosts, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "pmemctl_install": False, "pmemctl_executable": str(program)}}}))
+
+    result = run_playbook(tmp_path, FLEET_PLAY, inventory=str(inventory), extra=("--forks", "8"))
+    assert result.rc == 0, result.explain()
+    assert sorted(result.stats) == sorted(hosts)
+    for host, stats in result.stats.items():
+        # the role's argument check ok; pip skipped (pmemctl_install false); layout, boot units and
+        # apply changed; the daemon-reload handler notified and skipped (a sysroot has no systemd)
+        assert (stats["ok"], stats["changed"], stats["skipped"], stats["failures"], stats["unreachable"]) == \
+            (4, 3, 2, 0, 0), (host, stats)
+        machine = hosts[host]["pmemctl_sysroot"]
+        assert pmemctl("--sysroot", machine, "apply", "--check", check=False).returncode == 0, host
+        status = json.loads(pmemctl("--sysroot", machine, "boot", "status", "--json", check=False).stdout)
+        drop_in = f"/etc/systemd/system/{hosts[host]['pmemctl_boot_before'][0]}.d/50-pmemctl.conf"
+        assert drop_in in [entry["path"] for entry in status["files"]], (host, status)
+        assert result.task("Converge the memory to the layout", host)["changed"]
+
+    again = run_playbook(tmp_path, FLEET_PLAY, inventory=str(inventory), extra=("--forks", "8"))
+    assert again.rc == 0, again.explain()
+    assert {host: stats["changed"] for host, stats in again.stats.items()} == dict.fromkeys(hosts, 0)
+
+
+BOOT_PLAY = """
+- hosts: all
+  gather_facts: false
+  module_defaults:
+    group/pmemctl.memory.all:
+      sysroot: {machine}
+      executable: {program}
+  tasks:
+    - name: units
+      pmemctl.memory.pmemctl_boot:
+        state: {state}
+        before: {before}
+"""
+
+
+def test_boot_units_install_idempotent_check_and_remove(tmp_path: Path) -> None:
+    machine = make_machine("cxl-hmem", tmp_path / "m")
+    program = write_pmemctl_program(tmp_path / "bin")
+    units = machine / "etc/systemd/system"
+
+    def play(state: str, before: str) -> str:
+        return BOOT_PLAY.format(machine=machine, program=program, state=state, before=before)
+
+    first = run_playbook(tmp_path, play("present", "[db.service]"), diff=True)
+    task = first.task("units")
+    assert first.rc == 0 and task["changed"], first.explain()
+    assert (units / "pmemctl-apply.service").is_file() and (units / "db.service.d/50-pmemctl.conf").is_file()
+    shown = {diff["after_header"]: diff["after"] for diff in task["diff"]}
+    assert shown["/etc/systemd/system/pmemctl-apply.service"] == (units / "pmemctl-apply.service").read_text()
+    assert task["files"]["/etc/systemd/system/db.service.d/50-pmemctl.conf"] == "create"
+
+    digest = tree_digest(machine)
+    second = run_playbook(tmp_path, play("present", "[db.service]"))
+    assert second.rc == 0 and not second.task("units")["changed"], second.explain()
+    assert tree_digest(machine) == digest
+
+    checked = run_playbook(tmp_path, play("present", "[web.service]"), check=True, diff=True)
+    task = checked.task("units")
+    assert checked.rc == 0 and task["changed"], checked.explain()
+    assert task["files"]["/etc/systemd/system/web.service.d/50-pmemctl.conf"] == "create"
+    assert task["files"]["/etc/systemd/system/db.service.d/50-pmemctl.conf"] == "remove"
+    removed = [diff for diff in task["diff"] if diff["before_header"].endswith("db.service.d/50-pmemctl.conf")]
+    assert removed and removed[0]["before"] and removed[0]["after"] == ""
+    assert tree_digest(machine) == digest
+
+    gone = run_playbook(tmp_path, play("absent", "[]"))
+    assert gone.rc == 0 and gone.task("units")["changed"], gone.explain()
+    assert not (units / "pmemctl-apply.service").exists() and not (units / "db.service.d/50-pmemctl.conf").exists()
