@@ -117,10 +117,12 @@ class PlayResult:
         return dict(self.doc.get("stats", {}))
 
     def task(self, name: str, host: str = "localhost") -> dict[str, Any]:
-        """The result of the task called ``name`` on ``host``."""
+        """The result of the task called ``name`` on ``host`` (a role's task
+        is named ``ROLE : NAME``)."""
         for play in self.doc.get("plays", []):
             for task in play.get("tasks", []):
-                if task["task"]["name"] == name and host in task["hosts"]:
+                called = task["task"]["name"]
+                if (called == name or called.endswith(" : " + name)) and host in task["hosts"]:
                     return dict(task["hosts"][host])
         raise AssertionError(f"no task {name!r} ran on {host}: {self.explain()}")
 

@@ -201,3 +201,12 @@ def test_sysroot_must_exist(program: str, tmp_path: Path) -> None:
     with pytest.raises(Failed, match="sysroot .*nope is not a directory"):
         cli.Pmemctl(module)
     assert os.path.exists(program)
+
+
+def test_error_of_names_missing_devices() -> None:
+    doc = {"items": [{"name": "fast", "status": "missing", "difference": "no device matches namespace=namespace9.9"},
+                     {"name": "ok", "status": "converged", "difference": None}]}
+    assert cli.error_of(doc, "") == "fast: no device matches namespace=namespace9.9"
+    refused = {"plan": {"checks": [{"name": "dax-in-use", "ok": False, "warning": False, "message": "in use"},
+                                   {"name": "ratio", "ok": False, "warning": True, "message": "high"}]}}
+    assert cli.error_of(refused, "") == "refused: in use"

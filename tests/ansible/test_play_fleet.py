@@ -5,12 +5,17 @@ pmemctl_boot on its own (install, idempotence, check mode, removal)."""
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.ansible.ansible_support import (
+    REPO,
+    PlayResult,
+    ansible_env,
     make_machine,
     pmemctl,
     require_ansible,
@@ -115,3 +120,26 @@ def test_boot_units_install_idempotent_check_and_remove(tmp_path: Path) -> None:
     gone = run_playbook(tmp_path, play("absent", "[]"))
     assert gone.rc == 0 and gone.task("units")["changed"], gone.explain()
     assert not (units / "pmemctl-apply.service").exists() and not (units / "db.service.d/50-pmemctl.conf").exists()
+
+
+def test_readme_playbook_runs_in_one_command(tmp_path: Path) -> None:
+    """The README's "Fleets with Ansible" command, as printed (the demo machine
+    moved into this test's directory), twice: changed, then converged."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Fleets with Ansible"):readme.index("## Safety model")]
+    command = section.split("```sh\n", 1)[1].split("\n```", 1)[0].strip()
+    assert command.startswith("ANSIBLE_COLLECTIONS_PATH=pmemctl/contrib/ansible ansible-playbook ")
+    env_assignment, argv = command.split(" ", 1)
+    program = write_pmemctl_program(tmp_path / "bin")
+    env = ansible_env(tmp_path)
+    env.pop("ANSIBLE_PYTHON_INTERPRETER")  # the playbook chooses its own, as a reader's run would
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(REPO / env_assignment.split("=", 1)[1])
+    env["PATH"] = f"{program.parent}:{env['PATH']}"
+    machine = tmp_path / "demo"
+    for expected_changes in (4, 0):  # machine created, layout, boot units, apply; then nothing
+        completed = subprocess.run([*shlex.split(argv), "-e", f"sysroot={machine}"], cwd=REPO, env=env,
+                                   capture_output=True, text=True, check=False)
+        result = PlayResult(completed)
+        assert result.rc == 0, result.explain()
+        assert result.stats["localhost"]["changed"] == expected_changes, result.explain()
+    assert pmemctl("--sysroot", str(machine), "apply", "--check", check=False).returncode == 0

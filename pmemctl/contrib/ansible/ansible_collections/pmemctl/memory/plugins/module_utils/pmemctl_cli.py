@@ -253,6 +253,11 @@ def error_of(document, stderr):
                     if isinstance(step, dict) and step.get('error')]
     if failed_steps:
         return '; '.join(failed_steps)
+    unmet = ['%s: %s' % (item.get('name'), item.get('difference') or item.get('status'))
+             for item in document.get('items') or []
+             if isinstance(item, dict) and item.get('status') in ('missing', 'ambiguous', 'failed')]
+    if unmet:
+        return '; '.join(unmet)
     lines = [line for line in (stderr or '').splitlines() if line.strip()]
     if lines:
         return lines[-1].replace('pmemctl: ', '', 1)
