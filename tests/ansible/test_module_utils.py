@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
-import tomllib
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.ansible.ansible_support import load_module_utils
 
 cli = load_module_utils()
+tomllib = pytest.importorskip("tomllib", reason="tomllib (Python 3.11) reads the TOML back")
 
 
 # ------------------------------------------------------------------ versions
