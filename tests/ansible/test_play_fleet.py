@@ -143,3 +143,29 @@ def test_readme_playbook_runs_in_one_command(tmp_path: Path) -> None:
         assert result.rc == 0, result.explain()
         assert result.stats["localhost"]["changed"] == expected_changes, result.explain()
     assert pmemctl("--sysroot", str(machine), "apply", "--check", check=False).returncode == 0
+
+
+def test_role_in_check_mode_installs_and_writes_nothing(tmp_path: Path) -> None:
+    """The whole role in check mode, pip included (pmemctl is installed, so the
+    pip task has nothing to do): it reports the layout, units and apply it
+    would change, and the machine's tree is untouched."""
+    program = write_pmemctl_program(tmp_path / "bin")
+    sets, layout, _devices = MACHINES["cxl-hmem"]
+    machine = make_machine("cxl-hmem", tmp_path / "m", *sets)
+    conf = machine / "etc/pmemctl/conf.d"
+    conf.mkdir(parents=True)
+    (conf / "ansible.toml").write_text("version = 1\n")  # an older, empty layout of the role
+    digest = tree_digest(machine)
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"m": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "pmemctl_sysroot": str(machine), "pmemctl_layout": layout, "pmemctl_executable": str(program),
+        "pmemctl_install": True, "pmemctl_package": "pmemctl"}}}}))
+    result = run_playbook(tmp_path, FLEET_PLAY, inventory=str(inventory), check=True, diff=True)
+    assert result.rc == 0, result.explain()
+    assert not result.task("Install pmemctl", "m")["changed"]
+    assert result.task("Write the layout file", "m")["changed"]
+    assert result.task("Install the boot units and workload drop-ins", "m")["changed"]
+    # apply reads the files on disk: the empty layout asks for nothing yet
+    assert not result.task("Converge the memory to the layout", "m")["changed"]
+    assert tree_digest(machine) == digest
