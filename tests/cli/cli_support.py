@@ -52,6 +52,7 @@ _TOP_KIND = {
     "namespace destroy": "namespace_change",
     "rollback": "recovery", "resume": "recovery", "status": "status",
     "boot install": "boot", "boot uninstall": "boot", "boot status": "boot",
+    "apply": "apply", "config validate": "config", "config show": "config",
 }
 
 
@@ -89,6 +90,8 @@ def check_schema(doc: dict[str, Any]) -> dict[str, int]:
             assert isinstance(value, str), f"{where}: expected string, got {value!r}"
         elif typ == "bool":
             assert isinstance(value, bool), f"{where}: expected bool, got {value!r}"
+        elif typ == "any":  # layout data (apply's desired/actual): any JSON value
+            json.dumps(value)
         else:
             check_object(value, typ, where)
 

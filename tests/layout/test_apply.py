@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Invoke, dax, write_layout
+from cli_support import check_schema
+from layout_support import Invoke, dax, write_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 NS11_UUID = "3277e9f8-2374-5c2f-8da6-e7fa1ae3becf"  # optane-2s namespace1.1 -> dax1.1 (devdax)
@@ -27,7 +28,9 @@ def _device(name: str, match: str, mode: str, extra: str = "") -> str:
 def _apply(invoke: Invoke, root: Path, *args: str) -> tuple[int, dict]:
     result = invoke("--sysroot", root, "apply", "--json", *args)
     assert "Traceback" not in result.stderr
-    return result.exit_code, json.loads(result.stdout)
+    doc = json.loads(result.stdout)
+    check_schema(doc)
+    return result.exit_code, doc
 
 
 def _item(doc: dict, name: str) -> dict:
@@ -406,3 +409,36 @@ def test_region_refusal_changes_nothing(tree, invoke: Invoke) -> None:
     assert result.exit_code == 5
     assert "not a multiple of 48M" in result.stderr
     assert len(dax(root, invoke)) == 2
+
+
+# -- memmap_on_memory ----------------------------------------------------------------
+
+
+def test_memmap_on_memory_set_before_kmem_binds(tree, invoke: Invoke) -> None:
+    root = tree("optane-2s")
+    attr = root / "sys/bus/dax/devices/dax1.1/memmap_on_memory"
+    attr.write_text("0\n")  # a 6.8+ kernel has the attribute
+    attr.chmod(0o644)
+    write_layout(root, "version = 1\n" + _device("fast", f'namespace_uuid = "{NS11_UUID}"', "system-ram",
+                                                  "memmap_on_memory = true\n"))
+    code, doc = _apply(invoke, root, "--dry-run")
+    kinds = [s["kind"] for s in doc["plan"]["steps"]]
+    assert kinds.index("set-policy") == kinds.index("bind") - 1  # between unbind device_dax and bind kmem
+    code, doc = _apply(invoke, root, "--yes")
+    assert code == 0, doc
+    assert attr.read_text().strip() == "1"
+    assert _apply(invoke, root)[0] == 3
+
+
+def test_memmap_on_memory_findings(tree, invoke: Invoke) -> None:
+    root = tree("optane-2s")
+    write_layout(root, "version = 1\n" + _device("log", f'dax_uuid = "{NS01_DAX_UUID}"', "system-ram",
+                                                  "online = 80\nmemmap_on_memory = true\n"))
+    code, doc = _apply(invoke, root, "--check")
+    assert "no memmap_on_memory" in _item(doc, "log")["difference"]  # 6.1: unsupported, reported
+    assert code == 0
+    attr = root / "sys/bus/dax/devices/dax0.1/memmap_on_memory"
+    attr.write_text("0\n")
+    code, doc = _apply(invoke, root, "--yes")
+    assert code == 11 and _item(doc, "log")["status"] == "drift"  # bound to kmem: never changed in place
+    assert "convert the device to devdax" in _item(doc, "log")["difference"]

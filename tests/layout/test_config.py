@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Invoke, write_layout
+from cli_support import check_schema
+from layout_support import Invoke, write_layout
 
 NS01_DAX_UUID = "82f541b2-1671-546f-8007-a6782a76f756"  # optane-2s dax0.1 (system-ram, 80/94 online)
 NS11_DAX_UUID = "65fdcf1c-a620-5b13-a040-4d87d0f490f2"  # optane-2s dax1.1 (devdax)
@@ -61,6 +62,8 @@ def test_show_prints_the_merged_layout_and_json(tree, invoke: Invoke) -> None:
     assert [d["name"] for d in data["device"]] == ["a", "b"]
     assert data["device"][0]["online"] == "50%"
     doc = json.loads(invoke("--sysroot", root, "config", "validate", "--json").stdout)
+    check_schema(doc)
+    check_schema(json.loads(invoke("--sysroot", root, "config", "show", "--json").stdout))
     assert doc["matched"] == {"a": ["dax0.1"], "b": ["dax1.1"]}
     assert doc["valid"] is True
 

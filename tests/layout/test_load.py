@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Invoke, write_layout
+from layout_support import Invoke, write_layout
 
 from pmemctl.ops.layout.load import find_line
 from pmemctl.sysfs.door import SysfsRoot

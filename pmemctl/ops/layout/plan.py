@@ -24,7 +24,9 @@ from typing import Any, Optional, Union
 
 from pmemctl.errors import PmemctlError
 from pmemctl.model.records import BlockState, DaxDevice, DaxMode, MemoryBlock, Namespace, Topology
+from pmemctl.ops.actions.dax import BindDevice
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock
+from pmemctl.ops.actions.policy import SetPolicy
 from pmemctl.ops.layout.match import DeviceMatch, find_region
 from pmemctl.ops.layout.policy import PolicyState
 from pmemctl.ops.layout.records import DeviceEntry, Layout, RegionEntry
@@ -150,13 +152,30 @@ def _to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDev
     single = want == len(hotplug) and want_normal in (0, want)
     zone = "normal" if single and want_normal else "movable"
     pb.begin_unit(dev.name)
+    planned = len(pb.actions)
     plan_to_system_ram(pb, door, topo, dev, ReconfigureRequest(dev.name, "system-ram", zone, single))
-    if not single and pb.actions and hotplug:
+    _memmap_before_kmem(pb, dev, entry, planned)
+    if not single and len(pb.actions) > planned and hotplug:  # kmem binds it: online the blocks asked
         zones = ["normal"] * want_normal + ["movable"] * (want - want_normal)
         for z in ("normal", "movable"):
             zone_checks(pb, door, topo, zones.count(z) * bs, z)
         pb.actions.extend(OnlineBlock(i, z) for i, z in zip(hotplug, zones, strict=False))
     return f"{dev.name} is {dev.mode.value}, the layout wants system-ram ({want} of {len(hotplug)} blocks online)"
+
+
+def _memmap_before_kmem(pb: PlanBuilder, dev: DaxDevice, entry: DeviceEntry, first: int) -> None:
+    """``daxX.Y/memmap_on_memory`` is taken only while kmem is not bound
+    (EBUSY otherwise; kernel-abi: 6.8+): written just before the kmem bind."""
+    want = entry.memmap_on_memory
+    if want is None or dev.memmap_on_memory is None or dev.memmap_on_memory == want:
+        return
+    bind = next((i for i, a in enumerate(pb.actions) if i >= first and isinstance(a, BindDevice)
+                 and a.driver == "kmem"), None)
+    if bind is None:
+        return
+    path = f"{dev.path}/memmap_on_memory"
+    value, before = ("1", "0") if want else ("0", "1")
+    pb.actions.insert(bind, SetPolicy(path, value, value, before, before))
 
 
 def _namespace_plan(door: SysfsRoot, topo: Topology, ns: Namespace, entry: DeviceEntry) -> Plan:
@@ -179,6 +198,7 @@ def device_item(door: SysfsRoot, topo: Topology, m: DeviceMatch) -> ItemState:
     pb = PlanBuilder(title=f"layout entry {entry.name}")
     privilege_check(pb, door)
     diffs: list[str] = []
+    stuck: list[str] = []  # differences apply cannot reach without taking the memory away
     pieces: list[Plan] = []
     for target in m.targets:
         if isinstance(target, Namespace):
@@ -198,15 +218,16 @@ def device_item(door: SysfsRoot, topo: Topology, m: DeviceMatch) -> ItemState:
                 diffs.append(diff)
         if entry.memmap_on_memory is not None and isinstance(target, DaxDevice):
             if target.memmap_on_memory is None:
-                pb.warn("memmap_on_memory", f"{target.name}: this kernel has no memmap_on_memory (6.8+): "
-                        "the layout's memmap_on_memory is not applied")
-            elif target.memmap_on_memory != entry.memmap_on_memory:
-                pb.warn("memmap_on_memory", f"{target.name}: memmap_on_memory is {target.memmap_on_memory}, "
-                        f"the layout wants {entry.memmap_on_memory}; pmemctl does not change it yet")
+                diffs.append(f"{target.name}: this kernel has no memmap_on_memory (6.8+): the layout's "
+                             "memmap_on_memory is not applied")
+            elif target.memmap_on_memory != entry.memmap_on_memory and target.mode == DaxMode.SYSTEM_RAM:
+                stuck.append(f"{target.name}: memmap_on_memory is {str(target.memmap_on_memory).lower()}, the "
+                             f"layout wants {str(entry.memmap_on_memory).lower()}: it is taken only before kmem binds "
+                             "(convert the device to devdax, then apply again)")
     plan = merge_plans(f"layout entry {entry.name}", [pb.build(), *pieces])
     item.plan = plan
-    item.difference = "; ".join(diffs)
-    item.status = "planned" if plan.actions or plan.refusals else "converged"
+    item.difference = "; ".join(diffs + stuck)
+    item.status = "planned" if plan.actions or plan.refusals else "drift" if stuck else "converged"
     return item
 
 
