@@ -51,8 +51,8 @@ _TOP_KIND = {
     "namespace create": "namespace_change", "namespace reconfigure": "namespace_change",
     "namespace destroy": "namespace_change",
     "rollback": "recovery", "resume": "recovery", "status": "status",
-    "boot install": "boot", "boot uninstall": "boot", "boot status": "boot",
     "apply": "apply", "config validate": "config", "config show": "config",
+    "boot install": "boot", "boot uninstall": "boot", "boot status": "boot",
 }
 
 

@@ -692,7 +692,6 @@ def qemu_argv(
     project: Path | None = None,
     shares: Sequence[tuple[str, str]] = (),
     backing_dir: Path | None = None,
-    keep_order: bool = False,
 ) -> list[str]:
     nodes = [n.node for n in nvdimms]
     if len(set(nodes)) != len(nodes):
@@ -727,7 +726,7 @@ def qemu_argv(
         "-numa", f"hmat-lb,initiator=0,target=0,hierarchy=memory,"
                  f"data-type=access-bandwidth,bandwidth={dram_bandwidth_mbs}M",
     ]
-    for i, nv in enumerate(nvdimms if keep_order else sorted(nvdimms, key=lambda n: n.node)):
+    for i, nv in enumerate(sorted(nvdimms, key=lambda n: n.node)):
         img = backing_dir / f"nvdimm-node{nv.node}.img" if backing_dir else workdir / f"nvdimm{i}.img"
         if not img.exists():
             with open(img, "wb") as fh:
@@ -832,7 +831,6 @@ def run_guest(
     results_dir: Path | str | None = None,
     python: str | None = None,
     backing_dir: Path | str | None = None,
-    keep_order: bool = False,
     init_hook: str | None = None,
 ) -> GuestResult:
     """Boot a guest, run ``script`` (POSIX shell, as root, chrooted into the
@@ -846,10 +844,9 @@ def run_guest(
     ``pmemctl``/``vmtools`` (default: the one running this code).
     ``backing_dir`` keeps the NVDIMM images there (``nvdimm-nodeN.img``, made
     when absent, reused as they are when present: a second boot of the same
-    DIMMs); ``keep_order`` puts the NVDIMM devices on the QEMU command line in
-    the order given instead of by node.  ``init_hook`` is sourced by the
-    guest's init (PID 1, busybox, host root mounted on /newroot, the share on
-    $IO) before the scenario runs; it may ``exec switch_root`` to another init.
+    DIMMs).  ``init_hook`` is sourced by the guest's init (PID 1, busybox,
+    host root on /newroot, the share on $IO) before the scenario runs; it may
+    ``exec switch_root`` to another init.
     """
     if nvdimms is None:
         nvdimms = [NvdimmSpec()]
@@ -895,7 +892,7 @@ def run_guest(
             dram=dram, cpus=cpus,
             dram_latency_ns=dram_latency_ns, dram_bandwidth_mbs=dram_bandwidth_mbs,
             cmdline=cmdline, project=project, shares=shares,
-            backing_dir=Path(backing_dir) if backing_dir is not None else None, keep_order=keep_order,
+            backing_dir=Path(backing_dir) if backing_dir is not None else None,
         )
         full = ["timeout", "--kill-after=10", str(int(timeout))] + argv
         t0 = time.monotonic()

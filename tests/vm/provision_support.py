@@ -8,8 +8,8 @@ backing files kept between the boots (``run_guest(backing_dir=...)``):
    device's info-block uuid, then the guest's "init" runs ``pmemctl apply``
    before a stand-in workload, which records what it finds; a second apply
    under strace must exit 3 and write nothing.
-2. ``SYSTEMD_BOOT``: the NVDIMMs on QEMU's command line in the other order
-   (so ``dax0.0``/``dax1.0`` swap), and real systemd as PID 1
+2. :func:`systemd_boot_scenario`: the same NVDIMMs, now devdax from the
+   start (the kernel finds the info blocks), and real systemd as PID 1
    (:data:`SYSTEMD_HOOK`: overlayfs of the read-only host root and a tmpfs,
    ``/.dockerenv`` removed, ``switch_root``).  Before systemd starts, the
    scenario writes the same layout and runs ``pmemctl boot install --before
@@ -94,7 +94,72 @@ exec switch_root /sysroot /lib/systemd/systemd
 SYSTEMD_CMDLINE = (f"systemd.unit={BOOT_TARGET} systemd.show_status=1 systemd.log_level=info "
                    "systemd.journald.forward_to_console=0")
 
-# Units the scenario writes into the overlay's /etc before systemd starts.
+#: what the stand-in workload records when it starts: every memory block of
+#: the NVDIMM nodes (``nodeN memoryM STATE VALID_ZONES``), and the uptime
+WORKLOAD_SH = r"""#!/bin/sh
+out=/run/vmio/out/$1.txt
+echo "uptime $(cut -d' ' -f1 /proc/uptime)" > $out
+for n in 1 2; do
+    for b in /sys/devices/system/node/node$n/memory*; do
+        [ -e "$b/state" ] && echo "node$n $(basename $b) $(cat $b/state) $(cat $b/valid_zones)" >> $out
+    done
+done
+exit 0
+"""
+
+#: writes the layout for the devdax namespaces ``pmemctl list --json`` shows
+#: (argv[1]), keyed by each one's dax info-block uuid (``dax_uuid``)
+LAYOUT_PY = r"""
+import json, sys
+wanted = json.loads(sys.argv[2])
+doc = json.load(open(sys.argv[1]))
+out = ["version = 1", ""]
+for bus in doc["buses"]:
+    for region in bus["regions"]:
+        for ns in region["namespaces"]:
+            dax = ns["dax_device"]
+            if ns["mode"] != "devdax" or dax is None:
+                continue
+            name, zone, online = wanted[str(dax["target_node"])]
+            out += ["[[device]]", f'name = "{name}"', f'match = {{ dax_uuid = "{ns["holder_uuid"]}" }}',
+                    'mode = "system-ram"', f'online = "{online}"', f'zone = "{zone}"', ""]
+print("\n".join(out))
+"""
+
+# Boot 1: the harness's init runs this (a shell, chrooted into the host root).
+FIRST_BOOT = PRELUDE + r"""
+mount -t tmpfs -o mode=0755 tmpfs /var/lib     # pmemctl's journal; the host root is read-only
+cat > $VMIO/workload.sh <<'WORKLOAD'
+""" + WORKLOAD_SH + r"""WORKLOAD
+run ns0 ndctl create-namespace -f -e namespace0.0 -m devdax --align 2M
+run ns1 ndctl create-namespace -f -e namespace1.0 -m devdax --align 2M
+run list-devdax pmemctl list --json
+cat > /tmp/layout.py <<'PY'
+""" + LAYOUT_PY + r"""PY
+"$PYTHON" /tmp/layout.py "$VMIO/out/list-devdax.out" "$WANTED_JSON" > "$VMIO/out/layout.toml"
+# the guest's init: apply the layout, then start the workload
+uptime_mark apply-start
+run apply1 pmemctl apply --config "$VMIO/out/layout.toml" --wait 30 --yes --json
+uptime_mark apply-end
+sh $VMIO/workload.sh workload-start
+uptime_mark workload-start
+# a second run: converged (exit 3), and not one write: every write(2) traced
+# with its fd's file named (-y), file creation and removal too; openat is not
+# traced (thousands of ptrace stops under TCG): the state directories are
+# listed before and after instead
+state_ls() { ls -la --time-style=full-iso /var/lib/pmemctl /run/lock /run/pmemctl 2>&1; }
+state_ls > "$VMIO/out/state-before-apply2.txt"
+run apply2 strace -f --seccomp-bpf -qq -y -s 256 -e signal=none \
+    -e trace=write,pwrite64,pwritev,pwritev2,unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,ftruncate \
+    -o /tmp/apply2.strace "$PYTHON" -m pmemctl apply --config "$VMIO/out/layout.toml" --wait 30 --yes --json
+cp /tmp/apply2.strace "$VMIO/out/apply2.strace"
+state_ls > "$VMIO/out/state-after-apply2.txt"
+run check pmemctl apply --config "$VMIO/out/layout.toml" --check --json
+run list-final pmemctl list --json
+exit 0
+"""
+
+# Boot 2: units the scenario writes into the overlay's /etc before systemd starts.
 _TEST_UNITS = r"""
 U=/etc/systemd/system
 cat > $U/{target} <<EOF
@@ -108,7 +173,7 @@ Description=stand-in database that needs the PMEM memory online
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh $VMIO/workload.sh
+ExecStart=/bin/sh $VMIO/workload.sh workload-start
 EOF
 cat > $U/pmemctl-vmtest-collect.service <<EOF
 [Unit]
@@ -125,22 +190,15 @@ cat > $U/pmemctl-apply.service.d/90-vmtest.conf <<EOF
 [Service]
 Environment=PYTHONPATH=$PMEMCTL_SRC PYTHONPYCACHEPREFIX=/tmp/pycache HOME=/tmp
 EOF
-cat > $VMIO/workload.sh <<'EOF'
-#!/bin/sh
-VMIO=/run/vmio
-# what the workload finds when it starts: every block of the NVDIMM nodes
-out=$VMIO/out/workload-start.txt
-echo "uptime $(cut -d' ' -f1 /proc/uptime)" > $out
-for n in 1 2; do
-    for b in /sys/devices/system/node/node$n/memory*; do
-        [ -e "$b/state" ] && echo "node$n $(basename $b) $(cat $b/state) $(cat $b/valid_zones)" >> $out
-    done
-done
-exit 0
+cat > $VMIO/env.sh <<EOF
+export PYTHON=$PYTHON PYTHONPATH=$PMEMCTL_SRC PYTHONPYCACHEPREFIX=/tmp/pycache HOME=/tmp LANG=C.UTF-8
 EOF
+cat > $VMIO/workload.sh <<'WORKLOAD'
+{workload_sh}WORKLOAD
 cat > $VMIO/collect.sh <<'EOF'
 #!/bin/sh
 VMIO=/run/vmio
+. $VMIO/env.sh
 O=$VMIO/out
 for u in pmemctl-apply.service pmemctl-memory.target {workload}; do
     systemctl show -p ActiveState -p Result -p ExecMainStatus -p ExecMainStartTimestampMonotonic \
@@ -148,8 +206,10 @@ for u in pmemctl-apply.service pmemctl-memory.target {workload}; do
         -p InactiveExitTimestampMonotonic -p After -p Wants -p FragmentPath -p DropInPaths $u > $O/show-$u.txt 2>&1
 done
 journalctl -b -o short-monotonic --no-pager > $O/journal.txt 2>&1
-systemd-analyze critical-chain {workload} > $O/critical-chain.txt 2>&1
-systemctl list-units --all --no-pager > $O/units.txt 2>&1
+# after the boot: the layout holds, and a second run changes nothing
+"$PYTHON" -m pmemctl apply --check --json > $O/sd-check.out 2> $O/sd-check.err; echo $? > $O/sd-check.rc
+"$PYTHON" -m pmemctl apply --yes --json > $O/sd-apply2.out 2> $O/sd-apply2.err; echo $? > $O/sd-apply2.rc
+"$PYTHON" -m pmemctl list --json > $O/sd-list.out 2> $O/sd-list.err; echo $? > $O/sd-list.rc
 cut -d' ' -f1 /proc/uptime > $VMIO/guest_uptime_end
 echo 0 > $VMIO/exit_code
 sync
@@ -159,16 +219,18 @@ EOF
 
 
 def systemd_boot_scenario(layout_toml: str) -> str:
-    """Prepare the overlay root: layout, ``boot install``, test units."""
+    """Boot 2's scenario, run before systemd starts (chrooted into the overlay
+    root): the layout in /etc/pmemctl, ``boot install``, the test units."""
     return PRELUDE + r"""
+run list-before pmemctl list --json
 mkdir -p /etc/pmemctl
 cat > /etc/pmemctl/pmemctl.toml <<'TOML'
-""" + layout_toml + r"""TOML
+""" + layout_toml.rstrip("\n") + "\n" + r"""TOML
 run boot-install pmemctl boot install --before """ + WORKLOAD + r""" --json
 run boot-status pmemctl boot status --json
-""" + _TEST_UNITS.format(target=BOOT_TARGET, workload=WORKLOAD) + r"""
-run verify sh -c 'cd /etc/systemd/system && systemd-analyze verify pmemctl-apply.service pmemctl-memory.target """ \
-        + WORKLOAD + r"""'
+""" + _TEST_UNITS.format(target=BOOT_TARGET, workload=WORKLOAD, workload_sh=WORKLOAD_SH) + r"""
+run verify sh -c 'cd /etc/systemd/system && systemd-analyze verify pmemctl-apply.service pmemctl-memory.target \
+    """ + WORKLOAD + r""" 2>&1'
 exit 0
 """
 
