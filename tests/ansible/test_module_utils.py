@@ -210,3 +210,5 @@ def test_error_of_names_missing_devices() -> None:
     refused = {"plan": {"checks": [{"name": "dax-in-use", "ok": False, "warning": False, "message": "in use"},
                                    {"name": "ratio", "ok": False, "warning": True, "message": "high"}]}}
     assert cli.error_of(refused, "") == "refused: in use"
+    refused["plan"]["checks"][0]["override"] = "--force"
+    assert cli.plan_refusals(refused) == ["in use"] and cli.plan_refusals(refused, forced=True) == []

@@ -195,3 +195,9 @@ def test_refusal_fails_without_writing(tmp_path: Path) -> None:
         dax = task["machine"]["list"]["buses"][0]["regions"][0]["namespaces"][0]["dax_device"]
         assert dax["name"] == "dax0.0" and dax["mode"] == "devdax"
     assert tree_digest(machine) == digest
+
+    forced = run_playbook(tmp_path, play.replace("pmemctl.memory.pmemctl_apply:\n",
+                                                 "pmemctl.memory.pmemctl_apply:\n        force: true\n"))
+    assert not forced.task("predict").get("failed") and forced.task("predict")["changed"], forced.explain()
+    assert forced.task("apply")["changed"] and forced.task("apply")["exit_code"] == 0, forced.explain()
+    assert converged(machine)

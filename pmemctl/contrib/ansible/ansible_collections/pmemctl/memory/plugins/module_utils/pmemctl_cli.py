@@ -231,11 +231,12 @@ def differences(document):
     return [item['difference'] for item in (document or {}).get('items') or [] if item.get('difference')]
 
 
-def plan_refusals(document):
-    """Messages of the plan's failed checks that block (not mere warnings)."""
+def plan_refusals(document, forced=False):
+    """Messages of the plan's failed checks that block (not mere warnings;
+    with ``forced``, not those that ``--force`` overrides)."""
     plan = (document or {}).get('plan') or {}
     return [check.get('message') or check.get('name') for check in plan.get('checks') or []
-            if not check.get('ok') and not check.get('warning')]
+            if not check.get('ok') and not check.get('warning') and not (forced and check.get('override'))]
 
 
 def error_of(document, stderr):

@@ -38,6 +38,12 @@ options:
     description:
       - Seconds C(pmemctl apply --wait) waits for devices named in the layout to appear (at boot they may be late).
     type: int
+  force:
+    description:
+      - Proceed past the refusals pmemctl lets C(--force) override (for example a dax device still open or mapped
+        by a process, whose data would be lost). Off by default; such a refusal fails the task before any write.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -139,6 +145,7 @@ def argument_spec():
     spec.update(
         config=dict(type='list', elements='path'),
         wait=dict(type='int'),
+        force=dict(type='bool', default=False),
     )
     return spec
 
@@ -149,6 +156,8 @@ def apply_args(params, dry_run):
         args += ['--config', config]
     if params['wait'] is not None:
         args += ['--wait', str(params['wait'])]
+    if params['force']:
+        args.append('--force')
     args += ['--dry-run'] if dry_run else ['--yes']
     return args
 
@@ -172,7 +181,7 @@ def main():
     result = dict(changed=not plan_is_empty(planned), exit_code=rc, plan=planned.get('plan'),
                   items=planned.get('items'), differences=differences(planned), outcome=None, document=planned,
                   warnings_pmemctl=planned.get('warnings') or [], pmemctl_version=pmemctl.version_string)
-    refusals = plan_refusals(planned)
+    refusals = plan_refusals(planned, forced=module.params['force'])
     if refusals and module.check_mode:
         # the dry run lists the refused checks; the real run would stop there (exit 5) before any write
         module.fail_json(msg='pmemctl apply would refuse: %s' % '; '.join(refusals), rc=EXIT_REFUSED,
