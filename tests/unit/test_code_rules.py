@@ -125,6 +125,10 @@ RUFF_PATHS = ("pmemctl", "tests", "bench")
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "pmemctl"
+#: Add-ons shipped in the source tree that drive pmemctl only through its
+#: command line (the Ansible collection): in no room, outside mypy, and they
+#: import nothing from pmemctl (test_contrib_imports_no_pmemctl).
+CONTRIB = PACKAGE / "contrib"
 
 
 def module_name(path: Path) -> str:
@@ -137,7 +141,7 @@ def module_name(path: Path) -> str:
 @lru_cache(maxsize=None)
 def module_files() -> dict[str, Path]:
     """Every pmemctl module by dotted name (a package by its own name)."""
-    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py")) if CONTRIB not in p.parents}
 
 
 def room_of(module: str) -> Optional[str]:
@@ -317,6 +321,28 @@ def test_cycle_finder() -> None:
 def test_every_module_has_a_room() -> None:
     lost = [f"{path.relative_to(ROOT)}: {name}" for name, path in module_files().items() if room_of(name) is None]
     assert not lost, _report("modules in no room: add them to ROOM_OF_PREFIX", lost)
+
+
+def test_contrib_imports_no_pmemctl() -> None:
+    """pmemctl/contrib talks to pmemctl through its command line only: no
+    import of pmemctl, and no process started except by Ansible's
+    module.run_command with an argument list (no shell)."""
+    found = []
+    for path in sorted(CONTRIB.rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else []
+            for name in names:
+                if name.split(".")[0] in ("pmemctl", "subprocess"):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports {name}")
+            if isinstance(node, ast.keyword) and node.arg == "use_unsafe_shell":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: runs a shell")
+    assert list(CONTRIB.rglob("*.py")), "pmemctl/contrib holds no Python file: is CONTRIB still right?"
+    assert not found, _report("pmemctl/contrib must use pmemctl through its command line only", found)
 
 
 @pytest.mark.parametrize("room", sorted(ALLOWED_ROOMS))
