@@ -720,10 +720,9 @@ def read_nodes(
         online_count += own_boot.online
         for zone, count in own_boot.zones.items():
             zone_blocks[zone] = zone_blocks.get(zone, 0) + count
-        backing = [
-            d for d in devices
-            if d.target_node == nid or any(b.device == d.name for b in node_blocks)
-        ]
+        # one pass over the node's blocks, not one per device (devices x blocks)
+        holders = {b.device for b in node_blocks if b.device is not None}
+        backing = [d for d in devices if d.target_node == nid or d.name in holders]
         access0 = _read_access(door, npath, "access0")
         access1 = _read_access(door, npath, "access1")
         kind, evidence = _classify(nid, cpus, node_blocks, backing, tier_of.get(nid), access0, stranded,

@@ -36,7 +36,7 @@ from pmemctl.ops.actions.base import (
 from pmemctl.ops.batched_journal import BatchedJournal
 from pmemctl.ops.outcome import Outcome, OutcomeStatus, any_undone, describe_state, units_of
 from pmemctl.ops.plan import Plan
-from pmemctl.ops.signals import SignalShield, deadline
+from pmemctl.ops.signals import RunAlarm, SignalShield
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, JournalRecord, RunLock
 from pmemctl.sysfs.udev import BlockEvents, open_block_events
@@ -73,6 +73,7 @@ class Executor:
         self.journal = Journal(door)
         self._events: Optional[BlockEvents] = None
         self._sig = SignalShield()
+        self._alarm = RunAlarm()
         self._started: Optional[int] = None  # the step whose write may have been made
         #: the first journal write that failed on a failure path (None: none did)
         self.journal_trouble: Optional[str] = None
@@ -84,8 +85,7 @@ class Executor:
         the write expects are not errors (the read-back decides)."""
         try:
             if action.bounded and self.opts.offline_timeout:
-                with deadline(self.opts.offline_timeout):
-                    self.door.write(w.path, w.value)
+                self._alarm.write(self.opts.offline_timeout, partial(self.door.write, w.path, w.value))
             else:
                 self.door.write(w.path, w.value)
         except TimeoutError:
@@ -177,6 +177,7 @@ class Executor:
                     raise
                 return self._guarded_units(plan, statuses={})
         finally:
+            self._alarm.restore()
             if self._events is not None:
                 self._events.close()
                 self._events = None
@@ -363,6 +364,7 @@ class Executor:
             with self._sig, self._sig.shield():  # a signal never abandons an undo half-way
                 return self._undo_journal(rec, plan, statuses)
         finally:
+            self._alarm.restore()
             lock.release()
 
     def _plan_of(self, rec: JournalRecord) -> Plan:
@@ -413,6 +415,7 @@ class Executor:
                 self.journal.begin({**rec.header, "state": "resuming"}, append=True)
                 return self._guarded_units(plan, statuses)
         finally:
+            self._alarm.restore()
             lock.release()
 
     # -- reporting ------------------------------------------------------------
