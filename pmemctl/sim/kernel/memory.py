@@ -407,7 +407,8 @@ class MemoryBlocks:
             if nb.kernel_count:
                 has_normal.append(node_id)
         if self._proc_meminfo_written != (total_kb, free_kb):
-            objects.write_proc_meminfo(self.tree, total_kb, free_kb)
+            # (/proc exists: objects.write_proc_meminfo would make sure first, a mkdir per block)
+            self.tree.attr(paths.PROC_MEMINFO, objects.format_proc_meminfo(total_kb, free_kb))
             self._proc_meminfo_written = (total_kb, free_kb)
         self._refresh_zoneinfo(nodes)
         key = (tuple(has_memory), tuple(has_normal))
