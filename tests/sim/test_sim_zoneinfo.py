@@ -108,3 +108,32 @@ def test_zoneinfo_follows_kmem_hot_add_and_remove(tmp_path: Path) -> None:
         if b.device == dev.name and not b.online:
             k.write(f"/sys/devices/system/memory/memory{b.index}/state", "online_movable")
     check_in_step(root)
+
+
+def test_zone_span_shrinks_from_its_edges_only(tmp_path: Path) -> None:
+    """Offlining a zone's top block shrinks its span to the highest block
+    still in it (past any offline hole); a block from the middle leaves the
+    span as it was (mm/memory_hotplug.c shrink_zone_span)."""
+    root = materialise(load_scenario("qemu-nvdimm", {"stage": "system-ram"}), tmp_path / "t")
+    k = SimulatedKernel(root)
+    bs = k.block_size
+    movable = sorted(b.index for b in discover(k).blocks if b.online and b.zones == ("Movable",))
+    assert len(movable) >= 6
+    nodes = k.memory.nodes()  # loads the simulator's block cache
+    nb = nodes[k.memory.node_of[movable[0]]]
+
+    def offline(i: int) -> None:
+        k.write(f"/sys/devices/system/memory/memory{i}/state", "offline")
+
+    offline(movable[-3])  # a hole below the top: the span stays
+    assert nb.spans["Movable"] == (movable[0] * bs, (movable[-1] + 1) * bs)
+    offline(movable[-1])
+    assert nb.spans["Movable"] == (movable[0] * bs, (movable[-2] + 1) * bs)
+    offline(movable[-2])  # the top again: the span skips the hole
+    assert nb.spans["Movable"] == (movable[0] * bs, (movable[-4] + 1) * bs)
+    offline(movable[0])  # the bottom edge
+    assert nb.spans["Movable"] == (movable[1] * bs, (movable[-4] + 1) * bs)
+    for i in movable[1:-3]:
+        offline(i)
+    assert "Movable" not in nb.spans
+    check_in_step(root)

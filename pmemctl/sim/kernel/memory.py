@@ -292,11 +292,24 @@ class MemoryBlocks:
         lo, hi = span[0] // bs, span[1] // bs
         if lo < index < hi - 1:
             return
-        members = [i for i in range(lo, hi) if nb.state.get(i, (False, ""))[0] and nb.state[i][1] == zone]
-        if not members:
+
+        def member(i: int) -> bool:
+            st = nb.state.get(i)
+            return st is not None and st[0] and st[1] == zone
+
+        # walk in from each edge to the first block still in the zone, as the
+        # kernel does (find_smallest/biggest_section_pfn): offlining a run
+        # from its top edge costs one step a block, not the whole span
+        first = lo
+        while first < hi and not member(first):
+            first += 1
+        if first == hi:
             nb.spans.pop(zone, None)
-        else:
-            nb.spans[zone] = (min(members) * bs, (max(members) + 1) * bs)
+            return
+        last = hi - 1
+        while not member(last):
+            last -= 1
+        nb.spans[zone] = (first * bs, (last + 1) * bs)
 
     def _after_change(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]]) -> None:
         """Everything derived from a block state change."""
