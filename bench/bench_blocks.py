@@ -1,67 +1,124 @@
-"""pmemctl blocks vs lsmem --sysroot on the `big` scenario; start-up; peak RSS.
+"""``pmemctl blocks`` against ``lsmem --sysroot`` on the ``big`` scenario at
+several sizes; start-up; peak RSS.
 
-Targets (issue "Foundation"):
-  * `pmemctl blocks` and `pmemctl blocks --json` at most 0.8 x lsmem's wall time
-    (same columns, runs alternated);
-  * `pmemctl --version` at most 1.3 x `python3 -c "import click"`;
-  * peak RSS of the big scan at most 60 MB.
+Targets (issues "Foundation" and 14), cpu time (user + system) of the child,
+medians of runs alternated between the two sides:
+  * ``blocks`` and ``blocks --json`` at most 0.8x lsmem's (same columns) at
+    each size (8,192 / 49,152 / 196,608 blocks by default), and a growth
+    exponent of at most 1.1 (bench/common.py growth_exponent);
+  * ``pmemctl list`` on a tiny tree at most 1.3x ``python3 -c "import click"``,
+    and ``pmemctl --version`` likewise;
+  * peak RSS of ``blocks --json`` at 49,152 blocks at most 60 MiB.
 
-Run: python3 bench/bench_blocks.py [--blocks 49152] [--runs 7]
+pmemctl runs as ``python3 -m pmemctl`` from the source tree (--repo), or the
+installed command with --installed.  Trees live in a temporary directory
+(tmpfs below 100,000 blocks, disk above) and are removed at the end.
+
+Run: python3 bench/bench_blocks.py [--sizes 8192,49152,196608] [--runs 5] [--installed]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import sys
+import tempfile
 from pathlib import Path
 
-from common import PMEMCTL, alternate, big_tree, peak_rss_mb, report
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(1, str(BENCH.parent))
+
+from common import check, check_growth, cpu_run, peak_rss_mb, shm_dir, source_env  # noqa: E402
+
+from pmemctl.sim.build import materialise  # noqa: E402
+from pmemctl.sim.scenario import load_scenario  # noqa: E402
 
 LSMEM_COLS = "RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES"
 OUR_COLS = "range,size,state,removable,block,node,zone"
 
 
+def alternate(a: list[str], b: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Median cpu seconds of a and b, run a, b, a, b ... after one warm-up each."""
+    cpu_run(a, env)
+    cpu_run(b, env)
+    ta, tb = [], []
+    for _ in range(runs):
+        ta.append(cpu_run(a, env))
+        tb.append(cpu_run(b, env))
+    return statistics.median(ta), statistics.median(tb)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--blocks", type=int, default=49152)
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--keep", action="store_true", help="keep the tree for the next run")
+    ap.add_argument("--sizes", default="8192,49152,196608", help="block counts, smallest first")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--repo", type=Path, default=BENCH.parent, help="source tree to run pmemctl from")
+    ap.add_argument("--installed", action="store_true", help="run the installed pmemctl command instead")
     args = ap.parse_args()
     lsmem = shutil.which("lsmem")
     if lsmem is None:
         print("lsmem not installed (Debian: util-linux); cannot compare", file=sys.stderr)
         return 2
-    tree = big_tree(args.blocks)
-    print(f"big scenario: {args.blocks} blocks at {tree}")
-    try:
-        return _measure(tree, lsmem, args.runs)
-    finally:
-        if not args.keep:  # a 49,152-block tree is about 1.7 GB of tmpfs
-            shutil.rmtree(tree, ignore_errors=True)
-
-
-def _measure(tree: Path, lsmem: str, runs: int) -> int:
+    if args.installed:
+        found = shutil.which("pmemctl")
+        if found is None:
+            print("pmemctl is not installed", file=sys.stderr)
+            return 2
+        pmemctl = [found]
+    else:
+        os.chdir(args.repo)  # ``python -m`` puts the working directory first on sys.path
+        pmemctl = [sys.executable, "-m", "pmemctl"]
+    env = source_env(args.repo)
+    sizes = [int(x) for x in args.sizes.split(",")]
     ok = True
-    ours, ref = alternate(
-        [*PMEMCTL, "--sysroot", str(tree), "blocks", "-o", OUR_COLS],
-        [lsmem, "--sysroot", str(tree), "-o", LSMEM_COLS],
-        runs,
-    )
-    ok &= report("blocks (table) vs lsmem", ours, ref, 0.8)
-    ours, ref = alternate(
-        [*PMEMCTL, "--sysroot", str(tree), "blocks", "-o", OUR_COLS, "--json"],
-        [lsmem, "--sysroot", str(tree), "-J", "-o", LSMEM_COLS],
-        runs,
-    )
-    ok &= report("blocks --json vs lsmem -J", ours, ref, 0.8)
-    ours, ref = alternate([*PMEMCTL, "--version"], [sys.executable, "-c", "import click"], runs * 2)
-    ok &= report("--version vs python3 -c 'import click'", ours, ref, 1.3)
-    rss = peak_rss_mb([*PMEMCTL, "--sysroot", str(tree), "blocks", "--json"])
-    ok_rss = rss <= 60
-    ok &= ok_rss
-    print(f"{'peak RSS of blocks --json on big':<44} {rss:8.1f} MiB  target <= 60 MiB  {'OK' if ok_rss else 'MISSED'}")
+    disk = Path(tempfile.mkdtemp(prefix="pmemctl-bench-blocks-"))
+    try:
+        with shm_dir("pmemctl-bench-blocks-") as shm:
+            ok &= _startup(pmemctl, env, Path(shm), args.runs * 2)
+            table: list[float] = []
+            as_json: list[float] = []
+            lsmem_t: list[float] = []
+            for n in sizes:
+                where = Path(shm) if n < 100_000 else disk  # about 30 files a block: inodes
+                root = materialise(load_scenario("big", {"blocks": str(n)}), where / f"big-{n}")
+                ours, ref = alternate([*pmemctl, "--sysroot", str(root), "blocks", "-o", OUR_COLS],
+                                      [lsmem, "--sysroot", str(root), "-o", LSMEM_COLS], env, args.runs)
+                ok &= check(f"blocks vs lsmem, {n} blocks: cpu", ours / ref, 0.8, detail=f"{ours:.3f} s vs {ref:.3f} s")
+                table.append(ours)
+                lsmem_t.append(ref)
+                ours, ref = alternate([*pmemctl, "--sysroot", str(root), "blocks", "-o", OUR_COLS, "--json"],
+                                      [lsmem, "--sysroot", str(root), "-J", "-o", LSMEM_COLS], env, args.runs)
+                ok &= check(f"blocks --json vs lsmem -J, {n} blocks: cpu", ours / ref, 0.8,
+                            detail=f"{ours:.3f} s vs {ref:.3f} s")
+                as_json.append(ours)
+                if n == 49152:
+                    rss = peak_rss_mb([*pmemctl, "--sysroot", str(root), "blocks", "--json"])
+                    ok &= check(f"peak RSS of blocks --json, {n} blocks", rss, 60, unit=" MiB")
+                shutil.rmtree(root)
+            if len(sizes) >= 3:
+                ok &= check_growth("blocks", sizes, table)
+                ok &= check_growth("blocks --json", sizes, as_json)
+                check_growth("lsmem (for comparison: the file system's share)", sizes, lsmem_t, limit=float("inf"))
+    finally:
+        shutil.rmtree(disk, ignore_errors=True)
     return 0 if ok else 1
+
+
+def _startup(pmemctl: list[str], env: dict[str, str], tmp: Path, runs: int) -> bool:
+    tiny = materialise(load_scenario("qemu-nvdimm"), tmp / "tiny")
+    click = [sys.executable, "-c", "import click"]
+    ok = True
+    ours, ref = alternate([*pmemctl, "--sysroot", str(tiny), "list"], click, env, runs)
+    ok &= check("list (tiny tree) vs python3 -c 'import click': cpu", ours / ref, 1.3,
+                detail=f"{ours * 1000:.0f} ms vs {ref * 1000:.0f} ms")
+    ours, ref = alternate([*pmemctl, "--version"], click, env, runs)
+    ok &= check("--version vs python3 -c 'import click': cpu", ours / ref, 1.3,
+                detail=f"{ours * 1000:.0f} ms vs {ref * 1000:.0f} ms")
+    shutil.rmtree(tiny)
+    return ok
 
 
 if __name__ == "__main__":

@@ -140,3 +140,32 @@ def check(name: str, value: float, target: float, unit: str = "x", detail: str =
     print(f"{name:<58} {value:8.3f}{unit}  target <= {target:.2f}{unit}  {'OK' if ok else 'MISSED'}"
           + (f"  ({detail})" if detail else ""))
     return ok
+
+
+def growth_exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float:
+    """Least-squares slope of log(time above the smallest size's) against
+    log(size) over the other sizes: 1.0 grows linearly with the block count,
+    2.0 quadratically, about 0 not at all.  The smallest size's time stands
+    for the fixed cost (start-up) so that it does not hide the growth."""
+    import math
+
+    base = seconds[0]
+    # growth under 5 % of the fixed cost is noise: counted as that much (flat)
+    pts = [(math.log(n), math.log(max(t - base, 0.05 * base, 1e-6)))
+           for n, t in zip(sizes[1:], seconds[1:], strict=True)]
+    if len(pts) < 2:
+        return float("nan")
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    den = sum((x - mx) ** 2 for x, _ in pts)
+    return sum((x - mx) * (y - my) for x, y in pts) / den if den else float("nan")
+
+
+def check_growth(name: str, sizes: Sequence[int], seconds: Sequence[float], limit: float = 1.1) -> bool:
+    """Print the fitted growth exponent of one path and flag one above ``limit``."""
+    k = growth_exponent(sizes, seconds)
+    figures = ", ".join(f"{n}: {t * 1000:.0f} ms" for n, t in zip(sizes, seconds, strict=True))
+    if k != k:  # nan: too few sizes to fit
+        print(f"{'growth of ' + name:<58} {'-':>8}   needs 3 sizes  ({figures})")
+        return True
+    return check("growth exponent of " + name, k, limit, unit=" ", detail=figures)

@@ -720,10 +720,9 @@ def read_nodes(
         online_count += own_boot.online
         for zone, count in own_boot.zones.items():
             zone_blocks[zone] = zone_blocks.get(zone, 0) + count
-        backing = [
-            d for d in devices
-            if d.target_node == nid or any(b.device == d.name for b in node_blocks)
-        ]
+        # one pass over the node's blocks, not one per device (devices x blocks)
+        holders = {b.device for b in node_blocks if b.device is not None}
+        backing = [d for d in devices if d.target_node == nid or d.name in holders]
         access0 = _read_access(door, npath, "access0")
         access1 = _read_access(door, npath, "access1")
         kind, evidence = _classify(nid, cpus, node_blocks, backing, tier_of.get(nid), access0, stranded,
@@ -879,12 +878,36 @@ def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: li
     if scope == "devices":
         return _Scope(owned)
     zoneinfo = read_zoneinfo(door) if block_size else None
-    if zoneinfo is not None:
+    if zoneinfo is not None and block_size:
+        if not owned:
+            counted = _boot_counts_without_listing(door, zoneinfo, nids, block_size)
+            if counted is not None:
+                return _Scope([], {}, zoneinfo, counted, 0)
         return _zoneinfo_scope(door, zoneinfo, owned, nids)
     links = node_links(door, nids)
     if not links:  # a kernel without the nodeK/memoryN links
         return _Scope(block_indexes(door))
     return _Scope(sorted(links), links)
+
+
+#: Subdirectories of /sys/devices/system/memory other than the blocks.
+_MEMORY_OTHER_SUBDIRS = ("power",)
+
+
+def _boot_counts_without_listing(door: SysfsRoot, zoneinfo: Mapping[int, Mapping[str, int]], nids: list[int],
+                                 block_size: int) -> Optional[dict[int, int]]:
+    """Each node's blocks when no dax device holds any and every block is
+    online, known without listing a directory of blocks: the blocks counted
+    from the link count of /sys/devices/system/memory (one per memoryN
+    subdirectory) equal the online blocks zoneinfo's present pages make.
+    None when they differ (offline memory: the node directories must say
+    whose) or either cannot be counted, or memory0 is absent."""
+    subdirs = door.subdir_count(paths.MEMORY)
+    if subdirs is None or not door.exists(paths.memory_block(0)):
+        return None
+    blocks = subdirs - sum(door.exists(f"{paths.MEMORY}/{d}") for d in _MEMORY_OTHER_SUBDIRS)
+    online = {nid: -(-sum(zoneinfo.get(nid, {}).values()) // block_size) for nid in nids}
+    return online if sum(online.values()) == blocks else None
 
 
 def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned: list[int],

@@ -43,7 +43,7 @@ from pmemctl.ops.outcome import (
     units_of,
 )
 from pmemctl.ops.plan import Plan
-from pmemctl.ops.signals import SignalShield, deadline
+from pmemctl.ops.signals import RunAlarm, SignalShield
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, JournalRecord, RunLock
 from pmemctl.sysfs.udev import BlockEvents, open_block_events
@@ -80,6 +80,7 @@ class Executor:
         self.journal = Journal(door)
         self._events: Optional[BlockEvents] = None
         self._sig = SignalShield()
+        self._alarm = RunAlarm()
         self._started: Optional[int] = None  # the step whose write may have been made
         #: the first journal write that failed on a failure path (None: none did)
         self.journal_trouble: Optional[str] = None
@@ -94,8 +95,7 @@ class Executor:
         the write expects are not errors (the read-back decides)."""
         try:
             if action.bounded and self.opts.offline_timeout:
-                with deadline(self.opts.offline_timeout):
-                    self.door.write(w.path, w.value)
+                self._alarm.write(self.opts.offline_timeout, partial(self.door.write, w.path, w.value))
             else:
                 self.door.write(w.path, w.value)
         except TimeoutError:
@@ -189,6 +189,7 @@ class Executor:
                     raise
                 return self._guarded_units(plan, statuses={})
         finally:
+            self._alarm.restore()
             if self._events is not None:
                 self._events.close()
                 self._events = None
@@ -378,6 +379,7 @@ class Executor:
             with self._sig, self._sig.shield():  # a signal never abandons an undo half-way
                 return self._undo_journal(rec, plan, statuses)
         finally:
+            self._alarm.restore()
             lock.release()
 
     def _plan_of(self, rec: JournalRecord) -> Plan:
@@ -429,6 +431,7 @@ class Executor:
                 self.journal.begin({**rec.header, "state": "resuming"}, append=True)
                 return self._guarded_units(plan, statuses)
         finally:
+            self._alarm.restore()
             lock.release()
 
     # -- reporting ------------------------------------------------------------

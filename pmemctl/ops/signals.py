@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Optional
@@ -36,6 +36,41 @@ def deadline(seconds: Optional[float]) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise TimeoutError  # raised, so Python does not retry the interrupted write (PEP 475)
+
+
+class RunAlarm:
+    """SIGALRM bounds a write that may block: the kernel retries an offline
+    until a signal is pending, then fails it with EINTR (mm/memory_hotplug.c
+    offline_pages).  The handler is installed at a run's first bounded write
+    and restored at the end of the run; each write only arms and disarms the
+    timer (installing a handler per block cost about 6 us a block)."""
+
+    def __init__(self) -> None:
+        self._old: object = None
+        self._installed = False
+
+    def write(self, seconds: float, write: Callable[[], None]) -> None:
+        if threading.current_thread() is not threading.main_thread():  # signals: main thread only
+            write()
+            return
+        if not self._installed:
+            self._old = signal.signal(signal.SIGALRM, _on_alarm)
+            self._installed = True
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            write()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def restore(self) -> None:
+        if self._installed:
+            old = self._old if self._old is not None else signal.SIG_DFL
+            signal.signal(signal.SIGALRM, old)  # type: ignore[arg-type]
+            self._installed = False
 
 
 class SignalShield:

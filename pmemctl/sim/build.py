@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Union
 
 from pmemctl.sim import objects
+from pmemctl.sim.kernel.memory import machine_zoneinfo
 from pmemctl.sim.machine import MachineSpec
 from pmemctl.sim.objects import iomem_entries
 from pmemctl.sim.scenario import Scenario, load_scenario
@@ -196,6 +197,7 @@ def _build_derived(tree: TreeWriter, m: MachineSpec) -> None:
             if access is not None:
                 objects.add_node_access(tree, node.id, index, access)
     objects.write_proc_meminfo(tree, total_kb, free_kb)
+    machine_zoneinfo(tree, m)
     objects.set_memory_tiers(tree, m.memory_tiers())
     objects.write_proc_iomem(tree, iomem_entries(m))
 

@@ -130,17 +130,19 @@ class TreeWriter:
         self._write_host(self.host(kpath), data, mode)
 
     def _write_host(self, path: str, data: bytes, mode: int) -> None:
-        need_chmod = bool(mode & self._umask)  # O_CREAT applies the umask
+        # Rewriting an existing attribute is the common case (every block
+        # write): open, write, fchmod, close; creating one adds a failed open.
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        except FileExistsError:
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
             need_chmod = True  # an existing file keeps its old mode otherwise
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-            except PermissionError:
-                # Re-writing a read-only attribute as an unprivileged user.
-                os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
-                fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        except FileNotFoundError:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            need_chmod = bool(mode & self._umask)  # O_CREAT applies the umask
+        except PermissionError:
+            # Re-writing a read-only attribute as an unprivileged user.
+            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+            need_chmod = True
         try:
             os.write(fd, data)
             if need_chmod:

@@ -300,6 +300,17 @@ class SysfsRoot:
     def is_dir(self, kpath: str) -> bool:
         return os.path.isdir(self._prefix + kpath)
 
+    def subdir_count(self, kpath: str) -> Optional[int]:
+        """How many subdirectories a directory has, from its link count and
+        without listing it: kernfs (sysfs) and tmpfs count 2 + subdirectories
+        (fs/kernfs/inode.c kernfs_refresh_inode).  None when it is absent or
+        its file system does not count them (fewer than 2 links, as btrfs)."""
+        try:
+            links = os.stat(self._prefix + kpath).st_nlink
+        except OSError:
+            return None
+        return links - 2 if links >= 2 else None
+
     def listdir(self, kpath: str) -> list[str]:
         """Entries of a directory; [] when it does not exist."""
         try:

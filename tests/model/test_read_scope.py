@@ -4,6 +4,7 @@ as a walk of every block would (issue 14)."""
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Iterator, Optional
@@ -92,19 +93,39 @@ def test_list_reads_no_blocks_without_kmem(sim_trees: TreeCache) -> None:
     assert "/sys/devices/system/memory" not in door.listed
 
 
-def test_topology_reads_state_and_online_zones_only(sim_trees: TreeCache) -> None:
-    root, scenario = sim_trees.get(Case("big", {"blocks": "4096"}))
+def test_topology_reads_state_and_online_zones_only(own_trees: TreeCache) -> None:
+    root, scenario = own_trees.get(Case("big", {"blocks": "4096"}))
     m = scenario.machine
     online = sum(1 for b in m.blocks if b.online)
-    door = CountingDoor(str(root))
-    read.topology_view(door)
-    # The simulator writes no /proc/zoneinfo, so each block's state is read once,
-    # and valid_zones of online blocks only; never removable, never a per-block readdir.
+    # A tree without /proc/zoneinfo (a recording that left it out): each
+    # block's state is read once, and valid_zones of online blocks only;
+    # never removable, never a per-block readdir.
+    full = discover(SysfsRoot(str(root)))
+    zoneinfo = Path(root, "proc", "zoneinfo")
+    saved = zoneinfo.read_bytes()
+    zoneinfo.unlink()
+    try:
+        door = CountingDoor(str(root))
+        tv = read.topology_view(door)
+    finally:
+        zoneinfo.write_bytes(saved)
+    assert list(tv.nodes) == list(full.nodes)
     assert door.reads["block state"] == len(m.blocks)
     assert door.reads["block valid_zones"] == online
     assert _block_reads(door) == len(m.blocks) + online
     assert "/sys/devices/system/memory" not in door.listed
     assert not any("/memory/memory" in p for p in door.listed)
+
+
+def test_topology_on_simulated_zoneinfo_reads_device_blocks_only(sim_trees: TreeCache) -> None:
+    """The simulator writes /proc/zoneinfo as a kernel does: topology reads
+    the blocks dax devices hold and counts boot memory from zoneinfo."""
+    root, scenario = sim_trees.get(Case("big", {"blocks": "4096"}))
+    owned = [b for b in scenario.machine.blocks if b.owner is not None]
+    door = CountingDoor(str(root))
+    read.topology_view(door)
+    assert door.reads["block state"] == len(owned)
+    assert door.reads["block valid_zones"] == sum(b.online for b in owned)
 
 
 # --------------------------------------------------------------------------
@@ -163,3 +184,36 @@ def test_topology_with_zoneinfo_reads_device_blocks_only(own_trees: TreeCache, c
     assert door.reads["block valid_zones"] == sum(b.online for b in owned)
     assert _block_reads(door) == len(owned) + sum(b.online for b in owned)
     assert "/sys/devices/system/memory" not in door.listed
+
+
+def test_topology_without_dax_blocks_lists_no_block_directory(own_trees: TreeCache) -> None:
+    """No dax device holds memory and every block is online: the blocks are
+    counted from the link count of /sys/devices/system/memory and zoneinfo,
+    so no node directory (one link per block) is listed."""
+    root, _ = own_trees.get(Case("cxl-hmem", {"kind": "hmem", "mode": "devdax"}))
+    full = discover(SysfsRoot(str(root)))
+    assert not any(b.device for b in full.blocks) and all(b.online for b in full.blocks)
+    door = CountingDoor(str(root))
+    tv = read.topology_view(door)
+    assert list(tv.nodes) == list(full.nodes)
+    assert _block_reads(door) == 0
+    assert not any(re.fullmatch(r"/sys/devices/system/node/node\d+", p) for p in door.listed)
+
+
+def test_topology_with_offline_boot_memory_lists_the_node_directories(tmp_path: Path) -> None:
+    """An offline boot block makes the link count disagree with zoneinfo:
+    the node directories say whose it is, and the view still shows what a
+    full walk shows."""
+    from pmemctl.sim.build import materialise
+    from pmemctl.sim.kernel import SimulatedKernel
+    from pmemctl.sim.scenario import load_scenario
+
+    root = materialise(load_scenario("cxl-hmem", {"kind": "hmem", "mode": "devdax"}), tmp_path / "t")
+    k = SimulatedKernel(root)
+    last = max(b.index for b in discover(k).blocks if b.online and b.zones == ("Normal",))
+    k.write(f"/sys/devices/system/memory/memory{last}/state", "offline")
+    full = discover(SysfsRoot(str(root)))
+    door = CountingDoor(str(root))
+    tv = read.topology_view(door)
+    assert list(tv.nodes) == list(full.nodes)
+    assert any(re.fullmatch(r"/sys/devices/system/node/node\d+", p) for p in door.listed)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pmemctl.sim import load_scenario, materialise, objects
 from pmemctl.sim.build import iomem_entries
+from pmemctl.sim.kernel.memory import machine_zoneinfo
 from pmemctl.sim.tree import MARKER_DIR, TreeWriter
 
 
@@ -79,6 +80,7 @@ def test_kmem_bind_and_online_composed_from_objects(tmp_path: Path) -> None:
     node0_total = objects.refresh_node_meminfo(tree, node0, bs)
     objects.write_proc_meminfo(tree, node0_total + 3932160, node0_total - node0.used_kb + 3932160)
     objects.write_proc_iomem(tree, iomem_entries(target))
+    machine_zoneinfo(tree, target)  # /proc/zoneinfo: the zones' present pages of the online blocks
 
     got, want = snapshot(before), snapshot(expected)
     differing = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))

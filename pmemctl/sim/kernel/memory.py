@@ -11,13 +11,16 @@ memory tiers.  It also hot-adds and hot-removes blocks for kmem
 from __future__ import annotations
 
 import errno
+import os
 import re
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 from pmemctl.sim import layout, objects
 from pmemctl.sim.kernel.context import SimContext
 from pmemctl.sim.kernel.errors import WriteRefused, kstrtobool
+from pmemctl.sim.machine import MachineSpec
+from pmemctl.sim.tree import TreeWriter
 from pmemctl.sysfs import paths
 from pmemctl.units import parse_cpulist
 
@@ -36,12 +39,105 @@ class NodeBlocks:
     online_kb: int = 0  # KiB present in the online blocks
     online_count: int = 0
     kernel_count: int = 0  # online blocks in a kernel zone (not Movable)
+    zone_bytes: dict[str, int] = field(default_factory=dict)  # zone -> bytes present (/proc/zoneinfo)
 
-    def account(self, present_kb: int, zone: str, sign: int) -> None:
-        self.online_kb += sign * present_kb
+    def account(self, present: Mapping[str, int], zone: str, sign: int) -> None:
+        """Count an online block in (``sign`` +1) or out (-1); ``present``:
+        its bytes present per zone (:func:`block_zone_bytes`)."""
+        self.online_kb += sign * (sum(present.values()) // 1024)
         self.online_count += sign
         if zone != "Movable":
             self.kernel_count += sign
+        for z, n in present.items():
+            self.zone_bytes[z] = self.zone_bytes.get(z, 0) + sign * n
+
+
+# --------------------------------------------------------------------------
+# /proc/zoneinfo (mm/vmstat.c zoneinfo_show): every zone of every online
+# node, populated or not; a populated zone adds its counters, pagesets and
+# start_pfn; the node's own counters follow the head of its first populated zone.
+
+#: The zones of an x86-64 node, in the kernel's order (ZONE_DEVICE last).
+ZONEINFO_ZONES = ("DMA", "DMA32", "Normal", "Movable", "Device")
+_ZONE_LIMITS = {"DMA": (0, layout.DMA_END), "DMA32": (layout.DMA_END, layout.DMA32_END),
+                "Normal": (layout.DMA32_END, 1 << 64)}
+_NODE_STATS = ("nr_inactive_anon", "nr_active_anon", "nr_inactive_file", "nr_active_file", "nr_unevictable",
+               "nr_anon_pages", "nr_mapped", "nr_file_pages", "nr_dirty", "nr_writeback", "nr_shmem")
+_ZONE_STATS = ("nr_free_pages", "nr_zone_inactive_anon", "nr_zone_active_anon", "nr_zone_inactive_file",
+               "nr_zone_active_file", "nr_zone_unevictable", "nr_zone_write_pending", "nr_mlock", "nr_bounce",
+               "nr_free_cma")
+
+
+def block_zone_bytes(zone: str, lo: int, hi: int, dram: Iterable[tuple[int, int]]) -> dict[str, int]:
+    """Bytes present per zone in the online block ``[lo, hi)`` whose zone is
+    ``zone``: a boot block counts the DRAM inside it (holes), a hot-added block
+    counts whole; a block spanning zones (``none``) splits by the zones'
+    address ranges."""
+    boot = [(max(lo, a), min(hi, b)) for a, b in dram if min(hi, b) > max(lo, a)]
+    if zone != "none":
+        return {zone: sum(b - a for a, b in boot) if boot else hi - lo}
+    out: dict[str, int] = {}
+    for z, limits in _ZONE_LIMITS.items():
+        n = sum(layout.overlap(r, limits) for r in boot) if boot else layout.overlap((lo, hi), limits)
+        if n:
+            out[z] = n
+    return out
+
+
+def format_zoneinfo_node(node_id: int, present: Mapping[str, int], spans: Mapping[str, tuple[int, int]],
+                         page_size: int) -> str:
+    """One node's part of /proc/zoneinfo: ``present`` bytes and the byte
+    ``spans`` of its zones (a kernel zone's span clipped to its addresses)."""
+    out: list[str] = []
+    first = True
+    for zone in ZONEINFO_ZONES:
+        pages = present.get(zone, 0) // page_size
+        lo, hi = spans.get(zone, (0, 0))
+        if zone in _ZONE_LIMITS and hi > lo:
+            lo, hi = max(lo, _ZONE_LIMITS[zone][0]), min(hi, _ZONE_LIMITS[zone][1])
+        spanned = max(hi - lo, 0) // page_size
+        out.append(f"Node {node_id}, zone {zone:>8}\n")
+        if pages and first:
+            first = False
+            out.append("  per-node stats\n" + "".join(f"      {k:<12} 0\n" for k in _NODE_STATS))
+        out.append(f"  pages free     {pages}\n        boost    0\n        min      0\n        low      0\n"
+                   f"        high     0\n        spanned  {spanned}\n        present  {pages}\n"
+                   f"        managed  {pages}\n        cma      0\n        protection: (0, 0, 0, 0, 0)\n")
+        if not pages:
+            continue
+        out.append(f"      {_ZONE_STATS[0]:<12} {pages}\n" + "".join(f"      {k:<12} 0\n" for k in _ZONE_STATS[1:]))
+        out.append("  pagesets\n    cpu: 0\n              count:    0\n              high:     0\n"
+                   "              batch:    1\n  vm stats threshold: 4\n  node_unreclaimable:  0\n"
+                   f"  start_pfn:           {lo // page_size}\n")
+    return "".join(out)
+
+
+def write_zoneinfo(tree: TreeWriter, parts: Iterable[str]) -> None:
+    """/proc/zoneinfo from the online nodes' parts, in node order (/proc exists)."""
+    tree.write_bytes(PROC_ZONEINFO, "".join(parts).encode())
+
+
+PROC_ZONEINFO = "/proc/zoneinfo"
+
+
+def machine_zoneinfo(tree: TreeWriter, machine: MachineSpec) -> None:
+    """/proc/zoneinfo of a freshly built machine (its blocks as described)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    bs = machine.block_size
+    dram = {n.id: n.dram for n in machine.nodes}
+    online_nodes = set(machine.online_nodes())
+    present: dict[int, dict[str, int]] = {n: {} for n in online_nodes}
+    members: dict[int, list[tuple[str, int, int]]] = {n: [] for n in online_nodes}
+    for b in machine.blocks:
+        if not b.online or b.node not in present:
+            continue
+        lo, hi = b.index * bs, (b.index + 1) * bs
+        for z, n in block_zone_bytes(b.zone, lo, hi, dram.get(b.node, ())).items():
+            present[b.node][z] = present[b.node].get(z, 0) + n
+        members[b.node].append((b.zone, lo, hi))
+    tree.mkdir("/proc")
+    write_zoneinfo(tree, (format_zoneinfo_node(nid, present[nid], layout.zone_spans(members[nid]), page)
+                          for nid in sorted(online_nodes)))
 
 
 class MemoryBlocks:
@@ -54,6 +150,14 @@ class MemoryBlocks:
         #: block index -> node, for the blocks seen so far
         self.node_of: dict[int, int] = {}
         self._last_masks: Optional[tuple[tuple[int, ...], tuple[int, ...]]] = None
+        #: what this kernel last wrote: node -> (MemTotal, MemFree) KiB, the
+        #: /proc/meminfo pair, node -> its /proc/zoneinfo part (a block write
+        #: rewrites only what it changed)
+        self._meminfo_written: dict[int, tuple[int, int]] = {}
+        self._proc_meminfo_written: Optional[tuple[int, int]] = None
+        self._zoneinfo_parts: dict[int, tuple[tuple[object, ...], str]] = {}
+        self._zoneinfo_nodes: Optional[tuple[int, ...]] = None
+        self._page_size = os.sysconf("SC_PAGE_SIZE")
 
     # ------------------------------------------------------------ block cache
 
@@ -84,17 +188,16 @@ class MemoryBlocks:
         )
         for i, (on, z) in nb.state.items():
             if on:
-                nb.account(self._present_kb(node_id, i), z, +1)
+                nb.account(self._present(node_id, i, z), z, +1)
         self._nodes[node_id] = nb
         return nb
 
-    def _present_kb(self, node_id: int, index: int) -> int:
-        """KiB present in a block: a boot block counts only the DRAM inside
-        it (holes), a hot-added block counts whole (objects.node_mem_total_kb)."""
+    def _present(self, node_id: int, index: int, zone: str) -> dict[str, int]:
+        """Bytes present per zone in an online block: a boot block counts only
+        the DRAM inside it (holes), a hot-added block counts whole
+        (objects.node_mem_total_kb)."""
         bs = self.ctx.block_size
-        lo, hi = index * bs, (index + 1) * bs
-        boot = sum(layout.overlap((lo, hi), r) for r in self.ctx.node_info(node_id).dram)
-        return (boot if boot else bs) // 1024
+        return block_zone_bytes(zone, index * bs, (index + 1) * bs, self.ctx.node_info(node_id).dram)
 
     def _block_node(self, index: int) -> int:
         self.nodes()
@@ -156,7 +259,7 @@ class MemoryBlocks:
         bs = self.ctx.block_size
         objects.set_memory_block(self.tree, index, online=True, valid_zones=zone)
         nb.state[index] = (True, zone)
-        nb.account(self._present_kb(nb.node, index), zone, +1)
+        nb.account(self._present(nb.node, index, zone), zone, +1)
         old = dict(nb.spans)
         for z in layout.zones_of_online_block(zone, index * bs, (index + 1) * bs):
             lo, hi = nb.spans.get(z, (index * bs, (index + 1) * bs))
@@ -169,9 +272,9 @@ class MemoryBlocks:
             raise WriteRefused(errno.EINVAL)
         self.ctx.faults.check_offline(index)  # EBUSY, or never finishing, when injected
         bs = self.ctx.block_size
-        zone = zones_text.split()[0] if zones_text else "Normal"
+        zone = zones_text.split()[0] if zones_text else "Normal"  # (an online block has one zone, or none)
         nb.state[index] = (False, "")
-        nb.account(self._present_kb(nb.node, index), zone, -1)
+        nb.account(self._present(nb.node, index, zone), zone, -1)
         old = dict(nb.spans)
         self._shrink_span(nb, zone, index)
         vz = layout.offline_valid_zones(index * bs, (index + 1) * bs, nb.spans, self.ctx.machine.movable_node)
@@ -189,11 +292,24 @@ class MemoryBlocks:
         lo, hi = span[0] // bs, span[1] // bs
         if lo < index < hi - 1:
             return
-        members = [i for i in range(lo, hi) if nb.state.get(i, (False, ""))[0] and nb.state[i][1] == zone]
-        if not members:
+
+        def member(i: int) -> bool:
+            st = nb.state.get(i)
+            return st is not None and st[0] and st[1] == zone
+
+        # walk in from each edge to the first block still in the zone, as the
+        # kernel does (find_smallest/biggest_section_pfn): offlining a run
+        # from its top edge costs one step a block, not the whole span
+        first = lo
+        while first < hi and not member(first):
+            first += 1
+        if first == hi:
             nb.spans.pop(zone, None)
-        else:
-            nb.spans[zone] = (min(members) * bs, (max(members) + 1) * bs)
+            return
+        last = hi - 1
+        while not member(last):
+            last -= 1
+        nb.spans[zone] = (first * bs, (last + 1) * bs)
 
     def _after_change(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]]) -> None:
         """Everything derived from a block state change."""
@@ -282,9 +398,10 @@ class MemoryBlocks:
     # --------------------------------------------------------------- totals
 
     def refresh_node_totals(self) -> None:
-        """Node meminfo, /proc/meminfo, node masks and memory tiers, from the
-        per-node counters (O(nodes), not O(blocks): the big scenario onlines
-        49,152 blocks one write at a time)."""
+        """Node meminfo, /proc/meminfo, /proc/zoneinfo, node masks and memory
+        tiers, from the per-node counters (O(nodes), not O(blocks): the big
+        scenario onlines 49,152 blocks one write at a time); a file is
+        rewritten only when what it shows changed."""
         nodes = self.nodes()
         total_kb = free_kb = 0
         has_memory: list[int] = []
@@ -293,14 +410,20 @@ class MemoryBlocks:
             info = self.ctx.node_info(node_id)
             node_total = max(nb.online_kb - info.reserved_kb, 0)
             node_free = max(node_total - info.used_kb, 0)
-            objects.write_node_meminfo(self.tree, node_id, node_total, node_free)
+            if self._meminfo_written.get(node_id) != (node_total, node_free):
+                objects.write_node_meminfo(self.tree, node_id, node_total, node_free)
+                self._meminfo_written[node_id] = (node_total, node_free)
             total_kb += node_total
             free_kb += node_free
             if nb.online_count:
                 has_memory.append(node_id)
             if nb.kernel_count:
                 has_normal.append(node_id)
-        objects.write_proc_meminfo(self.tree, total_kb, free_kb)
+        if self._proc_meminfo_written != (total_kb, free_kb):
+            # (/proc exists: objects.write_proc_meminfo would make sure first, a mkdir per block)
+            self.tree.attr(paths.PROC_MEMINFO, objects.format_proc_meminfo(total_kb, free_kb))
+            self._proc_meminfo_written = (total_kb, free_kb)
+        self._refresh_zoneinfo(nodes)
         key = (tuple(has_memory), tuple(has_normal))
         if key == self._last_masks:
             return
@@ -311,6 +434,21 @@ class MemoryBlocks:
             tiers.setdefault(self.ctx.node_info(node_id).memory_tier, []).append(node_id)
         if self._current_tiers() != {t: sorted(n) for t, n in tiers.items()}:
             objects.set_memory_tiers(self.tree, tiers)
+
+    def _refresh_zoneinfo(self, nodes: dict[int, NodeBlocks]) -> None:
+        """/proc/zoneinfo, each node's part formatted again only when its
+        zones' present bytes or spans changed."""
+        changed = self._zoneinfo_nodes != tuple(sorted(nodes))
+        parts = self._zoneinfo_parts
+        for node_id, nb in nodes.items():
+            key = (tuple(sorted(nb.zone_bytes.items())), tuple(sorted(nb.spans.items())))
+            cached = parts.get(node_id)
+            if cached is None or cached[0] != key:
+                parts[node_id] = (key, format_zoneinfo_node(node_id, nb.zone_bytes, nb.spans, self._page_size))
+                changed = True
+        if changed:
+            self._zoneinfo_nodes = tuple(sorted(nodes))
+            write_zoneinfo(self.tree, (parts[n][1] for n in self._zoneinfo_nodes))
 
     def _current_tiers(self) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {}
@@ -374,6 +512,7 @@ class MemoryBlocks:
         assert self._nodes is not None
         self._nodes[node_id] = NodeBlocks(node_id, {})
         self._last_masks = None
+        self._meminfo_written.pop(node_id, None)  # add_node wrote an empty meminfo
 
     def _node_offline(self, node_id: int) -> None:
         """After hot-remove of all its memory a CPU-less node goes offline."""
@@ -395,6 +534,8 @@ class MemoryBlocks:
         assert self._nodes is not None
         self._nodes.pop(node_id, None)
         self._last_masks = None
+        self._meminfo_written.pop(node_id, None)
+        self._zoneinfo_parts.pop(node_id, None)
 
 
 __all__ = ["MemoryBlocks", "NodeBlocks"]
