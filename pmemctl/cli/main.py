@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "demo": "pmemctl.cli.commands.demo:command",
     "namespace": "pmemctl.cli.commands.namespace:group",
     "journal": "pmemctl.cli.commands.journal:group",
+    "doctor": "pmemctl.cli.commands.doctor:command",
 }
 
 #: Exit status for Ctrl-C (128 + SIGINT), as shells report it.

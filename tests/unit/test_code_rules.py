@@ -51,7 +51,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.actions.base",),
     # 2: the action kinds (nd_writes: the nd write sequences the namespace steps share)
     ("pmemctl.ops.actions.memory", "pmemctl.ops.actions.dax", "pmemctl.ops.actions.nd_writes",
-     "pmemctl.ops.actions.nd"),
+     "pmemctl.ops.actions.nd",
+     "pmemctl.ops.actions.policy"),
     # 3
     ("pmemctl.ops.actions.registry",),
     # 4: the package __init__: Plan, Check, PlanBuilder
@@ -68,6 +69,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.plan.combined",),
     # 10: what the CLI calls (pmemctl.ops is the package __init__)
     ("pmemctl.ops.services", "pmemctl.ops.read", "pmemctl.ops"),
+    # 11: pmemctl doctor: the findings model, one module per group of checks, --fix planning, the service
+    ("pmemctl.ops.doctor.findings",),
+    ("pmemctl.ops.doctor.firmware", "pmemctl.ops.doctor.kernel", "pmemctl.ops.doctor.policy",
+     "pmemctl.ops.doctor.devices", "pmemctl.ops.doctor.nodes"),
+    ("pmemctl.ops.doctor.fix",),
+    ("pmemctl.ops.doctor",),
 )
 
 #: Which room a module belongs to: the longest matching prefix wins.

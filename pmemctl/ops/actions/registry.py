@@ -13,12 +13,13 @@ from pmemctl.ops.actions.base import Action
 from pmemctl.ops.actions.dax import BindDevice, UnbindDevice
 from pmemctl.ops.actions.memory import OfflineBlock, OfflineRange, OnlineBlock, WaitForBlocks, WaitForBlocksGone
 from pmemctl.ops.actions.nd import CreateNamespace, DestroyNamespace, ReconfigureNamespace
+from pmemctl.ops.actions.policy import SetPolicy
 
 ACTION_TYPES: dict[str, type[Action]] = {
     cls.kind: cls
     for cls in (
         OnlineBlock, OfflineBlock, OfflineRange, UnbindDevice, BindDevice, WaitForBlocks, WaitForBlocksGone,
-        CreateNamespace, ReconfigureNamespace, DestroyNamespace,
+        CreateNamespace, ReconfigureNamespace, DestroyNamespace, SetPolicy,
     )
 }
 
