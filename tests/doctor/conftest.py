@@ -14,10 +14,9 @@ from click.testing import CliRunner, Result
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
 from cli_support import check_schema, make_runner  # noqa: E402
+from doctor_support import Build  # noqa: E402
 
 from pmemctl.cli.main import cli  # noqa: E402
-
-Build = Callable[..., Path]
 
 
 @pytest.fixture
@@ -58,14 +57,3 @@ def build(tmp_path: Path) -> Iterator[Build]:
         apply_conditions(root, list(conditions))
         return root
     yield make
-
-
-def ids(doc: dict[str, Any], at_least: str = "info") -> list[str]:
-    rank = ("info", "warning", "error").index(at_least)
-    return [f["id"] for f in doc["findings"] if ("info", "warning", "error").index(f["severity"]) >= rank]
-
-
-def finding(doc: dict[str, Any], rule_id: str) -> dict[str, Any]:
-    found = [f for f in doc["findings"] if f["id"] == rule_id]
-    assert found, f"{rule_id} not found; findings: {[f['id'] for f in doc['findings']]}"
-    return found[0]

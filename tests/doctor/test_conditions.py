@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
-from conftest import Build, finding, ids
+from doctor_support import Build, finding, ids
 
 SYSRAM = {"stage": "system-ram"}
 DEVDAX = {"stage": "devdax"}

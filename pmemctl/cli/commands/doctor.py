@@ -41,7 +41,7 @@ def command(app: App, explain_id: Optional[str], only: Optional[str], bundle: Op
 
     Exit status: 0 healthy (info findings only), 12 warnings, 13 errors.
     """
-    from pmemctl.errors import UsageError
+    from pmemctl.errors import ExitCode, UsageError
 
     if explain_id is not None:
         from pmemctl.ops.doctor import explain
@@ -85,6 +85,7 @@ def command(app: App, explain_id: Optional[str], only: Optional[str], bundle: Op
         from pmemctl.cli.render.doctor import doctor_document
 
         app.show(doctor_document(report, result, sysroot=app.sysroot))
-    if result is not None and result.outcome is not None and result.outcome.exit_code != 0:
-        return int(result.outcome.exit_code)
+    if result is not None and result.outcome is not None and \
+            result.outcome.exit_code not in (ExitCode.OK, ExitCode.NO_CHANGE):
+        return int(result.outcome.exit_code)  # the fix failed (rolled back...): that is the news
     return int(report.exit_code)

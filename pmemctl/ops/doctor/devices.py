@@ -130,7 +130,7 @@ def dax_devices(ctx: Context) -> list[Finding]:
         if dev.target_node is None and (ctx.door.read_optional(f"{dev.path}/target_node") or "").strip() == "-1":
             out.append(ctx.finding(NO_TARGET_NODE, dev.name, [(_dax_path(dev.name) + "/target_node", "-1")],
                                    "firmware: describe the range in the SRAT (BIOS NUMA settings)"))
-        if dev.driver is None:
+        if dev.driver is None and dev.name not in {s.device for s in ctx.topo.stranded}:  # stranded: said below
             out.append(ctx.finding(DAX_UNBOUND, dev.name, [(_dax_path(dev.name) + "/driver", "absent")],
                                    ctx.cmd("reconfigure", dev.name, "--mode", "devdax")))
         if dev.driver == "device_dax":
