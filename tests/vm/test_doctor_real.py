@@ -40,8 +40,6 @@ UDEV_RULE = 'SUBSYSTEM=="memory", ACTION=="add", ATTR{state}=="offline", ATTR{st
 DOCTOR_SCENARIO = PRELUDE + r"""
 set +e
 [ -n "$KBOOT" ] && [ -d "$KBOOT" ] && mount --bind "$KBOOT" /boot
-mkdir -p /run/udev/rules.d
-echo '__RULE__' > /run/udev/rules.d/99-online-memory.rules
 run lab-disable ndctl disable-region region0
 run lab-init ndctl init-labels nmem0
 run lab-enable ndctl enable-region region0
@@ -54,6 +52,9 @@ echo "$UNALIGNED $STRANDED" > "$VMIO/out/devices"
 run to-ram pmemctl reconfigure "$STRANDED" --mode system-ram --zone movable --yes
 echo "$STRANDED" > /sys/bus/dax/drivers/kmem/unbind
 echo "unbind rc=$?"
+# planted last: pmemctl itself refuses to reconfigure while a udev rule onlines memory
+mkdir -p /run/udev/rules.d
+echo '__RULE__' > /run/udev/rules.d/99-online-memory.rules
 run doctor pmemctl doctor --json
 run doctor-text pmemctl doctor
 run bundle pmemctl doctor --bundle "$VMIO/out/bundle.tar.gz" --json
