@@ -238,6 +238,14 @@ for _name, _over in (("no-hotremove", {"CONFIG_MEMORY_HOTREMOVE": "n"}),
         (lambda over: lambda k, v: _write_config(k, over))(_over))
 
 
+@condition("kmem-not-loaded", "the kmem module not loaded: no /sys/bus/dax/drivers/kmem (files)")
+def _kmem_unloaded(k: SimulatedKernel, value: Optional[str]) -> None:
+    if _devices(k, "kmem"):
+        raise ConditionError("kmem-not-loaded needs no device bound to kmem (try qemu-nvdimm --set stage=devdax)")
+    _tree(k).remove(paths.dax_driver("kmem"))
+    _tree(k).remove("/sys/module/kmem")
+
+
 @condition("cmdline", "add an argument to /proc/cmdline", value="the argument, e.g. efi=nosoftreserve")
 def _cmdline(k: SimulatedKernel, value: Optional[str]) -> None:
     if not value:

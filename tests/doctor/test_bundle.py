@@ -129,3 +129,10 @@ def test_unpack_into_a_non_empty_directory_is_refused(bundle: Any, invoke: Calla
 def test_missing_bundle_file(invoke: Callable[..., Any], tmp_path: Path) -> None:
     result = invoke("sim", "unpack", tmp_path / "nope.tar.gz", tmp_path / "d")
     assert result.exit_code == 8 and "does not exist" in one_line(result.stderr)
+
+
+def test_bundle_into_a_missing_directory(build: Build, invoke: Callable[..., Any], tmp_path: Path) -> None:
+    tree = build("qemu-nvdimm", {"stage": "raw"})
+    result = invoke("--sysroot", tree, "doctor", "--bundle", tmp_path / "no/such/dir/b.tar.gz")
+    assert result.exit_code == 5
+    assert "cannot write the bundle" in one_line(result.stderr)

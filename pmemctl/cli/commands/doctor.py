@@ -74,7 +74,13 @@ def command(app: App, explain_id: Optional[str], only: Optional[str], bundle: Op
         from pmemctl import __version__
         from pmemctl.sim.bundle import write_bundle
 
-        written = write_bundle(bundle, app.sysroot, pmemctl_version=__version__)
+        try:
+            written = write_bundle(bundle, app.sysroot, pmemctl_version=__version__)
+        except OSError as err:
+            from pmemctl.errors import Refused
+
+            raise Refused(f"cannot write the bundle {bundle}: {err.strerror or err}",
+                          hint="choose a writable path for --bundle") from None
         if not as_json:
             app.say(f"support bundle written to {written}")
     if as_json:

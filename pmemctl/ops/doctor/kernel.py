@@ -38,6 +38,12 @@ DEFAULT_ONLINE = rule(
     backported to 6.12.110) set the boot default of auto_online_blocks; memhp_default_state= overrides it,
     and auto_online_blocks itself overrides both at runtime (checked under policy).""",
     fix_kind="boot-argument")
+KMEM_NOT_LOADED = rule(
+    "kmem-not-loaded", "kernel", Severity.WARNING, "the kmem driver is not loaded",
+    """There are dax devices but /sys/bus/dax/drivers/kmem is absent: the kernel has kmem as a module
+    (CONFIG_DEV_DAX_KMEM=m, not in modules.builtin) that nobody loaded, so no device can become system-ram
+    until it is. Loading it is harmless; distributions load it on demand (daxctl does).""",
+    fix_kind="command")
 NOSOFTRESERVE = rule(
     "cmdline-efi-nosoftreserve", "boot", Severity.WARNING, "efi=nosoftreserve is on the kernel command line",
     """efi=nosoftreserve tells the kernel to ignore the firmware's EFI_MEMORY_SP attribute: Soft Reserved
@@ -119,6 +125,23 @@ def kernel_config(ctx: Context) -> list[Finding]:
         out.append(ctx.finding(DEFAULT_ONLINE, online_form, [(cfg.source, f"{online_form}=y")],
                                "memhp_default_state=offline (or set auto_online_blocks at boot)"))
     return out
+
+
+@check("kernel")
+def kmem_module(ctx: Context) -> list[Finding]:
+    """kmem built in (modules.builtin), a module not loaded, or absent (kernel_config says so)."""
+    if not ctx.topo.dax_devices or ctx.topo.policy.kmem_driver:
+        return []
+    cfg, builtin = ctx.system.config, ctx.system.builtin_modules
+    if cfg is not None and not _set(cfg.value("CONFIG_DEV_DAX_KMEM")):
+        return []  # kconfig-no-dev-dax-kmem says it
+    evidence = [(paths.dax_driver("kmem"), "absent")]
+    if cfg is not None:
+        evidence.append((cfg.source, f"CONFIG_DEV_DAX_KMEM={cfg.value('CONFIG_DEV_DAX_KMEM')}"))
+    if builtin is not None and ctx.system.release:
+        evidence.append((f"/lib/modules/{ctx.system.release}/modules.builtin",
+                         "kmem built in" if "kmem" in builtin else "kmem not built in"))
+    return [ctx.finding(KMEM_NOT_LOADED, None, evidence, "modprobe kmem")]
 
 
 @check("boot")
