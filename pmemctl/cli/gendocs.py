@@ -259,6 +259,9 @@ def outputs() -> dict[str, str]:
     pages = list(walk(cli))
     for page in pages:
         files[f"man/{page.name}.1"] = man_page(page, pages)
+    from pmemctl.cli.render.layout import layout_man_page  # the layout file's format (section 5)
+
+    files["man/pmemctl-layout.5"] = layout_man_page()
     return files
 
 

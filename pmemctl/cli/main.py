@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "demo": "pmemctl.cli.commands.demo:command",
     "namespace": "pmemctl.cli.commands.namespace:group",
     "journal": "pmemctl.cli.commands.journal:group",
+    "apply": "pmemctl.cli.commands.apply:command",
+    "config": "pmemctl.cli.commands.config:group",
     "doctor": "pmemctl.cli.commands.doctor:command",
 }
 

@@ -456,3 +456,18 @@ def apply_conditions(root: str | os.PathLike[str], items: tuple[str, ...] | list
     kernel = SimulatedKernel(root)
     for name, value in parsed:
         CONDITIONS[name].apply(kernel, value)
+
+
+@condition("layout", "a provisioning layout /etc/pmemctl/pmemctl.toml for the first dax device (files)",
+           value="the mode it asks for: system-ram|devdax (default system-ram), or 'invalid' for a broken file")
+def _layout(k: SimulatedKernel, value: Optional[str]) -> None:
+    tree = _tree(k)
+    tree.mkdir("/etc/pmemctl")
+    if value == "invalid":
+        tree.attr(sp.LAYOUT_FILE, "version = 1\n[[device]]\nname = \"pmem\"\nmode = \"sideways\"\n", 0o644)
+        return
+    if not k.spec.dax_devices:
+        raise ConditionError("layout needs a dax device")
+    dev = k.spec.dax_devices[0]
+    tree.attr(sp.LAYOUT_FILE, f'version = 1\n\n[[device]]\nname = "pmem"\nmatch = {{ device = "{dev.name}" }}\n'
+              f'mode = "{value or "system-ram"}"\n', 0o644)

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pmemctl.errors import DamagedJournal, Locked, NotFound, UnsafeStateFile
+from pmemctl.errors import DamagedJournal, Locked, NotFound, PmemctlError, UnsafeStateFile
 from pmemctl.sysfs.door import SysfsRoot
 
 LOCK_PATH = "/run/lock/pmemctl.lock"
@@ -43,6 +43,9 @@ FALLBACK_STATE_DIR = "/run/pmemctl"
 JOURNAL = STATE_DIR + "/journal.json"
 JOURNAL_LOG = STATE_DIR + "/journal.log"
 LAST_RUN = STATE_DIR + "/last-run.json"
+#: changes with every boot: a journal records it, so one left by an earlier
+#: boot (describing memory that no longer exists) can be told apart
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -425,6 +428,17 @@ def _parse_log(raw: bytes, path: str) -> list[dict[str, Any]]:
     return events
 
 
+def boot_id(door: SysfsRoot) -> Optional[str]:
+    """This boot's id (``/proc/sys/kernel/random/boot_id``), None when unknown."""
+    try:
+        value = door.read_optional(BOOT_ID)
+    except (OSError, PmemctlError):  # a damaged tree: the id is only a label
+        return None
+    if value is None or not value.strip():
+        return None
+    return value.strip()
+
+
 class Journal:
     def __init__(self, door: SysfsRoot) -> None:
         self.door = door
@@ -539,6 +553,7 @@ class Journal:
     def begin(self, header: dict[str, Any], *, append: bool = False) -> None:
         self.header = dict(header)
         self.header.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        self.header.setdefault("boot_id", boot_id(self.door))
         self.header["pid"] = os.getpid()
         self._dir_fd = self._writable_dir()
         _atomic_write(self.door, self._dir_fd, self._kdir, "journal.json", self.header)

@@ -51,6 +51,7 @@ _TOP_KIND = {
     "namespace create": "namespace_change", "namespace reconfigure": "namespace_change",
     "namespace destroy": "namespace_change",
     "rollback": "recovery", "resume": "recovery", "status": "status", "doctor": "doctor",
+    "apply": "apply", "config validate": "config", "config show": "config",
 }
 
 
@@ -88,6 +89,8 @@ def check_schema(doc: dict[str, Any]) -> dict[str, int]:
             assert isinstance(value, str), f"{where}: expected string, got {value!r}"
         elif typ == "bool":
             assert isinstance(value, bool), f"{where}: expected bool, got {value!r}"
+        elif typ == "any":  # layout data (apply's desired/actual): any JSON value
+            json.dumps(value)
         else:
             check_object(value, typ, where)
 

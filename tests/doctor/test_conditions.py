@@ -75,6 +75,10 @@ CASES: list[tuple[tuple[str, ...], str, dict[str, str], str, str, Optional[str],
     (("zone-ratio=40",), QEMU, SYSRAM, "memmap-cost", "error", "47%", ("computed from memoryN/valid_zones", "memmap")),
     (("kmem-in-dram-tier",), QEMU, SYSRAM, "tier-kmem-node-in-dram-tier", "warning", "1",
      ("/sys/devices/virtual/memory_tiering/memory_tier4/nodelist", "0-1")),
+    (("layout=system-ram",), QEMU, DEVDAX, "layout-drift", "warning", "pmem",
+     ("computed", "dax0.0 is devdax, the layout wants system-ram")),
+    (("layout=invalid",), QEMU, DEVDAX, "layout-invalid", "error", None,
+     ("/etc/pmemctl/pmemctl.toml", "line 4: device[0]: mode must be one of")),
     (("demotion=false",), QEMU, SYSRAM, "tier-demotion-off", "info", None,
      ("/sys/kernel/mm/numa/demotion_enabled", "false")),
 ]
@@ -108,7 +112,7 @@ def test_every_rule_has_a_condition() -> None:
     from pmemctl.ops.doctor import RULES
 
     covered = {c[3] for c in CASES} | {"acpi-tables-unknown", "kconfig-unknown", "align-needs-root",
-                                       "agent-daxctl-and-layout", "no-persistent-memory"}
+                                       "agent-daxctl-and-layout", "no-persistent-memory", "layout-missing"}
     assert set(RULES) - covered == set()
 
 
@@ -159,3 +163,14 @@ def test_unknown_condition_is_a_usage_error(invoke: Callable[..., Any], tmp_path
     assert "unknown condition" in result.stderr and not (tmp_path / "t").exists()
     result = invoke("sim", "create", "-s", QEMU, "--condition", "stranded", tmp_path / "u")
     assert result.exit_code == 2 and "system-ram" in result.stderr and not (tmp_path / "u").exists()
+
+
+def test_layout_that_matches_is_quiet(build: Build, doctor: Callable[..., Any]) -> None:
+    code, doc = doctor(build(QEMU, DEVDAX, "layout=devdax"))
+    assert doc["layout_drift_checked"] is True and "layout" in doc["groups"]
+    assert not [i for i in ids(doc) if i.startswith("layout-")] and code == 0
+
+
+def test_daxctl_and_a_layout_together(build: Build, doctor: Callable[..., Any]) -> None:
+    _code, doc = doctor(build(QEMU, DEVDAX, "layout=devdax", "daxctl-config"))
+    assert "agent-daxctl-and-layout" in ids(doc, "warning")

@@ -61,7 +61,8 @@ def test_fix_is_rolled_back_when_the_write_does_not_stick(build: Build, invoke: 
 
     tree = _tree(build)
     door = SimulatedKernel(tree)
-    plan = Plan("fix", (SetPolicy(AUTO, "offline", "online"), SetPolicy(DEMOTION, "maybe", "false")))
+    plan = Plan("fix", (SetPolicy(AUTO, "offline", "offline", "online", "online"),
+                        SetPolicy(DEMOTION, "maybe", "maybe", "false", "false")))
     outcome = Executor(door).apply(plan)
     assert outcome.status in (OutcomeStatus.ROLLED_BACK, OutcomeStatus.FAILED)
     assert (tree / AUTO.lstrip("/")).read_text().strip() == "online"

@@ -69,10 +69,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.plan.combined",),
     # 10: what the CLI calls (pmemctl.ops is the package __init__)
     ("pmemctl.ops.services", "pmemctl.ops.read", "pmemctl.ops"),
-    # 11: pmemctl doctor: the findings model, one module per group of checks, --fix planning, the service
+    # 11: provisioning layouts (issue 10): schema and records, loading, matching, planning, apply
+    ("pmemctl.ops.layout.schema", "pmemctl.ops.layout.records"),
+    ("pmemctl.ops.layout.load", "pmemctl.ops.layout.match", "pmemctl.ops.layout.tomlout"),
+    ("pmemctl.ops.layout.policy", "pmemctl.ops.layout.plan"),
+    ("pmemctl.ops.layout.daxctl", "pmemctl.ops.layout.init"),
+    ("pmemctl.ops.layout.service",),
+    ("pmemctl.ops.layout",),
+    # 12: pmemctl doctor: the findings model, one module per group of checks, --fix planning, the service
     ("pmemctl.ops.doctor.findings",),
     ("pmemctl.ops.doctor.firmware", "pmemctl.ops.doctor.kernel", "pmemctl.ops.doctor.policy",
-     "pmemctl.ops.doctor.devices", "pmemctl.ops.doctor.nodes"),
+     "pmemctl.ops.doctor.devices", "pmemctl.ops.doctor.nodes", "pmemctl.ops.doctor.drift"),
     ("pmemctl.ops.doctor.fix",),
     ("pmemctl.ops.doctor",),
 )

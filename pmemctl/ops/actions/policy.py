@@ -1,9 +1,11 @@
-"""Machine-wide policy steps: one write to a runtime knob whose old value is
-kept so the step can be undone (``auto_online_blocks``, ``demotion_enabled``).
+"""A kernel policy switch: one attribute write, read back, undone by writing
+the value it had (``apply`` of a layout's ``[policy]`` table).
 
-Values: Documentation/admin-guide/mm/memory-hotplug.rst (auto_online_blocks),
-Documentation/ABI/testing/sysfs-kernel-mm-numa (demotion_enabled reads
-``true``/``false`` and accepts kstrtobool input).
+The value written and the value the file reads back can differ:
+``demotion_enabled`` takes ``true`` and reads ``true`` but also takes ``1``
+(kstrtobool); ``numa_balancing`` reads the number written.  So each step
+carries both: ``value`` to write, ``reads_as`` to verify, and the same pair
+for the undo (``before``, ``before_reads_as``).
 """
 
 from __future__ import annotations
@@ -11,23 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
-from pmemctl.ops.actions.base import Action, JournalPolicy, Problem, Write, not_done
+from pmemctl.ops.actions.base import Action, Problem, ProblemKind, Write, not_done
 from pmemctl.sysfs.door import SysfsRoot
 
 
 @dataclass(frozen=True)
 class SetPolicy(Action):
-    """Write ``value`` to the policy attribute ``path``; ``previous`` is what
-    it read before, for the inverse."""
-
     path: str
     value: str
-    previous: str
+    reads_as: str
+    before: str
+    before_reads_as: str
     kind: ClassVar[str] = "set-policy"
-    journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC
 
     def describe(self) -> str:
-        return f"set {self.path} from {self.previous} to {self.value}"
+        return f"set {self.path} to {self.value} (was {self.before})"
 
     def writes(self) -> list[Write]:
         return [Write(self.path, self.value)]
@@ -35,16 +35,10 @@ class SetPolicy(Action):
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
         now = door.read_optional(self.path)
         if now is None:
-            return not_done(f"{self.path} is gone")
-        if _normal(now) != _normal(self.value):
-            return not_done(f"{self.path} reads {now}, not {self.value}")
+            return Problem(ProblemKind.GONE, f"{self.path} disappeared")
+        if now.strip() != self.reads_as:
+            return not_done(f"{self.path} reads {now.strip()!r}, not {self.reads_as!r}")
         return None
 
     def inverse(self) -> Action:
-        return SetPolicy(self.path, self.previous, self.value)
-
-
-def _normal(text: str) -> str:
-    """``1``/``true`` and ``0``/``false`` are the same boolean for demotion_enabled."""
-    word = text.strip().lower()
-    return {"1": "true", "y": "true", "0": "false", "n": "false"}.get(word, word)
+        return SetPolicy(self.path, self.before, self.before_reads_as, self.value, self.reads_as)

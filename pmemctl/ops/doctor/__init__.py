@@ -16,7 +16,7 @@ from typing import Any, Optional
 from pmemctl.errors import ExitCode, UsageError
 from pmemctl.model.discover import discover
 from pmemctl.model.system import read_system
-from pmemctl.ops.doctor import devices, firmware, kernel, nodes, policy
+from pmemctl.ops.doctor import devices, drift, firmware, kernel, nodes, policy
 from pmemctl.ops.doctor.findings import (
     CHECKS,
     GROUP_NAMES,
@@ -34,7 +34,7 @@ from pmemctl.sysfs import system_paths as sp
 from pmemctl.sysfs.door import SysfsRoot
 
 #: the modules whose import registers the checks, in group order
-CHECK_MODULES = (firmware, kernel, policy, devices, nodes)
+CHECK_MODULES = (firmware, kernel, policy, devices, nodes, drift)
 
 
 @dataclass

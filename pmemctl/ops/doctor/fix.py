@@ -25,7 +25,7 @@ def plan_fixes(findings: list[Finding]) -> Plan:
         if fx.path in seen:
             continue
         seen.add(fx.path)
-        actions.append(SetPolicy(fx.path, fx.value, fx.previous))
+        actions.append(SetPolicy(fx.path, fx.value, fx.value, fx.previous, fx.previous))
     others = [f for f in findings if f not in chosen and f.severity.rank >= Severity.WARNING.rank]
     notes = tuple(f"{f.id}: {f.title}" for f in chosen)
     if others:

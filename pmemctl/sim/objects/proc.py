@@ -3,6 +3,7 @@ description puts in it) and the top-level skeleton of /sys."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Iterable
 
 from pmemctl.sim.machine import DaxDeviceSpec, IomemEntrySpec, MachineSpec
@@ -18,6 +19,10 @@ from pmemctl.sysfs import paths
 def write_proc_cmdline(tree: TreeWriter, cmdline: str) -> None:
     tree.mkdir("/proc")
     tree.attr(paths.PROC_CMDLINE, cmdline)
+    # the boot id (a random uuid per boot on Linux, drivers/char/random.c);
+    # derived from the command line here, so that building a tree twice gives the same tree
+    tree.mkdir("/proc/sys/kernel/random")
+    tree.attr("/proc/sys/kernel/random/boot_id", str(uuid.uuid5(uuid.NAMESPACE_OID, "pmemctl-boot:" + cmdline)))
 
 
 def format_proc_meminfo(mem_total_kb: int, mem_free_kb: int, hugepagesize_kb: int = 2048) -> str:
