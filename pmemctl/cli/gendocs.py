@@ -302,7 +302,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="write under this directory (default: the checkout)")
     parser.add_argument("--check", action="store_true", help="only report stale files (exit 1 if any)")
     parser.add_argument("--markdown", action="store_true", help="print the README's exit-code and JSON sections")
+    parser.add_argument("--doctor-checks", action="store_true",
+                        help="print the README's table of pmemctl doctor checks")
     args = parser.parse_args(argv)
+    if args.doctor_checks:
+        from pmemctl.cli.render.doctor import checks_markdown
+
+        sys.stdout.write(checks_markdown())
+        return 0
     if args.markdown:
         sys.stdout.write(markdown())
         return 0

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "boot": "pmemctl.cli.commands.boot:group",
     "apply": "pmemctl.cli.commands.apply:command",
     "config": "pmemctl.cli.commands.config:group",
+    "doctor": "pmemctl.cli.commands.doctor:command",
 }
 
 #: Exit status for Ctrl-C (128 + SIGINT), as shells report it.

@@ -8,8 +8,7 @@ Rules (architecture.md principle 7, user-needs.md §5):
   * what could not be undone is recorded and reported, and the journal stays
     so ``pmemctl rollback`` / ``pmemctl resume`` can finish later;
   * kmem is never unbound while a block of its device is online (the kernel
-    would strand the memory until reboot): UnbindDevice(kmem) re-checks that
-    in its precheck.
+    would strand the memory until reboot): UnbindDevice(kmem) prechecks it.
 
 The executor names no concrete action: each action's class attributes say
 how it is journalled, bounded and waited for (ops/actions/base.py).

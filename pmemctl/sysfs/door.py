@@ -514,6 +514,29 @@ class SysfsRoot:
         except OSError as err:
             raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
 
+    def read_bytes(self, kpath: str, limit: int = 16 << 20) -> Optional[bytes]:
+        """A whole binary file (``/proc/config.gz``), at most ``limit`` bytes;
+        None when it does not exist or only root may read it (noted in
+        :attr:`denied`).  Same confinement as :meth:`read`."""
+        fd = self._open_read_optional(kpath, unknown_if_denied=True)
+        if fd is None:
+            return None
+        try:
+            with os.fdopen(fd, "rb") as fh:
+                return fh.read(limit)
+        except OSError as err:
+            raise kernel_error(kpath, err.errno or errno.EIO, op="read") from err
+
+    def files_in(self, kpath: str) -> list[str]:
+        """Names of the regular files (and links to them) in a directory,
+        sorted; [] when it does not exist (udev rules directories, conf.d)."""
+        out = []
+        for name in self.listdir(kpath):
+            host = self.host_path(f"{kpath.rstrip('/')}/{name}")
+            if os.path.isfile(host):
+                out.append(name)
+        return sorted(out)
+
     def wipe_info_block(self, devnode: str, nbytes: int = 8192) -> Optional[bool]:
         """Zero the first ``nbytes`` of block device ``devnode`` (the old
         pfn/dax/btt info block), as libndctl does on destroy/reconfigure:

@@ -50,7 +50,7 @@ _TOP_KIND = {
     "reconfigure": "change", "online": "change", "offline": "change",
     "namespace create": "namespace_change", "namespace reconfigure": "namespace_change",
     "namespace destroy": "namespace_change",
-    "rollback": "recovery", "resume": "recovery", "status": "status",
+    "rollback": "recovery", "resume": "recovery", "status": "status", "doctor": "doctor",
     "apply": "apply", "config validate": "config", "config show": "config",
     "boot install": "boot", "boot uninstall": "boot", "boot status": "boot",
 }

@@ -79,6 +79,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # 12: boot units (issue 10): the file plan of 'pmemctl boot'
     ("pmemctl.ops.boot.units",
      "pmemctl.ops.boot"),
+    # 13: pmemctl doctor: the findings model, one module per group of checks, --fix planning, the service
+    ("pmemctl.ops.doctor.findings",),
+    ("pmemctl.ops.doctor.firmware", "pmemctl.ops.doctor.kernel", "pmemctl.ops.doctor.policy",
+     "pmemctl.ops.doctor.devices", "pmemctl.ops.doctor.nodes", "pmemctl.ops.doctor.drift"),
+    ("pmemctl.ops.doctor.fix",),
+    ("pmemctl.ops.doctor",),
 )
 
 #: Which room a module belongs to: the longest matching prefix wins.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import click
 
@@ -83,8 +83,17 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     is_flag=True,
     help="Replace DIR when it already holds a tree made by 'pmemctl sim create'.",
 )
+@click.option(
+    "--condition",
+    "conditions",
+    metavar="NAME[=VALUE]",
+    multiple=True,
+    help="Put a problem pmemctl doctor finds into the tree (e.g. udev-rule, stranded, no-srat); repeatable; "
+    "'pmemctl sim conditions' lists them.",
+)
 @click.pass_obj
-def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], force: bool) -> None:
+def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], force: bool,
+                   conditions: tuple[str, ...] = ()) -> None:
     """Write the sysfs tree of scenario NAME into DIR.
 
     DIR must be empty or absent.  With --force, a DIR that holds an earlier
@@ -103,7 +112,15 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     target = _replaceable_target(directory, force, what="simulated tree", marker=f"{SIM_MARKER_DIR}/",
                                  holds=is_simulated_tree, remove=shutil.rmtree)
 
+    if conditions:
+        from pmemctl.sim.conditions import parse_conditions
+
+        _condition_errors(lambda: parse_conditions(conditions))  # a typo: nothing touched
     root = materialise(scenario, target)
+    if conditions:
+        from pmemctl.sim.conditions import apply_conditions
+
+        _condition_errors(lambda: apply_conditions(root, conditions), cleanup=str(root))
     app.say(f"created scenario {scenario.name} in {root}")
     app.say("try: " + command_line("list", sysroot=str(root)))
 
@@ -180,3 +197,61 @@ def _replaceable_target(directory: str, force: bool, *, what: str, marker: str,
                           hint="refusing to delete it even with --force; choose an empty directory")
         remove(target)
     return target
+
+
+def _condition_errors(run: Callable[[], object], cleanup: Optional[str] = None) -> None:
+    """A condition that is unknown or does not fit the scenario: a usage error (the half-made tree removed)."""
+    from pmemctl.errors import UsageError
+    from pmemctl.sim.conditions import ConditionError
+
+    try:
+        run()
+    except ConditionError as err:
+        if cleanup is not None:
+            import shutil
+
+            shutil.rmtree(cleanup, ignore_errors=True)
+        raise UsageError(str(err), hint="see 'pmemctl sim conditions'") from None
+
+
+@group.command("conditions")
+@click.pass_obj
+def conditions_command(app: App) -> None:
+    """List the conditions 'pmemctl sim create --condition' can put into a tree."""
+    from pmemctl.cli.render.doc import Column, Document, table
+    from pmemctl.sim.conditions import CONDITIONS
+
+    rows = [(c.name + ("=VALUE" if c.value else ""), c.help + (f" (VALUE: {c.value})" if c.value else ""))
+            for c in sorted(CONDITIONS.values(), key=lambda c: c.name)]
+    app.show(Document.of([table((Column("CONDITION"), Column("WHAT IT PUTS INTO THE TREE")), rows)]))
+
+
+@group.command("unpack")
+@click.argument("bundle", metavar="BUNDLE.tar.gz", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=str))
+@click.pass_obj
+def unpack_command(app: App, bundle: str, directory: str) -> None:
+    """Unpack a support bundle ('pmemctl doctor --bundle') into DIR.
+
+    Every member is checked first: only files, directories and links that
+    stay inside the bundle, and the bundle's metadata must be there; a
+    truncated or foreign file is refused and DIR is left as it was.  Then
+    'pmemctl --sysroot DIR doctor' reads the machine the bundle came from.
+    """
+    import os
+
+    from pmemctl.commandline import command_line
+    from pmemctl.errors import NotFound, Refused, UsageError
+    from pmemctl.sim.bundle import BadBundle, unpack_bundle
+
+    if not os.path.isfile(bundle):
+        raise NotFound(f"bundle {bundle} does not exist", hint="give the file 'pmemctl doctor --bundle' wrote")
+    try:
+        meta = unpack_bundle(bundle, directory)
+    except BadBundle as err:
+        raise UsageError(str(err), hint="ask for the bundle again ('pmemctl doctor --bundle FILE.tar.gz')") from None
+    except FileExistsError as err:
+        raise Refused(str(err), hint="unpack into an empty or new directory") from None
+    target = os.path.abspath(directory)
+    app.say(f"unpacked the bundle of {meta.get('source')} taken {meta.get('time')} into {target}")
+    app.say("try: " + command_line("doctor", sysroot=target))

@@ -122,6 +122,19 @@ STEP_STATUSES: Enumeration = (
     ("not-run", "not reached"),
 )
 
+#: ``.findings[].group`` (pmemctl.ops.doctor.findings.GROUPS, in order; a test keeps them equal)
+DOCTOR_GROUPS: Enumeration = (
+    ("firmware", "ACPI tables and the physical address map (/proc/iomem)"),
+    ("kernel", "kernel configuration"),
+    ("boot", "kernel command line"),
+    ("policy", "hotplug policy: auto_online_blocks and the memory_hotplug parameters"),
+    ("agents", "other agents that online memory or reconfigure dax devices (udev, daxctl)"),
+    ("devices", "dax devices: alignment, driver, target node, users"),
+    ("blocks", "memory blocks: partial online, zones, stuck offlining, stranded memory"),
+    ("nodes", "NUMA nodes: zone ratio, memmap cost, memory tiers, demotion"),
+    ("layout", "drift from the provisioning layout"),
+)
+
 _SPECS = (
     ObjectSpec("list", "`pmemctl list --json`", _ENVELOPE + (
         ("filters", "list_filters", "the filters given on the command line"),
@@ -445,6 +458,64 @@ _SPECS = (
                   ("outdated", "as installed, but the templates changed since: install again"),
                   ("modified", "edited after install"), ("missing", "installed, then removed")),
     }),
+    ObjectSpec("doctor", "`pmemctl doctor --json`", _ENVELOPE + (
+        ("root", "bool", "the reader could see what only root sees (false: some findings say `needs_root`)"),
+        ("groups", "array<string>", "the groups of checks that ran, from firmware to node (`--only`)"),
+        ("counts", "object<string,int>", "findings per severity: `info`, `warning`, `error`"),
+        ("healthy", "bool", "no finding above info"),
+        ("exit_code", "int", "the exit status: 0 healthy, 12 warnings, 13 errors"),
+        ("findings", "array<finding>", "what was found, grouped from firmware to node, most severe first"),
+        ("layout_drift_checked", "bool", "the drift from a provisioning layout was checked"),
+        ("fix", "doctor_fix|null", "with `--fix`: the plan of runtime-safe fixes and what happened"),
+    )),
+    ObjectSpec("finding", "`.findings[]` (doctor)", (
+        ("id", "string", "stable ID of the finding (`pmemctl doctor --explain ID`)"),
+        ("severity", "string", "how bad it is"),
+        ("group", "string", "the group of checks it belongs to"),
+        ("title", "string", "one line"),
+        ("subject", "string|null", "the object it is about (`dax0.0`, `node1`, a rules file), or null"),
+        ("evidence", "array<evidence>", "the files and values it was read from"),
+        ("fix", "finding_fix", "how to fix it"),
+        ("needs_reboot", "bool", "the fix takes effect only after a reboot"),
+        ("needs_root", "bool", "it could not be checked without root: run doctor as root"),
+        ("runtime_fix", "runtime_fix|null", "the write `--fix` makes for it, when one is safe at runtime"),
+    ), enums={
+        "severity": (("info", "advice; healthy"), ("warning", "memory will not be the RAM wanted"),
+                     ("error", "memory cannot become RAM")),
+        "group": DOCTOR_GROUPS,
+    }),
+    ObjectSpec("evidence", "`.findings[].evidence[]`", (
+        ("path", "string", "the kernel path read (`/proc/cmdline`), `dmesg`, or `computed`"),
+        ("value", "string", "what it said"),
+    )),
+    ObjectSpec("finding_fix", "`.findings[].fix`", (
+        ("kind", "string", "what the fix is"),
+        ("text", "string|null", "the command, setting or snippet; null when there is nothing to do"),
+    ), enums={"kind": (
+        ("command", "a command to run (carrying the same `--sysroot`)"),
+        ("boot-argument", "a kernel command line change"), ("bios", "a firmware setting"),
+        ("kernel", "a kernel built with another configuration"), ("layout", "a layout snippet"),
+        ("file", "a configuration file to change"), ("none", "nothing to do"),
+    )}),
+    ObjectSpec("runtime_fix", "`.findings[].runtime_fix`", (
+        ("path", "string", "the attribute `--fix` writes"),
+        ("value", "string", "the value it writes"),
+        ("previous", "string", "the value now (restored on rollback)"),
+    )),
+    ObjectSpec("doctor_fix", "`.fix` (doctor --fix)", (
+        ("dry_run", "bool", "`--dry-run`: the plan was only shown"),
+        ("plan", "plan", "the policy writes, as every change shows them"),
+        ("outcome", "outcome|null", "what happened; null with `--dry-run`"),
+    )),
+    ObjectSpec("doctor_explain", "`pmemctl doctor --explain ID --json`", _ENVELOPE + (
+        ("id", "string", "the finding's ID"),
+        ("group", "string", "its group of checks"),
+        ("severity", "string", "`info`, `warning` or `error`"),
+        ("title", "string", "its one-line title (`{subject}` stands for the object)"),
+        ("explain", "string", "the reasoning: why it matters and what fixes it"),
+        ("fix_kind", "string", "what kind of fix it has (see `.findings[].fix.kind`)"),
+        ("needs_reboot", "bool", "its fix takes effect only after a reboot"),
+    )),
     ObjectSpec("apply", "`pmemctl apply --json`", _ENVELOPE + (
         ("config_files", "array<string>", "the layout files read, in order"),
         ("check", "bool", "`--check`: only compared, nothing was written"),
