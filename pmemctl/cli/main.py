@@ -257,6 +257,14 @@ def _valid_sysroot(value: Optional[str], where: str, ctx: click.Context) -> str:
     if value is None or not value.strip():
         raise click.BadParameter("it is empty; give a directory (--sysroot / for this machine)",
                                  ctx=ctx, param_hint=f"'{where}'")
+    if not os.path.lexists(value):
+        # one rule with issue 16: a sysroot that does not exist is a thing not
+        # found (exit 8), like a named device; a value that cannot be a
+        # sysroot at all (blank, a file) is bad usage (exit 2)
+        from pmemctl.errors import NotFound
+
+        raise NotFound(f"the sysroot {value} ({where}) does not exist; nothing was read or created",
+                       hint="give a directory made by 'pmemctl sim create', or --sysroot / for this machine")
     if not os.path.isdir(value):
         raise click.BadParameter(f"{value} is not a directory", ctx=ctx, param_hint=f"'{where}'")
     return value
