@@ -151,6 +151,9 @@ class Status:
     #: the pmemctl run holding the lock right now, if one does: the journal
     #: is then its live record, not something to resume or roll back
     running: Optional[LockHolder] = None
+    #: why the journal could not be read (its directory is root's, mode 0700,
+    #: and this is not root); None when it was read
+    unreadable: Optional[str] = None
 
     @property
     def in_progress(self) -> bool:
@@ -159,10 +162,19 @@ class Status:
 
 def status(door: SysfsRoot) -> Status:
     """An unfinished change (journal), the summary of the last finished run,
-    and the run changing the machine now (the lock holder), if any."""
+    and the run changing the machine now (the lock holder), if any.
+
+    Without root the state directory (0700, root's) cannot be read: that is
+    reported as ``unreadable`` rather than as a damaged journal, as the other
+    read commands report root-only attributes as unknown."""
     running = lock_holder(door)
     ex = Executor(door)
-    rec = ex.journal.load()
+    try:
+        rec = ex.journal.load()
+    except DamagedJournal as err:
+        if not isinstance(err.__cause__, PermissionError) or os.geteuid() == 0:
+            raise
+        return Status(None, None, running, unreadable=f"{err.path} can be read only by root")
     unfinished = None
     if rec is not None:
         statuses = rec.statuses()

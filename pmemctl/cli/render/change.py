@@ -280,6 +280,8 @@ def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
         # read back from the last run's summary file: keys it lacks are null
         last_run=None if last is None else _obj(
             "last_run", **{k: _journal_value(last, k) for k in OBJECTS["last_run"].keys}),
+        in_progress=None if status.running is None else _obj("in_progress", pid=status.running.pid),
+        journal_readable=status.unreadable is None,
     )
 
 
@@ -303,6 +305,9 @@ def status_document(status: "Status", *, sysroot: str = "/") -> Document:
                 key_width=12,
             )
         )
+    elif status.unreadable is not None:
+        blocks.append(Lines((f"unknown: {status.unreadable}; run 'sudo {command_line('status', sysroot=sysroot)}' "
+                             "to see an unfinished change and the last run",), title="Journal"))
     else:
         blocks.append(Lines(("no unfinished change",), title="Journal"))
     if status.last_run:

@@ -373,6 +373,14 @@ _SPECS = (
     ObjectSpec("status", "`pmemctl status --json`", _ENVELOPE + (
         ("unfinished", "unfinished|null", "a change that did not finish (the journal); null when none"),
         ("last_run", "last_run|null", "the last change that finished; null when there was none"),
+        ("in_progress", "in_progress|null", "the pmemctl run changing the machine now (it holds the run lock): "
+         "`unfinished` is then its live journal, not one to resume or roll back; null when no run holds the lock "
+         "(or it cannot be told without root)"),
+        ("journal_readable", "bool", "false when the journal could not be read (its directory is root's, mode "
+         "0700, and this is not root): `unfinished` and `last_run` are then null because they are unknown"),
+    )),
+    ObjectSpec("in_progress", "`.in_progress` (status)", (
+        ("pid", "int|null", "the process holding the run lock; null when the kernel does not show it"),
     )),
     ObjectSpec("unfinished", "`.unfinished` (status)", (
         ("title", "string|null", "the plan's title"),
