@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from pmemctl.commandline import command_line
-from pmemctl.errors import DamagedJournal, ExitCode, Refused
+from pmemctl.errors import DamagedJournal, ExitCode, Locked, Refused
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor
 from pmemctl.ops.outcome import Outcome, OutcomeStatus, describe_state
@@ -142,6 +142,44 @@ def rollback(door: SysfsRoot, opts: RunOptions) -> Outcome:
 
 def resume(door: SysfsRoot, opts: RunOptions) -> Outcome:
     return Executor(door, opts.apply).resume_journal()
+
+
+def recovery_plan(door: SysfsRoot, command: str) -> Plan:
+    """What ``rollback`` or ``resume`` would do now (their ``--dry-run``):
+    the undo steps newest first, or the steps left, each with its writes.
+    Reads only: no lock is taken, nothing is written.  Refused as the real
+    command is while another run holds the lock; a damaged journal raises
+    DamagedJournal as it does."""
+    running = lock_holder(door)
+    if running is not None:
+        pid = f" (pid {running.pid})" if running.pid else ""
+        raise Locked(f"another pmemctl run{pid} is changing this machine, so there is nothing to {command} yet",
+                     hint=f"wait for it to finish, then run '{command_line('status', sysroot=door.root)}'")
+    journal = Journal(door)
+    rec = journal.load()
+    if rec is None:
+        return Plan(f"{command}: there is no unfinished change to {command}", ())
+    try:
+        plan = Plan.from_dict(rec.header["plan"])
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise DamagedJournal(journal.header_path, f"it names a step this pmemctl does not know: {err}") from err
+    statuses = rec.statuses()
+    notes = [f"the unfinished change: {plan.title} (started {rec.header.get('started', '?')}, "
+             f"state {rec.header.get('state', '?')}, {sum(s == 'done' for s in statuses.values())} of "
+             f"{len(plan.actions)} step(s) done)"]
+    if command == "rollback":
+        taken = [a for i, a in enumerate(plan.actions) if statuses.get(i) in ("done", "undo-fail", "undo-start")
+                 or (statuses.get(i) in ("start", "interrupted", "fail") and a.satisfied(door))]
+        inverses = [inv for inv in (a.inverse() for a in reversed(taken)) if inv is not None]
+        actions = [inv for inv in inverses if not inv.satisfied(door)]
+        if len(actions) < len(inverses):
+            notes.append(f"{len(inverses) - len(actions)} step(s) are already undone on the machine")
+        title = f"roll back: {plan.title} (undo steps, newest first)"
+    else:
+        actions = [a for i, a in enumerate(plan.actions) if statuses.get(i) not in ("done", "skip")
+                   and not (a.skippable and a.satisfied(door))]
+        title = f"resume: {plan.title} (the steps left)"
+    return Plan(title, tuple(actions), notes=tuple(notes), targets=plan.targets)
 
 
 @dataclass

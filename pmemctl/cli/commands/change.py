@@ -34,13 +34,16 @@ def _common_options(f: F) -> F:
     f = click.option(
         "-f", "--force", is_flag=True, help="Proceed past refusals that can be overridden (see --dry-run)."
     )(f)
-    f = click.option(
+    return _all_steps_option(f)
+
+
+def _all_steps_option(f: F) -> F:
+    return click.option(
         "--all-steps", is_flag=True,
         help="List every step and every write. Without it, a long run of identical block steps on one "
         "device is folded into one line that says how many steps and writes it hides; driver and "
         "namespace steps are never folded.",
     )(f)
-    return f
 
 
 def _apply_options(app: App, dry_run: bool, yes: bool, force: bool, timeout: Optional[float] = None) -> Any:
@@ -243,11 +246,24 @@ def status(app: App, as_json: bool) -> int:
     return int(ExitCode.LOCKED if st.unfinished or st.in_progress else ExitCode.OK)
 
 
-def _recovery(app: App, name: str, as_json: bool) -> int:
+def _recovery(app: App, name: str, as_json: bool, dry_run: bool, all_steps: bool) -> int:
     from pmemctl.cli.render.change import outcome_blocks, recovery_json
     from pmemctl.cli.render.doc import Document
     from pmemctl.ops import services as change
 
+    if dry_run:
+        plan = change.recovery_plan(app.open_door(writes=False), name)
+        if as_json:
+            app.emit_json(recovery_json(name, app.sysroot, None, plan=plan))
+        else:
+            from pmemctl.cli.render.change import plan_blocks
+            from pmemctl.cli.render.doc import Lines
+
+            app.show(Document.of([*plan_blocks(plan, all_steps=all_steps),
+                                  Lines(("dry run: nothing was written",), style="italic")]))
+        from pmemctl.errors import ExitCode
+
+        return int(ExitCode.NO_CHANGE if plan.is_noop else ExitCode.OK)
     opts = _apply_options(app, False, True, False)
     outcome = (change.rollback if name == "rollback" else change.resume)(app.open_door(), opts)
     if as_json:
@@ -257,17 +273,25 @@ def _recovery(app: App, name: str, as_json: bool) -> int:
     return int(change.recovery_exit_code(name, outcome))  # the same number the JSON gives
 
 
+_RECOVERY_DRY_RUN = ("Print what it would do (its steps, with the exact writes) and stop; "
+                     "exits 3 when there is nothing to do.")
+
+
 @click.command("rollback")
+@click.option("--dry-run", is_flag=True, help=_RECOVERY_DRY_RUN)
+@_all_steps_option
 @json_option
 @click.pass_obj
-def rollback(app: App, as_json: bool) -> int:
+def rollback(app: App, dry_run: bool, all_steps: bool, as_json: bool) -> int:
     """Undo what an interrupted or failed change did, newest step first."""
-    return _recovery(app, "rollback", as_json)
+    return _recovery(app, "rollback", as_json, dry_run, all_steps)
 
 
 @click.command("resume")
+@click.option("--dry-run", is_flag=True, help=_RECOVERY_DRY_RUN)
+@_all_steps_option
 @json_option
 @click.pass_obj
-def resume(app: App, as_json: bool) -> int:
+def resume(app: App, dry_run: bool, all_steps: bool, as_json: bool) -> int:
     """Finish an interrupted change from where it stopped."""
-    return _recovery(app, "resume", as_json)
+    return _recovery(app, "resume", as_json, dry_run, all_steps)

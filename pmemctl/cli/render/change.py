@@ -258,11 +258,16 @@ def change_json(command: str, sysroot: str, result: "ChangeResult", *, backend: 
     return envelope("namespace_change", command, sysroot, **body, backend=backend)
 
 
-def recovery_json(command: str, sysroot: str, outcome: "Outcome") -> dict[str, Any]:
+def recovery_json(command: str, sysroot: str, outcome: Optional["Outcome"], *,
+                  plan: Optional["Plan"] = None) -> dict[str, Any]:
+    """The ``recovery`` document: the outcome of a rollback/resume, or with
+    ``--dry-run`` (``outcome`` None) the plan of what it would do."""
     from pmemctl.ops.services import recovery_exit_code
 
-    return envelope("recovery", command, sysroot, dry_run=False, plan=None,
-                    outcome=outcome_json(outcome, exit_code=int(recovery_exit_code(command, outcome))))
+    return envelope("recovery", command, sysroot, dry_run=outcome is None,
+                    plan=None if plan is None else plan_json(plan),
+                    outcome=None if outcome is None else outcome_json(
+                        outcome, exit_code=int(recovery_exit_code(command, outcome))))
 
 
 def _journal_value(record: Mapping[str, Any], key: str) -> Any:

@@ -366,9 +366,10 @@ _SPECS = (
         ("errno", "int|null", "the errno of the failed write, when there was one"),
     ), enums={"status": STEP_STATUSES}),
     ObjectSpec("recovery", "`pmemctl rollback|resume --json`", _ENVELOPE + (
-        ("dry_run", "bool", "always false"),
-        ("plan", "plan|null", "always null: the plan is the journal's"),
-        ("outcome", "outcome", "what the rollback or resume did"),
+        ("dry_run", "bool", "`--dry-run`: the plan was only shown, nothing was written"),
+        ("plan", "plan|null", "with `--dry-run`, what it would do: the undo steps newest first (rollback) or the "
+         "steps left (resume), with their writes; null otherwise (the plan is the journal's)"),
+        ("outcome", "outcome|null", "what the rollback or resume did; null with `--dry-run`"),
     )),
     ObjectSpec("status", "`pmemctl status --json`", _ENVELOPE + (
         ("unfinished", "unfinished|null", "a change that did not finish (the journal); null when none"),
