@@ -46,6 +46,9 @@ class RunOptions:
     force: bool = False
     confirm: Optional[Confirm] = None  # asked when destructive and not --yes
     apply: ApplyOptions = field(default_factory=ApplyOptions)
+    #: told the plan once it is cleared to run, before the first write (the
+    #: CLI prints it then, so a long run shows what it does before doing it)
+    before_apply: Optional[Callable[[Plan], None]] = None
 
     @property
     def overrides(self) -> set[str]:
@@ -57,6 +60,9 @@ class ChangeResult:
     plan: Plan
     outcome: Optional[Outcome]  # None for --dry-run
     dry_run: bool
+    #: the options given that lift refusals (``--force``): a refused check
+    #: they lift reads OVERRIDDEN
+    overrides: frozenset[str] = frozenset()
 
 
 def run_plan(door: SysfsRoot, plan: Plan, opts: RunOptions) -> ChangeResult:
@@ -67,15 +73,17 @@ def run_plan(door: SysfsRoot, plan: Plan, opts: RunOptions) -> ChangeResult:
         more = f" (and {len(blocking) - 1} more check(s); see --dry-run)" if len(blocking) > 1 else ""
         raise Refused(f"{plan.title}: {first.message}{more}", hint=hint)
     if opts.dry_run:
-        return ChangeResult(plan, None, True)
+        return ChangeResult(plan, None, True, frozenset(opts.overrides))
     if plan.destructive and plan.actions and not opts.yes:
         if opts.confirm is None or not opts.confirm(plan):
             raise Refused(
                 f"{plan.title} is destructive: {plan.consent or 'it cannot be undone without data loss'}",
                 hint="run again with --yes to confirm (or --dry-run to see the plan)",
             )
+    if opts.before_apply is not None and plan.actions:
+        opts.before_apply(plan)
     outcome = Executor(door, opts.apply).apply(plan)
-    return ChangeResult(plan, outcome, False)
+    return ChangeResult(plan, outcome, False, frozenset(opts.overrides))
 
 
 def exit_code_for(result: ChangeResult, force: bool) -> ExitCode:

@@ -53,11 +53,42 @@ def _apply_options(app: App, dry_run: bool, yes: bool, force: bool, timeout: Opt
     apply = ApplyOptions(command=" ".join(sys.argv[1:]) or "pmemctl", progress=_progress(app))
     if timeout is not None:
         apply.offline_timeout = timeout
-    return RunOptions(dry_run=dry_run, yes=yes, force=force, confirm=_confirm(app), apply=apply)
+    return RunOptions(dry_run=dry_run, yes=yes, force=force, confirm=_confirm(app, force), apply=apply,
+                      before_apply=_show_plan(app, force))
 
 
-def _confirm(app: App) -> Callable[[Any], bool]:
-    """Ask on a terminal only; scripts must say --yes."""
+def _params() -> dict[str, Any]:
+    """The running command's options (``as_json``, ``all_steps``)."""
+    ctx = click.get_current_context(silent=True)
+    return dict(ctx.params) if ctx is not None else {}
+
+
+def _overrides(force: bool) -> frozenset[str]:
+    return frozenset({"--force"}) if force else frozenset()
+
+
+def _show_plan(app: App, force: bool) -> Callable[[Any], None]:
+    """Print the plan before its first write (once; not with --json or -q),
+    so a long run says what it does before the progress bar, not after."""
+
+    def show(plan: Any) -> None:
+        params = _params()
+        if app.quiet or app.plan_shown or params.get("as_json"):
+            return
+        from pmemctl.cli.render.change import plan_blocks
+        from pmemctl.cli.render.doc import Document
+
+        app.show(Document.of(plan_blocks(plan, all_steps=bool(params.get("all_steps")), writes=False,
+                                         overrides=_overrides(force))))
+        app.plan_shown = True
+
+    return show
+
+
+def _confirm(app: App, force: bool = False) -> Callable[[Any], bool]:
+    """Ask on a terminal only; scripts must say --yes.  The plan is shown
+    once, above the question; the question goes to the terminal (stderr),
+    not into a log that stdout is piped to."""
 
     def ask(plan: Any) -> bool:
         if not sys.stdin.isatty() or app.quiet:
@@ -65,22 +96,40 @@ def _confirm(app: App) -> Callable[[Any], bool]:
         from pmemctl.cli.render.change import plan_blocks
         from pmemctl.cli.render.doc import Document
 
-        app.show(Document.of(plan_blocks(plan, writes=False)))
-        return click.confirm(f"{plan.consent or 'This cannot be undone'}. Go ahead?", default=False)
+        app.show(Document.of(plan_blocks(plan, all_steps=bool(_params().get("all_steps")), writes=False,
+                                         overrides=_overrides(force), consent=False)))
+        app.plan_shown = True
+        return click.confirm(f"{plan.consent or 'This cannot be undone'}. Go ahead?", default=False, err=True)
 
     return ask
 
 
 def _progress(app: App) -> Optional[Callable[[int, int, str], None]]:
-    """A rich progress bar (blocks, blocks/s, ETA) on a terminal; nothing when piped."""
+    """A rich progress bar (blocks, blocks/s, ETA) on a terminal; nothing when piped.
+
+    The bar is stopped when the command ends however it ends (a failed or
+    interrupted run never reaches its total), so no text sticks to it."""
     if app.quiet or not app.use_rich:
         return None
     state: dict[str, Any] = {}
 
+    def stop() -> None:
+        bar = state.pop("bar", None)
+        if bar is not None:
+            bar.stop()
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(stop)
+
     def update(done: int, total: int, label: str) -> None:
+        import time
+
         if total < 8:  # not worth a bar
             return
         if "bar" not in state:
+            if state.get("finished"):
+                return  # a second pass (the undo after a failure) gets no new bar
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             bar = Progress(
@@ -90,16 +139,14 @@ def _progress(app: App) -> Optional[Callable[[int, int, str], None]]:
             )
             bar.start()
             state["bar"] = bar
-            state["task"] = bar.add_task("blocks", total=total, rate="")
-            import time
-
-            state["t0"] = time.monotonic()
-        import time
-
+            state["task"] = bar.add_task("blocks", total=total, completed=done, rate="")
+            state["t0"], state["done0"] = time.monotonic(), done
         elapsed = max(time.monotonic() - state["t0"], 1e-6)
-        state["bar"].update(state["task"], completed=done, rate=f"{done / elapsed:,.0f} blocks/s")
+        state["bar"].update(state["task"], completed=done,
+                            rate=f"{(done - state['done0']) / elapsed:,.0f} blocks/s")
         if done >= total:
-            state["bar"].stop()
+            state["finished"] = True
+            stop()
 
     return update
 
@@ -113,7 +160,9 @@ def _finish(app: App, command: str, result: Any, as_json: bool, all_steps: bool,
     else:
         from pmemctl.cli.render.change import change_document
 
-        app.show(change_document(result, all_steps=all_steps, sysroot=app.sysroot))
+        if app.plan_shown:
+            app.say("")  # the plan printed before the run, then the outcome
+        app.show(change_document(result, all_steps=all_steps, sysroot=app.sysroot, plan_shown=app.plan_shown))
     return exit_code_of(result, force)
 
 
@@ -121,6 +170,26 @@ def exit_code_of(result: Any, force: bool) -> int:
     from pmemctl.ops.services import exit_code_for
 
     return int(exit_code_for(result, force))
+
+
+def _refuse_contradictions(mode: str, no_online: bool) -> None:
+    """Options that say opposite things are a usage error, not silently
+    ignored: --zone chooses where blocks are onlined, so it means nothing
+    with --mode devdax (blocks go offline) or with --no-online."""
+    from click.core import ParameterSource
+
+    from pmemctl.errors import UsageError
+
+    ctx = click.get_current_context()
+    zone_given = ctx.get_parameter_source("zone") not in (ParameterSource.DEFAULT, None)
+    if no_online and mode == "devdax":
+        raise UsageError("--no-online only applies to --mode system-ram")
+    if zone_given and mode == "devdax":
+        raise UsageError(f"--zone {ctx.params['zone']} contradicts --mode devdax: the memory is taken offline, "
+                         "not onlined into a zone", hint="drop --zone")
+    if zone_given and no_online:
+        raise UsageError(f"--zone {ctx.params['zone']} contradicts --no-online: no block is onlined, so no zone "
+                         "is chosen", hint="drop --zone, or drop --no-online to online the blocks there")
 
 
 @click.command("reconfigure")
@@ -150,10 +219,7 @@ def reconfigure(
     from pmemctl.ops.requests import ReconfigureRequest
     from pmemctl.ops.services import reconfigure as service
 
-    if no_online and mode == "devdax":
-        from pmemctl.errors import UsageError
-
-        raise UsageError("--no-online only applies to --mode system-ram")
+    _refuse_contradictions(mode, no_online)
     req = ReconfigureRequest(device, mode, zone, not no_online, force)
     result = service(app.open_door(), req, _apply_options(app, dry_run, yes, force))
     return _finish(app, "reconfigure", result, as_json, all_steps, force)

@@ -55,7 +55,7 @@ def _confirm(app: App) -> Any:
         if not sys.stdin.isatty() or app.quiet:
             return False
         app.show(_document(found, app.sysroot))
-        return click.confirm("Give up rollback and resume of this change?", default=False)
+        return click.confirm("Give up rollback and resume of this change?", default=False, err=True)
 
     return ask
 

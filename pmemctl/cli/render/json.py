@@ -330,6 +330,7 @@ _SPECS = (
         ("message", "string", "what was found, one sentence"),
         ("override", "string|null", "the option that lifts this refusal (`--force`); null when it passed, warns or "
          "cannot be lifted"),
+        ("overridden", "bool", "refused, and `override` was given: the run goes ahead (printed OVERRIDDEN)"),
     )),
     ObjectSpec("step", "`.plan.steps[]`", (
         ("kind", "string", "the action: `unbind`, `bind`, `wait-blocks`, `online-block`, `offline-block`, "
