@@ -62,6 +62,8 @@ class LazyGroup(click.Group):
 
 
 def _late_sysroot(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> None:
+    if value is not None and ctx.resilient_parsing:
+        ctx.meta["pmemctl.sysroot"] = value  # for completing names from that tree
     if value is not None and not ctx.resilient_parsing:
         ctx.ensure_object(App).sysroot = _valid_sysroot(value, "--sysroot", ctx)
 

@@ -7,13 +7,22 @@ from typing import Optional
 import click
 
 from pmemctl.cli.app import App
-from pmemctl.cli.commands import WholeNumber, complete_columns, complete_states, json_option
+from pmemctl.cli.commands import (
+    WholeNumber,
+    complete_columns,
+    complete_dax_devices,
+    complete_nodes,
+    complete_states,
+    json_option,
+)
 
 
 @click.command("blocks")
 @click.option("-a", "--all", "per_block", is_flag=True, help="One line per memory block instead of merged ranges.")
-@click.option("--device", metavar="DAX", help="Only blocks of this dax device (dax0.0).")
-@click.option("--node", metavar="N", type=WholeNumber(0, "a node number"), help="Only blocks on NUMA node N.")
+@click.option("--device", metavar="DAX", shell_complete=complete_dax_devices,
+              help="Only blocks of this dax device (dax0.0).")
+@click.option("--node", metavar="N", shell_complete=complete_nodes, type=WholeNumber(0, "a node number"),
+              help="Only blocks on NUMA node N.")
 @click.option("--state", metavar="STATE", shell_complete=complete_states, help="Only online or offline blocks.")
 @click.option(
     "-o",

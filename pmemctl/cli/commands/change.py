@@ -12,7 +12,14 @@ from typing import Any, Callable, Optional, TypeVar
 import click
 
 from pmemctl.cli.app import App
-from pmemctl.cli.commands import Seconds, WholeNumber, json_option
+from pmemctl.cli.commands import (
+    Seconds,
+    WholeNumber,
+    complete_blocks,
+    complete_dax_devices,
+    complete_dax_or_all,
+    json_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -193,7 +200,7 @@ def _refuse_contradictions(mode: str, no_online: bool) -> None:
 
 
 @click.command("reconfigure")
-@click.argument("device", metavar="DEV")
+@click.argument("device", metavar="DEV", shell_complete=complete_dax_or_all)
 @click.option(
     "-m", "--mode", type=click.Choice(["system-ram", "devdax"]), required=True,
     help="system-ram: hand the memory to the kernel (kmem); devdax: give /dev/daxX.Y back.",
@@ -226,7 +233,8 @@ def reconfigure(
 
 
 def _block_options(f: F) -> F:
-    f = click.option("--blocks", "block_list", metavar="LIST", help="Memory blocks, like 33-40,45.")(f)
+    f = click.option("--blocks", "block_list", metavar="LIST", shell_complete=complete_blocks,
+                     help="Memory blocks, like 33-40,45.")(f)
     f = click.option("--size", metavar="SIZE", help="How much memory (4G, 512M): whole blocks, rounded down.")(f)
     f = click.option("--count", type=WholeNumber(1, "a count of blocks"), metavar="N",
                      help="How many blocks (1 or more).")(f)
@@ -234,7 +242,7 @@ def _block_options(f: F) -> F:
 
 
 @click.command("online")
-@click.argument("device", metavar="[DEV]", required=False)
+@click.argument("device", metavar="[DEV]", required=False, shell_complete=complete_dax_devices)
 @_block_options
 @_zone_option
 @_common_options
@@ -259,7 +267,7 @@ def online(
 
 
 @click.command("offline")
-@click.argument("device", metavar="[DEV]", required=False)
+@click.argument("device", metavar="[DEV]", required=False, shell_complete=complete_dax_devices)
 @_block_options
 @click.option(
     "--timeout", type=Seconds(), default=30.0, show_default=True, metavar="SECONDS",
