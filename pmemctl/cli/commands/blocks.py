@@ -30,8 +30,8 @@ from pmemctl.cli.commands import (
     "columns",
     metavar="COLS",
     shell_complete=complete_columns,
-    help="Comma-separated columns: range,size,state,zone,removable,block,node,device (the default: all). "
-    "Ranges merge blocks that agree on every shown column.",
+    help="Comma-separated columns: range,size,state,zone,removable,block,node,device (the default: all; "
+    "also as lsmem names them, ZONES included, any case). Ranges merge blocks that agree on every shown column.",
 )
 @json_option
 @click.pass_obj
@@ -53,10 +53,16 @@ def command(
     """
     from pmemctl.ops.read import blocks_view, parse_columns
 
-    cols = parse_columns(columns)
+    cols = parse_columns(_column_aliases(columns))
     view = blocks_view(
         app.open_door(writes=False), columns=cols, per_block=per_block, device=device, node=node, state=state
     )
+    if not view.ranges and device is not None and not as_json:
+        # say why the table is empty rather than print one with no rows
+        from pmemctl.commandline import command_line
+
+        app.say(f"{device} has no memory blocks: only a dax device in system-ram mode (bound to kmem) adds "
+                f"them; '{command_line('list', '--device', device, sysroot=app.sysroot)}' shows its mode")
     if as_json:
         import sys
 
@@ -70,3 +76,11 @@ def command(
     from pmemctl.cli.render.blocks import blocks_document
 
     app.show(blocks_document(view))
+
+
+def _column_aliases(columns: Optional[str]) -> Optional[str]:
+    """lsmem's column names (``-o RANGE,ZONES``) and any case: the table's
+    header says ZONES, so ``-o zones`` means ``zone``."""
+    if columns is None:
+        return None
+    return ",".join("zone" if c.strip().lower() == "zones" else c.strip().lower() for c in columns.split(","))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+import sys
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -103,7 +105,10 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     target = _replaceable_target(directory, force, what="simulated tree", marker=f"{SIM_MARKER_DIR}/",
                                  holds=is_simulated_tree, remove=shutil.rmtree)
 
-    root = materialise(scenario, target)
+    if sys.stderr.isatty() and not app.quiet:  # a big tree takes minutes: say so before, not after
+        click.echo(f"building scenario {scenario.name} in {target} ...", err=True)
+    with _writing(target, "simulated tree"):
+        root = materialise(scenario, target)
     app.say(f"created scenario {scenario.name} in {root}")
     app.say("try: " + command_line("list", sysroot=str(root)))
 
@@ -143,7 +148,8 @@ def record_command(app: App, directory: str, force: bool, as_json: bool) -> None
                                  holds=lambda t: os.path.isfile(os.path.join(t, RECORD_FILE)),
                                  remove=remove_recording)
     try:
-        rec = record(target, source)
+        with _writing(target, "recording"):
+            rec = record(target, source)
     except ValueError as err:
         raise Refused(str(err), hint="record into a directory outside the machine's tree") from None
     if as_json:
@@ -180,3 +186,17 @@ def _replaceable_target(directory: str, force: bool, *, what: str, marker: str,
                           hint="refusing to delete it even with --force; choose an empty directory")
         remove(target)
     return target
+
+
+@contextlib.contextmanager
+def _writing(target: str, what: str) -> Iterator[None]:
+    """An OSError while writing a tree (a directory under /proc, one this user
+    may not write, a full disk) as one sentence, not an internal error."""
+    from pmemctl.errors import PmemctlError
+
+    try:
+        yield
+    except OSError as err:
+        where = err.filename or target
+        raise PmemctlError(f"cannot write the {what} {target}: {where}: {err.strerror or err}",
+                           hint="choose a directory you can write, outside /proc and /sys") from None
