@@ -95,3 +95,24 @@ def test_blocks_of_a_devdax_device_say_why_there_are_none(invoke: Invoke, scenar
     assert f"pmemctl --sysroot {tree} list --device dax0.0" in res.stdout  # pasted, it reads the same tree
 
 
+
+
+def test_size_units_gb_is_decimal_gib_binary(invoke: Invoke, scenario_tree: Callable[..., Path]) -> None:
+    """chmem reads GB as 10^9: so does pmemctl; G and GiB stay 2^30."""
+    import json
+
+    tree = scenario_tree("qemu-nvdimm", stage="system-ram")
+    gb = json.loads(invoke("--sysroot", tree, "offline", "dax0.0", "--size", "1GB", "--dry-run", "--json").stdout)
+    gib = json.loads(invoke("--sysroot", tree, "offline", "dax0.0", "--size", "1GiB", "--dry-run", "--json").stdout)
+    assert len(gb["plan"]["steps"]) == 7 and len(gib["plan"]["steps"]) == 8  # 128 MiB blocks
+    assert any("1GB rounded down to 7 whole block(s)" in n for n in gb["plan"]["notes"])
+
+
+def test_does_not_fit_shows_enough_digits() -> None:
+    from pmemctl.ops.sizes import GiB, MiB, RegionGeometry, check_size
+
+    geom = RegionGeometry("region0", 4 * GiB, 4 * GiB - 122 * MiB, 2 * MiB, 1, True, 0)
+    verdict = check_size(geom, "devdax", 4 * GiB - 120 * MiB)
+    assert "does not fit" in verdict.problem
+    assert "3.88G does not fit: region0 has 3.88G free" not in verdict.problem
+    assert "3976M does not fit: region0 has 3974M free" in verdict.problem
