@@ -124,6 +124,9 @@ class PmemctlGroup(LazyGroup):
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None:
             accept_global_options(cmd)
+            from pmemctl.cli.examples import attach
+
+            attach(cmd, cmd_name)
         return cmd
 
     def main(
@@ -135,6 +138,9 @@ class PmemctlGroup(LazyGroup):
         **extra: Any,
     ) -> Any:
         app = extra.setdefault("obj", App())
+        from pmemctl.cli.examples import attach
+
+        attach(self, "")
         if os.environ.get(complete_var or "_PMEMCTL_COMPLETE"):
             from pmemctl.cli.completion import register
 
