@@ -116,3 +116,17 @@ def test_does_not_fit_shows_enough_digits() -> None:
     assert "does not fit" in verdict.problem
     assert "3.88G does not fit: region0 has 3.88G free" not in verdict.problem
     assert "3976M does not fit: region0 has 3974M free" in verdict.problem
+
+
+def test_namespace_size_max(invoke: Invoke, scenario_tree: Callable[..., Path]) -> None:
+    """--size max, like ndctl's default: the largest valid size that fits."""
+    import json
+
+    tree = scenario_tree("optane-2s")
+    doc = json.loads(invoke("--sysroot", tree, "namespace", "create", "-r", "region1", "-s", "max", "-m", "devdax",
+                            "--dry-run", "--json").stdout)
+    assert doc["plan"]["title"] == "create a 240G devdax namespace in region1"
+    assert any(n.startswith("--size max: 240G") for n in doc["plan"]["notes"])
+    too_big = invoke("--sysroot", tree, "namespace", "create", "-r", "region1", "-s", "241G", "-m", "devdax",
+                     "--dry-run")
+    assert too_big.exit_code == ExitCode.REFUSED

@@ -78,7 +78,8 @@ def group() -> None:
 @click.option("-r", "--region", required=True, metavar="REGION", shell_complete=complete_regions,
               help="Region to carve from (region1 or 1).")
 @click.option("-s", "--size", required=True, metavar="SIZE",
-              help="Namespace size (96G, 512M, bytes). A size that does not fit gets the nearest valid ones.")
+              help="Namespace size (96G, 512M, bytes; GB is 10^9), or max: the largest that fits, as ndctl's default. "
+              "A size that does not fit gets the nearest valid ones.")
 @click.option("-m", "--mode", type=click.Choice(_MODES), required=True,
               help="devdax (/dev/daxX.Y, can become system RAM), fsdax (/dev/pmemX with DAX), "
               "sector (/dev/pmemXs, atomic sectors) or raw.")
