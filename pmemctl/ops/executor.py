@@ -265,11 +265,13 @@ class Executor:
             for i in range(start, stop):
                 action = plan.actions[i]
                 if statuses.get(i) in ("done", "skip"):
+                    done_blocks += action.blocks  # resume: the progress starts where the run stopped
                     if statuses[i] == "done":
                         done.append((i, action))
                     continue
                 try:
                     if not self._step(journal, i, action, results):
+                        done_blocks += action.blocks  # skipped (already so): counted, so the total is reached
                         continue
                 except StepFailed as err:
                     failure = self._failed(journal, i, action, err, results)

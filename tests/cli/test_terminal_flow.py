@@ -127,3 +127,30 @@ def test_progress_bar_is_stopped_when_the_run_ends_early(monkeypatch: Any) -> No
         update(3, 20, "offline memory block 40")  # then the run fails: 20 is never reached
         assert events == ["start", "update"]
     assert events[-1] == "stop"
+
+
+def test_resume_progress_starts_where_the_run_stopped(fresh_tree: Any) -> None:
+    """resume's bar does not restart at 0: the blocks done before the
+    interruption count, and the total is reached."""
+    from pmemctl.errors import Interrupted
+    from pmemctl.ops import services
+    from pmemctl.ops.executor import ApplyOptions
+    from pmemctl.ops.requests import BlockRequest
+    from pmemctl.sim.kernel import SimulatedKernel
+
+    tree = fresh_tree("qemu-nvdimm", stage="system-ram")
+    door = SimulatedKernel(tree)
+    services.offline(door, BlockRequest(device="dax0.0", count=20), services.RunOptions(yes=True))
+
+    def stop_at_eleventh(i: int, action: Any) -> None:
+        if i == 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        services.online(door, BlockRequest(device="dax0.0"),
+                        services.RunOptions(yes=True, apply=ApplyOptions(before_step=stop_at_eleventh)))
+    seen: list[tuple[int, int]] = []
+    outcome = services.resume(door, services.RunOptions(
+        yes=True, apply=ApplyOptions(progress=lambda done, total, label: seen.append((done, total)))))
+    assert outcome.status == "changed"
+    assert seen[0][0] > 10 and seen[-1][0] == seen[-1][1] == 20, seen
