@@ -115,3 +115,19 @@ def test_media_errors_outside_the_namespace_do_not_count(invoke: Invoke, optane:
     badblocks.write_text(f"{lo // 512} 8\n")  # its first 4 KiB
     res = invoke("--sysroot", optane, "reconfigure", "dax1.1", "-m", "system-ram", "--dry-run")
     assert res.exit_code == ExitCode.REFUSED and "media-errors: namespace1.1 (region1)" in res.stdout
+
+
+def test_memmap_is_compared_with_free_kernel_zone_memory(invoke: Invoke, optane: Path) -> None:
+    """memmap is a kernel allocation: plenty of free ZONE_MOVABLE memory does
+    not make room for it (issue 15, item 7)."""
+    zoneinfo = optane / "proc/zoneinfo"
+    zoneinfo.write_text(
+        "Node 0, zone   Normal\n  per-node stats\n      nr_free_pages 100\n  pages free     2048\n"
+        "        boost    0\n"
+        "Node 2, zone  Movable\n  pages free     60000000\n")  # 8 MiB kernel, ~229 GiB movable
+    check = _checks(invoke, "--sysroot", optane, "reconfigure", "dax1.1", "-m", "system-ram")["memmap"]
+    assert check["ok"] is False and check["override"] == "--force"
+    assert "8M is free in kernel zones" in check["message"]
+    zoneinfo.write_text("Node 0, zone   Normal\n  pages free     2621440\n")  # 10 GiB kernel
+    check = _checks(invoke, "--sysroot", optane, "reconfigure", "dax1.1", "-m", "system-ram")["memmap"]
+    assert check["ok"] is True and "10G free in kernel zones" in check["message"]

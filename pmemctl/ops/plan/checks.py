@@ -79,6 +79,32 @@ def _meminfo_free(door: SysfsRoot) -> Optional[int]:
     return None
 
 
+#: /proc/zoneinfo: per zone, "pages free N" (in pages of PAGE_BYTES)
+PROC_ZONEINFO = "/proc/zoneinfo"
+PAGE_BYTES = 4096
+_ZONE_HEAD_RE = re.compile(r"^Node\s+\d+,\s+zone\s+(\S+)")
+_PAGES_FREE_RE = re.compile(r"^\s+pages free\s+(\d+)")
+
+
+def _kernel_zone_free(door: SysfsRoot) -> Optional[int]:
+    """Free bytes in the kernel zones (all but Movable and Device), from
+    /proc/zoneinfo: the memmap of hot-added memory is a kernel allocation,
+    so free ZONE_MOVABLE memory cannot hold it.  None without zoneinfo."""
+    text = door.read_optional(PROC_ZONEINFO)
+    if not text:
+        return None
+    free, zone = 0, ""
+    for line in text.splitlines():
+        head = _ZONE_HEAD_RE.match(line)
+        if head:
+            zone = head.group(1)
+            continue
+        pages = _PAGES_FREE_RE.match(line)
+        if pages and zone not in ("Movable", "Device"):
+            free += int(pages.group(1)) * PAGE_BYTES
+    return free
+
+
 def _zone_bytes(topo: Topology) -> tuple[int, int]:
     """(movable, kernel) bytes of online memory, from the blocks' zones."""
     bs = topo.policy.block_size or 0
@@ -119,17 +145,19 @@ def zone_checks(pb: PlanBuilder, door: SysfsRoot, topo: Topology, adding: int, z
         pb.warn("zone-normal", f"{format_size(adding)} onlined into ZONE_NORMAL takes kernel allocations that pin it: "
                 "offlining it again usually fails with EBUSY until a reboot (--zone movable keeps it removable)")
     memmap = adding // MEMMAP_DIVISOR
-    free = _meminfo_free(door)
+    free, where = _kernel_zone_free(door), "free in kernel zones"
+    if free is None:  # no /proc/zoneinfo: total free memory, an upper bound
+        free, where = _meminfo_free(door), "free (all zones; /proc/zoneinfo unreadable)"
     if free is not None:
         if memmap > free:
             pb.refuse(
                 "memmap",
                 f"onlining {format_size(adding)} needs about {format_size(memmap)} of memmap, "
-                f"but only {format_size(free)} is free",
+                f"but only {format_size(free)} is {where}",
                 "--force",
             )
         else:
-            pb.passed("memmap", f"memmap cost about {format_size(memmap)} of {format_size(free)} free")
+            pb.passed("memmap", f"memmap cost about {format_size(memmap)} of {format_size(free)} {where}")
 
 
 def privilege_check(pb: PlanBuilder, door: SysfsRoot) -> None:
