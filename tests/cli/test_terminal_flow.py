@@ -154,3 +154,22 @@ def test_resume_progress_starts_where_the_run_stopped(fresh_tree: Any) -> None:
         yes=True, apply=ApplyOptions(progress=lambda done, total, label: seen.append((done, total)))))
     assert outcome.status == "changed"
     assert seen[0][0] > 10 and seen[-1][0] == seen[-1][1] == 20, seen
+
+
+def test_journal_abandon_on_a_terminal_asks_on_stderr_and_says_the_state_once(
+        invoke: Invoke, fresh_tree: Any, monkeypatch: Any) -> None:
+    from pmemctl.cli.commands import journal
+    from pmemctl.sim.kernel import faults
+
+    tree = fresh_tree("qemu-nvdimm", stage="devdax")
+    faults.inject(tree, "bind-fail", driver="kmem", device="dax0.0")
+    faults.inject(tree, "bind-fail", driver="device_dax", device="dax0.0")
+    assert invoke("--sysroot", tree, "reconfigure", "dax0.0", "-m", "system-ram", "--yes").exit_code == 7
+    faults.clear(tree)
+    tty = types.SimpleNamespace(isatty=lambda: True)
+    monkeypatch.setattr(journal, "sys", types.SimpleNamespace(argv=sys.argv, stdin=tty))
+    res = invoke("--sysroot", tree, "journal", "abandon", input="y\n")
+    assert res.exit_code == 0, res.stderr
+    assert "Give up rollback and resume" in res.stderr and "Give up" not in res.stdout
+    assert res.stdout.count("NOT rolled back") == 1 and res.stdout.count("Unfinished change") == 1
+    assert "abandoned" in res.stdout
