@@ -123,3 +123,11 @@ def test_status_json_without_a_run_has_the_same_keys(invoke, sysram):
     doc = json.loads(invoke("--sysroot", sysram, "status", "--json").stdout)
     check_schema(doc)
     assert doc["in_progress"] is None and doc["journal_readable"] is True
+
+
+@pytest.mark.parametrize("command", ["rollback", "resume"])
+def test_recovery_dry_run_during_a_live_run_refuses_naming_the_holder(invoke, live_run, command):
+    tree, pid = live_run
+    res = invoke("--sysroot", tree, command, "--dry-run")
+    assert res.exit_code == ExitCode.LOCKED
+    assert f"pid {pid}" in res.stderr and "another pmemctl run" in res.stderr
