@@ -127,6 +127,17 @@ _ERRNO_MEANING = {
 }
 
 
+#: Linux errno names Python's errno module lacks (asm-generic/errno.h)
+_LINUX_ONLY_ERRNO_NAMES = {133: "EHWPOISON"}
+_ERRNO_MEANING[133] = "the memory holds a page with a hardware error (poisoned), which the kernel will not move"
+
+
+def errno_name(code: int) -> str:
+    """The symbolic name of an errno (``EBUSY``), never a bare number for one
+    Linux defines; ``errno N`` only for a number no kernel uses."""
+    return _errno.errorcode.get(code) or _LINUX_ONLY_ERRNO_NAMES.get(code) or f"errno {code}"
+
+
 def errno_meaning(code: int) -> str:
     return _ERRNO_MEANING.get(code) or os.strerror(code).lower()
 
@@ -153,7 +164,7 @@ class KernelError(PmemctlError):
         self.errno = err
         self.value = value
         self.op = op
-        name = _errno.errorcode.get(err, str(err))
+        name = errno_name(err)
         if op == "write" and value is not None:
             what = f"writing {value!r} to {path}"
         else:

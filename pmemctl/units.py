@@ -14,19 +14,23 @@ GiB = 1024**3
 TiB = 1024**4
 
 _SUFFIX = {"": 1, "K": KiB, "M": MiB, "G": GiB, "T": TiB, "P": 1024**5}
-_SIZE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)(?:i?[bB])?\s*$")
+_SIZE_RE = re.compile(r"^\s*(0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?)\s*([kKmMgGtTpP]?)(i?[bB])?\s*$")
+#: decimal (SI) multiples, for ``GB``/``MB``/...: 10^9, as chmem and the SI read them
+_DECIMAL = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "P": 1000**5}
 
 
 def parse_size(text: str) -> int:
-    """Parse a user size: ``4G``, ``512MiB``, ``128m``, ``0x8000000``, ``1.5G``.
+    """Parse a user size: ``4G``, ``512MiB``, ``128m``, ``0x8000000``, ``1.5G``, ``4GB``.
 
-    Suffixes are binary (K = 1024), as in ndctl/daxctl.  Raises ValueError.
+    A bare letter or one with ``iB`` is binary (``G`` = ``GiB`` = 2^30), as in
+    ndctl/daxctl; with a plain ``B`` it is decimal (``GB`` = 10^9), as chmem
+    reads it, so ``1GB`` never silently means 1 GiB.  Raises ValueError.
     """
     m = _SIZE_RE.match(text)
     if not m:
         raise ValueError(f"not a size: {text!r} (use e.g. 4G, 512M, 0x8000000)")
-    number, suffix = m.group(1), m.group(2).upper()
-    scale = _SUFFIX[suffix]
+    number, suffix, unit = m.group(1), m.group(2).upper(), (m.group(3) or "").lower()
+    scale = _DECIMAL[suffix] if unit == "b" else _SUFFIX[suffix]
     if number.lower().startswith("0x"):
         return int(number, 16) * scale
     if "." in number:

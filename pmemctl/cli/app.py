@@ -36,6 +36,9 @@ class App:
         self.quiet = False
         self.traceback = env_flag(ENV_TRACEBACK)
         self.doors: list["SysfsRoot"] = []  # every door opened, for the root-only note
+        #: the plan of the running change was printed before it ran (with the
+        #: prompt, or before the first write): the result does not repeat it
+        self.plan_shown = False
 
     def configure(
         self, *, sysroot: str, color: Optional[bool], quiet: bool, traceback: bool

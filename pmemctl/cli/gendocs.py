@@ -196,6 +196,56 @@ def _json_section() -> list[str]:
     return out
 
 
+def _examples_section(page: Page) -> list[str]:
+    from pmemctl.cli.examples import examples_for
+
+    rows = examples_for(" ".join(page.path[1:]))
+    out = [".SH EXAMPLES"] if rows else []
+    for line, what in rows:
+        out += [".TP", f"\\fB{roff_text(line)}\\fR", roff_line(what[:1].upper() + what[1:] + ".")]
+    return out
+
+
+def _command_exit_section(page: Page) -> list[str]:
+    from pmemctl.cli.examples import EXIT_STATUSES
+
+    codes = set(EXIT_STATUSES.get(" ".join(page.path[1:]), (0,))) | {1, 2}
+    out = [".SH EXIT STATUS"]
+    for code, name, meaning in _exit_codes():
+        if code in codes:
+            out += [".TP", f"\\fB{code}\\fR ({name})", roff_line(meaning[:1].upper() + meaning[1:] + ".")]
+    return out + [".PP", roff_line("Every code is listed in pmemctl(1).")]
+
+
+#: pmemctl's own files (under --sysroot for a tree): pmemctl/sysfs/state.py
+FILES = (
+    ("/run/lock/pmemctl.lock", "the run lock: one change at a time; 'pmemctl status' names the pid holding it"),
+    ("/var/lib/pmemctl/journal.json, /var/lib/pmemctl/journal.log",
+     "the intent journal of the change in progress or unfinished (directory mode 0700, root's); "
+     "'pmemctl resume', 'pmemctl rollback' and 'pmemctl journal abandon' act on it"),
+    ("/var/lib/pmemctl/last-run.json", "the summary of the last finished change, shown by 'pmemctl status'"),
+    ("/run/pmemctl/", "where the journal goes when /var/lib cannot be written"),
+)
+
+SAFETY = (
+    "Every change is planned first and shown with --dry-run, in words and as the exact writes. Pre-checks refuse "
+    "before the first write what the kernel may never give back (ZONE_NORMAL blocks, unremovable blocks, media "
+    "errors, a device in use); --force lifts the refusals that can be lifted and they then read OVERRIDDEN. A "
+    "destructive change needs --yes or an answer on a terminal. Every write is read back; when a step fails, "
+    "the steps this run made are undone newest first (exit 6), and the journal lets 'pmemctl rollback' or "
+    "'pmemctl resume' finish the job after Ctrl-C or a crash (exit 7)."
+)
+
+
+def _files_and_safety() -> list[str]:
+    out = [".SH FILES"]
+    for path, meaning in FILES:
+        out += [".TP", f"\\fI{roff_text(path)}\\fR", roff_line(meaning[:1].upper() + meaning[1:] + ".")]
+    out += [".PP", roff_line("For a tree given with --sysroot DIR, these paths are under DIR."),
+            ".SH SAFETY MODEL", roff_line(SAFETY)]
+    return out
+
+
 def man_page(page: Page, pages: Sequence[Page]) -> str:
     cmd = page.command
     is_root = len(page.path) == 1
@@ -216,8 +266,8 @@ def man_page(page: Page, pages: Sequence[Page]) -> str:
         for p in params:
             out += _option_entry(p, page.ctx)
     if not is_root:
-        out += [".PP", roff_line("Global options (--sysroot, --color, --quiet) go before the command name; "
-                                 "see pmemctl(1).")]
+        out += [".PP", roff_line("Global options (--sysroot, --color, --quiet) go before or after the command "
+                                 "name; see pmemctl(1).")]
     children = [p for p in pages if p.path[:-1] == page.path]
     if children:
         out.append(".SH COMMANDS")
@@ -227,10 +277,14 @@ def man_page(page: Page, pages: Sequence[Page]) -> str:
                 f"\\fB{_name(child.invocation)}\\fR",
                 roff_line(child.command.get_short_help_str(limit=200) + f" See {child.name}(1)."),
             ]
+    out += _examples_section(page)
+    if not is_root:
+        out += _command_exit_section(page)
     if is_root:
         out.append(".SH EXIT STATUS")
         for code, name, meaning in _exit_codes():
             out += [".TP", f"\\fB{code}\\fR ({name})", roff_line(meaning[:1].upper() + meaning[1:] + ".")]
+        out += _files_and_safety()
         out.append(".SH ENVIRONMENT")
         for var, meaning in ENVIRONMENT:
             out += [".TP", f"\\fB{var}\\fR", roff_line(meaning)]

@@ -58,6 +58,18 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        """As click's, but a mistyped command names the closest ones
+        (click only suggests among the commands already imported)."""
+        name = click.utils.make_str(args[0])
+        if self.get_command(ctx, name) is None and not ctx.resilient_parsing and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.5)
+            more = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"no such command {name!r}{more}")
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         if cmd_name in self.lazy and cmd_name not in self.commands:
             module_name, attr = self.lazy[cmd_name].split(":")
@@ -66,6 +78,8 @@ class LazyGroup(click.Group):
 
 
 def _late_sysroot(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> None:
+    if value is not None and ctx.resilient_parsing:
+        ctx.meta["pmemctl.sysroot"] = value  # for completing names from that tree
     if value is not None and not ctx.resilient_parsing:
         ctx.ensure_object(App).sysroot = _valid_sysroot(value, "--sysroot", ctx)
 
@@ -114,6 +128,9 @@ class PmemctlGroup(LazyGroup):
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None:
             accept_global_options(cmd)
+            from pmemctl.cli.examples import attach
+
+            attach(cmd, cmd_name)
         return cmd
 
     def main(
@@ -125,6 +142,9 @@ class PmemctlGroup(LazyGroup):
         **extra: Any,
     ) -> Any:
         app = extra.setdefault("obj", App())
+        from pmemctl.cli.examples import attach
+
+        attach(self, "")
         if os.environ.get(complete_var or "_PMEMCTL_COMPLETE"):
             from pmemctl.cli.completion import register
 
@@ -261,6 +281,14 @@ def _valid_sysroot(value: Optional[str], where: str, ctx: click.Context) -> str:
     if value is None or not value.strip():
         raise click.BadParameter("it is empty; give a directory (--sysroot / for this machine)",
                                  ctx=ctx, param_hint=f"'{where}'")
+    if not os.path.lexists(value):
+        # one rule with issue 16: a sysroot that does not exist is a thing not
+        # found (exit 8), like a named device; a value that cannot be a
+        # sysroot at all (blank, a file) is bad usage (exit 2)
+        from pmemctl.errors import NotFound
+
+        raise NotFound(f"the sysroot {value} ({where}) does not exist; nothing was read or created",
+                       hint="give a directory made by 'pmemctl sim create', or --sysroot / for this machine")
     if not os.path.isdir(value):
         raise click.BadParameter(f"{value} is not a directory", ctx=ctx, param_hint=f"'{where}'")
     return value

@@ -278,11 +278,13 @@ class Executor:
             for i in range(start, stop):
                 action = plan.actions[i]
                 if statuses.get(i) in ("done", "skip"):
+                    done_blocks += action.blocks  # resume: the progress starts where the run stopped
                     if statuses[i] == "done":
                         done.append((i, action))
                     continue
                 try:
                     if not self._step(journal, i, action, results):
+                        done_blocks += action.blocks  # skipped (already so): counted, so the total is reached
                         continue
                 except StepFailed as err:
                     failure = self._failed(journal, i, action, err, results)
@@ -432,8 +434,6 @@ class Executor:
         finally:
             self._alarm.restore()
             lock.release()
-
-    # -- reporting ------------------------------------------------------------
 
     def describe_state(self, plan: Plan) -> list[str]:
         """Where each device and block the plan touched now is, and where the

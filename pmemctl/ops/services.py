@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from pmemctl.commandline import command_line
-from pmemctl.errors import DamagedJournal, ExitCode, Refused
+from pmemctl.errors import DamagedJournal, ExitCode, Locked, Refused
 from pmemctl.model.discover import discover
 from pmemctl.ops.executor import ApplyOptions, Executor
 from pmemctl.ops.outcome import Outcome, OutcomeStatus, describe_state
@@ -46,6 +46,9 @@ class RunOptions:
     force: bool = False
     confirm: Optional[Confirm] = None  # asked when destructive and not --yes
     apply: ApplyOptions = field(default_factory=ApplyOptions)
+    #: told the plan once it is cleared to run, before the first write (the
+    #: CLI prints it then, so a long run shows what it does before doing it)
+    before_apply: Optional[Callable[[Plan], None]] = None
 
     @property
     def overrides(self) -> set[str]:
@@ -57,6 +60,9 @@ class ChangeResult:
     plan: Plan
     outcome: Optional[Outcome]  # None for --dry-run
     dry_run: bool
+    #: the options given that lift refusals (``--force``): a refused check
+    #: they lift reads OVERRIDDEN
+    overrides: frozenset[str] = frozenset()
 
 
 def run_plan(door: SysfsRoot, plan: Plan, opts: RunOptions, *, locked: bool = False) -> ChangeResult:
@@ -69,15 +75,17 @@ def run_plan(door: SysfsRoot, plan: Plan, opts: RunOptions, *, locked: bool = Fa
         more = f" (and {len(blocking) - 1} more check(s); see --dry-run)" if len(blocking) > 1 else ""
         raise Refused(f"{plan.title}: {first.message}{more}", hint=hint)
     if opts.dry_run:
-        return ChangeResult(plan, None, True)
+        return ChangeResult(plan, None, True, frozenset(opts.overrides))
     if plan.destructive and plan.actions and not opts.yes:
         if opts.confirm is None or not opts.confirm(plan):
             raise Refused(
                 f"{plan.title} is destructive: {plan.consent or 'it cannot be undone without data loss'}",
                 hint="run again with --yes to confirm (or --dry-run to see the plan)",
             )
+    if opts.before_apply is not None and plan.actions:
+        opts.before_apply(plan)
     outcome = Executor(door, opts.apply).apply(plan, locked=locked)
-    return ChangeResult(plan, outcome, False)
+    return ChangeResult(plan, outcome, False, frozenset(opts.overrides))
 
 
 def _planned_and_run(door: SysfsRoot, make_plan: Callable[[], Plan], opts: RunOptions) -> ChangeResult:
@@ -160,6 +168,44 @@ def resume(door: SysfsRoot, opts: RunOptions) -> Outcome:
     return Executor(door, opts.apply).resume_journal()
 
 
+def recovery_plan(door: SysfsRoot, command: str) -> Plan:
+    """What ``rollback`` or ``resume`` would do now (their ``--dry-run``):
+    the undo steps newest first, or the steps left, each with its writes.
+    Reads only: no lock is taken, nothing is written.  Refused as the real
+    command is while another run holds the lock; a damaged journal raises
+    DamagedJournal as it does."""
+    running = lock_holder(door)
+    if running is not None:
+        pid = f" (pid {running.pid})" if running.pid else ""
+        raise Locked(f"another pmemctl run{pid} is changing this machine, so there is nothing to {command} yet",
+                     hint=f"wait for it to finish, then run '{command_line('status', sysroot=door.root)}'")
+    journal = Journal(door)
+    rec = journal.load()
+    if rec is None:
+        return Plan(f"{command}: there is no unfinished change to {command}", ())
+    try:
+        plan = Plan.from_dict(rec.header["plan"])
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise DamagedJournal(journal.header_path, f"it names a step this pmemctl does not know: {err}") from err
+    statuses = rec.statuses()
+    notes = [f"the unfinished change: {plan.title} (started {rec.header.get('started', '?')}, "
+             f"state {rec.header.get('state', '?')}, {sum(s == 'done' for s in statuses.values())} of "
+             f"{len(plan.actions)} step(s) done)"]
+    if command == "rollback":
+        taken = [a for i, a in enumerate(plan.actions) if statuses.get(i) in ("done", "undo-fail", "undo-start")
+                 or (statuses.get(i) in ("start", "interrupted", "fail") and a.satisfied(door))]
+        inverses = [inv for inv in (a.inverse() for a in reversed(taken)) if inv is not None]
+        actions = [inv for inv in inverses if not inv.satisfied(door)]
+        if len(actions) < len(inverses):
+            notes.append(f"{len(inverses) - len(actions)} step(s) are already undone on the machine")
+        title = f"roll back: {plan.title} (undo steps, newest first)"
+    else:
+        actions = [a for i, a in enumerate(plan.actions) if statuses.get(i) not in ("done", "skip")
+                   and not (a.skippable and a.satisfied(door))]
+        title = f"resume: {plan.title} (the steps left)"
+    return Plan(title, tuple(actions), notes=tuple(notes), targets=plan.targets)
+
+
 @dataclass
 class Status:
     unfinished: Optional[dict[str, object]]
@@ -167,6 +213,9 @@ class Status:
     #: the pmemctl run holding the lock right now, if one does: the journal
     #: is then its live record, not something to resume or roll back
     running: Optional[LockHolder] = None
+    #: why the journal could not be read (its directory is root's, mode 0700,
+    #: and this is not root); None when it was read
+    unreadable: Optional[str] = None
 
     @property
     def in_progress(self) -> bool:
@@ -175,10 +224,19 @@ class Status:
 
 def status(door: SysfsRoot) -> Status:
     """An unfinished change (journal), the summary of the last finished run,
-    and the run changing the machine now (the lock holder), if any."""
+    and the run changing the machine now (the lock holder), if any.
+
+    Without root the state directory (0700, root's) cannot be read: that is
+    reported as ``unreadable`` rather than as a damaged journal, as the other
+    read commands report root-only attributes as unknown."""
     running = lock_holder(door)
     ex = Executor(door)
-    rec = ex.journal.load()
+    try:
+        rec = ex.journal.load()
+    except DamagedJournal as err:
+        if not isinstance(err.__cause__, PermissionError) or os.geteuid() == 0:
+            raise
+        return Status(None, None, running, unreadable=f"{err.path} can be read only by root")
     unfinished = None
     if rec is not None:
         statuses = rec.statuses()

@@ -273,9 +273,10 @@ def check_size(geom: RegionGeometry, mode: str, size: int, align: int = DEFAULT_
     if size < lo:
         problems.append(f"{human(size)} is below the smallest {mode} namespace ({human(lo)})")
     if size > hi:
-        problems.append(
-            f"{human(size)} does not fit: {geom.name} has {human(geom.available)} free in its largest extent"
-        )
+        shown, free = human(size), human(geom.available)
+        if shown == free:  # "3.88G does not fit: 3.88G free" would not say why: show the bytes
+            shown, free = exact_size(size), exact_size(geom.available)
+        problems.append(f"{shown} does not fit: {geom.name} has {free} free in its largest extent")
     if not problems:
         return SizeVerdict(True, size)
     down = min(max(align_down(size, g), lo), hi)

@@ -33,7 +33,7 @@ def test_sysroot_that_is_not_a_sysfs_tree(invoke: Invoke, tmp_path: Path, comman
 def test_sysroot_that_does_not_exist(invoke: Invoke, tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     result = invoke("--sysroot", missing, "topology")
-    assert result.exit_code == ExitCode.USAGE  # not a directory: a usage error (issue 15, item 2)
+    assert result.exit_code == ExitCode.NOT_FOUND  # issue 16 item 15; a blank one or a file is usage (2)
     assert str(missing) in one_line(result.stderr)
 
 

@@ -52,10 +52,11 @@ def test_late_quiet_and_color(invoke: Invoke, tree: Path) -> None:
     assert "No such option" not in res.stderr
 
 
-@pytest.mark.parametrize("value", ["", " ", "/nonexistent/pmemctl"])
-def test_late_sysroot_is_checked_too(invoke: Invoke, value: str) -> None:
+@pytest.mark.parametrize("value,code", [("", ExitCode.USAGE), (" ", ExitCode.USAGE),
+                                        ("/nonexistent/pmemctl", ExitCode.NOT_FOUND)])
+def test_late_sysroot_is_checked_too(invoke: Invoke, value: str, code: ExitCode) -> None:
     res = invoke("offline", "--blocks", "5", "--dry-run", "--sysroot", value)
-    assert res.exit_code == ExitCode.USAGE
+    assert res.exit_code == code
     assert "--sysroot" in one_line(res.stderr)
 
 

@@ -166,7 +166,7 @@ def test_mounted_is_refused_even_with_force(invoke, optane):
     assert "/dev/pmem0 is mounted on /srv/db (xfs)" in line and "nothing was changed" in line
     res = invoke("--sysroot", optane, "namespace", "destroy", "db-log", "--dry-run")
     assert res.exit_code == ExitCode.REFUSED
-    assert "REFUSED  mounted" in res.stdout and "(cannot be overridden)" in res.stdout
+    assert "REFUSED    mounted" in res.stdout and "(cannot be overridden)" in res.stdout
 
 
 def test_open_by_a_process_needs_force(invoke, optane):

@@ -7,10 +7,12 @@ others (``chmod -R o+rX`` except those 0400 attributes) and every read
 command is run as uid/gid 65534: it succeeds, root-only values are null in
 JSON, and one note on stderr says what needs root.
 
-The commands run in a forked child that drops to 65534 after pmemctl is
-imported (this interpreter may live where that user cannot read it); when
-the interpreter is usable by that user, the same is checked through
-``setpriv --reuid=65534 --regid=65534 --clear-groups`` as a user would.
+The commands run as a user would run them, through ``setpriv
+--reuid=65534 --regid=65534 --clear-groups python3 -m pmemctl``; when the
+test interpreter lives where that user cannot read it, a world-readable
+stand-in is used (see ``nobody.py``).  Only where no interpreter can be run
+by that user at all do they run in a forked child that drops to 65534 after
+pmemctl is imported.
 """
 
 from __future__ import annotations
@@ -21,20 +23,16 @@ import os
 import pkgutil
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 from cli_scenarios import CASES, case_id
-from cli_support import ENV
 
 NOBODY = 65534
 READ_COMMANDS = [["list"], ["blocks"], ["topology"], ["list", "--json"], ["blocks", "--json"],
                  ["topology", "--json"], ["blocks", "--all"], ["status"]]
-REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to an ordinary user (uid 65534)")
 
@@ -86,10 +84,21 @@ def _preload() -> None:
             importlib.import_module(mod.name)
         except Exception:  # noqa: BLE001 - optional pieces (fuse) may be missing
             pass
+    import encodings.ascii  # noqa: F401 - looked up by name when a file is opened as ascii
     import traceback  # noqa: F401 - used by the error funnel
 
 
 def run_as_nobody(*args: str) -> tuple[int, str, str]:
+    """``pmemctl ARGS`` as uid/gid 65534: through setpriv when some Python
+    can be run by that user, else in a forked child."""
+    from nobody import nobody_python, run_pmemctl_as_nobody
+
+    if nobody_python()[0] is not None:
+        return run_pmemctl_as_nobody(*args)
+    return _forked_as_nobody(*args)
+
+
+def _forked_as_nobody(*args: str) -> tuple[int, str, str]:
     """``pmemctl ARGS`` in a forked child running as uid/gid 65534."""
     from cli_support import make_runner
 
@@ -170,28 +179,24 @@ def test_the_same_as_root_has_no_note(public_tree: Callable[..., Path], invoke: 
     assert any(r is not None for r in _nulls(json.loads(res.stdout), "resource"))
 
 
-def _nobody_can_run_python() -> str | None:
+def test_an_ordinary_user_really_runs_them_through_setpriv() -> None:
+    """The matrix above is not a fork of this (root) process: when setpriv
+    exists, a Python that uid 65534 can run is found or made."""
+    from nobody import nobody_python
+
     if shutil.which("setpriv") is None:
-        return "setpriv is not installed"
-    probe = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                            sys.executable, "-c", "import click"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return f"{sys.executable} or click is not readable by uid {NOBODY}"
-    if not os.access(REPO, os.R_OK | os.X_OK) or not all(os.stat(p).st_mode & stat.S_IXOTH
-                                                       for p in [REPO, *REPO.parents]):
-        return f"{REPO} is not readable by uid {NOBODY}"
-    return None
+        pytest.skip("setpriv is not installed")
+    python, _env, why = nobody_python()
+    assert python is not None, why
 
 
 @pytest.mark.parametrize("command", [["list"], ["blocks"], ["topology", "--json"]], ids=" ".join)
 def test_setpriv_as_a_user_would(public_tree: Callable[..., Path], command: list[str]) -> None:
-    reason = _nobody_can_run_python()
-    if reason:
-        pytest.skip(reason)
+    from nobody import nobody_python, run_pmemctl_as_nobody
+
+    if nobody_python()[0] is None:
+        pytest.skip(nobody_python()[2])
     tree = public_tree("optane-2s", {})
-    env = {k: v for k, v in os.environ.items() if k not in ENV} | {"PYTHONPATH": str(REPO), "NO_COLOR": "1"}
-    proc = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                           sys.executable, "-m", "pmemctl", "--sysroot", str(tree), *command],
-                          capture_output=True, text=True, env=env, cwd="/")
-    assert proc.returncode == 0, proc.stderr
-    assert "only root may read" in proc.stderr
+    code, _out, err = run_pmemctl_as_nobody("--sysroot", str(tree), *command)
+    assert code == 0, err
+    assert "only root may read" in err

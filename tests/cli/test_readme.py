@@ -26,3 +26,21 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     command = "python3 -m pip install -e '.[test]' && python3 -m pytest -q"
     assert command in README.read_text()
     assert command in ci
+
+
+def test_readme_says_how_to_install_for_real_use() -> None:
+    """Issue 15, item 18: the first command fails on Debian 12's system
+    Python; the README says what to do instead, how root runs it, where the
+    man pages and completions go, and what the test suite costs."""
+    text = README.read_text()
+    section = text[text.index("## Install for real use"):text.index("## Everyday use")]
+    assert "externally-managed-environment" in section
+    assert "python3 -m venv /opt/pmemctl" in section and "pipx install" in section
+    assert "secure_path" in section and "/usr/local/sbin/pmemctl" in section
+    from pmemctl.cli.completion import FILES
+
+    for name in FILES.values():
+        assert f"completions/{name}" in section
+        assert (README.parent / "completions" / name).is_file()
+    assert "man/*.1" in section and any((README.parent / "man").glob("*.1"))
+    assert "minutes" in section and "410 MB" in section and "PyPI" in section

@@ -103,3 +103,31 @@ def test_status_with_the_lock_held_and_no_journal_yet(invoke, sysram):
     assert res.exit_code == ExitCode.LOCKED
     assert f"in progress, pid {os.getpid()}" in res.stdout.lower()
     assert invoke("--sysroot", sysram, "status").exit_code == ExitCode.OK
+
+
+def test_status_json_names_the_run_in_progress(invoke, live_run):
+    from cli_support import check_schema
+
+    tree, pid = live_run
+    res = invoke("--sysroot", tree, "status", "--json")
+    assert res.exit_code == ExitCode.LOCKED
+    doc = json.loads(res.stdout)
+    check_schema(doc)
+    assert doc["in_progress"] == {"pid": pid}
+    assert doc["journal_readable"] is True
+
+
+def test_status_json_without_a_run_has_the_same_keys(invoke, sysram):
+    from cli_support import check_schema
+
+    doc = json.loads(invoke("--sysroot", sysram, "status", "--json").stdout)
+    check_schema(doc)
+    assert doc["in_progress"] is None and doc["journal_readable"] is True
+
+
+@pytest.mark.parametrize("command", ["rollback", "resume"])
+def test_recovery_dry_run_during_a_live_run_refuses_naming_the_holder(invoke, live_run, command):
+    tree, pid = live_run
+    res = invoke("--sysroot", tree, command, "--dry-run")
+    assert res.exit_code == ExitCode.LOCKED
+    assert f"pid {pid}" in res.stderr and "another pmemctl run" in res.stderr

@@ -206,8 +206,8 @@ def test_cli_record(tmp_path: Path, rec_dir: Path) -> None:
     r = pmemctl("--sysroot", str(src), "sim", "record", str(other), "--force")
     assert r.returncode == 5 and (other / "precious").read_text() == "keep"
     assert RECORD_FILE in r.stderr
-    # a sysroot that is not a directory is a usage error for every command (README "Everyday use")
+    # a sysroot that does not exist is not found (exit 8) for every command (README "Everyday use")
     r = pmemctl("--sysroot", str(tmp_path / "nothing"), "sim", "record", str(tmp_path / "x"))
-    assert r.returncode == 2 and "is not a directory" in r.stderr and not (tmp_path / "x").exists()
+    assert r.returncode == 8 and "does not exist" in r.stderr and not (tmp_path / "x").exists()
     r = pmemctl("--sysroot", str(src), "sim", "record", str(src / "sys" / "x"))
     assert r.returncode == 5

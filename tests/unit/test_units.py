@@ -22,7 +22,11 @@ from pmemctl.units import (
         ("4g", 4 * GiB),
         ("512M", 512 * MiB),
         ("512MiB", 512 * MiB),
-        ("512MB", 512 * MiB),
+        ("512MB", 512 * 1000**2),  # decimal, as chmem reads it (issue 15, item 20)
+        ("1GB", 1000**3),
+        ("1GiB", GiB),
+        ("1gb", 1000**3),
+        ("4096B", 4096),
         ("128m", 128 * MiB),
         ("0x8000000", 128 * MiB),
         ("1.5G", 1536 * MiB),

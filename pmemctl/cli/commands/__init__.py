@@ -104,3 +104,106 @@ def complete_scenarios(ctx: click.Context, param: click.Parameter, incomplete: s
     except ImportError:
         return []
     return _items((s.name for s in list_scenarios()), incomplete)
+
+
+# -- completion of the machine's real names ------------------------------------
+#
+# Read straight from the directories the kernel lists them in, through the
+# door of the sysroot the command line (or PMEMCTL_SYSROOT) names: a few
+# directory listings, no attribute reads, so it stays fast on the largest
+# machines (49,152 memory blocks).
+
+
+def _completion_sysroot(ctx: click.Context) -> str:
+    import os
+
+    from pmemctl.cli.app import ENV_SYSROOT
+
+    late = ctx.meta.get("pmemctl.sysroot")  # --sysroot given after the command
+    given = late or ctx.find_root().params.get("sysroot") or os.environ.get(ENV_SYSROOT) or "/"
+    return str(given)
+
+
+def _listing(ctx: click.Context, kpath: str) -> list[str]:
+    from pmemctl.sysfs.door import SysfsRoot
+
+    try:
+        return SysfsRoot(_completion_sysroot(ctx)).listdir(kpath)
+    except Exception:  # noqa: BLE001 - a completion never fails loudly (half-typed sysroot, no permission)
+        return []
+
+
+def _numbered(names: list[str], prefix: str) -> list[str]:
+    """``names`` of the form PREFIX<id>... sorted by their numbers."""
+    import re
+
+    def key(name: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", name))
+
+    return sorted((n for n in names if n.startswith(prefix) and n[len(prefix):len(prefix) + 1].isdigit()), key=key)
+
+
+def complete_dax_devices(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    return _items(_numbered(_listing(ctx, "/sys/bus/dax/devices"), "dax"), incomplete)
+
+
+def complete_dax_or_all(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    return _items(["all", *_numbered(_listing(ctx, "/sys/bus/dax/devices"), "dax")], incomplete)
+
+
+def complete_namespaces(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    return _items(_numbered(_listing(ctx, "/sys/bus/nd/devices"), "namespace"), incomplete)
+
+
+def complete_regions(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    return _items(_numbered(_listing(ctx, "/sys/bus/nd/devices"), "region"), incomplete)
+
+
+def complete_buses(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    return _items(_numbered(_listing(ctx, "/sys/bus/nd/devices"), "ndbus"), incomplete)
+
+
+def complete_nodes(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    nodes = _numbered(_listing(ctx, "/sys/devices/system/node"), "node")
+    return _items([n[len("node"):] for n in nodes], incomplete)
+
+
+def complete_blocks(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The machine's memory blocks as one list in --blocks syntax (``0-31,33-62``),
+    and the last typed element completed to a block id."""
+    from pmemctl.units import format_cpulist
+
+    ids = _block_ids(ctx)
+    if not ids:
+        return []
+    head, _, last = incomplete.rpartition(",")
+    if not last:
+        return _items([incomplete + format_cpulist(ids)], incomplete)
+    prefix = head + "," if head else ""
+    matches = [prefix + str(i) for i in ids if str(i).startswith(last)][:200]
+    return _items(matches, incomplete)
+
+
+def _block_ids(ctx: click.Context) -> list[int]:
+    """Every memory block id: from the System RAM ranges of /proc/iomem and
+    block_size_bytes (two small reads; hot-added memory keeps its iomem
+    resource while offline), or, when those are unreadable (addresses read
+    as zeros without root), by listing /sys/devices/system/memory."""
+    import re
+
+    from pmemctl.sysfs.door import SysfsRoot
+
+    try:
+        door = SysfsRoot(_completion_sysroot(ctx))
+        size = int(door.read_optional("/sys/devices/system/memory/block_size_bytes") or "0", 16)
+        iomem = door.read_optional("/proc/iomem") or ""
+    except Exception:  # noqa: BLE001 - fall back to the listing
+        size, iomem = 0, ""
+    ranges = [(int(a, 16), int(b, 16)) for a, b in re.findall(r"^\s*([0-9a-f]+)-([0-9a-f]+) : System RAM", iomem, re.M)]
+    if size > 0 and ranges and any(b for _, b in ranges):
+        ids: set[int] = set()
+        for start, end in ranges:
+            ids.update(range(start // size, end // size + 1))
+        return sorted(ids)
+    text = "\n".join(_listing(ctx, "/sys/devices/system/memory"))
+    return sorted(map(int, re.findall(r"^memory(\d+)$", text, re.M)))

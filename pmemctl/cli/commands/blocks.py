@@ -7,13 +7,22 @@ from typing import Optional
 import click
 
 from pmemctl.cli.app import App
-from pmemctl.cli.commands import WholeNumber, complete_columns, complete_states, json_option
+from pmemctl.cli.commands import (
+    WholeNumber,
+    complete_columns,
+    complete_dax_devices,
+    complete_nodes,
+    complete_states,
+    json_option,
+)
 
 
 @click.command("blocks")
 @click.option("-a", "--all", "per_block", is_flag=True, help="One line per memory block instead of merged ranges.")
-@click.option("--device", metavar="DAX", help="Only blocks of this dax device (dax0.0).")
-@click.option("--node", metavar="N", type=WholeNumber(0, "a node number"), help="Only blocks on NUMA node N.")
+@click.option("--device", metavar="DAX", shell_complete=complete_dax_devices,
+              help="Only blocks of this dax device (dax0.0).")
+@click.option("--node", metavar="N", shell_complete=complete_nodes, type=WholeNumber(0, "a node number"),
+              help="Only blocks on NUMA node N.")
 @click.option("--state", metavar="STATE", shell_complete=complete_states, help="Only online or offline blocks.")
 @click.option(
     "-o",
@@ -21,8 +30,8 @@ from pmemctl.cli.commands import WholeNumber, complete_columns, complete_states,
     "columns",
     metavar="COLS",
     shell_complete=complete_columns,
-    help="Comma-separated columns: range,size,state,zone,removable,block,node,device (the default: all). "
-    "Ranges merge blocks that agree on every shown column.",
+    help="Comma-separated columns: range,size,state,zone,removable,block,node,device (the default: all; "
+    "also as lsmem names them, ZONES included, any case). Ranges merge blocks that agree on every shown column.",
 )
 @json_option
 @click.pass_obj
@@ -44,10 +53,16 @@ def command(
     """
     from pmemctl.ops.read import blocks_view, parse_columns
 
-    cols = parse_columns(columns)
+    cols = parse_columns(_column_aliases(columns))
     view = blocks_view(
         app.open_door(writes=False), columns=cols, per_block=per_block, device=device, node=node, state=state
     )
+    if not view.ranges and device is not None and not as_json:
+        # say why the table is empty rather than print one with no rows
+        from pmemctl.commandline import command_line
+
+        app.say(f"{device} has no memory blocks: only a dax device in system-ram mode (bound to kmem) adds "
+                f"them; '{command_line('list', '--device', device, sysroot=app.sysroot)}' shows its mode")
     if as_json:
         import sys
 
@@ -61,3 +76,11 @@ def command(
     from pmemctl.cli.render.blocks import blocks_document
 
     app.show(blocks_document(view))
+
+
+def _column_aliases(columns: Optional[str]) -> Optional[str]:
+    """lsmem's column names (``-o RANGE,ZONES``) and any case: the table's
+    header says ZONES, so ``-o zones`` means ``zone``."""
+    if columns is None:
+        return None
+    return ",".join("zone" if c.strip().lower() == "zones" else c.strip().lower() for c in columns.split(","))

@@ -12,7 +12,14 @@ from typing import Any, Callable, Optional, TypeVar
 import click
 
 from pmemctl.cli.app import App
-from pmemctl.cli.commands import Seconds, WholeNumber, json_option
+from pmemctl.cli.commands import (
+    Seconds,
+    WholeNumber,
+    complete_blocks,
+    complete_dax_devices,
+    complete_dax_or_all,
+    json_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,13 +41,16 @@ def _common_options(f: F) -> F:
     f = click.option(
         "-f", "--force", is_flag=True, help="Proceed past refusals that can be overridden (see --dry-run)."
     )(f)
-    f = click.option(
+    return _all_steps_option(f)
+
+
+def _all_steps_option(f: F) -> F:
+    return click.option(
         "--all-steps", is_flag=True,
         help="List every step and every write. Without it, a long run of identical block steps on one "
         "device is folded into one line that says how many steps and writes it hides; driver and "
         "namespace steps are never folded.",
     )(f)
-    return f
 
 
 def _apply_options(app: App, dry_run: bool, yes: bool, force: bool, timeout: Optional[float] = None) -> Any:
@@ -50,11 +60,42 @@ def _apply_options(app: App, dry_run: bool, yes: bool, force: bool, timeout: Opt
     apply = ApplyOptions(command=" ".join(sys.argv[1:]) or "pmemctl", progress=_progress(app))
     if timeout is not None:
         apply.offline_timeout = timeout
-    return RunOptions(dry_run=dry_run, yes=yes, force=force, confirm=_confirm(app), apply=apply)
+    return RunOptions(dry_run=dry_run, yes=yes, force=force, confirm=_confirm(app, force), apply=apply,
+                      before_apply=_show_plan(app, force))
 
 
-def _confirm(app: App) -> Callable[[Any], bool]:
-    """Ask on a terminal only; scripts must say --yes."""
+def _params() -> dict[str, Any]:
+    """The running command's options (``as_json``, ``all_steps``)."""
+    ctx = click.get_current_context(silent=True)
+    return dict(ctx.params) if ctx is not None else {}
+
+
+def _overrides(force: bool) -> frozenset[str]:
+    return frozenset({"--force"}) if force else frozenset()
+
+
+def _show_plan(app: App, force: bool) -> Callable[[Any], None]:
+    """Print the plan before its first write (once; not with --json or -q),
+    so a long run says what it does before the progress bar, not after."""
+
+    def show(plan: Any) -> None:
+        params = _params()
+        if app.quiet or app.plan_shown or params.get("as_json"):
+            return
+        from pmemctl.cli.render.change import plan_blocks
+        from pmemctl.cli.render.doc import Document
+
+        app.show(Document.of(plan_blocks(plan, all_steps=bool(params.get("all_steps")), writes=False,
+                                         overrides=_overrides(force))))
+        app.plan_shown = True
+
+    return show
+
+
+def _confirm(app: App, force: bool = False) -> Callable[[Any], bool]:
+    """Ask on a terminal only; scripts must say --yes.  The plan is shown
+    once, above the question; the question goes to the terminal (stderr),
+    not into a log that stdout is piped to."""
 
     def ask(plan: Any) -> bool:
         if not sys.stdin.isatty() or app.quiet:
@@ -62,22 +103,40 @@ def _confirm(app: App) -> Callable[[Any], bool]:
         from pmemctl.cli.render.change import plan_blocks
         from pmemctl.cli.render.doc import Document
 
-        app.show(Document.of(plan_blocks(plan, writes=False)))
-        return click.confirm(f"{plan.consent or 'This cannot be undone'}. Go ahead?", default=False)
+        app.show(Document.of(plan_blocks(plan, all_steps=bool(_params().get("all_steps")), writes=False,
+                                         overrides=_overrides(force), consent=False)))
+        app.plan_shown = True
+        return click.confirm(f"{plan.consent or 'This cannot be undone'}. Go ahead?", default=False, err=True)
 
     return ask
 
 
 def _progress(app: App) -> Optional[Callable[[int, int, str], None]]:
-    """A rich progress bar (blocks, blocks/s, ETA) on a terminal; nothing when piped."""
+    """A rich progress bar (blocks, blocks/s, ETA) on a terminal; nothing when piped.
+
+    The bar is stopped when the command ends however it ends (a failed or
+    interrupted run never reaches its total), so no text sticks to it."""
     if app.quiet or not app.use_rich:
         return None
     state: dict[str, Any] = {}
 
+    def stop() -> None:
+        bar = state.pop("bar", None)
+        if bar is not None:
+            bar.stop()
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(stop)
+
     def update(done: int, total: int, label: str) -> None:
+        import time
+
         if total < 8:  # not worth a bar
             return
         if "bar" not in state:
+            if state.get("finished"):
+                return  # a second pass (the undo after a failure) gets no new bar
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             bar = Progress(
@@ -87,16 +146,14 @@ def _progress(app: App) -> Optional[Callable[[int, int, str], None]]:
             )
             bar.start()
             state["bar"] = bar
-            state["task"] = bar.add_task("blocks", total=total, rate="")
-            import time
-
-            state["t0"] = time.monotonic()
-        import time
-
+            state["task"] = bar.add_task("blocks", total=total, completed=done, rate="")
+            state["t0"], state["done0"] = time.monotonic(), done
         elapsed = max(time.monotonic() - state["t0"], 1e-6)
-        state["bar"].update(state["task"], completed=done, rate=f"{done / elapsed:,.0f} blocks/s")
+        state["bar"].update(state["task"], completed=done,
+                            rate=f"{(done - state['done0']) / elapsed:,.0f} blocks/s")
         if done >= total:
-            state["bar"].stop()
+            state["finished"] = True
+            stop()
 
     return update
 
@@ -110,7 +167,9 @@ def _finish(app: App, command: str, result: Any, as_json: bool, all_steps: bool,
     else:
         from pmemctl.cli.render.change import change_document
 
-        app.show(change_document(result, all_steps=all_steps, sysroot=app.sysroot))
+        if app.plan_shown:
+            app.say("")  # the plan printed before the run, then the outcome
+        app.show(change_document(result, all_steps=all_steps, sysroot=app.sysroot, plan_shown=app.plan_shown))
     return exit_code_of(result, force)
 
 
@@ -120,8 +179,28 @@ def exit_code_of(result: Any, force: bool) -> int:
     return int(exit_code_for(result, force))
 
 
+def _refuse_contradictions(mode: str, no_online: bool) -> None:
+    """Options that say opposite things are a usage error, not silently
+    ignored: --zone chooses where blocks are onlined, so it means nothing
+    with --mode devdax (blocks go offline) or with --no-online."""
+    from click.core import ParameterSource
+
+    from pmemctl.errors import UsageError
+
+    ctx = click.get_current_context()
+    zone_given = ctx.get_parameter_source("zone") not in (ParameterSource.DEFAULT, None)
+    if no_online and mode == "devdax":
+        raise UsageError("--no-online only applies to --mode system-ram")
+    if zone_given and mode == "devdax":
+        raise UsageError(f"--zone {ctx.params['zone']} contradicts --mode devdax: the memory is taken offline, "
+                         "not onlined into a zone", hint="drop --zone")
+    if zone_given and no_online:
+        raise UsageError(f"--zone {ctx.params['zone']} contradicts --no-online: no block is onlined, so no zone "
+                         "is chosen", hint="drop --zone, or drop --no-online to online the blocks there")
+
+
 @click.command("reconfigure")
-@click.argument("device", metavar="DEV")
+@click.argument("device", metavar="DEV", shell_complete=complete_dax_or_all)
 @click.option(
     "-m", "--mode", type=click.Choice(["system-ram", "devdax"]), required=True,
     help="system-ram: hand the memory to the kernel (kmem); devdax: give /dev/daxX.Y back.",
@@ -147,17 +226,15 @@ def reconfigure(
     from pmemctl.ops.requests import ReconfigureRequest
     from pmemctl.ops.services import reconfigure as service
 
-    if no_online and mode == "devdax":
-        from pmemctl.errors import UsageError
-
-        raise UsageError("--no-online only applies to --mode system-ram")
+    _refuse_contradictions(mode, no_online)
     req = ReconfigureRequest(device, mode, zone, not no_online, force)
     result = service(app.open_door(), req, _apply_options(app, dry_run, yes, force))
     return _finish(app, "reconfigure", result, as_json, all_steps, force)
 
 
 def _block_options(f: F) -> F:
-    f = click.option("--blocks", "block_list", metavar="LIST", help="Memory blocks, like 33-40,45.")(f)
+    f = click.option("--blocks", "block_list", metavar="LIST", shell_complete=complete_blocks,
+                     help="Memory blocks, like 33-40,45.")(f)
     f = click.option("--size", metavar="SIZE", help="How much memory (4G, 512M): whole blocks, rounded down.")(f)
     f = click.option("--count", type=WholeNumber(1, "a count of blocks"), metavar="N",
                      help="How many blocks (1 or more).")(f)
@@ -165,7 +242,7 @@ def _block_options(f: F) -> F:
 
 
 @click.command("online")
-@click.argument("device", metavar="[DEV]", required=False)
+@click.argument("device", metavar="[DEV]", required=False, shell_complete=complete_dax_devices)
 @_block_options
 @_zone_option
 @_common_options
@@ -190,7 +267,7 @@ def online(
 
 
 @click.command("offline")
-@click.argument("device", metavar="[DEV]", required=False)
+@click.argument("device", metavar="[DEV]", required=False, shell_complete=complete_dax_devices)
 @_block_options
 @click.option(
     "--timeout", type=Seconds(), default=30.0, show_default=True, metavar="SECONDS",
@@ -243,11 +320,24 @@ def status(app: App, as_json: bool) -> int:
     return int(ExitCode.LOCKED if st.unfinished or st.in_progress else ExitCode.OK)
 
 
-def _recovery(app: App, name: str, as_json: bool) -> int:
+def _recovery(app: App, name: str, as_json: bool, dry_run: bool, all_steps: bool) -> int:
     from pmemctl.cli.render.change import outcome_blocks, recovery_json
     from pmemctl.cli.render.doc import Document
     from pmemctl.ops import services as change
 
+    if dry_run:
+        plan = change.recovery_plan(app.open_door(writes=False), name)
+        if as_json:
+            app.emit_json(recovery_json(name, app.sysroot, None, plan=plan))
+        else:
+            from pmemctl.cli.render.change import plan_blocks
+            from pmemctl.cli.render.doc import Lines
+
+            app.show(Document.of([*plan_blocks(plan, all_steps=all_steps),
+                                  Lines(("dry run: nothing was written",), style="italic")]))
+        from pmemctl.errors import ExitCode
+
+        return int(ExitCode.NO_CHANGE if plan.is_noop else ExitCode.OK)
     opts = _apply_options(app, False, True, False)
     outcome = (change.rollback if name == "rollback" else change.resume)(app.open_door(), opts)
     if as_json:
@@ -257,17 +347,25 @@ def _recovery(app: App, name: str, as_json: bool) -> int:
     return int(change.recovery_exit_code(name, outcome))  # the same number the JSON gives
 
 
+_RECOVERY_DRY_RUN = ("Print what it would do (its steps, with the exact writes) and stop; "
+                     "exits 3 when there is nothing to do.")
+
+
 @click.command("rollback")
+@click.option("--dry-run", is_flag=True, help=_RECOVERY_DRY_RUN)
+@_all_steps_option
 @json_option
 @click.pass_obj
-def rollback(app: App, as_json: bool) -> int:
+def rollback(app: App, dry_run: bool, all_steps: bool, as_json: bool) -> int:
     """Undo what an interrupted or failed change did, newest step first."""
-    return _recovery(app, "rollback", as_json)
+    return _recovery(app, "rollback", as_json, dry_run, all_steps)
 
 
 @click.command("resume")
+@click.option("--dry-run", is_flag=True, help=_RECOVERY_DRY_RUN)
+@_all_steps_option
 @json_option
 @click.pass_obj
-def resume(app: App, as_json: bool) -> int:
+def resume(app: App, dry_run: bool, all_steps: bool, as_json: bool) -> int:
     """Finish an interrupted change from where it stopped."""
-    return _recovery(app, "resume", as_json)
+    return _recovery(app, "resume", as_json, dry_run, all_steps)

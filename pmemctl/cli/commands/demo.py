@@ -55,6 +55,7 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     from pmemctl.sim.kernel import SimulatedKernel
 
     params = {"stage": "devdax"} if scenario == "qemu-nvdimm" else {}
+    _refuse_unsuitable(scenario, params, keep)
     workdir = keep or tempfile.mkdtemp(prefix="pmemctl-demo-")
     try:
         tree = materialise(scenario, f"{workdir}/machine" if not keep else workdir, params)
@@ -104,3 +105,24 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _refuse_unsuitable(scenario: str, params: dict[str, str], keep: Optional[str]) -> None:
+    """Before anything is built (big takes a minute): the scenario must have
+    a dax device bound to device_dax to convert, and --keep a new or empty
+    directory."""
+    import os
+
+    from pmemctl.errors import NotFound, UsageError
+    from pmemctl.sim.scenario import ScenarioError, load_scenario
+
+    if keep is not None and os.path.lexists(keep) and (not os.path.isdir(keep) or os.listdir(keep)):
+        raise UsageError(f"--keep {keep} already exists and is not an empty directory; nothing was built",
+                         hint="give a new directory (it is created) or remove that one")
+    try:
+        spec = load_scenario(scenario, params)
+    except ScenarioError as err:
+        raise NotFound(f"no scenario {scenario!r}: {err}", hint="'pmemctl sim list' lists them") from err
+    if not any(d.driver == "device_dax" for d in spec.machine.dax_devices):
+        raise NotFound(f"scenario {scenario!r} has no devdax device to convert, so the demo cannot run on it; "
+                       "nothing was built", hint="try --scenario qemu-nvdimm, optane-2s or cxl-hmem")

@@ -44,7 +44,7 @@ def abandon(app: App, dry_run: bool, yes: bool) -> int:
     if result is None:
         app.say("there is no unfinished change: nothing to abandon")
         return int(ExitCode.NO_CHANGE)
-    app.show(_document(result, app.sysroot))
+    app.show(_document(result, app.sysroot, shown=app.plan_shown))
     return int(ExitCode.OK)
 
 
@@ -55,23 +55,27 @@ def _confirm(app: App) -> Any:
         if not sys.stdin.isatty() or app.quiet:
             return False
         app.show(_document(found, app.sysroot))
-        return click.confirm("Give up rollback and resume of this change?", default=False)
+        app.plan_shown = True  # the result then says only what was done
+        return click.confirm("Give up rollback and resume of this change?", default=False, err=True)
 
     return ask
 
 
-def _document(result: Any, sysroot: str) -> Any:
+def _document(result: Any, sysroot: str, *, shown: bool = False) -> Any:
+    """What abandon finds and does; ``shown``: the finding was printed with
+    the question, so only what was done follows."""
     from pmemctl.cli.render.doc import Document, KeyValues, Lines
     from pmemctl.commandline import command_line
 
     blocks: list[Any] = []
-    if result.unfinished is not None:
+    if result.unfinished is not None and not shown:
         pairs = tuple((str(k), str(getattr(v, "value", v))) for k, v in result.unfinished.items())
         blocks.append(KeyValues(pairs, title="Unfinished change", key_width=12))
-    if result.damaged is not None:
+    if result.damaged is not None and not shown:
         blocks.append(Lines((f"the journal cannot be read: {result.damaged}",), title="Unfinished change"))
-    blocks.append(Lines(tuple(result.machine_state) or ("nothing",),
-                        title="The machine is left as it is, NOT rolled back; it is now"))
+    if not shown:
+        blocks.append(Lines(tuple(result.machine_state) or ("nothing",),
+                            title="The machine is left as it is, NOT rolled back; it is now"))
     if result.dry_run:
         blocks.append(Lines((
             "dry run: nothing was renamed and nothing was changed",

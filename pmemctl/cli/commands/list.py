@@ -7,14 +7,23 @@ from typing import Optional
 import click
 
 from pmemctl.cli.app import App
-from pmemctl.cli.commands import complete_modes, json_option
+from pmemctl.cli.commands import (
+    complete_buses,
+    complete_dax_devices,
+    complete_modes,
+    complete_namespaces,
+    complete_regions,
+    json_option,
+)
 
 
 @click.command("list")
-@click.option("--bus", metavar="BUS", help="Only this bus (name like ndbus0, or provider like ACPI.NFIT).")
-@click.option("--region", metavar="REGION", help="Only this region (region0 or 0).")
-@click.option("--namespace", metavar="NS", help="Only this namespace (namespace0.0).")
-@click.option("--device", metavar="DAX", help="Only this dax device (dax0.0).")
+@click.option("--bus", metavar="BUS", shell_complete=complete_buses,
+              help="Only this bus (name like ndbus0, or provider like ACPI.NFIT).")
+@click.option("--region", metavar="REGION", shell_complete=complete_regions, help="Only this region (region0 or 0).")
+@click.option("--namespace", metavar="NS", shell_complete=complete_namespaces,
+              help="Only this namespace (namespace0.0).")
+@click.option("--device", metavar="DAX", shell_complete=complete_dax_devices, help="Only this dax device (dax0.0).")
 @click.option(
     "--mode",
     metavar="MODE",

@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional, TypeVar
 import click
 
 from pmemctl.cli.app import App
-from pmemctl.cli.commands import json_option
+from pmemctl.cli.commands import complete_namespaces, complete_regions, json_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,9 +75,11 @@ def group() -> None:
 
 
 @group.command("create")
-@click.option("-r", "--region", required=True, metavar="REGION", help="Region to carve from (region1 or 1).")
+@click.option("-r", "--region", required=True, metavar="REGION", shell_complete=complete_regions,
+              help="Region to carve from (region1 or 1).")
 @click.option("-s", "--size", required=True, metavar="SIZE",
-              help="Namespace size (96G, 512M, bytes). A size that does not fit gets the nearest valid ones.")
+              help="Namespace size (96G, 512M, bytes; GB is 10^9), or max: the largest that fits, as ndctl's default. "
+              "A size that does not fit gets the nearest valid ones.")
 @click.option("-m", "--mode", type=click.Choice(_MODES), required=True,
               help="devdax (/dev/daxX.Y, can become system RAM), fsdax (/dev/pmemX with DAX), "
               "sector (/dev/pmemXs, atomic sectors) or raw.")
@@ -104,7 +106,7 @@ def create(app: App, region: str, size: str, mode: str, align: Optional[str], na
 
 
 @group.command("reconfigure")
-@click.argument("ns", metavar="NS")
+@click.argument("ns", metavar="NS", shell_complete=complete_namespaces)
 @click.option("-m", "--mode", type=click.Choice(_MODES), required=True, help="The new mode.")
 @click.option("-a", "--align", metavar="A", help="devdax/fsdax page alignment (default 2M).")
 @_options
@@ -128,7 +130,7 @@ def reconfigure(app: App, ns: str, mode: str, align: Optional[str], backend: str
 
 
 @group.command("destroy")
-@click.argument("ns", metavar="NS")
+@click.argument("ns", metavar="NS", shell_complete=complete_namespaces)
 @_options
 @json_option
 @click.pass_obj
@@ -148,7 +150,8 @@ def destroy(app: App, ns: str, backend: str, dry_run: bool, yes: bool, force: bo
 
 
 @group.command("plan")
-@click.option("-r", "--region", required=True, metavar="REGION", help="Region to carve from.")
+@click.option("-r", "--region", required=True, metavar="REGION", shell_complete=complete_regions,
+              help="Region to carve from.")
 @click.option("--system-ram", "system_ram", required=True, metavar="SIZE",
               help="How much system RAM the namespace should give (whole memory blocks).")
 @click.option("-a", "--align", metavar="A", help="devdax alignment (default 2M).")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+import contextlib
+import sys
+from typing import Any, Callable, Iterator, Optional
 
 import click
 
@@ -116,7 +118,10 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
         from pmemctl.sim.conditions import parse_conditions
 
         _condition_errors(lambda: parse_conditions(conditions))  # a typo: nothing touched
-    root = materialise(scenario, target)
+    if sys.stderr.isatty() and not app.quiet:  # a big tree takes minutes: say so before, not after
+        click.echo(f"building scenario {scenario.name} in {target} ...", err=True)
+    with _writing(target, "simulated tree"):
+        root = materialise(scenario, target)
     if conditions:
         from pmemctl.sim.conditions import apply_conditions
 
@@ -160,7 +165,8 @@ def record_command(app: App, directory: str, force: bool, as_json: bool) -> None
                                  holds=lambda t: os.path.isfile(os.path.join(t, RECORD_FILE)),
                                  remove=remove_recording)
     try:
-        rec = record(target, source)
+        with _writing(target, "recording"):
+            rec = record(target, source)
     except ValueError as err:
         raise Refused(str(err), hint="record into a directory outside the machine's tree") from None
     if as_json:
@@ -255,3 +261,17 @@ def unpack_command(app: App, bundle: str, directory: str) -> None:
     target = os.path.abspath(directory)
     app.say(f"unpacked the bundle of {meta.get('source')} taken {meta.get('time')} into {target}")
     app.say("try: " + command_line("doctor", sysroot=target))
+
+
+@contextlib.contextmanager
+def _writing(target: str, what: str) -> Iterator[None]:
+    """An OSError while writing a tree (a directory under /proc, one this user
+    may not write, a full disk) as one sentence, not an internal error."""
+    from pmemctl.errors import PmemctlError
+
+    try:
+        yield
+    except OSError as err:
+        where = err.filename or target
+        raise PmemctlError(f"cannot write the {what} {target}: {where}: {err.strerror or err}",
+                           hint="choose a directory you can write, outside /proc and /sys") from None

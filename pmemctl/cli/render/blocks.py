@@ -31,6 +31,9 @@ def _zones(r: "BlockRange") -> str:
     return "/".join(r.zones) if r.zones else "None"  # lsmem prints "None" for valid_zones "none"
 
 
+#: on a narrow terminal, columns left out first (highest first); the others are never left out
+DROP = {"removable": 3, "zone": 2, "range": 1}
+
 # column key -> (header, alignment, minimum width, cell)
 CELLS: dict[str, tuple[str, str, int, Callable[["BlockRange", int], str]]] = {
     "range": ("RANGE", "left", 0, lambda r, bs: f"0x{r.start(bs):016x}-0x{r.end(bs):016x}"),
@@ -48,7 +51,8 @@ def blocks_document(view: "BlocksView") -> Document:
     bs = view.block_size
     cols = [CELLS[c] for c in view.columns]
     tbl = table(
-        [Column(h, a, w) for h, a, w, _ in cols],  # type: ignore[arg-type]
+        [Column(h, a, w, drop=DROP.get(key, 0))  # type: ignore[arg-type]
+         for key, (h, a, w, _) in zip(view.columns, cols, strict=True)],
         [[cell(r, bs) for _, _, _, cell in cols] for r in view.ranges],
     )
     summary = KeyValues(

@@ -108,7 +108,21 @@ def _write_lines(plan: "Plan", fold: bool) -> list[str]:
     return out
 
 
-def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -> list[Block]:
+def check_line(c: Any, overrides: frozenset[str] = frozenset()) -> str:
+    """One pre-check: ok, WARNING, OVERRIDDEN (refused, and the option that
+    lifts it was given) or REFUSED."""
+    if c.ok:
+        return f"ok         {c.name}: {c.message}"
+    if c.warning:
+        return f"WARNING    {c.name}: {c.message}"
+    if c.override and c.override in overrides:
+        return f"OVERRIDDEN {c.name}: {c.message} (by {c.override})"
+    lift = f" (override: {c.override})" if c.override else " (cannot be overridden)"
+    return f"REFUSED    {c.name}: {c.message}{lift}"
+
+
+def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True,
+                overrides: frozenset[str] = frozenset(), consent: bool = True) -> list[Block]:
     """The plan in words (and, with ``writes``, as the exact writes).  Without
     ``all_steps`` long runs of identical block steps on one device are folded
     into one line that says how many steps and writes it hides; driver
@@ -119,22 +133,14 @@ def plan_blocks(plan: "Plan", *, all_steps: bool = False, writes: bool = True) -
         blocks.append(Lines(tuple(plan.notes), title="Notes", indent=2))
     if plan.already:
         blocks.append(Lines(tuple(plan.already), title="Already as requested", indent=2))
-    checks = []
-    for c in plan.checks:
-        if c.ok:
-            checks.append(f"ok       {c.name}: {c.message}")
-        elif c.warning:
-            checks.append(f"WARNING  {c.name}: {c.message}")
-        else:
-            lift = f" (override: {c.override})" if c.override else " (cannot be overridden)"
-            checks.append(f"REFUSED  {c.name}: {c.message}{lift}")
+    checks = [check_line(c, overrides) for c in plan.checks]
     if checks:
         blocks.append(Lines(tuple(checks), title="Checks", indent=2))
     if plan.actions:
         blocks.append(Lines(tuple(_step_lines(plan, not all_steps)), title="Steps"))
         if writes:
             blocks.append(Lines(tuple(_write_lines(plan, not all_steps)), title="Exact writes", indent=2))
-        if plan.destructive and plan.consent:
+        if plan.destructive and plan.consent and consent:
             blocks.append(Lines((plan.consent,), title="This is destructive", indent=2, style="bold red"))
     else:
         blocks.append(Lines(("nothing to do",), title="Steps", indent=2))
@@ -186,8 +192,11 @@ def outcome_blocks(outcome: "Outcome", *, sysroot: str = "/", recovery: Optional
     return blocks
 
 
-def change_document(result: "ChangeResult", *, all_steps: bool = False, sysroot: str = "/") -> Document:
-    blocks = plan_blocks(result.plan, all_steps=all_steps, writes=result.dry_run)
+def change_document(result: "ChangeResult", *, all_steps: bool = False, sysroot: str = "/",
+                    plan_shown: bool = False) -> Document:
+    """The plan (unless ``plan_shown``: printed before the run) and the outcome."""
+    blocks = [] if plan_shown and not result.dry_run else plan_blocks(
+        result.plan, all_steps=all_steps, writes=result.dry_run, overrides=result.overrides)
     if result.dry_run:
         blocks.append(Lines(("dry run: nothing was written",), style="italic"))
     elif result.outcome is not None:
@@ -204,7 +213,7 @@ def write_json(w: "Write") -> dict[str, Any]:
     return _obj("write", path=w.path, value=w.value, kind=enum_value(w.kind))
 
 
-def plan_json(plan: "Plan") -> dict[str, Any]:
+def plan_json(plan: "Plan", overrides: frozenset[str] = frozenset()) -> dict[str, Any]:
     return _obj(
         "plan",
         title=plan.title,
@@ -214,7 +223,8 @@ def plan_json(plan: "Plan") -> dict[str, Any]:
         already=list(plan.already),
         notes=list(plan.notes),
         checks=[
-            _obj("check", name=c.name, ok=c.ok, warning=c.warning, message=c.message, override=c.override)
+            _obj("check", name=c.name, ok=c.ok, warning=c.warning, message=c.message, override=c.override,
+                 overridden=bool(not c.ok and not c.warning and c.override and c.override in overrides))
             for c in plan.checks
         ],
         steps=[
@@ -250,7 +260,7 @@ def change_json(command: str, sysroot: str, result: "ChangeResult", *, backend: 
     ``namespace_change`` document, which adds it."""
     body: dict[str, Any] = {
         "dry_run": result.dry_run,
-        "plan": plan_json(result.plan),
+        "plan": plan_json(result.plan, result.overrides),
         "outcome": outcome_json(result.outcome),
     }
     if backend is None:
@@ -258,11 +268,16 @@ def change_json(command: str, sysroot: str, result: "ChangeResult", *, backend: 
     return envelope("namespace_change", command, sysroot, **body, backend=backend)
 
 
-def recovery_json(command: str, sysroot: str, outcome: "Outcome") -> dict[str, Any]:
+def recovery_json(command: str, sysroot: str, outcome: Optional["Outcome"], *,
+                  plan: Optional["Plan"] = None) -> dict[str, Any]:
+    """The ``recovery`` document: the outcome of a rollback/resume, or with
+    ``--dry-run`` (``outcome`` None) the plan of what it would do."""
     from pmemctl.ops.services import recovery_exit_code
 
-    return envelope("recovery", command, sysroot, dry_run=False, plan=None,
-                    outcome=outcome_json(outcome, exit_code=int(recovery_exit_code(command, outcome))))
+    return envelope("recovery", command, sysroot, dry_run=outcome is None,
+                    plan=None if plan is None else plan_json(plan),
+                    outcome=None if outcome is None else outcome_json(
+                        outcome, exit_code=int(recovery_exit_code(command, outcome))))
 
 
 def _journal_value(record: Mapping[str, Any], key: str) -> Any:
@@ -280,6 +295,8 @@ def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
         # read back from the last run's summary file: keys it lacks are null
         last_run=None if last is None else _obj(
             "last_run", **{k: _journal_value(last, k) for k in OBJECTS["last_run"].keys}),
+        in_progress=None if status.running is None else _obj("in_progress", pid=status.running.pid),
+        journal_readable=status.unreadable is None,
     )
 
 
@@ -303,6 +320,9 @@ def status_document(status: "Status", *, sysroot: str = "/") -> Document:
                 key_width=12,
             )
         )
+    elif status.unreadable is not None:
+        blocks.append(Lines((f"unknown: {status.unreadable}; run 'sudo {command_line('status', sysroot=sysroot)}' "
+                             "to see an unfinished change and the last run",), title="Journal"))
     else:
         blocks.append(Lines(("no unfinished change",), title="Journal"))
     if status.last_run:

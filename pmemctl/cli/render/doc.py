@@ -21,6 +21,12 @@ class Column:
     #: libsmartcols' absolute width hint (lsmem gives SIZE 5): the column
     #: widens to it when its cells are at least as wide as the header.
     width_hint: int = 0
+    #: on a terminal too narrow for the table, columns with ``drop`` > 0 are
+    #: left out, highest first (0: always shown); piped text keeps them all
+    drop: int = 0
+    #: free text that may wrap between words on a narrow terminal; every
+    #: other cell (identifiers above all) is printed whole or not at all
+    wrap: bool = False
 
 
 @dataclass(frozen=True)

@@ -343,6 +343,7 @@ _SPECS = (
         ("message", "string", "what was found, one sentence"),
         ("override", "string|null", "the option that lifts this refusal (`--force`); null when it passed, warns or "
          "cannot be lifted"),
+        ("overridden", "bool", "refused, and `override` was given: the run goes ahead (printed OVERRIDDEN)"),
     )),
     ObjectSpec("step", "`.plan.steps[]`", (
         ("kind", "string", "the action: `unbind`, `bind`, `wait-blocks`, `online-block`, `offline-block`, "
@@ -379,13 +380,22 @@ _SPECS = (
         ("errno", "int|null", "the errno of the failed write, when there was one"),
     ), enums={"status": STEP_STATUSES}),
     ObjectSpec("recovery", "`pmemctl rollback|resume --json`", _ENVELOPE + (
-        ("dry_run", "bool", "always false"),
-        ("plan", "plan|null", "always null: the plan is the journal's"),
-        ("outcome", "outcome", "what the rollback or resume did"),
+        ("dry_run", "bool", "`--dry-run`: the plan was only shown, nothing was written"),
+        ("plan", "plan|null", "with `--dry-run`, what it would do: the undo steps newest first (rollback) or the "
+         "steps left (resume), with their writes; null otherwise (the plan is the journal's)"),
+        ("outcome", "outcome|null", "what the rollback or resume did; null with `--dry-run`"),
     )),
     ObjectSpec("status", "`pmemctl status --json`", _ENVELOPE + (
         ("unfinished", "unfinished|null", "a change that did not finish (the journal); null when none"),
         ("last_run", "last_run|null", "the last change that finished; null when there was none"),
+        ("in_progress", "in_progress|null", "the pmemctl run changing the machine now (it holds the run lock): "
+         "`unfinished` is then its live journal, not one to resume or roll back; null when no run holds the lock "
+         "(or it cannot be told without root)"),
+        ("journal_readable", "bool", "false when the journal could not be read (its directory is root's, mode "
+         "0700, and this is not root): `unfinished` and `last_run` are then null because they are unknown"),
+    )),
+    ObjectSpec("in_progress", "`.in_progress` (status)", (
+        ("pid", "int|null", "the process holding the run lock; null when the kernel does not show it"),
     )),
     ObjectSpec("unfinished", "`.unfinished` (status)", (
         ("title", "string|null", "the plan's title"),

@@ -18,10 +18,10 @@ COLUMNS = (
     Column("MODE"),
     Column("SIZE", "right"),
     Column("NODE", "right"),
-    Column("TARGET", "right"),
+    Column("TARGET", "right", drop=2),
     Column("STATE"),
-    Column("MEMORY", "right"),
-    Column("DETAIL"),
+    Column("MEMORY", "right", drop=1),
+    Column("DETAIL", wrap=True),
 )
 
 _INDENT = "  "
@@ -51,7 +51,7 @@ def list_document(view: "ListView", *, filtered: bool) -> Document:
     rows: list[tuple[str, ...]] = []
     for bv in view.buses:
         bus = bv.bus
-        detail = f"provider {bus.provider or DASH}" + (f", dimms {','.join(bus.dimms)}" if bus.dimms else "")
+        detail = f"provider {bus.provider or DASH}" + (f", dimms {' '.join(bus.dimms)}" if bus.dimms else "")
         rows.append((bus.name, "bus", DASH, DASH, DASH, DASH, DASH, DASH, detail))
         for rv in bv.regions:
             r = rv.region

@@ -16,17 +16,17 @@ if TYPE_CHECKING:  # pragma: no cover
 NODE_COLUMNS = (
     Column("NODE", "right"),
     Column("KIND"),
-    Column("CPUS"),
-    Column("MEMTOTAL", "right"),
-    Column("MEMFREE", "right"),
-    Column("BLOCKS", "right"),
-    Column("ZONES"),
-    Column("TIER", "right"),
+    Column("CPUS", wrap=True),
+    Column("MEMTOTAL", "right", drop=1),
+    Column("MEMFREE", "right", drop=3),
+    Column("BLOCKS", "right", drop=2),
+    Column("ZONES", drop=5),
+    Column("TIER", "right", drop=4),
     Column("DAX"),
-    Column("READ-NS", "right"),
-    Column("WRITE-NS", "right"),
-    Column("READ-MiB/s", "right"),
-    Column("WRITE-MiB/s", "right"),
+    Column("READ-NS", "right", drop=6),
+    Column("WRITE-NS", "right", drop=7),
+    Column("READ-MiB/s", "right", drop=8),
+    Column("WRITE-MiB/s", "right", drop=9),
 )
 
 

@@ -28,7 +28,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from pmemctl.errors import ExitCode, KernelError, Unsupported, errno_meaning, kernel_error
+from pmemctl.errors import ExitCode, KernelError, Unsupported, errno_meaning, errno_name, kernel_error
 from pmemctl.sysfs.door import SysfsRoot, ToolResult, ToolUnavailable
 
 NDCTL = "ndctl"
@@ -56,7 +56,7 @@ def status_errno(status: int) -> Optional[int]:
     """The errno behind an ndctl exit status (None for 0, 1 and usage errors)."""
     if status in (0, 1, USAGE_STATUS) or status < 0:
         return None
-    if 128 < status < 256 and 256 - status in _errno.errorcode:
+    if 128 < status < 256 and not errno_name(256 - status).startswith("errno "):
         return 256 - status
     return None
 
@@ -125,7 +125,7 @@ class NdctlResult(ToolResult):
             exc.message = f"{self.command} failed with exit status {self.status}"
         else:
             exc = kernel_error(self.command, err, op="run")
-            name = _errno.errorcode.get(err, str(err))
+            name = errno_name(err)
             exc.message = (
                 f"{self.command} failed with exit status {self.status} "
                 f"(= 256 - {name}: {errno_meaning(err)})"

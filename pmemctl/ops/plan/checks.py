@@ -31,6 +31,11 @@ _UDEV_ONLINE_RE = re.compile(r'SUBSYSTEM=="memory".*ATTR\{(state|online)\}\s*=\s
 MEMMAP_DIVISOR = 64
 #: MOVABLE:KERNEL above this ratio risks kernel OOM (memory-hotplug.rst, "zone imbalance")
 MOVABLE_RATIO_WARN = 3.0
+#: ... and above this one (twice the 4:1 memory-hotplug.rst calls often fine)
+#: it is refused unless --force: a warning alone needed no consent
+MOVABLE_RATIO_REFUSE = 8.0
+#: badblocks ranges are in 512-byte sectors (badblocks_show: "SECTOR COUNT" per line)
+BADBLOCK_SECTOR = 512
 
 
 def device_blocks(topo: Topology, dev: DaxDevice) -> list[MemoryBlock]:
@@ -74,6 +79,32 @@ def _meminfo_free(door: SysfsRoot) -> Optional[int]:
     return None
 
 
+#: /proc/zoneinfo: per zone, "pages free N" (in pages of PAGE_BYTES)
+PROC_ZONEINFO = "/proc/zoneinfo"
+PAGE_BYTES = 4096
+_ZONE_HEAD_RE = re.compile(r"^Node\s+\d+,\s+zone\s+(\S+)")
+_PAGES_FREE_RE = re.compile(r"^\s+pages free\s+(\d+)")
+
+
+def _kernel_zone_free(door: SysfsRoot) -> Optional[int]:
+    """Free bytes in the kernel zones (all but Movable and Device), from
+    /proc/zoneinfo: the memmap of hot-added memory is a kernel allocation,
+    so free ZONE_MOVABLE memory cannot hold it.  None without zoneinfo."""
+    text = door.read_optional(PROC_ZONEINFO)
+    if not text:
+        return None
+    free, zone = 0, ""
+    for line in text.splitlines():
+        head = _ZONE_HEAD_RE.match(line)
+        if head:
+            zone = head.group(1)
+            continue
+        pages = _PAGES_FREE_RE.match(line)
+        if pages and zone not in ("Movable", "Device"):
+            free += int(pages.group(1)) * PAGE_BYTES
+    return free
+
+
 def _zone_bytes(topo: Topology) -> tuple[int, int]:
     """(movable, kernel) bytes of online memory, from the blocks' zones."""
     bs = topo.policy.block_size or 0
@@ -102,23 +133,31 @@ def zone_checks(pb: PlanBuilder, door: SysfsRoot, topo: Topology, adding: int, z
     else:
         ratio = movable / kernel
         msg = f"MOVABLE:KERNEL would be {ratio:.1f}:1 ({format_size(movable)} movable, {format_size(kernel)} kernel)"
-        if ratio > MOVABLE_RATIO_WARN:
+        if ratio > MOVABLE_RATIO_REFUSE:
+            pb.refuse("zone-ratio", msg + f"; above {MOVABLE_RATIO_REFUSE:.0f}:1 the kernel is likely to run out of "
+                      "memory for its own allocations (online part of it with --zone normal)", "--force")
+        elif ratio > MOVABLE_RATIO_WARN:
             pb.warn("zone-ratio", msg + f"; above {MOVABLE_RATIO_WARN:.0f}:1 the kernel may run out of memory for "
                     "its own allocations (consider --zone normal for part of it)")
         else:
             pb.passed("zone-ratio", msg)
+    if zone == "normal":
+        pb.warn("zone-normal", f"{format_size(adding)} onlined into ZONE_NORMAL takes kernel allocations that pin it: "
+                "offlining it again usually fails with EBUSY until a reboot (--zone movable keeps it removable)")
     memmap = adding // MEMMAP_DIVISOR
-    free = _meminfo_free(door)
+    free, where = _kernel_zone_free(door), "free in kernel zones"
+    if free is None:  # no /proc/zoneinfo: total free memory, an upper bound
+        free, where = _meminfo_free(door), "free (all zones; /proc/zoneinfo unreadable)"
     if free is not None:
         if memmap > free:
             pb.refuse(
                 "memmap",
                 f"onlining {format_size(adding)} needs about {format_size(memmap)} of memmap, "
-                f"but only {format_size(free)} is free",
+                f"but only {format_size(free)} is {where}",
                 "--force",
             )
         else:
-            pb.passed("memmap", f"memmap cost about {format_size(memmap)} of {format_size(free)} free")
+            pb.passed("memmap", f"memmap cost about {format_size(memmap)} of {format_size(free)} {where}")
 
 
 def privilege_check(pb: PlanBuilder, door: SysfsRoot) -> None:
@@ -142,12 +181,54 @@ def offline_checks(pb: PlanBuilder, topo: Topology, blocks: Sequence[MemoryBlock
             f"memory block(s) {short_list(unremovable)} are not removable (removable=0); "
             "only a reboot releases them",
         )
-    normal = [b.index for b in blocks if b.online and b.zones and b.zones[0] != "Movable"]
-    if normal:
+    spanning = [b.index for b in blocks if b.online and b.zones is not None and not b.zones]
+    if spanning:
+        # valid_zones "none": the block spans zones (boot memory at a zone
+        # boundary); offline_pages() rejects a range not in one zone (EINVAL)
+        pb.refuse(
+            "zone-span",
+            f"memory block(s) {short_list(spanning)} span more than one zone (valid_zones: none), as boot memory "
+            "can: the kernel refuses to offline them",
+        )
+    kernel_zones: dict[str, list[int]] = {}
+    for b in blocks:
+        if b.online and b.zones and b.zones[0] != "Movable":
+            kernel_zones.setdefault(b.zones[0], []).append(b.index)
+    if kernel_zones:
+        where = "; ".join(f"{short_list(idx)} in ZONE_{zone.upper()}" for zone, idx in kernel_zones.items())
         pb.refuse(
             "zone-normal",
-            f"memory block(s) {short_list(normal)} are online in ZONE_NORMAL, where kernel allocations "
+            f"memory block(s) {where} are online in a kernel zone, where kernel allocations "
             "usually pin them (offline fails with EBUSY, and a reboot may be needed to undo it)",
+            "--force",
+        )
+
+
+def media_errors_check(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDevice) -> None:
+    """Refuse (--force lifts it) to turn a namespace with known media errors
+    into RAM: a poisoned page the kernel hands out is a machine check.  The
+    region's ``badblocks`` lists "SECTOR COUNT" ranges relative to the region
+    start (nvdimm_badblocks_populate), in 512-byte sectors."""
+    ns = next((n for n in topo.namespaces if n.name == dev.namespace), None)
+    region = None if ns is None else next((r for r in topo.regions if r.name == ns.region), None)
+    if ns is None or region is None:
+        return
+    text = door.read_optional(f"{region.path}/badblocks")
+    ranges = []
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            ranges.append((int(parts[0]) * BADBLOCK_SECTOR, int(parts[1]) * BADBLOCK_SECTOR))
+    if ranges and region.resource is not None and ns.resource is not None:
+        lo = ns.resource - region.resource
+        ranges = [(start, length) for start, length in ranges if start < lo + ns.size and start + length > lo]
+    if ranges:
+        size = sum(length for _, length in ranges)
+        pb.refuse(
+            "media-errors",
+            f"{ns.name} ({region.name}) has {len(ranges)} known bad range(s), {format_size(size)} with media errors "
+            f"({region.path}/badblocks): as system RAM a poisoned page is a machine check; clear them "
+            "(ndctl clear-errors) first",
             "--force",
         )
 

@@ -20,7 +20,14 @@ from pmemctl.model.records import (
 from pmemctl.ops.actions.dax import BindDevice, UnbindDevice
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock, WaitForBlocks, WaitForBlocksGone
 from pmemctl.ops.plan import PlanBuilder
-from pmemctl.ops.plan.checks import device_blocks, holders_check, offline_checks, onlining_agents, zone_checks
+from pmemctl.ops.plan.checks import (
+    device_blocks,
+    holders_check,
+    media_errors_check,
+    offline_checks,
+    onlining_agents,
+    zone_checks,
+)
 from pmemctl.ops.requests import ReconfigureRequest
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import format_size
@@ -69,6 +76,7 @@ def plan_to_system_ram(
         )
     if dev.mode == DaxMode.DEVDAX:
         holders_check(pb, door, dev)
+    media_errors_check(pb, door, topo, dev)
     agents = onlining_agents(door, topo)
     for agent in agents:
         pb.refuse("onlining-agent", f"another agent onlines memory: {agent}", "--force")

@@ -38,6 +38,7 @@ from pmemctl.ops.sizes import (
     check_size,
     exact_size,
     human,
+    max_size,
     pfn_layout,
     plan_ram,
     ram_of,
@@ -193,14 +194,22 @@ def plan_create(door: SysfsRoot, topo: Topology, req: CreateRequest) -> Plan:
         raise UsageError(f"unknown mode {req.mode!r}", hint="use " + ", ".join(MODES))
     backend = choose_backend(door, req.backend)
     region = select_region(topo, req.region)
-    size = _parse_size_arg(req.size, "--size")
+    size_max = req.size.strip().lower() == "max"  # ndctl's default: the largest size that fits
+    size = 0 if size_max else _parse_size_arg(req.size, "--size")
     # the kernel keeps at most 63 bytes of alt_name (NSLABEL_NAME_LEN 64, with its NUL)
     if req.name is not None and (len(req.name.encode()) > MAX_NAME or "\n" in req.name):
         raise UsageError(f"--name must be at most {MAX_NAME} bytes (UTF-8) on one line")
     _check_region_for_create(topo, region, req)
     geom = geometry(door, topo, region, req.mode)
     align = parse_align(req.align, req.mode, geom.supported_alignments)
+    if size_max:
+        size = max_size(geom, req.mode, align or DEFAULT_ALIGN)
+        if size <= 0:
+            raise Refused(f"--size max: nothing fits in {region.name} ({human(geom.available)} free)",
+                          hint="destroy a namespace to free space, or choose another region")
     pb = PlanBuilder(title=f"create a {human(size)} {req.mode} namespace in {region.name}")
+    if size_max:
+        pb.notes.append(f"--size max: {exact_size(size)}, the largest {req.mode} size that fits {region.name}")
     privilege_check(pb, door)
     verdict = check_size(geom, req.mode, size, align or DEFAULT_ALIGN)
     if verdict.ok:
