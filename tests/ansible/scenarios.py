@@ -23,11 +23,12 @@ MACHINES: dict[str, tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]] = {
     "cxl-hmem": ((), {"version": 1, "policy": {"auto_online_blocks": "offline"}, "device": [
         {"name": "cxl", "match": {"node": 1}, "mode": "system-ram", "online": "all", "zone": "movable"},
     ]}, ("dax0.0",)),
-    # two kmem devices found by physical range; the second has offline blocks and 12G normal
+    # two kmem devices found by physical range; the second has offline blocks and 16G normal
+    # (MOVABLE:KERNEL then 7:1: the zone-ratio check refuses above 8:1 without force)
     "big": (("blocks=2048",), {"version": 1, "device": [
         {"name": "hmem0", "match": {"range": {"start": 0x1000000000}}, "mode": "system-ram", "online": "all",
          "zone": "movable"},
         {"name": "hmem1", "match": {"range": {"start": 0x2E00000000}}, "mode": "system-ram", "online": "all",
-         "normal": "12G"},
+         "normal": "16G"},
     ]}, ("dax1.0",)),
 }
