@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Union
 
 from pmemctl.sim import objects
+from pmemctl.sim.kernels import profile_for_release
 from pmemctl.sim.machine import MachineSpec
 from pmemctl.sim.objects import iomem_entries
 from pmemctl.sim.scenario import Scenario, load_scenario
@@ -29,14 +30,16 @@ def materialise(
     scenario: Union[str, Scenario],
     dest: Union[str, os.PathLike[str]],
     params: Optional[Mapping[str, str]] = None,
+    kernel: Optional[str] = None,
 ) -> Path:
     """Write the complete tree of ``scenario`` under ``dest`` and return it.
 
-    ``dest`` must be absent or an empty directory.  ``params`` applies only
-    when ``scenario`` is a name.
+    ``dest`` must be absent or an empty directory.  ``params`` and ``kernel``
+    (a profile of :mod:`pmemctl.sim.kernels`) apply only when ``scenario`` is
+    a name.
     """
     if isinstance(scenario, str):
-        scenario = load_scenario(scenario, params)
+        scenario = load_scenario(scenario, params, kernel=kernel)
     elif params:
         raise ValueError("params apply to a scenario name, not to a loaded Scenario")
     root = Path(dest).absolute()
@@ -154,7 +157,7 @@ def _build_nd(tree: TreeWriter, m: MachineSpec) -> None:
 
 def _build_dax(tree: TreeWriter, m: MachineSpec) -> None:
     objects.add_dax_root(tree)
-    memmap_attr = m.kernel_at_least((6, 8))
+    memmap_attr = profile_for_release(m.kernel_release).dax_memmap_on_memory  # 6.8+
     for region in m.dax_regions:
         if region.source == "nvdimm":
             objects.add_dax_region_attrs(tree, region)

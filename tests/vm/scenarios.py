@@ -271,7 +271,7 @@ sysfs_blocks s4-offline-busy-one
 run s4-pm-blocks-all pmemctl blocks -a --json
 kill $PIN
 wait $PIN 2>/dev/null
-dmesg | grep -B4 "page dumped because" > "$VMIO/out/s4-unmovable.txt"
+dmesg | grep -B8 "page dumped because" > "$VMIO/out/s4-unmovable.txt"
 uptime_mark s4
 # ---- 7. the demo runs here too
 run demo pmemctl demo

@@ -8,6 +8,7 @@ import click
 
 from pmemctl.cli.app import App
 from pmemctl.cli.commands import complete_scenarios, json_option
+from pmemctl.sim.kernels import DEFAULT_KERNEL, kernel_names
 
 
 def _scenarios() -> Any:
@@ -78,13 +79,20 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     help="Scenario parameter, e.g. stage=system-ram (qemu-nvdimm) or blocks=4096 (big); repeatable.",
 )
 @click.option(
+    "--kernel",
+    type=click.Choice(kernel_names()),
+    default=DEFAULT_KERNEL,
+    show_default=True,
+    help="Kernel the machine runs: its attributes, memory tiers (from HMAT since 6.7) and write answers.",
+)
+@click.option(
     "-f",
     "--force",
     is_flag=True,
     help="Replace DIR when it already holds a tree made by 'pmemctl sim create'.",
 )
 @click.pass_obj
-def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], force: bool) -> None:
+def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], kernel: str, force: bool) -> None:
     """Write the sysfs tree of scenario NAME into DIR.
 
     DIR must be empty or absent.  With --force, a DIR that holds an earlier
@@ -98,13 +106,13 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     from pmemctl.sim.scenario import load_scenario
     from pmemctl.sysfs.door import SIM_MARKER_DIR, is_simulated_tree
 
-    scenario = load_scenario(name, _parse_sets(sets))  # unknown name or parameter: nothing touched
+    scenario = load_scenario(name, _parse_sets(sets), kernel=kernel)  # unknown name or parameter: nothing touched
     # click.Path already refused an existing file
     target = _replaceable_target(directory, force, what="simulated tree", marker=f"{SIM_MARKER_DIR}/",
                                  holds=is_simulated_tree, remove=shutil.rmtree)
 
     root = materialise(scenario, target)
-    app.say(f"created scenario {scenario.name} in {root}")
+    app.say(f"created scenario {scenario.name} (kernel {kernel}) in {root}")
     app.say("try: " + command_line("list", sysroot=str(root)))
 
 

@@ -29,6 +29,7 @@ from pmemctl.sim.kernel.nd.common import (
     RegionInfo,
 )
 from pmemctl.sim.kernel.state import info_block, load_nd_state, save_nd_state
+from pmemctl.sim.kernels import profile_for_release
 from pmemctl.sim.machine import DaxDeviceSpec, DaxMappingSpec, DaxRegionSpec, NamespaceSpec
 from pmemctl.sim.tree import MODE_ROOT_RO, MODE_RW
 from pmemctl.sysfs import abi, paths
@@ -293,7 +294,7 @@ class NdDrivers(NdCommon):
             major=objects.DAX_MAJOR, minor=self._free_minor(objects.DAX_MAJOR, "c"),
             namespace=posixpath.basename(ns_kp),
         )
-        memmap = False if self.ctx.machine.kernel_at_least((6, 8)) else None
+        memmap = False if profile_for_release(self.ctx.machine.kernel_release).dax_memmap_on_memory else None
         objects.add_dax_device(self.tree, dev, dynamic=False, memmap_on_memory=memmap)
 
     def _remove_dax(self, kp: str) -> None:
