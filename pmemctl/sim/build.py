@@ -19,7 +19,7 @@ from typing import Mapping, Optional, Union
 from pmemctl.sim import objects
 from pmemctl.sim.kernels import profile_for_release
 from pmemctl.sim.machine import MachineSpec
-from pmemctl.sim.objects import iomem_entries
+from pmemctl.sim.objects import iomem_entries, kernel_attrs
 from pmemctl.sim.scenario import Scenario, load_scenario
 from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
 
@@ -122,10 +122,12 @@ def _build_cpus_and_nodes(tree: TreeWriter, m: MachineSpec) -> None:
         if node.id in online:
             row = [m.distance_between(node.id, other) for other in online]
             objects.add_node(tree, node, nr_cpu_ids=m.nr_cpu_ids, distance_row=row)
+            kernel_attrs.add_node_extras(tree, node.id, profile_for_release(m.kernel_release))
 
 
 def _build_memory(tree: TreeWriter, m: MachineSpec) -> None:
     objects.add_memory_root(tree, m.block_size, m.auto_online_blocks)
+    kernel_attrs.add_memory_root_extras(tree, profile_for_release(m.kernel_release))
     for block in m.blocks:
         objects.add_memory_block(tree, block.index, block.node, online=block.online, valid_zones=block.valid_zones)
 
@@ -150,6 +152,8 @@ def _build_nd(tree: TreeWriter, m: MachineSpec) -> None:
                     diskseq += 1  # disks are numbered in probe order from 1
                     objects.add_block_device(tree, ns.blockdev_parent, ns.blockdev, ns.block_major, ns.block_minor,
                                              size or 0, diskseq=diskseq, dax=ns.mode != "sector")
+                    kernel_attrs.add_disk_extras(tree, f"{ns.blockdev_parent}/block/{ns.blockdev}",
+                                                 profile_for_release(m.kernel_release))
             for seed in (region.pfn_seed, region.dax_seed, region.btt_seed):
                 objects.add_claim_seed(tree, region, seed)
     objects.refresh_dimm_states(tree, m.buses)
@@ -200,6 +204,7 @@ def _build_derived(tree: TreeWriter, m: MachineSpec) -> None:
                 objects.add_node_access(tree, node.id, index, access)
     objects.write_proc_meminfo(tree, total_kb, free_kb)
     objects.set_memory_tiers(tree, m.memory_tiers())
+    kernel_attrs.add_weighted_interleave(tree, m.possible_nodes, profile_for_release(m.kernel_release))
     objects.write_proc_iomem(tree, iomem_entries(m))
 
 

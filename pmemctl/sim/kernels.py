@@ -62,10 +62,13 @@ def release_version(release: str) -> Optional[tuple[int, int]]:
 #: The release each behaviour first shipped in (mainline numbering).
 SINCE: dict[str, tuple[int, int]] = {
     "auto_kmem_hmem_cxl": (6, 3),
+    "memory_failure_stats": (6, 4),  # nodeN/memory_failure/
+    "crash_hotplug": (6, 6),  # memory/crash_hotplug
     "hmat_tiering": (6, 7),
     "dump_page_without_pointer": (6, 7),
     "dax_memmap_on_memory": (6, 8),
     "weighted_interleave": (6, 9),
+    "disk_partscan": (6, 10),  # block/DISK/partscan
     "mhp_default_online_type": (6, 14),
 }
 
@@ -90,6 +93,8 @@ class KernelProfile:
     #: modules the Debian build compiles in (the tier's initramfs skips them)
     builtin_guest_modules: tuple[str, ...] = ()
     module_suffix: str = ".ko"
+    #: /sys/module/M/coresize of this build's modules where not 6.1's
+    module_coresize: tuple[tuple[str, int], ...] = ()
     #: the proposed daxX.Y/state file (no released kernel: simulator only)
     dax_state_file: bool = False
 
@@ -181,6 +186,7 @@ PROFILES: dict[str, KernelProfile] = {
             # fscache is part of netfs since 6.9: no module of its own
             builtin_guest_modules=("virtio", "virtio_ring", "virtio_pci"),
             module_suffix=".ko.xz",
+            module_coresize=(("dax_pmem", 12288), ("kmem", 12288)),
         ),
     )
 }
@@ -202,7 +208,8 @@ def profile_for_release(release: str) -> KernelProfile:
         if p.version == version:
             return p if p.release == release else KernelProfile(
                 name=p.name, release=release, summary=p.summary, backports=p.backports,
-                builtin_guest_modules=p.builtin_guest_modules, module_suffix=p.module_suffix)
+                builtin_guest_modules=p.builtin_guest_modules, module_suffix=p.module_suffix,
+                module_coresize=p.module_coresize)
     name = ".".join(map(str, version)) if version else release
     return KernelProfile(name=name, release=release)
 

@@ -489,7 +489,8 @@ class _Resolver:
             blocks=tuple(blocks),
             nr_cpus=int(kernel.get("nr_cpus", DEFAULT_NR_CPUS)),
             module_coresize={str(k): int(v) for k, v in
-                             {**DEFAULT_MODULE_CORESIZE, **kernel.get("module_coresize", {})}.items()},
+                             {**DEFAULT_MODULE_CORESIZE, **dict(profile.module_coresize),
+                              **kernel.get("module_coresize", {})}.items()},
             iomem_extra=tuple(
                 IomemEntrySpec(*_incl(_range(e["range"], "iomem.range")), name=str(e["name"]))
                 for e in self.data.get("iomem", [])
