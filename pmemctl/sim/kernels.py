@@ -218,11 +218,50 @@ def kernel_names() -> list[str]:
     return sorted(PROFILES, key=lambda n: PROFILES[n].version)
 
 
+#: Where the README keeps the table :func:`markdown_table` makes.
+README_BEGIN = "<!-- BEGIN KERNEL TABLE -->"
+README_END = "<!-- END KERNEL TABLE -->"
+
+
+def markdown_table() -> str:
+    """The README's table of the kernels pmemctl is tested on and what each
+    enables (``python3 -m pmemctl.sim.kernels``; a test keeps it current)."""
+    names = kernel_names()
+    lines = [
+        "| | " + " | ".join(f"Linux {n}" for n in names) + " |",
+        "|---|" + "---|" * len(names),
+        "| release the simulator reports | " + " | ".join(f"`{PROFILES[n].release}`" for n in names) + " |",
+        "| real-kernel tier (tests/vm, QEMU) | " + " | ".join(
+            f"`PMEMCTL_VM_KERNELS={n}`" for n in names) + " |",
+        "| distributions | " + " | ".join(PROFILES[n].summary for n in names) + " |",
+        "| simulator | " + " | ".join(f"`pmemctl sim create DIR -s NAME --kernel {n}`" for n in names) + " |",
+    ]
+    for feature, note in FEATURE_NOTES.items():
+        since = ".".join(map(str, SINCE[feature]))
+        cells = ["yes" if PROFILES[n].has(feature) else "no" for n in names]
+        lines.append(f"| {note} (Linux {since}+) | " + " | ".join(cells) + " |")
+    lines.append("| kmem tier of a node with HMAT figures | " + " | ".join(
+        "from HMAT (abstract distance)" if PROFILES[n].hmat_tiering else f"always memory_tier{TIER_DAX_DEFAULT}"
+        for n in names) + " |")
+    lines.append("| `auto_online_blocks` boot default set by | " + " | ".join(
+        f"`{PROFILES[n].default_online_kconfig}`" for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - prints the README block
+    print(README_BEGIN)
+    print(markdown_table(), end="")
+    print(README_END)
+
+
 __all__ = [
     "ADISTANCE_DAX_DEFAULT",
     "ADISTANCE_DRAM",
     "DEFAULT_KERNEL",
     "FEATURE_NOTES",
+    "README_BEGIN",
+    "README_END",
+    "markdown_table",
     "SINCE",
     "KernelProfile",
     "MEMTIER_CHUNK_BITS",

@@ -441,6 +441,7 @@ class _Resolver:
             raise ScenarioError(f"{self.name}: auto_online_blocks {auto_online!r} not in {AUTO_ONLINE_POLICIES}")
 
         profile = profile_for_release(str(kernel.get("release", DEFAULT_RELEASE)))
+        self.profile, self.auto_online = profile, auto_online
         nodes = self._tiered(self._nodes(numa), profile)
         possible = _list(numa["possible"]) if "possible" in numa else tuple(n.id for n in nodes)
         missing = [n.id for n in nodes if n.id not in possible]
@@ -917,8 +918,23 @@ class _Resolver:
             )
             self._add_dax_device(
                 name=f"dax{region_id}.0", region=region, ranges=((start, start + size),), align=align,
-                target_node=target, numa_node=numa_node, spec=spec, namespace=None,
+                target_node=target, numa_node=numa_node, spec=self._boot_driver(spec), namespace=None,
             )
+
+    def _boot_driver(self, spec: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``driver = "boot"``: what the kernel binds at boot.  Since 6.3 the
+        dax devices of hmem and CXL RAM regions go to kmem by themselves and
+        their blocks follow auto_online_blocks; before, device_dax takes them."""
+        if spec.get("driver") != "boot":
+            return spec
+        if not self.profile.auto_kmem_hmem_cxl:
+            return {**spec, "driver": "device_dax"}
+        if self.auto_online == "offline":
+            memory: list[dict[str, str]] = [{"state": "offline"}]
+        else:
+            zone = {"online_kernel": "Normal"}.get(self.auto_online, "Movable")
+            memory = [{"state": "online", "zone": zone}]
+        return {**spec, "driver": "kmem", "memory": memory}
 
     # -- memory blocks -------------------------------------------------------------
 

@@ -100,3 +100,23 @@ def test_a_tier_follows_the_node_back_online(tmp_path: Path) -> None:
     door.write("/sys/devices/system/memory/memory33/state", "online_movable")
     tiers = root / "sys/devices/virtual/memory_tiering"
     assert sorted(p.name for p in tiers.glob("memory_tier*")) == ["memory_tier36", "memory_tier4"]
+
+
+@pytest.mark.parametrize("kernel, driver", [("6.1", "device_dax"), ("6.12", "kmem")])
+def test_hmem_and_cxl_ram_bind_to_kmem_at_boot_since_6_3(kernel: str, driver: str) -> None:
+    for kind in ("hmem", "cxl"):
+        m = load_scenario("cxl-hmem", {"kind": kind, "mode": "boot"}, kernel=kernel).machine
+        [dev] = m.dax_devices
+        assert dev.driver == driver, kind
+        blocks = m.blocks_of(dev.name)
+        assert bool(blocks) == (driver == "kmem")
+        # memhp_default_state=offline on the scenario's command line: kmem adds them offline
+        assert not [b for b in blocks if b.online]
+
+
+def test_readme_kernel_table_is_current() -> None:
+    from pmemctl.sim.kernels import README_BEGIN, README_END, markdown_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start, end = readme.index(README_BEGIN) + len(README_BEGIN) + 1, readme.index(README_END)
+    assert readme[start:end] == markdown_table(), "stale: replace the block with `python3 -m pmemctl.sim.kernels`"

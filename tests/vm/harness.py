@@ -1,4 +1,5 @@
-"""Boot a real Debian 6.1 kernel with emulated NVDIMMs under QEMU/TCG.
+"""Boot a real Debian kernel (6.1, 6.12, or any linux-image-* package) with
+emulated NVDIMMs under QEMU/TCG.
 
 Importable without pytest.  The public surface is:
 
@@ -11,13 +12,17 @@ Importable without pytest.  The public surface is:
 
 How a run works
 ---------------
-1. ``prepare()`` resolves the kernel package from the dependency of the
-   ``linux-image-amd64`` metapackage (``apt-cache depends``), downloads it
+1. ``prepare(kernel=...)`` resolves the kernel package -- ``6.1``: the
+   dependency of the ``linux-image-amd64`` metapackage (``apt-cache
+   depends``); ``6.12``: the newest ``linux-image-6.12.N+deb12-amd64-unsigned``;
+   or a ``linux-image-*`` name (:data:`KERNEL_SERIES`, :func:`kernel_names`,
+   :func:`current_kernel`) -- downloads it
    with ``apt-get download``, unpacks it with ``dpkg -x`` and runs
    ``depmod -b`` on it, all into the cache dir (``$PMEMCTL_VM_CACHE``,
    default ``/var/cache/pmemctl-vm``), keyed by kernel version.  It then builds
    a tiny initramfs (static busybox, the needed ``.ko`` files in dependency
-   order computed from ``modules.dep``, and ``/init``) and caches it keyed by
+   order computed from ``modules.dep``, built-ins skipped, ``.ko.xz``
+   unpacked for busybox's insmod, and ``/init``) and caches it keyed by
    a hash of its inputs.  A second run downloads and builds nothing.
 2. ``run_guest()`` makes a temp dir with sparse NVDIMM backing files and an
    ``io/`` directory shared writable with the guest (9p tag ``vmio``), writes
