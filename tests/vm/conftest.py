@@ -78,6 +78,8 @@ class Outputs:
 #: A single test is limited the same way with ``@pytest.mark.kernels("6.1")``.
 BOOT_KERNELS: dict[str, tuple[str, ...]] = {
     "namespaces_run": ("6.1",),
+    # x86's block-size choice (arch/x86/mm/init_64.c) is the same on both
+    "large_blocks_run": ("6.12",),
 }
 
 
@@ -260,6 +262,26 @@ def qemu_nvdimm_tier(profile) -> int:
     """The tier of the flow/namespaces boots' NVDIMM node (qemu_nvdimm_machine)."""
     m = qemu_nvdimm_machine()
     return kmem_tier(profile, m["nvdimms"][0], m["dram_latency_ns"], m["dram_bandwidth_mbs"])
+
+
+#: Boot DRAM of the large-block boot: 65 GiB puts the end of RAM at 66 GiB
+#: (3 GiB below the PCI hole, 62 GiB above 4 GiB), 2 GiB-aligned.
+LARGE_DRAM = 65 * GiB
+
+
+@pytest.fixture(scope="session")
+def large_blocks_run(request, vm_kernel) -> harness.GuestResult:
+    """65 GiB of DRAM and one 8 GiB NVDIMM: memory blocks of 2 GiB; pmemctl
+    converts the namespace to system RAM and back (scenarios.LARGE_BLOCKS)."""
+    # 8 GiB: its data starts 64 MiB past a 2 GiB boundary, so kmem can add
+    # only the 2 GiB blocks wholly inside (a 4 GiB one holds none: pmemctl refuses it)
+    return _vm_result(request, scenarios.LARGE_BLOCKS, "large", dram=LARGE_DRAM, timeout=900,
+                      nvdimms=[NvdimmSpec(size=8 * GiB, node=1)])
+
+
+@pytest.fixture(scope="session")
+def large_blocks(large_blocks_run) -> Outputs:
+    return Outputs(large_blocks_run)
 
 
 #: (title, lines) the tests want shown at the end of the run (fidelity figures)

@@ -844,7 +844,9 @@ def qemu_argv(
         "-kernel", str(prep.vmlinuz),
         "-initrd", str(prep.initramfs),
         "-append", cmdline,
-        "-object", f"memory-backend-ram,id=ram0,size={dram // MiB}M",
+        # a large DRAM (the 2 GiB-block boot) is mostly never touched: no
+        # swap reservation, or QEMU cannot map it under overcommit heuristics
+        "-object", f"memory-backend-ram,id=ram0,size={dram // MiB}M" + (",reserve=off" if dram > 8 * GiB else ""),
         "-numa", f"node,nodeid=0,cpus=0-{cpus - 1},memdev=ram0",
     ]
     for nv in sorted(nvdimms, key=lambda n: n.node):
