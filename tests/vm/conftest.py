@@ -100,6 +100,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("vm_kernel", kernels, indirect=True, scope="session")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """All of one kernel's vm tests before the next kernel's (a stable sort):
+    pytest's own grouping of session parameters is a heuristic, and a boot
+    fixture torn down between two tests of the same kernel boots again."""
+    order = {name: i for i, name in enumerate(harness.kernel_names())}
+
+    def kernel_rank(item: pytest.Item) -> int:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("vm_kernel") if callspec is not None else None
+        return -1 if name is None else order.get(name, len(order))
+
+    items.sort(key=kernel_rank)
+
+
 @pytest.fixture(scope="session")
 def vm_kernel(request: pytest.FixtureRequest):
     """The guest kernel this test runs on (a ``harness.KERNEL_SERIES`` name
