@@ -283,7 +283,7 @@ class NumaNode:
 
 @dataclass(frozen=True, slots=True)
 class MemoryTier:
-    id: int  # N of memory_tierN (abstract distance >> 10)
+    id: int  # N of memory_tierN (abstract distance >> 7)
     path: str
     nodes: tuple[int, ...]
 

@@ -24,6 +24,7 @@ from pmemctl.model.records import (
     Region,
     Topology,
 )
+from pmemctl.model.tiers import WeightedInterleave, read_weighted_interleave
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import format_cpulist
 
@@ -338,6 +339,8 @@ class TopologyView:
     nodes: tuple[NumaNode, ...]
     node_lists: NodeLists
     warnings: tuple[str, ...]
+    #: weighted-interleave weights (6.9+); None where the kernel has none
+    interleave: Optional[WeightedInterleave] = None
 
 
 def node_lists(nodes: Sequence[NumaNode]) -> NodeLists:
@@ -358,7 +361,7 @@ def topology_view(door: SysfsRoot) -> TopologyView:
     # name the blocks, so /sys/devices/system/memory is never listed.
     topo = discover(door, block_fields=frozenset({"state", "online_zones"}), block_scope="nodes")
     warnings = _tier_warnings(topo) + _movable_only_warnings(topo) + _stranded_warnings(topo)
-    return TopologyView(topo, topo.nodes, node_lists(topo.nodes), tuple(warnings))
+    return TopologyView(topo, topo.nodes, node_lists(topo.nodes), tuple(warnings), read_weighted_interleave(door))
 
 
 def _tier_warnings(topo: Topology) -> list[str]:

@@ -16,6 +16,8 @@ class ReconfigureRequest:
     zone: str = "movable"
     online: bool = True
     force: bool = False
+    #: daxX.Y/memmap_on_memory to set before kmem binds (6.8+; None: leave it)
+    memmap_on_memory: Optional[bool] = None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from typing import Mapping, Optional, Union
 
 from pmemctl.sim import objects
 from pmemctl.sim.kernel.memory import machine_zoneinfo
+from pmemctl.sim.kernels import profile_for_release
 from pmemctl.sim.machine import MachineSpec
-from pmemctl.sim.objects import iomem_entries
+from pmemctl.sim.objects import iomem_entries, kernel_attrs
 from pmemctl.sim.scenario import Scenario, load_scenario
 from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
 
@@ -30,14 +31,16 @@ def materialise(
     scenario: Union[str, Scenario],
     dest: Union[str, os.PathLike[str]],
     params: Optional[Mapping[str, str]] = None,
+    kernel: Optional[str] = None,
 ) -> Path:
     """Write the complete tree of ``scenario`` under ``dest`` and return it.
 
-    ``dest`` must be absent or an empty directory.  ``params`` applies only
-    when ``scenario`` is a name.
+    ``dest`` must be absent or an empty directory.  ``params`` and ``kernel``
+    (a profile of :mod:`pmemctl.sim.kernels`) apply only when ``scenario`` is
+    a name.
     """
     if isinstance(scenario, str):
-        scenario = load_scenario(scenario, params)
+        scenario = load_scenario(scenario, params, kernel=kernel)
     elif params:
         raise ValueError("params apply to a scenario name, not to a loaded Scenario")
     root = Path(dest).absolute()
@@ -120,10 +123,12 @@ def _build_cpus_and_nodes(tree: TreeWriter, m: MachineSpec) -> None:
         if node.id in online:
             row = [m.distance_between(node.id, other) for other in online]
             objects.add_node(tree, node, nr_cpu_ids=m.nr_cpu_ids, distance_row=row)
+            kernel_attrs.add_node_extras(tree, node.id, profile_for_release(m.kernel_release))
 
 
 def _build_memory(tree: TreeWriter, m: MachineSpec) -> None:
     objects.add_memory_root(tree, m.block_size, m.auto_online_blocks)
+    kernel_attrs.add_memory_root_extras(tree, profile_for_release(m.kernel_release))
     for block in m.blocks:
         objects.add_memory_block(tree, block.index, block.node, online=block.online, valid_zones=block.valid_zones)
 
@@ -148,6 +153,8 @@ def _build_nd(tree: TreeWriter, m: MachineSpec) -> None:
                     diskseq += 1  # disks are numbered in probe order from 1
                     objects.add_block_device(tree, ns.blockdev_parent, ns.blockdev, ns.block_major, ns.block_minor,
                                              size or 0, diskseq=diskseq, dax=ns.mode != "sector")
+                    kernel_attrs.add_disk_extras(tree, f"{ns.blockdev_parent}/block/{ns.blockdev}",
+                                                 profile_for_release(m.kernel_release))
             for seed in (region.pfn_seed, region.dax_seed, region.btt_seed):
                 objects.add_claim_seed(tree, region, seed)
     objects.refresh_dimm_states(tree, m.buses)
@@ -155,7 +162,7 @@ def _build_nd(tree: TreeWriter, m: MachineSpec) -> None:
 
 def _build_dax(tree: TreeWriter, m: MachineSpec) -> None:
     objects.add_dax_root(tree)
-    memmap_attr = m.kernel_at_least((6, 8))
+    memmap_attr = profile_for_release(m.kernel_release).dax_memmap_on_memory  # 6.8+
     for region in m.dax_regions:
         if region.source == "nvdimm":
             objects.add_dax_region_attrs(tree, region)
@@ -199,6 +206,7 @@ def _build_derived(tree: TreeWriter, m: MachineSpec) -> None:
     objects.write_proc_meminfo(tree, total_kb, free_kb)
     machine_zoneinfo(tree, m)
     objects.set_memory_tiers(tree, m.memory_tiers())
+    kernel_attrs.add_weighted_interleave(tree, m.possible_nodes, profile_for_release(m.kernel_release))
     objects.write_proc_iomem(tree, iomem_entries(m))
 
 

@@ -20,7 +20,7 @@ What is copied (kernel paths):
   ``dax_regionN``) unless already inside a copied tree;
 * ``/sys/class/nd``, the ``/sys/dev/char`` links that point into a copied
   tree (nd and dax character devices), ``/sys/devices/virtual/memory_tiering``,
-  ``/sys/kernel/mm/numa``, ``/sys/module/{memory_hotplug,kmem,device_dax,dax_pmem}``;
+  ``/sys/kernel/mm/{numa,mempolicy}``, ``/sys/module/{memory_hotplug,kmem,device_dax,dax_pmem}``;
 * ``/proc/{iomem,cmdline,meminfo}``.
 
 How: directories are walked without following symlinks; symlinks are
@@ -83,11 +83,14 @@ SYS_ROOTS: tuple[str, ...] = (
     "/sys/class/nd",
     "/sys/devices/virtual/memory_tiering",
     "/sys/kernel/mm/numa",
+    "/sys/kernel/mm/mempolicy",  # weighted_interleave (6.9+): topology reports it
     "/sys/module/memory_hotplug",
     "/sys/module/kmem",
     "/sys/module/device_dax",
     "/sys/module/dax_pmem",
 )
+#: Roots only some kernels have: their absence is no gap in the recording.
+OPTIONAL_ROOTS = frozenset({"/sys/kernel/mm/mempolicy"})
 CPU_ROOT = "/sys/devices/system/cpu"
 #: The basics recorded of the CPUs: which exist and are online, and on which node.
 CPU_ROOT_FILES = frozenset({"possible", "present", "online", "offline", "kernel_max"})
@@ -258,7 +261,8 @@ class _Recorder:
             st = os.lstat(self.src(kpath))
         except OSError as err:
             if err.errno == _errno.ENOENT:
-                self.rec.missing.append(kpath)
+                if kpath not in OPTIONAL_ROOTS:
+                    self.rec.missing.append(kpath)
             else:
                 self.rec.errors[kpath] = _errname(err)
             return

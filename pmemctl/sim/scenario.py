@@ -26,12 +26,13 @@ ranges are ``"0xSTART-0xEND"`` with an inclusive end)::
     or integer arithmetic on them (+ - * // %, parentheses, hex literals).
     A string that is exactly one ${...} takes the expression's type.
 
-    [kernel]   release, cmdline, nr_cpus (NR_CPUS of the build), module_coresize
+    [kernel]   release (load_scenario's kernel= puts a profile's), cmdline,
+               nr_cpus (NR_CPUS of the build), module_coresize
     [memory]   block_size, auto_online_blocks (default: memhp_default_state=
                on the cmdline, else offline), online_policy, memmap_on_memory,
                auto_movable_ratio, auto_movable_numa_aware
     [numa]     possible, nr_cpu_ids, demotion_enabled, distance = [[...], ...]
-    [[numa.node]]  id, cpus, dram = [ranges], reserved, used, memory_tier,
+    [[numa.node]]  id, cpus, dram = [ranges], reserved, used,
                    generic_initiator, access0/access1 = { initiators,
                    read_latency, write_latency, read_bandwidth, write_bandwidth }
     [[iomem]]  range, name          # extra /proc/iomem lines (boot firmware)
@@ -72,6 +73,15 @@ import tomllib
 
 from pmemctl.errors import NotFound, UsageError
 from pmemctl.sim import layout
+from pmemctl.sim.kernels import (
+    PROFILES,
+    TIER_DAX_DEFAULT,
+    TIER_DRAM,
+    KernelProfile,
+    Perf,
+    kernel_names,
+    profile_for_release,
+)
 from pmemctl.sim.machine import (
     AccessClassSpec,
     BlockSpec,
@@ -103,8 +113,10 @@ from pmemctl.units import parse_cpulist, parse_size
 DEFAULT_MODULE_CORESIZE = {"dax_pmem": 16384, "device_dax": 20480, "kmem": 16384}
 #: CONFIG_NR_CPUS of Debian's amd64 kernels (cpu/kernel_max = NR_CPUS - 1).
 DEFAULT_NR_CPUS = 8192
-DEFAULT_TIER_DRAM = 4  # adistance 4608 >> 10 (kernel-abi.md §7.4)
-DEFAULT_TIER_KMEM = 22  # 5 * 4608 >> 10: kmem's dax_slowmem default
+#: The release of a scenario that names none.
+DEFAULT_RELEASE = "6.1.0-18-amd64"
+DEFAULT_TIER_DRAM = TIER_DRAM  # adistance 576 >> 7 (kernel-abi.md §7.4)
+DEFAULT_TIER_KMEM = TIER_DAX_DEFAULT  # 5 * 576 >> 7: kmem's default without HMAT (pmemctl.sim.kernels)
 AUTO_ONLINE_POLICIES = ("offline", "online", "online_kernel", "online_movable")
 NAMESPACE_MODES = ("raw", "fsdax", "devdax", "sector")
 
@@ -176,28 +188,57 @@ def list_scenarios() -> list[ScenarioInfo]:
     return out
 
 
-def load_scenario(name: str, params: Optional[Mapping[str, str]] = None) -> Scenario:
-    """Load and resolve a shipped scenario.
+def load_scenario(name: str, params: Optional[Mapping[str, str]] = None, kernel: Optional[str] = None) -> Scenario:
+    """Load and resolve a shipped scenario, on kernel profile ``kernel``
+    (``6.1``, ``6.12``: :mod:`pmemctl.sim.kernels`; default the release the
+    scenario names).
 
-    Raises NotFound for an unknown name and UsageError for an unknown or
-    invalid parameter.
+    Raises NotFound for an unknown name or kernel and UsageError for an
+    unknown or invalid parameter.
     """
     files = _scenario_files()
     if name not in files:
         raise NotFound(
             f"unknown scenario {name!r}; known scenarios: {', '.join(files) or '(none)'}",
         )
-    return scenario_from_toml(name, files[name], params)
+    return scenario_from_toml(name, files[name], params, kernel=kernel)
 
 
-def scenario_from_toml(name: str, text: str, params: Optional[Mapping[str, str]] = None) -> Scenario:
+def scenario_from_toml(
+    name: str, text: str, params: Optional[Mapping[str, str]] = None, kernel: Optional[str] = None
+) -> Scenario:
     """Resolve a scenario from TOML text (shipped files and tests use this)."""
     data = tomllib.loads(text)
     values, variables = _bind_params(name, data.get("params", {}), dict(params or {}))
     body = {k: v for k, v in data.items() if k != "params"}
     body = _substitute(body, variables)
+    if kernel is not None:
+        body = _on_kernel(name, body, kernel)
     machine = _Resolver(name, str(data.get("summary", "")), values, body).resolve()
     return Scenario(name=name, summary=machine.summary, params=values, machine=machine)
+
+
+def _perf(node: NodeSpec) -> Optional[Perf]:
+    """A node's HMAT figures from the CPU initiators (access1, else access0)."""
+    access = node.access1 or node.access0
+    if access is None:
+        return None
+    return Perf(access.read_latency, access.write_latency, access.read_bandwidth, access.write_bandwidth)
+
+
+def _on_kernel(scenario: str, body: dict[str, Any], kernel: str) -> dict[str, Any]:
+    """The scenario booted with kernel profile ``kernel``: its release (also
+    in a BOOT_IMAGE= of the command line) is the profile's."""
+    if kernel not in PROFILES:
+        raise NotFound(f"unknown kernel {kernel!r} for scenario {scenario}; known kernels: "
+                       f"{', '.join(kernel_names())}")
+    section = dict(body.get("kernel", {}))
+    old = str(section.get("release", ""))
+    new = PROFILES[kernel].release
+    section["release"] = new
+    if old and "cmdline" in section:
+        section["cmdline"] = str(section["cmdline"]).replace(old, new)
+    return {**body, "kernel": section}
 
 
 # =============================================================================
@@ -399,7 +440,9 @@ class _Resolver:
         if auto_online not in AUTO_ONLINE_POLICIES:
             raise ScenarioError(f"{self.name}: auto_online_blocks {auto_online!r} not in {AUTO_ONLINE_POLICIES}")
 
-        nodes = self._nodes(numa)
+        profile = profile_for_release(str(kernel.get("release", DEFAULT_RELEASE)))
+        self.profile, self.auto_online = profile, auto_online
+        nodes = self._tiered(self._nodes(numa), profile)
         possible = _list(numa["possible"]) if "possible" in numa else tuple(n.id for n in nodes)
         missing = [n.id for n in nodes if n.id not in possible]
         if missing:
@@ -427,7 +470,7 @@ class _Resolver:
             name=self.name,
             summary=self.summary,
             params=self.params,
-            kernel_release=str(kernel.get("release", "6.1.0-18-amd64")),
+            kernel_release=str(kernel.get("release", DEFAULT_RELEASE)),
             cmdline=cmdline,
             block_size=self.block_size,
             auto_online_blocks=auto_online,
@@ -447,7 +490,8 @@ class _Resolver:
             blocks=tuple(blocks),
             nr_cpus=int(kernel.get("nr_cpus", DEFAULT_NR_CPUS)),
             module_coresize={str(k): int(v) for k, v in
-                             {**DEFAULT_MODULE_CORESIZE, **kernel.get("module_coresize", {})}.items()},
+                             {**DEFAULT_MODULE_CORESIZE, **dict(profile.module_coresize),
+                              **kernel.get("module_coresize", {})}.items()},
             iomem_extra=tuple(
                 IomemEntrySpec(*_incl(_range(e["range"], "iomem.range")), name=str(e["name"]))
                 for e in self.data.get("iomem", [])
@@ -470,9 +514,7 @@ class _Resolver:
                     dram=dram,
                     reserved_kb=_size(spec.get("reserved", 0), what="reserved") // 1024,
                     used_kb=_size(spec.get("used", 0), what="used") // 1024,
-                    memory_tier=int(
-                        spec.get("memory_tier", DEFAULT_TIER_DRAM if has_boot_memory else DEFAULT_TIER_KMEM)
-                    ),
+                    memory_tier=DEFAULT_TIER_DRAM if has_boot_memory else DEFAULT_TIER_KMEM,
                     access0=_access(spec.get("access0")),
                     access1=_access(spec.get("access1")),
                     generic_initiator=bool(spec.get("generic_initiator", False)),
@@ -482,6 +524,17 @@ class _Resolver:
         if len(set(ids)) != len(ids):
             raise ScenarioError(f"{self.name}: duplicate node ids {ids}")
         return nodes
+
+    @staticmethod
+    def _tiered(nodes: list[NodeSpec], profile: KernelProfile) -> list[NodeSpec]:
+        """Memory-only nodes join the tier kmem computes for them on this
+        kernel (HMAT-derived since 6.7, else the default); a scenario never
+        states a tier (it is the kernel's to compute)."""
+        dram = next((_perf(n) for n in nodes if n.cpus and _perf(n) is not None), None)
+        return [
+            n if n.cpus or n.dram else dataclasses.replace(n, memory_tier=profile.kmem_tier(_perf(n), dram))
+            for n in nodes
+        ]
 
     def _distance(self, numa: Mapping[str, Any], possible: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
         if "distance" not in numa:
@@ -865,8 +918,23 @@ class _Resolver:
             )
             self._add_dax_device(
                 name=f"dax{region_id}.0", region=region, ranges=((start, start + size),), align=align,
-                target_node=target, numa_node=numa_node, spec=spec, namespace=None,
+                target_node=target, numa_node=numa_node, spec=self._boot_driver(spec), namespace=None,
             )
+
+    def _boot_driver(self, spec: Mapping[str, Any]) -> Mapping[str, Any]:
+        """``driver = "boot"``: what the kernel binds at boot.  Since 6.3 the
+        dax devices of hmem and CXL RAM regions go to kmem by themselves and
+        their blocks follow auto_online_blocks; before, device_dax takes them."""
+        if spec.get("driver") != "boot":
+            return spec
+        if not self.profile.auto_kmem_hmem_cxl:
+            return {**spec, "driver": "device_dax"}
+        if self.auto_online == "offline":
+            memory: list[dict[str, str]] = [{"state": "offline"}]
+        else:
+            zone = {"online_kernel": "Normal"}.get(self.auto_online, "Movable")
+            memory = [{"state": "online", "zone": zone}]
+        return {**spec, "driver": "kmem", "memory": memory}
 
     # -- memory blocks -------------------------------------------------------------
 

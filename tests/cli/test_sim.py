@@ -46,7 +46,8 @@ def test_create_then_read(invoke: Invoke, tmp_path: Path) -> None:
     dest = tmp_path / "box"
     result = invoke("sim", "create", dest, "--scenario", "qemu-nvdimm", "--set", "stage=system-ram")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"created scenario qemu-nvdimm in {dest}\ntry: pmemctl --sysroot {dest} list\n"
+    assert result.stdout == (f"created scenario qemu-nvdimm (kernel 6.12) in {dest}\n"
+                             f"try: pmemctl --sysroot {dest} list\n")
     assert machine(dest).name == "qemu-nvdimm"
     doc = run_json(invoke, "--sysroot", dest, "list", "--json")
     assert doc["buses"][0]["regions"][0]["namespaces"][0]["dax_device"]["driver"] == "kmem"

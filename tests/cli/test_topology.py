@@ -132,9 +132,9 @@ def test_plain_golden_qemu_system_ram(invoke: Invoke, scenario_tree: Callable[..
         "   1 20 10\n"
         "\n"
         "Memory tiers:\n"
-        "TIER NODES KINDS\n"
-        "   4 0     dram\n"
-        "  22 1     pmem\n"
+        "TIER NODES KINDS ADISTANCE\n"
+        "   4 0     dram  512-639\n"
+        "  22 1     pmem  2816-2943\n"
     )
     assert "\nPolicy:\nauto_online_blocks:  offline\nmemhp_default_state: offline\n" in text
     assert "\nEvidence:\n  node 0 (dram): has CPUs 0,1; 16 memory block(s)" in text

@@ -261,3 +261,18 @@ def tolerated_failure(w) -> bool:
     """The kernel answers EBUSY to a driver bind that new_id already did
     (real-kernel-lab.md): pmemctl writes it on purpose and ignores it."""
     return w.errno == "EBUSY" and w.path.endswith("/bind") and "/bus/dax/drivers/" in w.path
+
+
+def unmovable_pfns(dmesg: str, header: str) -> list[int]:
+    """pfns of the pages dump_page() reported as unmovable: a first line
+    matching ``header`` (the kernel profile's dump_page format) whose record
+    ends in ``page dumped because: unmovable page`` a few lines on."""
+    lines = dmesg.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if re.search(header, line) and any("page dumped because: unmovable page" in later
+                                           for later in lines[i + 1:i + 10]):
+            m = re.search(r"pfn:0x([0-9a-f]+)", line)
+            if m:
+                out.append(int(m.group(1), 16))
+    return out

@@ -1,7 +1,12 @@
 """Fixtures for the real-kernel tier (marker ``vm``).
 
 Each session fixture boots one guest lazily and is shared by every test that
-needs it, so the whole tier costs two boots (about 35 s + 15 s here).
+needs it.  Every test marked ``vm`` (or using ``vm_kernel``) runs once per
+guest kernel (:func:`harness.kernel_names`: Debian 12's 6.1 and 6.12 by
+default), the parameter ``vm_kernel`` naming it; a boot listed in
+:data:`BOOT_KERNELS` runs on those kernels only.  ``vm_profile`` is the
+simulator's profile of the guest kernel (:mod:`pmemctl.sim.kernels`): the
+facts a kernel computes come from there, never from constants here.
 Tests skip only when QEMU guests cannot run on this machine
 (:func:`harness.vm_available` / :func:`harness.prepare` say why) or when
 ``PMEMCTL_VM_SKIP=1`` is set.
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -66,18 +72,84 @@ class Outputs:
         return out
 
 
+#: Boots (session fixtures) that run on some kernels only, to keep the tier
+#: within its time budget: what they check does not depend on the kernel
+#: (the nd bus and labels, the venv's interpreter), so one kernel proves it.
+#: A single test is limited the same way with ``@pytest.mark.kernels("6.1")``.
+BOOT_KERNELS: dict[str, tuple[str, ...]] = {
+    "namespaces_run": ("6.1",),
+    # x86's block-size choice (arch/x86/mm/init_64.c) is the same on both
+    "large_blocks_run": ("6.12",),
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every ``vm`` test once per guest kernel (session-scoped, so each
+    boot happens once per kernel and tests are grouped by kernel)."""
+    if metafunc.definition.get_closest_marker("vm") is None and "vm_kernel" not in metafunc.fixturenames:
+        return
+    if "vm_kernel" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("vm_kernel")
+    kernels = harness.kernel_names()
+    for fixture, only in BOOT_KERNELS.items():
+        if fixture in metafunc.fixturenames:
+            kernels = [k for k in kernels if k in only]
+    marker = metafunc.definition.get_closest_marker("kernels")
+    if marker is not None:
+        kernels = [k for k in kernels if k in marker.args]
+    metafunc.parametrize("vm_kernel", kernels, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """All of one kernel's vm tests before the next kernel's (a stable sort):
+    pytest's own grouping of session parameters is a heuristic, and a boot
+    fixture torn down between two tests of the same kernel boots again."""
+    order = {name: i for i, name in enumerate(harness.kernel_names())}
+
+    def kernel_rank(item: pytest.Item) -> int:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("vm_kernel") if callspec is not None else None
+        return -1 if name is None else order.get(name, len(order))
+
+    items.sort(key=kernel_rank)
+
+
 @pytest.fixture(scope="session")
-def vm_ready() -> harness.Prepared:
+def vm_kernel(request: pytest.FixtureRequest):
+    """The guest kernel this test runs on (a ``harness.KERNEL_SERIES`` name
+    or a ``linux-image-*`` package).  Also ``$PMEMCTL_VM_KERNEL`` while it
+    is active, so ``harness.run_guest`` and subprocesses default to it."""
+    name = getattr(request, "param", None) or harness.current_kernel()
+    before = os.environ.get("PMEMCTL_VM_KERNEL")
+    os.environ["PMEMCTL_VM_KERNEL"] = name
+    yield name
+    if before is None:
+        os.environ.pop("PMEMCTL_VM_KERNEL", None)
+    else:
+        os.environ["PMEMCTL_VM_KERNEL"] = before
+
+
+@pytest.fixture(scope="session")
+def vm_ready(vm_kernel: str) -> harness.Prepared:
     """Skip unless guests can run here; the cached (or downloaded) kernel."""
     if os.environ.get("PMEMCTL_VM_SKIP") == "1":
         pytest.skip("PMEMCTL_VM_SKIP=1")
-    ok, reason = harness.vm_available()
+    ok, reason = harness.vm_available(vm_kernel)
     if not ok:
         pytest.skip(f"QEMU guests cannot run here: {reason}")
     try:
-        return harness.prepare()
+        return harness.prepare(kernel=vm_kernel)
     except harness.VmUnavailable as e:
-        pytest.skip(f"guest kernel not obtainable: {e}")
+        pytest.skip(f"guest kernel {vm_kernel} not obtainable: {e}")
+
+
+@pytest.fixture(scope="session")
+def vm_profile(vm_ready: harness.Prepared):
+    """The simulator's profile of the guest kernel (``pmemctl.sim.kernels``):
+    tier placement, attribute set, dmesg formats, write semantics."""
+    from pmemctl.sim.kernels import profile_for_release
+
+    return profile_for_release(vm_ready.kernel_version)
 
 
 def _kept_result(path: str) -> harness.GuestResult:
@@ -102,19 +174,22 @@ def _vm_result(request, scenario: str, name: str, **kw) -> harness.GuestResult:
     (e.g. PMEMCTL_VM_REUSE_FLOW), read the results share an earlier run kept
     (``--basetemp`` keeps them as BASETEMP/vm-NAME0/io): re-checks a run's
     assertions without booting."""
-    kept = os.environ.get(f"PMEMCTL_VM_REUSE_{name.upper()}")
+    kernel = request.getfixturevalue("vm_kernel")
+    tag = re.sub(r"\W", "_", kernel)
+    kept = os.environ.get(f"PMEMCTL_VM_REUSE_{name.upper()}_{tag}") or (
+        os.environ.get(f"PMEMCTL_VM_REUSE_{name.upper()}") if kernel == harness.kernel_names()[0] else None)
     if kept:
         return _kept_result(kept)
     request.getfixturevalue("vm_ready")
-    tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"vm-{name}")
-    result = harness.run_guest(scenario, results_dir=tmp / "io", **kw)
+    tmp = request.getfixturevalue("tmp_path_factory").mktemp(f"vm-{name}-{tag}")
+    result = harness.run_guest(scenario, results_dir=tmp / "io", kernel=kernel, **kw)
     if result.exit_code != 0:
         pytest.fail(f"guest scenario {name} did not complete\n{result.describe()}")
     return result
 
 
 @pytest.fixture(scope="session")
-def single_run(request) -> harness.GuestResult:
+def single_run(request, vm_kernel) -> harness.GuestResult:
     """One 4 GiB NVDIMM on node 1: raw -> devdax -> system-ram with captures,
     then the write-semantics probe (ends with dax0.0 stranded)."""
     return _vm_result(request, scenarios.SINGLE_CONVERSION, "single", timeout=420)
@@ -126,7 +201,7 @@ def single(single_run) -> Outputs:
 
 
 @pytest.fixture(scope="session")
-def dual_run(request) -> harness.GuestResult:
+def dual_run(request, vm_kernel) -> harness.GuestResult:
     """Two NVDIMMs on memory-only nodes 1 and 2 with different HMAT figures,
     both converted to system-ram."""
     return _vm_result(request, scenarios.DUAL_NODE, "dual",
@@ -160,7 +235,7 @@ def qemu_nvdimm_machine() -> dict:
 
 
 @pytest.fixture(scope="session")
-def flow_run(request) -> harness.GuestResult:
+def flow_run(request, vm_kernel) -> harness.GuestResult:
     """One 4 GiB NVDIMM on node 1 shaped like the qemu-nvdimm scenario:
     pmemctl converts, onlines, offlines and refuses on the real kernel
     (scenarios.PMEMCTL_FLOW), recording the machine at raw/devdax/system-ram."""
@@ -173,7 +248,7 @@ def flow(flow_run) -> Outputs:
 
 
 @pytest.fixture(scope="session")
-def namespaces_run(request) -> harness.GuestResult:
+def namespaces_run(request, vm_kernel) -> harness.GuestResult:
     """The qemu-nvdimm machine again: scenario 6, namespaces of a given size
     created and destroyed by pmemctl with each backend
     (scenarios.NAMESPACES)."""
@@ -183,6 +258,44 @@ def namespaces_run(request) -> harness.GuestResult:
 @pytest.fixture(scope="session")
 def namespaces(namespaces_run) -> Outputs:
     return Outputs(namespaces_run)
+
+
+def kmem_tier(profile, nvdimm: NvdimmSpec, dram_latency_ns: int = 100, dram_bandwidth_mbs: int = 16384) -> int:
+    """The memory_tierN the guest kernel puts an NVDIMM's node in once kmem
+    onlines it: the kernel profile computes it from the HMAT figures QEMU
+    gives (the same for reads and writes; harness.run_guest's DRAM defaults)."""
+    from pmemctl.sim.kernels import Perf
+
+    return profile.kmem_tier(
+        Perf(nvdimm.latency_ns, nvdimm.latency_ns, nvdimm.bandwidth_mbs, nvdimm.bandwidth_mbs),
+        Perf(dram_latency_ns, dram_latency_ns, dram_bandwidth_mbs, dram_bandwidth_mbs),
+    )
+
+
+def qemu_nvdimm_tier(profile) -> int:
+    """The tier of the flow/namespaces boots' NVDIMM node (qemu_nvdimm_machine)."""
+    m = qemu_nvdimm_machine()
+    return kmem_tier(profile, m["nvdimms"][0], m["dram_latency_ns"], m["dram_bandwidth_mbs"])
+
+
+#: Boot DRAM of the large-block boot: 65 GiB puts the end of RAM at 66 GiB
+#: (3 GiB below the PCI hole, 62 GiB above 4 GiB), 2 GiB-aligned.
+LARGE_DRAM = 65 * GiB
+
+
+@pytest.fixture(scope="session")
+def large_blocks_run(request, vm_kernel) -> harness.GuestResult:
+    """65 GiB of DRAM and one 8 GiB NVDIMM: memory blocks of 2 GiB; pmemctl
+    converts the namespace to system RAM and back (scenarios.LARGE_BLOCKS)."""
+    # 8 GiB: its data starts 64 MiB past a 2 GiB boundary, so kmem can add
+    # only the 2 GiB blocks wholly inside (a 4 GiB one holds none: pmemctl refuses it)
+    return _vm_result(request, scenarios.LARGE_BLOCKS, "large", dram=LARGE_DRAM, timeout=900,
+                      nvdimms=[NvdimmSpec(size=8 * GiB, node=1)])
+
+
+@pytest.fixture(scope="session")
+def large_blocks(large_blocks_run) -> Outputs:
+    return Outputs(large_blocks_run)
 
 
 #: (title, lines) the tests want shown at the end of the run (fidelity figures)

@@ -135,6 +135,27 @@ exit 0
 
 
 # --------------------------------------------------------------------------
+# large memory blocks: 65 GiB of boot DRAM makes x86 pick 2 GiB blocks
+# (test_large_blocks.py)
+
+LARGE_BLOCKS = PRELUDE + r"""
+M=/sys/devices/system/memory
+facts boot $M/block_size_bytes /proc/iomem
+run e820 sh -c 'dmesg | grep -E "BIOS-e820|Memory block size"'
+mount -t tmpfs -o mode=0755 tmpfs /var/lib
+run pm-plan pmemctl reconfigure namespace0.0 --mode system-ram --dry-run --json
+run pm-sysram pmemctl reconfigure namespace0.0 --mode system-ram --yes --json
+run pm-blocks pmemctl blocks --json
+run lsmem lsmem -J -o RANGE,SIZE,STATE,BLOCK,NODE,ZONES
+run daxctl-list daxctl list -M
+run dax-resource cat /sys/bus/dax/devices/dax0.0/resource
+run node1-blocks sh -c 'ls /sys/devices/system/node/node1 | grep "^memory[0-9]"'
+run pm-devdax pmemctl reconfigure dax0.0 --mode devdax --yes --json
+exit 0
+"""
+
+
+# --------------------------------------------------------------------------
 # pmemctl itself on the real kernel (one boot; see test_pmemctl_real.py)
 
 PM_PRELUDE = PRELUDE + r"""
@@ -271,7 +292,7 @@ sysfs_blocks s4-offline-busy-one
 run s4-pm-blocks-all pmemctl blocks -a --json
 kill $PIN
 wait $PIN 2>/dev/null
-dmesg | grep -B4 "page dumped because" > "$VMIO/out/s4-unmovable.txt"
+dmesg | grep -B8 "page dumped because" > "$VMIO/out/s4-unmovable.txt"
 uptime_mark s4
 # ---- 7. the demo runs here too
 run demo pmemctl demo

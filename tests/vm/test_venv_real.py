@@ -95,6 +95,7 @@ def _make_venv(root: Path) -> tuple[Path, str]:
     return py, f"--system-site-packages venv, pmemctl by a .pth (pip install failed: {online_err[-200:]!r})"
 
 
+@pytest.mark.kernels("6.1")  # the interpreter, not the kernel, is under test
 def test_guest_runs_the_venv_the_tier_runs_from(vm_ready, tmp_path: Path) -> None:
     py, how = _make_venv(tmp_path)
     env = _clean_env()

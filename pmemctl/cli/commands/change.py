@@ -207,12 +207,17 @@ def _refuse_contradictions(mode: str, no_online: bool) -> None:
 )
 @_zone_option
 @click.option("--no-online", is_flag=True, help="Add the memory as system-ram but leave its blocks offline.")
+@click.option(
+    "--memmap-on-memory/--no-memmap-on-memory", "memmap_on_memory", default=None,
+    help="To system-ram: keep the memory map of the new memory in that memory (daxX.Y/memmap_on_memory, "
+         "Linux 6.8+, needs memory_hotplug.memmap_on_memory); written before kmem binds.",
+)
 @_common_options
 @json_option
 @click.pass_obj
 def reconfigure(
-    app: App, device: str, mode: str, zone: str, no_online: bool, dry_run: bool, yes: bool, force: bool,
-    all_steps: bool, as_json: bool,
+    app: App, device: str, mode: str, zone: str, no_online: bool, memmap_on_memory: bool | None, dry_run: bool,
+    yes: bool, force: bool, all_steps: bool, as_json: bool,
 ) -> int:
     """Switch dax device DEV between devdax and system-ram.
 
@@ -227,7 +232,11 @@ def reconfigure(
     from pmemctl.ops.services import reconfigure as service
 
     _refuse_contradictions(mode, no_online)
-    req = ReconfigureRequest(device, mode, zone, not no_online, force)
+    if memmap_on_memory is not None and mode == "devdax":
+        from pmemctl.errors import UsageError
+
+        raise UsageError("--memmap-on-memory only applies to --mode system-ram")
+    req = ReconfigureRequest(device, mode, zone, not no_online, force, memmap_on_memory)
     result = service(app.open_door(), req, _apply_options(app, dry_run, yes, force))
     return _finish(app, "reconfigure", result, as_json, all_steps, force)
 

@@ -10,6 +10,7 @@ import click
 
 from pmemctl.cli.app import App
 from pmemctl.cli.commands import complete_scenarios, json_option
+from pmemctl.sim.kernels import DEFAULT_KERNEL, kernel_names
 
 
 def _scenarios() -> Any:
@@ -80,6 +81,13 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     help="Scenario parameter, e.g. stage=system-ram (qemu-nvdimm) or blocks=4096 (big); repeatable.",
 )
 @click.option(
+    "--kernel",
+    type=click.Choice(kernel_names()),
+    default=DEFAULT_KERNEL,
+    show_default=True,
+    help="Kernel the machine runs: its attributes, memory tiers (from HMAT since 6.7) and write answers.",
+)
+@click.option(
     "-f",
     "--force",
     is_flag=True,
@@ -94,7 +102,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     "'pmemctl sim conditions' lists them.",
 )
 @click.pass_obj
-def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], force: bool,
+def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], kernel: str, force: bool,
                    conditions: tuple[str, ...] = ()) -> None:
     """Write the sysfs tree of scenario NAME into DIR.
 
@@ -109,7 +117,7 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
     from pmemctl.sim.scenario import load_scenario
     from pmemctl.sysfs.door import SIM_MARKER_DIR, is_simulated_tree
 
-    scenario = load_scenario(name, _parse_sets(sets))  # unknown name or parameter: nothing touched
+    scenario = load_scenario(name, _parse_sets(sets), kernel=kernel)  # unknown name or parameter: nothing touched
     # click.Path already refused an existing file
     target = _replaceable_target(directory, force, what="simulated tree", marker=f"{SIM_MARKER_DIR}/",
                                  holds=is_simulated_tree, remove=shutil.rmtree)
@@ -126,7 +134,7 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], f
         from pmemctl.sim.conditions import apply_conditions
 
         _condition_errors(lambda: apply_conditions(root, conditions), cleanup=str(root))
-    app.say(f"created scenario {scenario.name} in {root}")
+    app.say(f"created scenario {scenario.name} (kernel {kernel}) in {root}")
     app.say("try: " + command_line("list", sysroot=str(root)))
 
 

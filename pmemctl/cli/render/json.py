@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional
 
 from pmemctl import SCHEMA_VERSION
 from pmemctl.cli.render.common import dax_block_counts
+from pmemctl.model.tiers import tier_adistance
 
 if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.model.records import AccessClass, DaxDevice, Namespace, Policy, Region
@@ -277,6 +278,8 @@ _SPECS = (
         ("possible_nodes", "array<int>", "node ids the kernel could bring online"),
         ("nodes", "array<node>", "online NUMA nodes"),
         ("tiers", "array<tier>", "memory tiers, fastest first"),
+        ("weighted_interleave", "weighted_interleave|null",
+         "MPOL_WEIGHTED_INTERLEAVE weights (Linux 6.9+); null where the kernel has none"),
         ("node_lists", "node_lists", "node lists ready for numactl --membind / cpuset.mems"),
         ("policy", "policy", "memory hotplug and demotion policy"),
         ("warnings", "array<string>", "problems found, one sentence each"),
@@ -311,6 +314,13 @@ _SPECS = (
         ("id", "int", "N of memory_tierN"),
         ("path", "string", "kernel path"),
         ("nodes", "array<int>", "node ids in the tier"),
+        ("adistance_min", "int", "first abstract distance of the tier (N << 7; DRAM is 576, tier 4)"),
+        ("adistance_max", "int", "last abstract distance of the tier; HMAT-derived since Linux 6.7"),
+    )),
+    ObjectSpec("weighted_interleave", "`.weighted_interleave`", (
+        ("path", "string", "kernel path (/sys/kernel/mm/mempolicy/weighted_interleave)"),
+        ("weights", "object<string,int>", "weight (1-255) per node id, for new allocations"),
+        ("auto", "bool|null", "the kernel recomputes weights from bandwidth (~6.16+); null: no such switch"),
     )),
     ObjectSpec("node_lists", "`.node_lists`", (
         ("dram", "string", "DRAM nodes with memory, kernel list syntax (`0-1`); `\"\"` when none"),
@@ -922,7 +932,11 @@ def topology_json(view: "TopologyView") -> dict[str, Any]:
         topo.sysroot,
         possible_nodes=list(topo.possible_nodes),
         nodes=nodes,
-        tiers=[_obj("tier", id=t.id, path=t.path, nodes=list(t.nodes)) for t in topo.tiers],
+        tiers=[_obj("tier", id=t.id, path=t.path, nodes=list(t.nodes), adistance_min=tier_adistance(t.id)[0],
+                    adistance_max=tier_adistance(t.id)[1]) for t in topo.tiers],
+        weighted_interleave=None if view.interleave is None else _obj(
+            "weighted_interleave", path=view.interleave.path,
+            weights={str(n): w for n, w in view.interleave.weights}, auto=view.interleave.auto),
         node_lists=_obj("node_lists", dram=nl.dram, pmem=nl.pmem, cxl=nl.cxl, all_memory=nl.all_memory),
         policy=policy_json(topo.policy),
         warnings=list(view.warnings),

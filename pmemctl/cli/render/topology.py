@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pmemctl.cli.render.common import DASH, opt, size, yes_no
 from pmemctl.cli.render.doc import Block, Column, Document, KeyValues, Lines, table
+from pmemctl.model.tiers import tier_adistance
 from pmemctl.units import format_cpulist
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,12 +70,19 @@ def topology_document(view: "TopologyView") -> Document:
                 str(t.id),
                 format_cpulist(t.nodes) or DASH,
                 ",".join(sorted({kind_of.get(i, "?") for i in t.nodes})) or DASH,
+                "{}-{}".format(*tier_adistance(t.id)),
             )
             for t in topo.tiers
         ]
-        blocks.append(table((Column("TIER", "right"), Column("NODES"), Column("KINDS")), tier_rows, "Memory tiers"))
+        blocks.append(table((Column("TIER", "right"), Column("NODES"), Column("KINDS"), Column("ADISTANCE")),
+                            tier_rows, "Memory tiers"))
     else:
         blocks.append(Lines(("none (this kernel has no /sys/devices/virtual/memory_tiering)",), "Memory tiers"))
+    if view.interleave is not None:
+        wi = view.interleave
+        rows = [(str(n), str(w)) for n, w in wi.weights]
+        title = "Weighted interleave" + ("" if wi.auto is None else f" (auto: {'yes' if wi.auto else 'no'})")
+        blocks.append(table((Column("NODE", "right"), Column("WEIGHT", "right")), rows, title))
 
     p = topo.policy
     blocks.append(KeyValues((

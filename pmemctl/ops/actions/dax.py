@@ -90,6 +90,48 @@ class UnbindDevice(_DriverStep):
 
 
 @dataclass(frozen=True)
+class SetMemmapOnMemory(Action):
+    """Write ``daxX.Y/memmap_on_memory`` (6.8+): kmem then places the memory
+    map of the blocks it hot-adds in those blocks themselves.  Only while kmem
+    does not hold the device (EBUSY otherwise), so before it binds; ``previous``
+    is the value to put back on rollback."""
+
+    device: str
+    value: bool
+    previous: bool = False
+    kind: ClassVar[str] = "memmap-on-memory"
+
+    def describe(self) -> str:
+        how = "in the hot-added memory itself" if self.value else "in existing RAM"
+        return f"have kmem keep the memory map of {self.device} {how} (memmap_on_memory={int(self.value)})"
+
+    def writes(self) -> list[Write]:
+        return [Write(f"{paths.DAX_DEVICES}/{self.device}/memmap_on_memory", "1" if self.value else "0")]
+
+    def touches(self) -> Touches:
+        return Touches(devices=(self.device,))
+
+    def precheck(self, door: SysfsRoot) -> Optional[Problem]:
+        # a device made earlier in the same plan (namespace -> devdax) is only
+        # known now: the kernel must have the attribute (6.8+)
+        if door.read_optional(f"{paths.DAX_DEVICES}/{self.device}/memmap_on_memory") is None:
+            return Problem(ProblemKind.UNSAFE, f"{self.device} has no memmap_on_memory attribute: "
+                                               "this kernel (before 6.8) cannot place the memory map there")
+        return None
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        text = door.read_optional(f"{paths.DAX_DEVICES}/{self.device}/memmap_on_memory")
+        if text is None:
+            return Problem(ProblemKind.GONE, f"{self.device} has no memmap_on_memory attribute")
+        if (text.strip() in ("1", "Y", "y")) != self.value:
+            return not_done(f"{self.device}'s memmap_on_memory reads {text.strip()}, not {int(self.value)}")
+        return None
+
+    def inverse(self) -> Action:
+        return SetMemmapOnMemory(self.device, self.previous, self.value)
+
+
+@dataclass(frozen=True)
 class BindDevice(_DriverStep):
     """Attach a dax device to a driver: new_id (which already binds on 6.x), then bind.
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from pmemctl.errors import Unsupported
 from pmemctl.model.records import (
     DaxDevice,
     DaxMode,
     MemoryBlock,
     Topology,
 )
-from pmemctl.ops.actions.dax import BindDevice, UnbindDevice
+from pmemctl.ops.actions.dax import BindDevice, SetMemmapOnMemory, UnbindDevice
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock, WaitForBlocks, WaitForBlocksGone
 from pmemctl.ops.plan import PlanBuilder
 from pmemctl.ops.plan.checks import (
@@ -41,6 +42,10 @@ def plan_to_system_ram(
         pb.refuse("hotplug", "this kernel has no memory hotplug (/sys/devices/system/memory is missing)")
         return
     if dev.mode == DaxMode.SYSTEM_RAM:
+        if req.memmap_on_memory is not None and dev.memmap_on_memory not in (None, req.memmap_on_memory):
+            pb.refuse("memmap-on-memory", f"{dev.name} is system-ram already: its memmap_on_memory can only change "
+                      "before kmem binds (EBUSY); reconfigure it to devdax first")
+            return
         blocks = device_blocks(topo, dev)
         offline = [b for b in blocks if not b.online]
         if not req.online or not offline:
@@ -87,10 +92,43 @@ def plan_to_system_ram(
     pb.targets.append(dev.name)
     if dev.driver is not None:
         pb.actions.append(UnbindDevice(dev.name, dev.driver))
+    memmap_step(pb, topo, dev, req)
     pb.actions.append(BindDevice(dev.name, "kmem"))
     pb.actions.append(WaitForBlocks(dev.name, hotplug[0], hotplug[-1]))
     if req.online:
         pb.actions.extend(OnlineBlock(i, req.zone) for i in hotplug)
+
+
+def memmap_on_memory_supported(topo: Topology, dev: DaxDevice, wanted: bool) -> None:
+    """Raise Unsupported when ``dev`` cannot take memmap_on_memory=``wanted``:
+    no attribute (kernels before 6.8), or turning it on while the global
+    memory_hotplug.memmap_on_memory is off (the kernel answers EOPNOTSUPP)."""
+    # a device this plan itself creates (no dev number yet) is checked when
+    # the step runs (SetMemmapOnMemory.precheck)
+    if dev.memmap_on_memory is None and dev.dev is not None:
+        raise Unsupported(
+            f"{dev.name} has no memmap_on_memory attribute: this kernel cannot place the memory map in the "
+            "hot-added memory (the attribute came with Linux 6.8)",
+            hint="leave out --memmap-on-memory",
+        )
+    enabled = (topo.policy.memmap_on_memory or "N").strip()
+    if wanted and enabled not in ("Y", "y", "1", "force"):
+        raise Unsupported(
+            f"memory_hotplug.memmap_on_memory is {enabled or 'unset'} on this kernel, so {dev.name} cannot have "
+            "its memory map placed in the hot-added memory",
+            hint="boot with memory_hotplug.memmap_on_memory=1, or leave out --memmap-on-memory",
+        )
+
+
+def memmap_step(pb: PlanBuilder, topo: Topology, dev: DaxDevice, req: ReconfigureRequest) -> None:
+    """``--memmap-on-memory``: the write that must come before kmem binds."""
+    if req.memmap_on_memory is None:
+        return
+    memmap_on_memory_supported(topo, dev, req.memmap_on_memory)
+    if dev.memmap_on_memory == req.memmap_on_memory:
+        pb.notes.append(f"{dev.name}: memmap_on_memory is already {int(req.memmap_on_memory)}")
+        return
+    pb.actions.append(SetMemmapOnMemory(dev.name, req.memmap_on_memory, bool(dev.memmap_on_memory)))
 
 
 def plan_to_devdax(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDevice, req: ReconfigureRequest) -> None:

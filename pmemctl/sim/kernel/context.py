@@ -17,6 +17,7 @@ from typing import Any, Optional
 from pmemctl.sim.kernel import state as _state
 from pmemctl.sim.kernel.confined import ConfinedTreeWriter
 from pmemctl.sim.kernel.faults import Faults
+from pmemctl.sim.kernels import TIER_DAX_DEFAULT
 from pmemctl.sim.machine import MachineSpec, NodeSpec
 from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
 from pmemctl.sysfs import paths
@@ -57,7 +58,8 @@ class SimContext:
     def node_info(self, node_id: int) -> NodeSpec:
         node = self.machine.node(node_id)
         if node is None:  # a node the scenario did not describe: memory only, no DRAM
-            node = NodeSpec(id=node_id, cpus=(), dram=(), reserved_kb=0, used_kb=0, memory_tier=22)
+            node = NodeSpec(id=node_id, cpus=(), dram=(), reserved_kb=0, used_kb=0,
+                            memory_tier=TIER_DAX_DEFAULT)
         return node
 
     # ------------------------------------------------------------------ state

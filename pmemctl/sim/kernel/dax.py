@@ -12,12 +12,13 @@ injected through :mod:`.faults`).
 from __future__ import annotations
 
 import errno
+import posixpath
 import re
 from typing import Any, Callable, Optional
 
 from pmemctl.sim import layout, objects
 from pmemctl.sim.kernel.context import SimContext
-from pmemctl.sim.kernel.errors import WriteRefused
+from pmemctl.sim.kernel.errors import WriteRefused, kstrtobool
 from pmemctl.sim.kernel.memory import MemoryBlocks
 from pmemctl.sysfs import abi, paths
 
@@ -88,6 +89,20 @@ class DaxDrivers:
             if bound != driver:
                 raise WriteRefused(errno.ENODEV)
             self.remove(driver, text, dev_kpath, state)
+
+    def memmap_on_memory_write(self, target: str, text: str) -> None:
+        """``daxX.Y/memmap_on_memory`` (6.8+, drivers/dax/bus.c): a boolean;
+        EOPNOTSUPP to turn it on when memory_hotplug.memmap_on_memory is off,
+        EBUSY to change it while kmem holds the device."""
+        value = kstrtobool(text)
+        enabled = (self.ctx.read_optional(f"{paths.MEMORY_HOTPLUG_PARAMS}/memmap_on_memory") or "N").strip()
+        if value and enabled not in ("Y", "y", "1", "force"):
+            raise WriteRefused(errno.EOPNOTSUPP)
+        dev_kpath = posixpath.dirname(target)
+        current = self.ctx.read(target).strip() == "1"
+        if current != value and objects.bound_driver(self.tree, dev_kpath) == "kmem":
+            raise WriteRefused(errno.EBUSY)
+        self.ctx.store_plain(target, "1" if value else "0")
 
     def _dax_kpath(self, name: str) -> Optional[str]:
         if not abi.DAX_DEVICE_RE.match(name) or not self.ctx.exists(f"{paths.DAX_DEVICES}/{name}"):

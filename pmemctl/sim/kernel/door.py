@@ -134,6 +134,8 @@ class SimulatedKernel(SysfsRoot):
             return self.memory.demotion_write
         if target.startswith(paths.DAX_DRIVERS + "/"):
             return self.dax.driver_write
+        if target.endswith("/memmap_on_memory") and target.startswith("/sys/devices/"):
+            return self.dax.memmap_on_memory_write  # daxX.Y's (the module parameter is read-only)
         if target.startswith(paths.ND_DRIVERS + "/") or (target.startswith("/sys/devices/") and "/ndbus" in target):
             return self.nd.write  # nd bus: namespaces, seeds, nd drivers (kernel-abi.md §5, §7.7)
         return None

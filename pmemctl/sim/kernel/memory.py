@@ -19,7 +19,9 @@ from typing import Iterable, Mapping, Optional, Sequence
 from pmemctl.sim import layout, objects
 from pmemctl.sim.kernel.context import SimContext
 from pmemctl.sim.kernel.errors import WriteRefused, kstrtobool
+from pmemctl.sim.kernels import profile_for_release
 from pmemctl.sim.machine import MachineSpec
+from pmemctl.sim.objects import kernel_attrs
 from pmemctl.sim.tree import TreeWriter
 from pmemctl.sysfs import paths
 from pmemctl.units import parse_cpulist
@@ -496,6 +498,7 @@ class MemoryBlocks:
         m = self.ctx.machine
         row = [m.distance_between(node_id, other) for other in online]
         objects.add_node(self.tree, info, nr_cpu_ids=m.nr_cpu_ids, distance_row=row)
+        kernel_attrs.add_node_extras(self.tree, node_id, profile_for_release(m.kernel_release))
         for other in online:
             if other != node_id:
                 objects.set_node_distance(self.tree, other, [m.distance_between(other, o) for o in online])

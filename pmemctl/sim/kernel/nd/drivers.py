@@ -29,7 +29,9 @@ from pmemctl.sim.kernel.nd.common import (
     RegionInfo,
 )
 from pmemctl.sim.kernel.state import info_block, load_nd_state, save_nd_state
+from pmemctl.sim.kernels import profile_for_release
 from pmemctl.sim.machine import DaxDeviceSpec, DaxMappingSpec, DaxRegionSpec, NamespaceSpec
+from pmemctl.sim.objects import kernel_attrs
 from pmemctl.sim.tree import MODE_ROOT_RO, MODE_RW
 from pmemctl.sysfs import abi, paths
 
@@ -249,6 +251,8 @@ class NdDrivers(NdCommon):
         minor = self._free_minor(objects.BLKEXT_MAJOR, "b")
         objects.add_block_device(self.tree, parent_kp, name, objects.BLKEXT_MAJOR, minor, size,
                                  diskseq=self._next_diskseq(), dax=dax)
+        kernel_attrs.add_disk_extras(self.tree, f"{parent_kp}/block/{name}",
+                                     profile_for_release(self.ctx.machine.kernel_release))
 
     def _next_diskseq(self) -> int:
         """inc_diskseq: a boot-wide counter, never reused (kept in nd-state.json;
@@ -293,7 +297,7 @@ class NdDrivers(NdCommon):
             major=objects.DAX_MAJOR, minor=self._free_minor(objects.DAX_MAJOR, "c"),
             namespace=posixpath.basename(ns_kp),
         )
-        memmap = False if self.ctx.machine.kernel_at_least((6, 8)) else None
+        memmap = False if profile_for_release(self.ctx.machine.kernel_release).dax_memmap_on_memory else None
         objects.add_dax_device(self.tree, dev, dynamic=False, memmap_on_memory=memmap)
 
     def _remove_dax(self, kp: str) -> None:
