@@ -55,9 +55,9 @@ def test_plan_is_printed_before_the_first_write(invoke: Invoke, sysram: Path, mo
     real = services.Executor
 
     class Watching(real):  # type: ignore[misc, valid-type]
-        def apply(self, plan: Any) -> Any:
+        def apply(self, plan: Any, **kwargs: Any) -> Any:
             seen.append(sys.stdout.buffer.getvalue().decode())  # what the user has seen by now
-            return super().apply(plan)
+            return super().apply(plan, **kwargs)
 
     monkeypatch.setattr(services, "Executor", Watching)
     res = invoke("--sysroot", sysram, "offline", "dax0.0", "--count", "2")

@@ -421,9 +421,15 @@ def test_memmap_on_memory_set_before_kmem_binds(tree, invoke: Invoke) -> None:
     attr.chmod(0o644)
     write_layout(root, "version = 1\n" + _device("fast", f'namespace_uuid = "{NS11_UUID}"', "system-ram",
                                                   "memmap_on_memory = true\n"))
+    # memory_hotplug.memmap_on_memory off: the kernel would answer EOPNOTSUPP, so the plan refuses first
+    code, doc = _apply(invoke, root, "--yes")
+    assert code == 5, doc
+    assert attr.read_text().strip() == "0"
+    param = root / "sys/module/memory_hotplug/parameters/memmap_on_memory"
+    param.write_text("Y\n")
     code, doc = _apply(invoke, root, "--dry-run")
     kinds = [s["kind"] for s in doc["plan"]["steps"]]
-    assert kinds.index("set-policy") == kinds.index("bind") - 1  # between unbind device_dax and bind kmem
+    assert kinds.index("memmap-on-memory") == kinds.index("bind") - 1  # between unbind device_dax and bind kmem
     code, doc = _apply(invoke, root, "--yes")
     assert code == 0, doc
     assert attr.read_text().strip() == "1"

@@ -22,18 +22,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from pmemctl.errors import PmemctlError
+from pmemctl.errors import PmemctlError, Unsupported
 from pmemctl.model.records import BlockState, DaxDevice, DaxMode, MemoryBlock, Namespace, Topology
-from pmemctl.ops.actions.dax import BindDevice
+from pmemctl.ops.actions.dax import BindDevice, SetMemmapOnMemory
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock
-from pmemctl.ops.actions.policy import SetPolicy
 from pmemctl.ops.layout.match import DeviceMatch, find_region
 from pmemctl.ops.layout.policy import PolicyState
 from pmemctl.ops.layout.records import DeviceEntry, Layout, RegionEntry
 from pmemctl.ops.plan import Check, Plan, PlanBuilder
 from pmemctl.ops.plan.checks import device_blocks, offline_checks, privilege_check, zone_checks
 from pmemctl.ops.plan.combined import plan_namespace_to_system_ram
-from pmemctl.ops.plan.dax import plan_to_devdax, plan_to_system_ram
+from pmemctl.ops.plan.dax import memmap_on_memory_supported, plan_to_devdax, plan_to_system_ram
 from pmemctl.ops.plan.namespace import plan_create, plan_reconfigure_namespace
 from pmemctl.ops.requests import CreateRequest, NsReconfigureRequest, ReconfigureRequest
 from pmemctl.sysfs.door import SysfsRoot
@@ -156,7 +155,7 @@ def _to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDev
     pb.begin_unit(dev.name)
     planned = len(pb.actions)
     plan_to_system_ram(pb, door, topo, dev, ReconfigureRequest(dev.name, "system-ram", zone, single))
-    _memmap_before_kmem(pb, dev, entry, planned)
+    _memmap_before_kmem(pb, topo, dev, entry, planned)
     if not single and len(pb.actions) > planned and hotplug:  # kmem binds it: online the blocks asked
         zones = ["normal"] * want_normal + ["movable"] * (want - want_normal)
         for z in ("normal", "movable"):
@@ -165,9 +164,11 @@ def _to_system_ram(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDev
     return f"{dev.name} is {dev.mode.value}, the layout wants system-ram ({want} of {len(hotplug)} blocks online)"
 
 
-def _memmap_before_kmem(pb: PlanBuilder, dev: DaxDevice, entry: DeviceEntry, first: int) -> None:
+def _memmap_before_kmem(pb: PlanBuilder, topo: Topology, dev: DaxDevice, entry: DeviceEntry, first: int) -> None:
     """``daxX.Y/memmap_on_memory`` is taken only while kmem is not bound
-    (EBUSY otherwise; kernel-abi: 6.8+): written just before the kmem bind."""
+    (EBUSY otherwise; kernel-abi: 6.8+): written just before the kmem bind,
+    with the same refusal as ``reconfigure --memmap-on-memory`` where the
+    global memory_hotplug.memmap_on_memory is off (EOPNOTSUPP)."""
     want = entry.memmap_on_memory
     if want is None or dev.memmap_on_memory is None or dev.memmap_on_memory == want:
         return
@@ -175,9 +176,12 @@ def _memmap_before_kmem(pb: PlanBuilder, dev: DaxDevice, entry: DeviceEntry, fir
                  and a.driver == "kmem"), None)
     if bind is None:
         return
-    path = f"{dev.path}/memmap_on_memory"
-    value, before = ("1", "0") if want else ("0", "1")
-    pb.actions.insert(bind, SetPolicy(path, value, value, before, before))
+    try:
+        memmap_on_memory_supported(topo, dev, want)
+    except Unsupported as err:
+        pb.refuse("memmap-on-memory", err.message, None)
+        return
+    pb.actions.insert(bind, SetMemmapOnMemory(dev.name, want, bool(dev.memmap_on_memory)))
 
 
 def _namespace_plan(door: SysfsRoot, topo: Topology, ns: Namespace, entry: DeviceEntry) -> Plan:
