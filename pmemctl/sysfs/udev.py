@@ -15,17 +15,19 @@ from pmemctl.sysfs.door import SysfsRoot
 
 
 class BlockEvents:
-    """A netlink monitor of ``memory`` uevents, started before the bind."""
+    """A netlink monitor of kernel uevents on ``subsystems`` (``memory`` by
+    default), started before the change that makes them."""
 
-    def __init__(self) -> None:
+    def __init__(self, subsystems: tuple[str, ...] = ("memory",)) -> None:
         import pyudev
 
         self._monitor: Any = pyudev.Monitor.from_netlink(pyudev.Context(), source="kernel")
-        self._monitor.filter_by("memory")
+        for subsystem in subsystems:
+            self._monitor.filter_by(subsystem)
         self._monitor.start()
 
     def wait(self, timeout: float) -> bool:
-        """Block until a memory uevent arrives or ``timeout`` passes; True on an event."""
+        """Block until a uevent arrives or ``timeout`` passes; True on an event."""
         return self._monitor.poll(timeout=timeout) is not None
 
     def close(self) -> None:
@@ -35,11 +37,16 @@ class BlockEvents:
             pass
 
 
-def open_block_events(door: SysfsRoot) -> Optional[BlockEvents]:
+def open_block_events(door: SysfsRoot, subsystems: tuple[str, ...] = ("memory",)) -> Optional[BlockEvents]:
     """Events on the running machine when pyudev and netlink are usable; else None."""
     if not door.is_host:
         return None
     try:
-        return BlockEvents()
+        return BlockEvents(subsystems)
     except Exception:  # no pyudev, no netlink socket (containers), not root: poll instead
         return None
+
+
+#: the subsystems whose ``add`` uevents announce a device a layout may be
+#: waiting for at boot: nd (regions, namespaces) and dax (daxX.Y)
+DEVICE_SUBSYSTEMS = ("nd", "dax")

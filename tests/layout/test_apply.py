@@ -465,3 +465,49 @@ def test_zone_split_fixed_by_moving_movable_blocks_to_normal(tree, invoke: Invok
     actual = _item(doc, "log")["actual"]["dax0.1"]
     assert (actual["online_blocks"], actual["normal_blocks"]) == (80, 2)
     assert _apply(invoke, root)[0] == 3
+
+
+def test_wait_on_the_running_machine_pauses_on_device_uevents(tree, monkeypatch) -> None:
+    """On the running machine the pauses are udev waits on nd and dax uevents
+    (pyudev), ended early by an event; the monitor is closed at the end."""
+    from pmemctl.ops.layout import load_layout, service
+    from pmemctl.sysfs.door import SysfsRoot
+
+    root = tree("optane-2s")
+    write_layout(root, "version = 1\n" + _device("late", 'namespace = "late-one"', "system-ram"))
+    door = SysfsRoot(root)
+    layout = load_layout(door)
+    alt = next(root.glob("sys/devices/**/region1/namespace1.1/alt_name"))
+    opened: list[tuple[str, ...]] = []
+
+    class Events:
+        waits: list[float] = []
+        closed = False
+
+        def wait(self, timeout: float) -> bool:
+            self.waits.append(timeout)
+            alt.write_text("late-one\n")  # the namespace probes: its uevent ends the pause
+            return True
+
+        def close(self) -> None:
+            self.closed = True
+
+    events = Events()
+
+    def fake_open(door_: SysfsRoot, subsystems: tuple[str, ...]) -> Events:
+        opened.append(subsystems)
+        return events
+
+    monkeypatch.setattr(service, "open_block_events", fake_open)
+    monkeypatch.setattr(service.time, "sleep", lambda s: (_ for _ in ()).throw(AssertionError("polled")))
+    assert service.wait_for_devices(door, layout, 30.0, 0.01) == []
+    assert opened == [("nd", "dax")]
+    assert len(events.waits) == 1 and events.waits[0] == 1.0  # re-checked at least every second
+    assert events.closed
+
+
+def test_wait_on_a_tree_polls(tree) -> None:
+    from pmemctl.sysfs.door import SysfsRoot
+    from pmemctl.sysfs.udev import DEVICE_SUBSYSTEMS, open_block_events
+
+    assert open_block_events(SysfsRoot(tree("optane-2s")), DEVICE_SUBSYSTEMS) is None  # no uevents from a tree

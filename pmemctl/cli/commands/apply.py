@@ -25,7 +25,8 @@ def config_option(f):  # type: ignore[no-untyped-def]
 @click.option("--dry-run", is_flag=True, help="Print the plan (in words and as the exact writes) and stop.")
 @click.option("--wait", type=Seconds(), metavar="SECONDS",
               help=f"Wait up to SECONDS (at most {MAX_SECONDS:g}) for the devices the layout expects to appear "
-              "(devices probe late at boot), then report those that never came.")
+              "(devices probe late at boot; on this machine each nd or dax uevent ends a pause, a tree is polled), "
+              "then report those that never came.")
 @click.option("-y", "--yes", is_flag=True, help="Confirm destructive steps (devdax contents lost, memory taken "
               "away) without asking.")
 @click.option("-f", "--force", is_flag=True, help="Proceed past refusals that can be overridden (see --dry-run).")

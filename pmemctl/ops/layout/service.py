@@ -28,6 +28,7 @@ from pmemctl.ops.plan import Plan
 from pmemctl.ops.services import RunOptions, exit_code_for, run_plan
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, RunLock, boot_id
+from pmemctl.sysfs.udev import DEVICE_SUBSYSTEMS, open_block_events
 
 #: what assessing a converged machine reads per block (49,152 blocks: keep it small)
 ASSESS_FIELDS = frozenset({"state", "online_zones"})
@@ -81,16 +82,25 @@ def _needs_work(items: list[ItemState]) -> bool:
 
 
 def wait_for_devices(door: SysfsRoot, layout: Layout, seconds: float, interval: float,
-                     sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """Poll until every expected device matches or ``seconds`` pass; the
-    entries that never came (a tree cannot be watched by udev: polling)."""
+                     sleep: Optional[Callable[[float], None]] = None) -> list[str]:
+    """Wait until every expected device matches or ``seconds`` pass; the
+    entries that never came.  On the running machine each pause ends early
+    on an nd or dax uevent (pyudev); a tree sends none, so it is polled."""
+    events = open_block_events(door, DEVICE_SUBSYSTEMS) if sleep is None else None
+    pause: Callable[[float], object] = sleep or (events.wait if events is not None else time.sleep)
+    # an event can only shorten a pause: re-check at least every second even then
+    step = max(interval, 1.0) if events is not None else interval
     deadline = time.monotonic() + seconds
-    while True:
-        topo = discover(door, with_blocks=False)
-        short = [m for m in match_devices(topo, layout.devices) if m.verdict == "missing"]
-        if not short or time.monotonic() >= deadline:
-            return [f"{m.entry.name}: {m.finding} after waiting {seconds:g} s" for m in short]
-        sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+    try:
+        while True:
+            topo = discover(door, with_blocks=False)
+            short = [m for m in match_devices(topo, layout.devices) if m.verdict == "missing"]
+            if not short or time.monotonic() >= deadline:
+                return [f"{m.entry.name}: {m.finding} after waiting {seconds:g} s" for m in short]
+            pause(min(step, max(deadline - time.monotonic(), 0.0)))
+    finally:
+        if events is not None:
+            events.close()
 
 
 def _stale_journal(door: SysfsRoot, archive: bool) -> list[str]:
