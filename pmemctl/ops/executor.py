@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Optional
 
@@ -43,33 +42,13 @@ from pmemctl.ops.outcome import (
 )
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.signals import RunAlarm, SignalShield
+from pmemctl.ops.steps import AlreadyDone, ApplyOptions, StepFailed, as_step_failed
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, JournalRecord, RunLock
 from pmemctl.sysfs.udev import BlockEvents, open_block_events
 
-Progress = Callable[[int, int, str], None]  # (done, total, label)
-
-
-class StepFailed(Exception):
-    def __init__(self, message: str, err: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errno = err
-
-
-class AlreadyDone(Exception):
-    """The write was refused because the end state was already there."""
-
-
-@dataclass
-class ApplyOptions:
-    offline_timeout: float = 30.0  # per block
-    wait_timeout: float = 30.0  # blocks appearing / disappearing after bind/unbind
-    poll_interval: float = 0.01
-    progress: Optional[Progress] = None
-    command: str = ""
-    #: hook for tests: called before each action index (fault injection of Ctrl-C)
-    before_step: Optional[Callable[[int, Action], None]] = None
+#: the step vocabulary lives in ops/steps.py; these names stay importable from here
+__all__ = ["AlreadyDone", "ApplyOptions", "Executor", "StepFailed"]
 
 
 class Executor:
@@ -292,7 +271,7 @@ class Executor:
                 except KeyboardInterrupt:
                     raise self._interrupted(i, plan, journal) from None
                 except Exception as err:  # noqa: BLE001 - any failure inside a step rolls its unit back
-                    failure = self._failed(journal, i, action, _as_step_failed(action, err), results)
+                    failure = self._failed(journal, i, action, as_step_failed(action, err), results)
                     if self._started == i and self._took_effect(action):  # written, then failed: undo it too
                         done.append((i, action))
                     break
@@ -357,7 +336,7 @@ class Executor:
                 self._quietly(partial(self.journal.event, i, "undone", sync=True))
                 results.append(ActionResult(inverse, StepStatus.UNDONE))
             except Exception as err:  # noqa: BLE001 - StepFailed, or anything else: the undo failed
-                failed = err if isinstance(err, StepFailed) else _as_step_failed(inverse, err)
+                failed = err if isinstance(err, StepFailed) else as_step_failed(inverse, err)
                 self._quietly(partial(self.journal.event, i, "undo-fail", err=failed.errno, sync=True))
                 results.append(ActionResult(inverse, StepStatus.UNDO_FAILED, failed.message, failed.errno))
                 ok = False
@@ -439,12 +418,3 @@ class Executor:
         """Where each device and block the plan touched now is, and where the
         undos another agent finished first left things (never raises)."""
         return describe_state(self.door, plan, self._undone_by_others)
-
-
-def _as_step_failed(action: Action, err: Exception) -> StepFailed:
-    """Any exception inside a step, as the step's failure (named, with its errno)."""
-    if isinstance(err, PmemctlError):
-        text = err.sentence()
-    else:
-        text = f"unexpected {type(err).__name__}" + (f": {err}" if str(err) else "")
-    return StepFailed(f"{action.describe()}: {text}", getattr(err, "errno", None))

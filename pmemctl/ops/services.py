@@ -19,7 +19,7 @@ from typing import Callable, Optional
 from pmemctl.commandline import command_line
 from pmemctl.errors import DamagedJournal, ExitCode, Locked, Refused
 from pmemctl.model.discover import discover
-from pmemctl.ops.executor import ApplyOptions, Executor
+from pmemctl.ops.executor import Executor
 from pmemctl.ops.outcome import Outcome, OutcomeStatus, describe_state
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.plan.blocks import plan_offline, plan_online
@@ -33,6 +33,7 @@ from pmemctl.ops.requests import (
     ReconfigureRequest,
     SizePlanRequest,
 )
+from pmemctl.ops.steps import ApplyOptions
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, JournalRecord, LockHolder, RunLock, lock_holder
 

@@ -58,7 +58,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # 4: the package __init__: Plan, Check, PlanBuilder
     ("pmemctl.ops.plan",),
     # 5: applying a plan (outcome: what a run came to; batched_journal: its intent events)
-    ("pmemctl.ops.outcome", "pmemctl.ops.batched_journal", "pmemctl.ops.signals", "pmemctl.ops.executor"),
+    ("pmemctl.ops.outcome", "pmemctl.ops.batched_journal", "pmemctl.ops.signals", "pmemctl.ops.steps",
+     "pmemctl.ops.executor"),
     # 6
     ("pmemctl.ops.select", "pmemctl.ops.requests"),
     # 7
