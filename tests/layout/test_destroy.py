@@ -103,6 +103,7 @@ def test_mode_change_dry_run_then_yes_then_converged(tree, invoke: Invoke) -> No
     before = _snapshot(root)
     code, doc, _err = _apply(invoke, root, "--dry-run")
     assert code == 0 and _r1(doc)["status"] == "planned"
+    assert "is devdax, the layout wants fsdax: allow_destroy = true: reconfigured in place" in _r1(doc)["difference"]
     assert [s["kind"] for s in doc["plan"]["steps"]] == ["ns-reconfigure"]
     assert doc["plan"]["destructive"] is True
     writes = [w for s in doc["plan"]["steps"] for w in s["writes"]]
@@ -161,6 +162,8 @@ def test_size_change_destroys_and_creates_in_one_plan(tree, invoke: Invoke) -> N
     write_layout(root, _layout("fsdax", "32832M"))
     code, doc, _err = _apply(invoke, root, "--dry-run")
     assert code == 0 and _r1(doc)["status"] == "planned"
+    assert "the layout wants 32.06G (34426847232 bytes): allow_destroy = true: destroyed and created again" in (
+        _r1(doc)["difference"])
     steps = doc["plan"]["steps"]
     assert [s["kind"] for s in steps] == ["ns-destroy", "ns-create"]
     assert {"path": f"/sys/bus/nd/devices/{old['name']}/size", "value": "0", "kind": "sysfs"} in steps[0]["writes"]

@@ -128,7 +128,8 @@ def region_item(door: SysfsRoot, topo: Topology, entry: RegionEntry) -> ItemStat
         except PmemctlError as err:
             item.plan = _refusal(title, f"namespace {spec.name!r} cannot be replaced: {err.message}")
         item.status = "planned"
-        notes.append(what + ": allow_destroy = true: its data is destroyed"
+        how = ("reconfigured in place" if spec_size(spec) in (None, ns.size) else "destroyed and created again")
+        notes.append(f"{what}: allow_destroy = true: {how}, its data is lost"
                      + (" (one namespace per pass)" if len(differs) + len(missing) > 1 else ""))
     else:
         notes += [what + ": not changed (a region entry destroys or reconfigures a namespace only with "
