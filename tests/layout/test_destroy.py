@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from cli_support import check_schema
 from layout_support import Invoke, write_layout
 
@@ -206,16 +207,19 @@ def test_create_failing_after_the_destroy_is_reported_partial(tree, invoke: Invo
 # -- data safety -------------------------------------------------------------------------
 
 
-def test_busy_namespace_is_refused(tree, invoke: Invoke) -> None:
-    root = _with_db(tree, invoke, "fsdax")
-    blockdev = _db(root, invoke)["blockdev"]
+@pytest.mark.parametrize(("mode", "wanted", "size"), [("fsdax", "devdax", "16416M"), ("devdax", "fsdax", "32832M")],
+                         ids=["pmem-open-remode", "dax-open-resize"])
+def test_busy_namespace_is_refused(tree, invoke: Invoke, mode: str, wanted: str, size: str) -> None:
+    root = _with_db(tree, invoke, mode)
+    ns = _db(root, invoke)
+    node = f"/dev/{ns['blockdev']}" if mode == "fsdax" else f"/dev/{ns['dax_device']['name']}"
     marker = root / ".pmemctl-sim" / "holders.json"
-    marker.write_text(json.dumps([{"pid": 4242, "name": "postgres", "path": f"/dev/{blockdev}"}]))
-    write_layout(root, _layout("devdax"))
+    marker.write_text(json.dumps([{"pid": 4242, "name": "postgres", "path": node}]))
+    write_layout(root, _layout(wanted, size))
     before = _snapshot(root)
     code, doc, err = _apply(invoke, root, "--yes")
     assert code == 5
-    assert f"postgres (pid 4242) has /dev/{blockdev} open" in err
+    assert f"postgres (pid 4242) has {node} open" in err
     assert _snapshot(root) == before
 
 
