@@ -74,6 +74,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.layout.schema", "pmemctl.ops.layout.records"),
     ("pmemctl.ops.layout.load", "pmemctl.ops.layout.match", "pmemctl.ops.layout.tomlout"),
     ("pmemctl.ops.layout.policy", "pmemctl.ops.layout.plan"),
+    ("pmemctl.ops.layout.regions",),
     ("pmemctl.ops.layout.daxctl", "pmemctl.ops.layout.init"),
     ("pmemctl.ops.layout.service",),
     ("pmemctl.ops.layout",),
