@@ -86,7 +86,7 @@ class UnbindDevice(_DriverStep):
         return None
 
     def inverse(self) -> Action:
-        return BindDevice(self.device, self.driver)
+        return RestoreBinding(self.device, self.driver)
 
 
 @dataclass(frozen=True)
@@ -167,3 +167,33 @@ class BindDevice(_DriverStep):
 
     def inverse(self) -> Action:
         return UnbindDevice(self.device, self.driver)
+
+
+@dataclass(frozen=True)
+class RestoreBinding(BindDevice):
+    """The undo of a detach: attach the device to its old driver again, even
+    when a failed later step left it bound to device_dax.
+
+    A namespace step that fails puts its old personality back, and re-enabling
+    a devdax namespace binds the new dax device to device_dax by default; the
+    device must leave device_dax before kmem can take it (kernel-abi.md §4.3,
+    daxctl's reconfigure-device order).  Only ever an undo, so it is never in
+    a plan shown beforehand; it journals and renders as a ``bind``.
+    """
+
+    def pending_writes(self, door: SysfsRoot) -> list[Write]:
+        holder = device_driver(door, self.device)
+        if holder is None or holder == self.driver or holder != "device_dax":
+            return self.writes()
+        drv = paths.dax_driver(holder)
+        return [Write(drv + "/remove_id", self.device), Write(drv + "/unbind", self.device), *self.writes()]
+
+    def precheck(self, door: SysfsRoot) -> Optional[Problem]:
+        if device_driver(door, self.device) != "device_dax" or self.driver == "device_dax":
+            return None
+        users = door.processes_using(f"/dev/{self.device}")
+        if users:
+            names = ", ".join(f"{name} (pid {pid})" for pid, name in users[:3])
+            return Problem(ProblemKind.UNSAFE, f"/dev/{self.device} is open ({names}): it is not taken from "
+                                               f"device_dax to give it back to {self.driver}")
+        return None
