@@ -152,6 +152,8 @@ def test_whole_device_round_trip_and_list_blocks_agree(machine) -> None:
     dev, ranges = list_and_blocks(k)
     assert (dev["mode"], dev["blocks_online"]) == ("system-ram", 0) and ranges == []
     assert k.read(STATE).strip() == "unplugged"
+    assert any("reads unplugged" in line and f"--sysroot {k.root} online dax0.0" in line
+               for line in out.machine_state), out.machine_state
     assert plan_offline(k, discover(k), BlockRequest(device="dax0.0")).is_noop
 
     out = executor(k).apply(plan_online(k, discover(k), BlockRequest(device="dax0.0", zone="normal")))
@@ -176,6 +178,18 @@ def test_a_refused_unplug_is_rolled_back_by_the_kernel_and_reported(machine) -> 
     assert f"writing 'unplugged' to {STATE} failed: EBUSY" in out.message
     assert machine_state(k) == before
     assert Executor(k).journal.load() is None
+
+
+def test_an_unplug_that_never_finishes_times_out_and_the_kernel_undoes_it(machine) -> None:
+    """offline-hang: the kernel retries the offline until a signal; the
+    executor's timeout is that signal, and the whole unplug is undone."""
+    k = machine(stage="system-ram")
+    before = machine_state(k)
+    sim_faults.inject(k.root, "offline-hang", blocks=[45], seconds=30)
+    out = executor(k).apply(plan_offline(k, discover(k), BlockRequest(device="dax0.0")))
+    assert (out.status, out.exit_code) == ("failed", ExitCode.FAILED), out.message
+    assert "did not finish within 2 s" in out.message
+    assert machine_state(k) == before
 
 
 def test_a_failed_online_rolls_the_reconfigure_back(machine) -> None:

@@ -11,6 +11,7 @@ import errno
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import KernelError
 from pmemctl.model.discover import read_block_size, read_dax_ranges
 from pmemctl.model.records import kmem_blocks
@@ -289,3 +290,14 @@ class SetDaxState(Action):
 
     def touches(self) -> Touches:
         return Touches(devices=(self.device,))
+
+    def state_lines(self, door: SysfsRoot) -> list[str]:
+        """What the file reads now, with the way back from an unplug."""
+        current = read_dax_state(door, self.device)
+        if current is None or device_driver(door, self.device) != "kmem":
+            return []
+        if current == DAX_STATE_UNPLUGGED:
+            online = command_line("online", self.device, sysroot=door.root)
+            return [f"{self.path} reads unplugged: kmem holds {self.device} but its memory blocks are removed; "
+                    f"'{online}' adds and onlines them again"]
+        return [f"{self.path} reads {current}"]

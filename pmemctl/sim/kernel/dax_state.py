@@ -23,7 +23,8 @@ series, whose revisions before v5 named the file ``hotplug``):
 * all or nothing: when one block refuses, the blocks already changed are
   put back and the write fails with that block's errno (EBUSY for an
   offline that cannot migrate pages, the injected errno of ``online-fail``,
-  EINTR for ``offline-hang``); the file keeps its value;
+  EINTR for ``offline-hang``); a signal that ends a retrying offline (the
+  writer's timeout) undoes it the same way; the file keeps its value;
 * the blocks are onlined before anyone else sees them, so the ``udev-race``
   fault (an agent onlining each new block) has no window here.
 
@@ -134,7 +135,7 @@ class DaxHotplugState:
             zone = self._zone(i)
             try:
                 self._block_write(i, "offline")
-            except WriteRefused:
+            except BaseException:  # a refusal, or a signal ending a retrying offline: undo all
                 for j, was in reversed(done):
                     self._put_back(j, "online_movable" if was == "Movable" else "online_kernel")
                 raise
@@ -151,7 +152,7 @@ class DaxHotplugState:
         for i in indexes:
             try:
                 self._block_write(i, online_type)
-            except WriteRefused:
+            except BaseException:  # a refusal, or a signal: undo all
                 for j in reversed(onlined):
                     self._put_back(j, "offline")
                 self.memory.hot_remove(indexes)
