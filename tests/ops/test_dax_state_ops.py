@@ -257,3 +257,20 @@ def test_rollback_undoes_an_interrupted_whole_device_offline(machine) -> None:
     assert machine_state(k) == before
     dev, ranges = list_and_blocks(k)
     assert dev["blocks_online"] == 30 and [r["zones"] for r in ranges] == [["Movable"]]
+
+
+@pytest.mark.parametrize("args, line, whole", [
+    (["offline", "dax0.0"], f"echo unplugged > {STATE}", True),
+    (["reconfigure", "dax0.0", "--mode", "devdax"], f"echo unplugged > {STATE}", True),
+    (["offline", "dax0.0", "--count", "1"], "echo offline > /sys/devices/system/memory/memory62/state", False),
+])
+def test_dry_run_shows_the_state_file_write(machine, args: list[str], line: str, whole: bool) -> None:
+    from pmemctl.cli.main import cli
+
+    k = machine(stage="system-ram")
+    before = machine_state(k)
+    res = CliRunner().invoke(cli, ["--sysroot", str(k.root), *args, "--dry-run"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert line in res.output
+    assert (f"> {STATE}" in res.output) == whole
+    assert machine_state(k) == before
