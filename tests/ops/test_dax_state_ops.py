@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from pmemctl.errors import ExitCode, Interrupted, Refused
 from pmemctl.model.discover import discover
-from pmemctl.ops.actions.dax import SetDaxState, UnbindDevice
+from pmemctl.ops.actions.dax import SetDaxState, UnbindDevice, UnplugDaxDevice
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock
 from pmemctl.ops.actions.registry import action_from_dict
 from pmemctl.ops.executor import ApplyOptions, Executor
@@ -104,13 +104,15 @@ def test_with_the_file_a_whole_device_is_one_state_write(machine) -> None:
     k = machine(stage="devdax")
     plan = plan_reconfigure(k, discover(k), TO_RAM)
     assert kinds(plan) == ["unbind", "bind", "wait-blocks", "dax-state"]
+    assert not plan.actions[-1].bounded  # onlining never hangs: no timeout on it
     # kmem adds the blocks offline (auto_online_blocks=offline): unplug them, then online all at once
     assert plan.shell_lines()[-2:] == [f"echo unplugged > {STATE}", f"echo online_movable > {STATE}"]
     k = machine(stage="system-ram")
     plan = plan_offline(k, discover(k), BlockRequest(device="dax0.0"))
-    assert plan.actions == (SetDaxState("dax0.0", "unplugged", "online_movable"),)
+    assert plan.actions == (UnplugDaxDevice("dax0.0", "unplugged", "online_movable"),)
     assert plan.shell_lines() == [f"echo unplugged > {STATE}"]
-    assert kinds(plan_reconfigure(k, discover(k), TO_DEVDAX)) == ["dax-state", "unbind", "wait-blocks-gone", "bind"]
+    assert kinds(plan_reconfigure(k, discover(k), TO_DEVDAX)) == ["dax-unplug", "unbind", "wait-blocks-gone", "bind"]
+    assert plan.actions[0].bounded  # an offline may never finish: the timeout bounds the unplug
 
 
 @pytest.mark.parametrize("req", [BlockRequest(device="dax0.0", count=2), BlockRequest(device="dax0.0", size="256M"),
@@ -219,12 +221,13 @@ def test_the_action_survives_the_journal_and_inverts() -> None:
     a = SetDaxState("dax0.0", "online_movable", "offline")
     assert action_from_dict(json.loads(json.dumps(a.to_dict()))) == a
     assert a.to_dict()["kind"] == "dax-state"
-    assert a.inverse() == SetDaxState("dax0.0", "unplugged", "online_movable")  # offline is read-only
-    assert SetDaxState("dax0.0", "unplugged", "online_kernel").inverse() == SetDaxState(
-        "dax0.0", "online_kernel", "unplugged")
+    assert a.inverse() == UnplugDaxDevice("dax0.0", "unplugged", "online_movable")  # offline is read-only
+    unplug = UnplugDaxDevice("dax0.0", "unplugged", "online_kernel")
+    assert unplug.inverse() == SetDaxState("dax0.0", "online_kernel", "unplugged")
+    assert action_from_dict(json.loads(json.dumps(unplug.to_dict()))) == unplug
     assert [w.value for w in a.writes()] == ["unplugged", "online_movable"]
     assert SetDaxState("dax0.0", "online_movable", "online_movable").writes() == []
-    plan = Plan("t", (UnbindDevice("dax0.0", "device_dax"), a))
+    plan = Plan("t", (UnbindDevice("dax0.0", "device_dax"), a, unplug))
     assert Plan.from_dict(json.loads(json.dumps(plan.to_dict()))).actions == plan.actions
 
 

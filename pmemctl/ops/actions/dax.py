@@ -209,14 +209,14 @@ class SetDaxState(Action):
     failure.  Onlining a device that is not unplugged writes ``unplugged``
     first (the proposal allows online only from there).  ``previous``: what
     the file read when planned (``offline`` when kmem had just added the
-    blocks), so the inverse puts the device back."""
+    blocks), so the inverse puts the device back.  Make one with
+    :func:`dax_state_step`: an unplug is an :class:`UnplugDaxDevice`."""
 
     device: str
     value: str
     previous: str = DAX_STATE_UNPLUGGED
     kind: ClassVar[str] = "dax-state"
     journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC  # the whole device moves at once
-    bounded: ClassVar[bool] = True  # unplugging offlines: the kernel retries until a signal
 
     @property
     def path(self) -> str:
@@ -286,7 +286,7 @@ class SetDaxState(Action):
         # offline is read-only: the nearest state to put back is unplugged
         # (nothing online either way)
         back = self.previous if self.previous in DAX_STATE_ONLINE.values() else DAX_STATE_UNPLUGGED
-        return SetDaxState(self.device, back, self.value)
+        return dax_state_step(self.device, back, self.value)
 
     def touches(self) -> Touches:
         return Touches(devices=(self.device,))
@@ -301,3 +301,19 @@ class SetDaxState(Action):
             return [f"{self.path} reads unplugged: kmem holds {self.device} but its memory blocks are removed; "
                     f"'{online}' adds and onlines them again"]
         return [f"{self.path} reads {current}"]
+
+
+@dataclass(frozen=True)
+class UnplugDaxDevice(SetDaxState):
+    """``unplugged`` through ``daxX.Y/state``: offlining may never finish
+    (the kernel retries until a signal), so the write is bounded by the
+    offline timeout -- for the whole device, as it is one write."""
+
+    kind: ClassVar[str] = "dax-unplug"
+    bounded: ClassVar[bool] = True
+
+
+def dax_state_step(device: str, value: str, previous: str) -> SetDaxState:
+    """The step that writes ``value`` to ``device``'s ``daxX.Y/state``."""
+    cls = UnplugDaxDevice if value == DAX_STATE_UNPLUGGED else SetDaxState
+    return cls(device, value, previous)

@@ -22,9 +22,9 @@ from pmemctl.ops.actions.dax import (
     DAX_STATE_ONLINE,
     DAX_STATE_UNPLUGGED,
     BindDevice,
-    SetDaxState,
     SetMemmapOnMemory,
     UnbindDevice,
+    dax_state_step,
     read_dax_state,
 )
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock, WaitForBlocks, WaitForBlocksGone
@@ -115,7 +115,7 @@ def plan_to_system_ram(
     if req.online and read_dax_state(door, dev.name) is not None:
         # the proposed daxX.Y/state: one write onlines them all (after kmem
         # added them as auto_online_blocks says)
-        pb.actions.append(SetDaxState(dev.name, DAX_STATE_ONLINE[req.zone], predicted_state_after_bind(topo)))
+        pb.actions.append(dax_state_step(dev.name, DAX_STATE_ONLINE[req.zone], predicted_state_after_bind(topo)))
     elif req.online:
         pb.actions.extend(OnlineBlock(i, req.zone) for i in hotplug)
 
@@ -179,7 +179,7 @@ def release_from_kmem(pb: PlanBuilder, dev: DaxDevice, blocks: Sequence[MemoryBl
     ``state``: what the proposed ``daxX.Y/state`` reads, where the device has
     it: then one write offlines and removes them all instead."""
     if state is not None and any(b.online for b in blocks):
-        pb.actions.append(SetDaxState(dev.name, DAX_STATE_UNPLUGGED, state))
+        pb.actions.append(dax_state_step(dev.name, DAX_STATE_UNPLUGGED, state))
     for b in sorted((b for b in blocks if b.online and state is None), key=lambda b: -b.index):
         zone = "movable" if (b.zones and b.zones[0] == "Movable") else "normal"
         pb.actions.append(OfflineBlock(b.index, zone))

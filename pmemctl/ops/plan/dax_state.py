@@ -14,7 +14,7 @@ from typing import Optional
 from pmemctl.commandline import command_line
 from pmemctl.errors import Refused
 from pmemctl.model.records import DaxDevice, DaxMode, Topology
-from pmemctl.ops.actions.dax import DAX_STATE_ONLINE, DAX_STATE_UNPLUGGED, SetDaxState, read_dax_state
+from pmemctl.ops.actions.dax import DAX_STATE_ONLINE, DAX_STATE_UNPLUGGED, dax_state_step, read_dax_state
 from pmemctl.ops.plan import Plan, PlanBuilder
 from pmemctl.ops.plan.checks import device_blocks, offline_checks, privilege_check, zone_checks
 from pmemctl.ops.requests import BlockRequest
@@ -35,7 +35,7 @@ def online_whole_device(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: D
     """One ``daxX.Y/state`` write that onlines every block of ``dev`` in ``zone``."""
     bs = topo.policy.block_size or 0
     zone_checks(pb, door, topo, len(dev.hotplug_blocks(bs)) * bs if bs else 0, zone)
-    pb.actions.append(SetDaxState(dev.name, DAX_STATE_ONLINE[zone], previous))
+    pb.actions.append(dax_state_step(dev.name, DAX_STATE_ONLINE[zone], previous))
 
 
 def _whole_device(topo: Topology, req: BlockRequest) -> Optional[DaxDevice]:
@@ -99,7 +99,7 @@ def plan_state_offline(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Op
     pb.targets.append(dev.name)
     pb.notes.append(f"{dev.name}'s memory blocks are removed as well as offlined (the kernel's whole-device "
                     "unplug); 'online' of the device adds them again")
-    pb.actions.append(SetDaxState(dev.name, DAX_STATE_UNPLUGGED, current))
+    pb.actions.append(dax_state_step(dev.name, DAX_STATE_UNPLUGGED, current))
     return pb.build()
 
 
