@@ -36,7 +36,7 @@ Facts (reference/provisioning.md §5, reference/real-kernel-lab.md, and the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 #: mm/memory-tiers.c: a tier spans 2**7 abstract-distance units.
@@ -183,7 +183,9 @@ TIER_DRAM = tier_of(ADISTANCE_DRAM)
 TIER_DAX_DEFAULT = tier_of(ADISTANCE_DAX_DEFAULT)
 
 
-_SIX_TWELVE = dict(
+_SIX_TWELVE = KernelProfile(
+    name="6.12",
+    release="6.12.118+deb12-amd64",
     summary="Debian 12 (`linux-image-6.12.*+deb12-amd64-unsigned`), Debian 13",
     # CONFIG_MHP_DEFAULT_ONLINE_TYPE_* reached Debian's 6.12 in 6.12.110
     backports=("mhp_default_online_type",),
@@ -196,10 +198,11 @@ _SIX_TWELVE = dict(
 #: Debian's 6.12 with the proposed dax/kmem whole-device hotplug series
 #: applied (a local build: its own release suffix).  No such kernel was
 #: booted here: the simulator's answers follow the proposal's text.
-_SIX_TWELVE_DAX_STATE = KernelProfile(
+_SIX_TWELVE_DAX_STATE = replace(
+    _SIX_TWELVE,
     name="6.12+dax-state",
     release="6.12.118+deb12-amd64+daxstate",
-    **{**_SIX_TWELVE, "summary": "none: 6.12 with the proposed `daxX.Y/state` series (simulator only)"},
+    summary="none: 6.12 with the proposed `daxX.Y/state` series (simulator only)",
     dax_state_file=True,
     simulator_only=True,
 )
@@ -208,7 +211,7 @@ PROFILES: dict[str, KernelProfile] = {
     p.name: p
     for p in (
         KernelProfile(name="6.1", release="6.1.0-28-amd64", summary="Debian 12 (`linux-image-amd64`)"),
-        KernelProfile(name="6.12", release="6.12.118+deb12-amd64", **_SIX_TWELVE),
+        _SIX_TWELVE,
         _SIX_TWELVE_DAX_STATE,
     )
 }
