@@ -277,3 +277,17 @@ def test_dry_run_shows_the_state_file_write(machine, args: list[str], line: str,
     assert line in res.output
     assert (f"> {STATE}" in res.output) == whole
     assert machine_state(k) == before
+
+
+def test_destroying_a_system_ram_namespace_unplugs_with_one_write(machine) -> None:
+    from pmemctl.ops.plan.namespace import plan_destroy
+    from pmemctl.ops.requests import DestroyRequest
+
+    k = machine(stage="system-ram")
+    plan = plan_destroy(k, discover(k), DestroyRequest("namespace0.0"))
+    assert kinds(plan)[:3] == ["dax-unplug", "unbind", "wait-blocks-gone"]
+    assert "offline-block" not in kinds(plan)
+    out = executor(k).apply(plan)
+    assert out.status == "changed", out.message
+    assert not [b for b in discover(k).blocks if b.device == "dax0.0"]
+    assert k.read_optional(STATE) is None  # the dax device went with the namespace
