@@ -64,6 +64,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.select", "pmemctl.ops.requests"),
     # 7
     ("pmemctl.ops.plan.checks", "pmemctl.ops.plan.safety"),
+    # 7b: whole-device hotplug through the proposed daxX.Y/state
+    ("pmemctl.ops.plan.dax_state",),
     # 8
     ("pmemctl.ops.plan.dax", "pmemctl.ops.plan.blocks", "pmemctl.ops.plan.namespace"),
     # 9

@@ -227,6 +227,8 @@ def reconfigure(
     blocks, online them in --zone.  To devdax: offline every block (refused
     for ZONE_NORMAL blocks without --force), detach kmem, attach device_dax.
     Every write is read back; a failure undoes this run's steps newest first.
+    Where the device has the proposed whole-device file daxX.Y/state (no
+    released kernel has it yet), the onlining and offlining are one write to it.
     """
     from pmemctl.ops.requests import ReconfigureRequest
     from pmemctl.ops.services import reconfigure as service
@@ -265,7 +267,9 @@ def online(
 
     Without --count/--size/--blocks every offline block of DEV is onlined,
     lowest address first.  Each block stands alone: one that refuses is
-    reported and the others stay online (exit 4, partial).
+    reported and the others stay online (exit 4, partial).  Where DEV has the
+    proposed whole-device file daxX.Y/state (no released kernel has it yet) and
+    none of its blocks is online, all of DEV is onlined with one write to it.
     """
     from pmemctl.ops.requests import BlockRequest
     from pmemctl.ops.services import online as service
@@ -295,6 +299,9 @@ def offline(
     kernels without hot-remove are refused before the first write.  If a
     block will not go offline in time, the ones this run offlined are
     onlined again (exit 6, rolled back) and the block is named with the cause.
+    Where DEV has the proposed whole-device file daxX.Y/state (no released
+    kernel has it yet), all of DEV is offlined with one write to it, which also
+    removes its blocks (kmem keeps DEV; 'pmemctl online DEV' adds them again).
     """
     from pmemctl.ops.requests import BlockRequest
     from pmemctl.ops.services import offline as service
