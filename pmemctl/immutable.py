@@ -11,6 +11,7 @@ may import it.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 _set = object.__setattr__
@@ -35,17 +36,25 @@ class Record:
     __slots__ = ()
     #: the fields, in order: what __eq__, __hash__, __repr__ and :func:`replace` use
     _fields: ClassVar[tuple[str, ...]] = ()
+    #: record -> the tuple of its field values, in C (set for each class from its _fields)
+    _key: ClassVar[Any] = staticmethod(lambda record: ())
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = cls.__dict__.get("_fields")
+        if fields is not None:  # a class that only adds behaviour keeps its base's fields
+            cls._key = attrgetter(*fields) if len(fields) > 1 else _one_tuple(fields[0])
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in self._fields])
+        return self._key(self)  # type: ignore[no-any-return]
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return self._values() == other._values()
+        return bool(self._key(self) == self._key(other))
 
     def __hash__(self) -> int:
-        return hash(self._values())
+        return hash(self._key(self))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
@@ -64,6 +73,11 @@ class Record:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for name, value in zip(self._fields, state, strict=True):
             _set(self, name, value)
+
+
+def _one_tuple(name: str) -> Any:
+    get = attrgetter(name)
+    return staticmethod(lambda record: (get(record),))
 
 
 def replace(record: R, **changes: Any) -> R:
