@@ -119,6 +119,7 @@ def main() -> int:
         if args.installed:
             pmemctl, interpreter = installed_command()
             env = _bench_env(None)
+            _warn_without_bytecode(interpreter, env)
         else:
             pmemctl, interpreter = install_copy(args.repo, copy_dir), sys.executable
             env = _bench_env(str(copy_dir))
@@ -135,6 +136,18 @@ def main() -> int:
     finally:
         shutil.rmtree(copy_dir, ignore_errors=True)
     return 0 if ok else 1
+
+
+def _warn_without_bytecode(interpreter: str, env: dict[str, str]) -> None:
+    """Say so when the installed package has no byte-code cache and none will
+    be written: every run then compiles pmemctl (an editable install under
+    PYTHONDONTWRITEBYTECODE=1), which is no user's start-up."""
+    where = subprocess.run([interpreter, "-c", "import os, pmemctl; print(os.path.dirname(pmemctl.__file__))"],
+                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    cached = list(Path(where, "cli", "__pycache__").glob("main.*.pyc"))
+    if not cached and env.get("PYTHONDONTWRITEBYTECODE"):
+        print(f"note: {where} has no byte-code cache and PYTHONDONTWRITEBYTECODE is set: every run compiles "
+              "pmemctl's modules, so these figures are not a user's start-up (run without --installed)")
 
 
 def _load() -> str:
