@@ -156,6 +156,29 @@ def _late_global_options() -> list[click.Option]:
     ]
 
 
+def _show_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(ctx.get_help(), color=ctx.color)
+        ctx.exit()
+
+
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"pmemctl {__version__}", color=ctx.color)
+        ctx.exit()
+
+
+def own_help_option(cmd: click.Command) -> None:
+    """Give ``cmd`` the help option click would add (-h/--help, last), made
+    here: click's own (and its --version) asks gettext for the option's
+    text, and gettext imports locale, a millisecond of every run (start-up,
+    issue 14).  Idempotent."""
+    if cmd.add_help_option:
+        cmd.params.append(click.Option(list(CONTEXT_SETTINGS["help_option_names"]), is_flag=True, expose_value=False,
+                                       is_eager=True, help="Show this message and exit.", callback=_show_help))
+        cmd.add_help_option = False
+
+
 def accept_global_options(cmd: click.Command) -> None:
     """Let ``pmemctl list --sysroot DIR`` mean ``pmemctl --sysroot DIR list``
     (and the same for --color/--no-color, -q and --traceback), in every
@@ -164,6 +187,7 @@ def accept_global_options(cmd: click.Command) -> None:
         return
     taken = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
     cmd.params.extend(o for o in _late_global_options() if not taken & {*o.opts, *o.secondary_opts})
+    own_help_option(cmd)
     cmd._pmemctl_globals = True  # type: ignore[attr-defined]
     if isinstance(cmd, click.Group):
         for sub in cmd.commands.values():
@@ -172,6 +196,10 @@ def accept_global_options(cmd: click.Command) -> None:
 
 class PmemctlGroup(LazyGroup):
     """The root group; its ``main`` is the one error funnel (see :func:`handle_error`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        own_help_option(self)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         cmd = super().get_command(ctx, cmd_name)
@@ -386,7 +414,8 @@ def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -
     hidden=True,
     help="Show the Python traceback of an error (also PMEMCTL_TRACEBACK=1).",
 )
-@click.version_option(__version__, "--version", prog_name="pmemctl", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, sysroot: str, color: Optional[bool], quiet: bool, traceback: bool) -> None:
     app = ctx.ensure_object(App)

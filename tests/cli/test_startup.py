@@ -71,14 +71,15 @@ def tiny_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_piped_list_imports_only_its_own_path(tiny_tree: Path) -> None:
     """``list`` piped: its command module and the read path, no other
-    command, no simulator, no rich, and no dataclass decoration (the records
-    are plain classes: pmemctl.immutable)."""
+    command, no simulator, no rich, no dataclass decoration (the records
+    are plain classes: pmemctl.immutable) and no gettext lookup (main.py
+    makes the help and version options)."""
     mods = loaded_modules(["--sysroot", str(tiny_tree), "list"])
     assert {"pmemctl.cli.commands.list", "pmemctl.ops.read", "pmemctl.cli.render.plain"} <= mods
     commands = sorted(m for m in mods if m.startswith("pmemctl.cli.commands."))
     assert commands == ["pmemctl.cli.commands.list"]
     unwanted = ("rich", "pmemctl.sim", "dataclasses", "subprocess", "pmemctl.cli.render.json", "pmemctl.ops.plan",
-                "json")
+                "json", "locale")  # locale: what click's gettext call for its help option's text imports
     found = sorted(m for m in mods if any(m == u or m.startswith(u + ".") for u in unwanted))
     assert found == [], f"pmemctl list imported {found}"
 
