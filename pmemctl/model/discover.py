@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Optional, Sequence, TypeVar
 
 from pmemctl.errors import BadAttribute, NotFound
@@ -36,12 +35,14 @@ from pmemctl.model.records import (
     NodeKind,
     NumaNode,
     Policy,
+    Record,
     Region,
     RegionMapping,
     StrandedMemory,
     Topology,
     dax_ranges,
     kmem_blocks,
+    replace,
 )
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.abi import DAX_DEVICE_RE
@@ -53,6 +54,7 @@ from pmemctl.units import (
 )
 
 T = TypeVar("T")
+_set = object.__setattr__  # fills a record's read-only slots in __init__
 
 #: The per-block attributes a caller may ask for ("state" is always read).
 #: "online_zones": valid_zones of online blocks only (their zone; what zone
@@ -161,7 +163,6 @@ def read_policy(door: SysfsRoot, first_block: Optional[int]) -> Policy:
 # nd bus: buses, dimms, regions, namespaces
 
 
-@dataclass
 class _NdScan:
     buses: list[NdBus]
     dimms: list[Dimm]
@@ -169,6 +170,16 @@ class _NdScan:
     namespaces: list[Namespace]
     #: nd dax device path (regionR/daxR.M) -> namespace name, to tie dax bus devices
     nd_dax_owner: dict[str, str]
+
+    __slots__ = ("buses", "dimms", "regions", "namespaces", "nd_dax_owner")
+
+    def __init__(self, buses: list[NdBus], dimms: list[Dimm], regions: list[Region], namespaces: list[Namespace],
+                 nd_dax_owner: dict[str, str]) -> None:
+        self.buses = buses
+        self.dimms = dimms
+        self.regions = regions
+        self.namespaces = namespaces
+        self.nd_dax_owner = nd_dax_owner
 
 
 def _natural_key(name: str) -> tuple[object, ...]:
@@ -755,8 +766,7 @@ def read_nodes(
 # entry point
 
 
-@dataclass(frozen=True)
-class BootMemory:
+class BootMemory(Record):
     """One node's memory blocks outside every dax device's ranges, counted
     without reading them: ``total`` from the node directory, ``online`` and
     the zone mix from /proc/zoneinfo."""
@@ -764,6 +774,14 @@ class BootMemory:
     total: int
     online: int
     zones: Mapping[str, int]
+
+    __slots__ = ("total", "online", "zones")
+    _fields = __slots__
+
+    def __init__(self, total: int, online: int, zones: Mapping[str, int]) -> None:
+        _set(self, "total", total)
+        _set(self, "online", online)
+        _set(self, "zones", zones)
 
 
 _NO_BOOT = BootMemory(0, 0, {})
@@ -850,15 +868,25 @@ def node_block_indexes(door: SysfsRoot, nodes: Iterable[int]) -> list[int]:
     return sorted(node_links(door, nodes))
 
 
-@dataclass
 class _Scope:
     """What :func:`discover` reads of the blocks, decided before reading them."""
 
     indexes: list[int]
-    links: Optional[dict[int, int]] = None  # block → node, when the node directories were listed
-    zoneinfo: Optional[dict[int, dict[str, int]]] = None  # set: boot memory comes from it
-    boot_totals: Optional[dict[int, int]] = None  # node → its blocks outside dax devices' ranges
-    any_block: Optional[int] = None  # some block that exists
+    links: Optional[dict[int, int]]  # block → node, when the node directories were listed
+    zoneinfo: Optional[dict[int, dict[str, int]]]  # set: boot memory comes from it
+    boot_totals: Optional[dict[int, int]]  # node → its blocks outside dax devices' ranges
+    any_block: Optional[int]  # some block that exists
+
+    __slots__ = ("indexes", "links", "zoneinfo", "boot_totals", "any_block")
+
+    def __init__(self, indexes: list[int], links: Optional[dict[int, int]] = None,
+                 zoneinfo: Optional[dict[int, dict[str, int]]] = None, boot_totals: Optional[dict[int, int]] = None,
+                 any_block: Optional[int] = None) -> None:
+        self.indexes = indexes
+        self.links = links
+        self.zoneinfo = zoneinfo
+        self.boot_totals = boot_totals
+        self.any_block = any_block
 
 
 #: memoryN names in a node directory's listing joined by newlines (counted in C).
@@ -1020,8 +1048,6 @@ def discover(
 
 
 def _replace_blocks(dev: DaxDevice, blocks: tuple[int, ...]) -> DaxDevice:
-    from dataclasses import replace
-
     return replace(dev, blocks=blocks)
 
 

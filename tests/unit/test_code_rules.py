@@ -5,8 +5,8 @@ pmemctl is five rooms with one-way imports::
     cli -> ops -> model -> sysfs          sim implements the sysfs door
                                           cli wires sim in (--sysroot, demo)
 
-plus the shared base modules ``pmemctl``, ``pmemctl.errors``, ``pmemctl.commandline`` and
-``pmemctl.units`` that any room may import (and that import no room).
+plus the shared base modules ``pmemctl``, ``pmemctl.errors``, ``pmemctl.commandline``,
+``pmemctl.immutable`` and ``pmemctl.units`` that any room may import (and that import no room).
 
 How imports are read (an AST walk of every ``pmemctl/**/*.py``):
 
@@ -46,7 +46,8 @@ import pytest
 #: does not exist (yet) is skipped; an ops module missing here is a failure.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # 0: leaves
-    ("pmemctl.ops.backends", "pmemctl.ops.backends.ndctl", "pmemctl.ops.sizes", "pmemctl.ops.actions"),
+    ("pmemctl.ops.backends", "pmemctl.ops.backends.ndctl", "pmemctl.ops.sizes", "pmemctl.ops.actions",
+     "pmemctl.ops.views"),
     # 1
     ("pmemctl.ops.actions.base",),
     # 2: the action kinds (nd_writes: the nd write sequences the namespace steps share)
@@ -96,6 +97,7 @@ ROOM_OF_PREFIX: dict[str, str] = {
     "pmemctl": "base",  # pmemctl/__init__.py only (exact match, see room_of)
     "pmemctl.errors": "base",
     "pmemctl.units": "base",
+    "pmemctl.immutable": "base",
     "pmemctl.commandline": "base",
     "pmemctl.__main__": "entry",
     "pmemctl.cli": "cli",
