@@ -17,11 +17,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 from pmemctl.errors import PmemctlError
-from pmemctl.model.records import Namespace, Region, Topology
+from pmemctl.model.records import Namespace, Region, Topology, replace
 from pmemctl.ops.layout.match import find_region
 from pmemctl.ops.layout.plan import ItemState, merge_plans
 from pmemctl.ops.layout.records import NamespaceSpec, RegionEntry
@@ -71,17 +70,17 @@ def without_namespace(topo: Topology, ns: Namespace) -> Topology:
     kernel's available_size and max_available_extent grow), its id idle."""
     region = topo.region(ns.region)
     assert region is not None
-    gone = dataclasses.replace(ns, size=0, resource=None, uuid=None, holder_uuid=None, alt_name=None, holder=None,
+    gone = replace(ns, size=0, resource=None, uuid=None, holder_uuid=None, alt_name=None, holder=None,
                                blockdev=None, dax_device=None, enabled=False)
     used = [Extent(n.resource, n.size) for n in topo.namespaces
             if n.region == region.name and n.name != ns.name and n.size and n.resource is not None]
     before = region.max_available_extent if region.max_available_extent is not None else region.available_size
-    freed = dataclasses.replace(
+    freed = replace(
         region,
         available_size=None if region.available_size is None else region.available_size + ns.size,
         max_available_extent=_largest_gap(region, used, max(before or 0, ns.size)),
     )
-    return dataclasses.replace(
+    return replace(
         topo,
         namespaces=tuple(gone if n.name == ns.name else n for n in topo.namespaces),
         regions=tuple(freed if r.name == region.name else r for r in topo.regions),
