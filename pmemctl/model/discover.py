@@ -58,8 +58,9 @@ _set = object.__setattr__  # fills a record's read-only slots in __init__
 
 #: The per-block attributes a caller may ask for ("state" is always read).
 #: "online_zones": valid_zones of online blocks only (their zone; what zone
-#: ratios need), leaving offline blocks' zones None.
-BLOCK_FIELDS = frozenset({"state", "zones", "online_zones", "removable", "node", "device"})
+#: ratios need), leaving offline blocks' zones None; "online_removable":
+#: likewise removable (what offlining needs), offline blocks' None.
+BLOCK_FIELDS = frozenset({"state", "zones", "online_zones", "removable", "online_removable", "node", "device"})
 
 _MEMORY_DIR_RE = re.compile(r"^memory(\d+)$")
 _NODE_DIR_RE = re.compile(r"^node(\d+)$")
@@ -524,6 +525,21 @@ def _parse_column(
     return out
 
 
+def _block_owners(indexes: list[int], block_size: int, devices: list[DaxDevice]) -> list[Optional[str]]:
+    """The dax device owning each block: its start (N × block size; N ==
+    phys_index, the block id, drivers/base/memory.c) inside one of the
+    device's ranges (kernel-abi.md §4.2)."""
+    spans = sorted((lo, hi, dev.name) for dev in devices for lo, hi in dev.ranges())
+    starts = [lo for lo, _, _ in spans]
+    owners: list[Optional[str]] = []
+    append = owners.append
+    for idx in indexes:
+        start = idx * block_size
+        k = bisect.bisect_right(starts, start) - 1
+        append(spans[k][2] if k >= 0 and start < spans[k][1] else None)
+    return owners
+
+
 def read_blocks(
     door: SysfsRoot,
     indexes: list[int],
@@ -532,41 +548,42 @@ def read_blocks(
     nodes: list[int],
     fields: frozenset[str] = BLOCK_FIELDS,
     node_links: Optional[dict[int, int]] = None,
+    detail_device: Optional[str] = None,
 ) -> list[MemoryBlock]:
     """Read the blocks ``indexes`` (a vanished one is left out).  ``node_links``:
-    block → node already read from the node directories (else listed here)."""
+    block → node already read from the node directories (else listed here).
+    ``detail_device``: the attributes other than state are read only for that
+    dax device's blocks (the others' are None); ignored unless it is one of
+    ``devices`` and "device" is among ``fields``."""
     base = paths.MEMORY + "/memory"
     states = door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
-    zones_raw: Optional[list[Optional[str]]] = None
-    if "zones" in fields:
-        zones_raw = door.read_many([f"memory{i}/valid_zones" for i in indexes], paths.MEMORY)
-    elif "online_zones" in fields:
-        online_idx = [i for i, st in zip(indexes, states, strict=True) if st == "online"]
-        online_zones = door.read_many([f"memory{i}/valid_zones" for i in online_idx], paths.MEMORY)
-        got = dict(zip(online_idx, online_zones, strict=True))
-        zones_raw = [got.get(i) for i in indexes]
-    removable_raw = (
-        door.read_many([f"memory{i}/removable" for i in indexes], paths.MEMORY) if "removable" in fields else None
+    owner_of: list[Optional[str]] = (
+        _block_owners(indexes, block_size, devices) if "device" in fields and block_size else [None] * len(indexes)
     )
+    detailed = None
+    if detail_device is not None and detail_device in owner_of:
+        detailed = [owner == detail_device for owner in owner_of]
+
+    def column(attr: str, every: str, online_only: str) -> Optional[list[Optional[str]]]:
+        """``attr`` of every block (field ``every``), of the online ones only
+        (``online_only``: the others None), or None (neither asked for)."""
+        if every not in fields and online_only not in fields:
+            return None
+        if every in fields and detailed is None:
+            return door.read_many([f"memory{i}/{attr}" for i in indexes], paths.MEMORY)
+        chosen = [pos for pos, text in enumerate(states)
+                  if (every in fields or text == "online") and (detailed is None or detailed[pos])]
+        out: list[Optional[str]] = [None] * len(indexes)
+        texts = door.read_many([f"memory{indexes[pos]}/{attr}" for pos in chosen], paths.MEMORY)
+        for pos, text in zip(chosen, texts, strict=True):
+            out[pos] = text
+        return out
+
+    zones_raw = column("valid_zones", "zones", "online_zones")
+    removable_raw = column("removable", "removable", "online_removable")
     node_of: dict[int, int] = {}
     if "node" in fields:
         node_of = node_links if node_links is not None else _block_nodes(door, nodes, indexes)
-
-    # Ownership: block start (N × block size; N == phys_index, the block id,
-    # drivers/base/memory.c) inside one of the device's ranges (kernel-abi.md §4.2).
-    starts: list[int] = []
-    ends: list[int] = []
-    owners: list[str] = []
-    if "device" in fields and block_size:
-        for dev in devices:
-            for lo, hi in dev.ranges():
-                starts.append(lo)
-                ends.append(hi)
-                owners.append(dev.name)
-        order = sorted(range(len(starts)), key=starts.__getitem__)
-        starts = [starts[i] for i in order]
-        ends = [ends[i] for i in order]
-        owners = [owners[i] for i in order]
 
     blocks: list[MemoryBlock] = []
     append = blocks.append
@@ -581,15 +598,7 @@ def read_blocks(
         state = state_by_text.get(text.strip())
         if state is None:
             raise BadAttribute(f"{base}{idx}/state", text, "online, offline or going-offline")
-        zones = zones_of[pos]
-        removable = removable_of[pos]
-        owner: Optional[str] = None
-        if starts and block_size:  # (starts is empty without a block size)
-            start = idx * block_size
-            k = bisect.bisect_right(starts, start) - 1
-            if k >= 0 and start < ends[k]:
-                owner = owners[k]
-        append(MemoryBlock(idx, state, zones, removable, node_of.get(idx), owner))
+        append(MemoryBlock(idx, state, zones_of[pos], removable_of[pos], node_of.get(idx), owner_of[pos]))
     return blocks
 
 
@@ -984,6 +993,7 @@ def discover(
     with_blocks: bool = True,
     block_fields: frozenset[str] = BLOCK_FIELDS,
     block_scope: str = "all",
+    detail_device: Optional[str] = None,
 ) -> Topology:
     """Read the whole machine (or the parts asked for) into a Topology.
 
@@ -999,6 +1009,10 @@ def discover(
     * ``devices``: only blocks inside dax devices' ranges (boot memory is left
       out, and so are the blocks' nodes unless asked for).
 
+    ``detail_device``: a dax device whose blocks alone get the fields other
+    than state (a change of that device needs no more); a name that is no
+    dax device's reads them for every block.
+
     Raises NotASysfsTree when the sysroot has no /sys/devices.
     """
     door.require_sysfs()
@@ -1011,7 +1025,8 @@ def discover(
     policy = read_policy(door, _first_block(door, scope, block_scope) if with_blocks else None)
     forced = frozenset({"device"} if block_scope == "devices" else {"device", "node"})
     blocks = (
-        read_blocks(door, scope.indexes, policy.block_size, devices, nids, block_fields | forced, scope.links)
+        read_blocks(door, scope.indexes, policy.block_size, devices, nids, block_fields | forced, scope.links,
+                    detail_device)
         if with_blocks
         else []
     )

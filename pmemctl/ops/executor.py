@@ -65,6 +65,10 @@ class Executor:
         #: undos whose end state another agent made (the block was onlined
         #: by a udev rule first): the outcome says where that left things
         self._undone_by_others: list[Action] = []
+        #: memory block states this run read back since its last driver
+        #: change (index -> state, None: absent): prechecks and the outcome
+        #: reuse them instead of reading every block again
+        self._seen: dict[int, Optional[str]] = {}
 
     # -- one action -------------------------------------------------------
 
@@ -131,17 +135,30 @@ class Executor:
         return None if problem is None else str(problem)
 
     def run_action(self, action: Action) -> None:
-        refusal = action.precheck(self.door)
+        seen = self._seen
+        refusal = action.precheck_seen(self.door, seen)
         if refusal is not None:
             raise StepFailed(str(refusal))
+        self._forget(action)
         self._apply(action)
         if action.settles:
             problem = self._wait(action, self.opts.wait_timeout)
         else:
-            found = action.verify(self.door)
+            found, states = action.read_back(self.door)
+            if found is None:
+                seen.update(states)
             problem = None if found is None else str(found)
         if problem is not None:
             raise StepFailed(f"{action.describe()}: {problem}")
+
+    def _forget(self, action: Action) -> None:
+        """Drop the block states ``action`` may change from what the run has seen."""
+        touched = action.touches()
+        if touched.devices or not touched.blocks:
+            self._seen.clear()  # a driver (or other) change may change any block: read them afresh
+        else:
+            for i in touched.blocks:
+                self._seen.pop(i, None)
 
     # -- a whole plan -------------------------------------------------------
 
@@ -324,6 +341,7 @@ class Executor:
             inverse = action.inverse()
             if inverse is None:
                 continue
+            self._forget(inverse)  # also when another agent made its end state
             try:
                 if not inverse.satisfied(self.door):
                     self._quietly(partial(self.journal.event, i, "undo-start", sync=True))
@@ -417,4 +435,4 @@ class Executor:
     def describe_state(self, plan: Plan) -> list[str]:
         """Where each device and block the plan touched now is, and where the
         undos another agent finished first left things (never raises)."""
-        return describe_state(self.door, plan, self._undone_by_others)
+        return describe_state(self.door, plan, self._undone_by_others, self._seen)

@@ -19,9 +19,13 @@ and, as methods:
 * ``writes()``    — the exact writes, rendered as ``echo VALUE > PATH``;
 * ``apply(door, write)`` — carry it out (default: perform ``pending_writes``
                     through the executor's ``write``);
-* ``precheck(door)`` — a :class:`Problem` that forbids starting, or None;
+* ``precheck(door)`` — a :class:`Problem` that forbids starting, or None
+                    (``precheck_seen``: the same, given the block states
+                    this run already read back);
 * ``after_failure(door)`` — clean up the half of a failed step;
-* ``satisfied(door)`` / ``verify(door)`` — end state there? / why not;
+* ``satisfied(door)`` / ``verify(door)`` — end state there? / why not
+                    (``read_back``: verify after its own write, and the
+                    block states it read);
 * ``inverse()``   — the action that undoes it (rollback);
 * ``touches()``   — the devices and blocks whose state to report afterwards;
 * ``state_lines(door)`` — sentences about objects only it knows (namespaces).
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import enum
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Optional
 
@@ -148,6 +152,12 @@ class Action:
         """A reason not to start this step now (read from the machine), or None."""
         return None
 
+    def precheck_seen(self, door: SysfsRoot, seen: Mapping[int, Optional[str]]) -> Optional[Problem]:
+        """:meth:`precheck`, given ``seen``: the memory block states this run
+        itself read back since its last driver change (index -> state, None:
+        absent), so a step need not read those blocks again."""
+        return self.precheck(door)
+
     def after_failure(self, door: SysfsRoot) -> None:
         """Best-effort clean-up of what a failed attempt may have left half done."""
 
@@ -157,6 +167,12 @@ class Action:
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def read_back(self, door: SysfsRoot) -> tuple[Optional[Problem], Mapping[int, Optional[str]]]:
+        """:meth:`verify` right after this run's own write went through, and
+        the memory block states that read found (index -> state, None:
+        absent), which the executor reuses instead of reading them again."""
+        return self.verify(door), {}
 
     def inverse(self) -> Optional[Action]:
         return None
