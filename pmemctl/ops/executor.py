@@ -135,8 +135,7 @@ class Executor:
         return None if problem is None else str(problem)
 
     def run_action(self, action: Action) -> None:
-        seen = self._seen
-        refusal = action.precheck_seen(self.door, seen)
+        refusal = action.precheck(self.door)
         if refusal is not None:
             raise StepFailed(str(refusal))
         self._forget(action)
@@ -146,7 +145,7 @@ class Executor:
         else:
             found, states = action.read_back(self.door)
             if found is None:
-                seen.update(states)
+                self._seen.update(states)
             problem = None if found is None else str(found)
         if problem is not None:
             raise StepFailed(f"{action.describe()}: {problem}")

@@ -20,8 +20,7 @@ and, as methods:
 * ``apply(door, write)`` — carry it out (default: perform ``pending_writes``
                     through the executor's ``write``);
 * ``precheck(door)`` — a :class:`Problem` that forbids starting, or None
-                    (``precheck_seen``: the same, given the block states
-                    this run already read back);
+                    (read from the machine, never from earlier reads);
 * ``after_failure(door)`` — clean up the half of a failed step;
 * ``satisfied(door)`` / ``verify(door)`` — end state there? / why not
                     (``read_back``: verify after its own write, and the
@@ -151,12 +150,6 @@ class Action:
     def precheck(self, door: SysfsRoot) -> Optional[Problem]:
         """A reason not to start this step now (read from the machine), or None."""
         return None
-
-    def precheck_seen(self, door: SysfsRoot, seen: Mapping[int, Optional[str]]) -> Optional[Problem]:
-        """:meth:`precheck`, given ``seen``: the memory block states this run
-        itself read back since its last driver change (index -> state, None:
-        absent), so a step need not read those blocks again."""
-        return self.precheck(door)
 
     def after_failure(self, door: SysfsRoot) -> None:
         """Best-effort clean-up of what a failed attempt may have left half done."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
-from typing import ClassVar, Mapping, Optional
+from typing import ClassVar, Optional
 
 from pmemctl.commandline import command_line
 from pmemctl.errors import KernelError
@@ -25,18 +25,15 @@ def device_driver(door: SysfsRoot, device: str) -> Optional[str]:
     return door.link_basename(f"{paths.DAX_DEVICES}/{device}/driver")
 
 
-def online_blocks_of(door: SysfsRoot, device: str, seen: Mapping[int, Optional[str]] | None = None) -> list[int]:
-    """Blocks of ``device``'s ranges that are online now (read, not planned;
-    ``seen``: states this run read back since, which need no second read).
+def online_blocks_of(door: SysfsRoot, device: str) -> list[int]:
+    """Blocks of ``device``'s ranges that are online now (read, not planned).
     A block size no kernel could hold is a BadAttribute, never a guess: a
     wrong size would make online blocks look absent and let kmem go."""
     block_size = read_block_size(door)
     if block_size is None:
         return []
     blocks = kmem_blocks(read_dax_ranges(door, device), block_size)
-    if not seen:
-        return [idx for idx in blocks if block_state(door, idx) == "online"]
-    return [idx for idx in blocks if (seen[idx] if idx in seen else block_state(door, idx)) == "online"]
+    return [idx for idx in blocks if block_state(door, idx) == "online"]
 
 
 @dataclass(frozen=True)
@@ -72,14 +69,13 @@ class UnbindDevice(_DriverStep):
         return [Write(drv + "/remove_id", self.device), Write(drv + "/unbind", self.device)]
 
     def precheck(self, door: SysfsRoot) -> Optional[Problem]:
-        return self.precheck_seen(door, {})
-
-    def precheck_seen(self, door: SysfsRoot, seen: Mapping[int, Optional[str]]) -> Optional[Problem]:
-        """The blocks this run itself just offlined and read back count as
-        read; every other block of the device is read now."""
+        # Every block is read now, even those this run just offlined and read
+        # back: a udev rule or another agent can online one in between, and
+        # kmem let go under online memory strands it until reboot.  One read
+        # per block of one step is the price of that guarantee.
         if self.driver != "kmem":
             return None
-        online = online_blocks_of(door, self.device, seen)
+        online = online_blocks_of(door, self.device)
         if not online:
             return None
         return Problem(
