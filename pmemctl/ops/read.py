@@ -8,11 +8,12 @@ the model room's job).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from pmemctl.commandline import command_line
 from pmemctl.errors import Unsupported, UsageError
-from pmemctl.model.discover import BLOCK_FIELDS, discover, find_object_error
+from pmemctl.model.blocks import BlockTable, read_block_table, walk_indexes
+from pmemctl.model.discover import BLOCK_FIELDS, discover, find_object_error, node_ids
 from pmemctl.model.records import (
     BlockState,
     DaxDevice,
@@ -179,9 +180,11 @@ BLOCK_COLUMNS: dict[str, frozenset[str]] = {
 DEFAULT_BLOCK_COLUMNS = ("range", "size", "state", "zone", "removable", "block", "node", "device")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BlockRange:
-    """Contiguous blocks that agree on every shown attribute."""
+    """Contiguous blocks that agree on every shown attribute.  (Not frozen:
+    a frozen dataclass's __init__ costs a setattr call per field, and a
+    per-block view of 196,608 blocks builds as many.)"""
 
     first: int
     last: int
@@ -205,12 +208,19 @@ class BlockRange:
 
 @dataclass(frozen=True)
 class BlocksView:
+    #: the machine without its memory blocks (they are in ``table``)
     topology: Topology
     block_size: int
     columns: tuple[str, ...]
-    blocks: tuple[MemoryBlock, ...]
+    #: the selected blocks, as columns
+    table: BlockTable
     ranges: tuple[BlockRange, ...]
     per_block: bool
+
+    @property
+    def blocks(self) -> tuple[MemoryBlock, ...]:
+        """The selected blocks as records (built on demand)."""
+        return tuple(self.table.records())
 
     @property
     def online_bytes(self) -> int:
@@ -234,35 +244,39 @@ def parse_columns(text: Optional[str]) -> tuple[str, ...]:
     return cols
 
 
-#: What merged blocks must agree on: state, zones, removable, node, device
-#: (None for a column not shown).
-_RangeKey = tuple[BlockState, Optional[tuple[str, ...]], Optional[bool], Optional[int], Optional[str]]
-
-
 def merge_ranges(blocks: Sequence[MemoryBlock], columns: Iterable[str], per_block: bool) -> list[BlockRange]:
     """Merge index-adjacent blocks equal in every shown column (lsmem's rule)."""
+    return merge_table(
+        BlockTable([b.index for b in blocks], [b.state for b in blocks], [b.zones for b in blocks],
+                   [b.removable for b in blocks], [b.node for b in blocks], [b.device for b in blocks]),
+        columns, per_block)
+
+
+def merge_table(table: BlockTable, columns: Iterable[str], per_block: bool) -> list[BlockRange]:
+    """Merge index-adjacent blocks equal in every shown column (lsmem's rule):
+    state, zones, removable, node, device (None for a column not shown)."""
     cols = set(columns)
-    use_zone = "zone" in cols
-    use_rem = "removable" in cols
-    use_node = "node" in cols
-    use_dev = "device" in cols
+    unshown = [None] * len(table)
+    keys = zip(
+        table.states,
+        table.zones if "zone" in cols else unshown,
+        table.removable if "removable" in cols else unshown,
+        table.nodes if "node" in cols else unshown,
+        table.devices if "device" in cols else unshown,
+        strict=True,
+    )
+    if per_block:
+        return [BlockRange(i, i, *key) for i, key in zip(table.indexes, keys, strict=True)]
     out: list[BlockRange] = []
-    first = last = 0
-    cur: Optional[_RangeKey] = None
-    for b in blocks:
-        key: _RangeKey = (
-            b.state,
-            b.zones if use_zone else None,
-            b.removable if use_rem else None,
-            b.node if use_node else None,
-            b.device if use_dev else None,
-        )
-        if cur is not None and not per_block and last == b.index - 1 and cur == key:
-            last = b.index
+    first = last = -2
+    cur: Optional[tuple[BlockState, Any, Any, Any, Any]] = None
+    for idx, key in zip(table.indexes, keys, strict=True):
+        if idx == last + 1 and key == cur:
+            last = idx
             continue
         if cur is not None:
             out.append(BlockRange(first, last, *cur))
-        first = last = b.index
+        first = last = idx
         cur = key
     if cur is not None:
         out.append(BlockRange(first, last, *cur))
@@ -278,24 +292,28 @@ def blocks_view(
     node: Optional[int] = None,
     state: Optional[str] = None,
 ) -> BlocksView:
-    """lsmem-like view: ranges merged by state, zone, node and owning device."""
+    """lsmem-like view: ranges merged by state, zone, node and owning device.
+    The blocks are read as columns, only the attributes the columns and
+    filters need (:func:`pmemctl.model.blocks.read_block_table`)."""
     if state is not None and state not in ("online", "offline", "going-offline"):
         raise UsageError(f"unknown state {state!r}", hint="use online or offline")
-    topo = discover(door, with_nd=False, block_fields=_block_fields(columns, device, node))
+    topo = discover(door, with_nd=False, with_blocks=False)
     block_size = _hotplug_block_size(door, topo)
     if device is not None and topo.dax_device(device) is None:
         raise find_object_error("dax device", device, (d.name for d in topo.dax_devices))
-    if node is not None and topo.node(node) is None and node not in {b.node for b in topo.blocks}:
+    fields = _block_fields(columns, device, node)
+    nids = node_ids(door)
+    indexes, links = walk_indexes(door, nids, "node" in fields)
+    table = read_block_table(door, indexes, block_size, topo.dax_devices, nids, fields, links)
+    if node is not None and topo.node(node) is None and node not in set(table.nodes):
         raise find_object_error("node", str(node), (str(n.id) for n in topo.nodes))
-    selected = [
-        b
-        for b in topo.blocks
-        if (device is None or b.device == device)
-        and (node is None or b.node == node)
-        and (state is None or b.state.value == state)
-    ]
-    ranges = merge_ranges(selected, columns, per_block)
-    return BlocksView(topo, block_size, tuple(columns), tuple(selected), tuple(ranges), per_block)
+    if device is not None or node is not None or state is not None:
+        table = table.where([
+            (device is None or d == device) and (node is None or n == node) and (state is None or s.value == state)
+            for s, n, d in zip(table.states, table.nodes, table.devices, strict=True)
+        ])
+    ranges = merge_table(table, columns, per_block)
+    return BlocksView(topo, block_size, tuple(columns), table, tuple(ranges), per_block)
 
 
 def _block_fields(columns: Sequence[str], device: Optional[str], node: Optional[int]) -> frozenset[str]:
