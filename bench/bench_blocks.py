@@ -40,7 +40,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH.parent))
 
 from common import check, check_growth, cpu_run, shm_dir  # noqa: E402
-from installed import command_env, installed_command  # noqa: E402
+from installed import command_env, installed_command, remove_tree  # noqa: E402
 
 from pmemctl.sim.build import materialise  # noqa: E402
 from pmemctl.sim.scenario import load_scenario  # noqa: E402
@@ -153,14 +153,14 @@ def main() -> int:
                 try:
                     ok &= bench_size(pmemctl, lsmem, root, n, n == max(sizes), args.runs, env, times)
                 finally:
-                    shutil.rmtree(root, ignore_errors=True)
+                    remove_tree(root)
             if len(sizes) >= 3:
                 for name in ("blocks", "blocks --json", "blocks --all --json"):
                     ok &= check_growth(name, sizes, times[name])
                 for name in ("lsmem", "lsmem -J", "lsmem -a -J"):
                     check_growth(f"{name} (for comparison)", sizes, times[name], limit=float("inf"))
     finally:
-        shutil.rmtree(disk, ignore_errors=True)
+        remove_tree(disk)
     print("all targets met" if ok else "MISSED: see the rows above")
     return 0 if ok else 1
 

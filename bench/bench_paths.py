@@ -46,7 +46,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH.parent))
 
 from common import check, check_growth, cpu_run, shm_dir  # noqa: E402
-from installed import command_env, installed_command  # noqa: E402
+from installed import command_env, installed_command, remove_tree  # noqa: E402
 
 from pmemctl.sim.build import materialise  # noqa: E402
 from pmemctl.sim.scenario import scenario_from_toml  # noqa: E402
@@ -166,7 +166,7 @@ def bench_views(sizes: Sequence[int], runs: int, tmp: Path) -> bool:
                 else:
                     print(f"{name:<58} {times[large] / times[small]:8.3f}x  (no target: needs zoneinfo)  ({detail})")
     for root in trees.values():
-        shutil.rmtree(root)
+        remove_tree(root)
     return ok
 
 
@@ -212,7 +212,7 @@ def main() -> int:
             print(f"load average {os.getloadavg()[0]:.1f} at the end")
     finally:
         for disk in _DISK_DIRS:
-            shutil.rmtree(disk, ignore_errors=True)
+            remove_tree(disk)
     print("all targets met" if ok else "MISSED: see the rows above")
     return 0 if ok else 1
 
