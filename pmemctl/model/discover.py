@@ -8,10 +8,9 @@ sysfs-bus-nd, sysfs-bus-dax, sysfs-devices-memory, sysfs-devices-node).
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
-from typing import Callable, Iterable, Mapping, Optional, Sequence, TypeVar
+from typing import Iterable, Mapping, Optional, Sequence, TypeVar
 
 from pmemctl.errors import BadAttribute, NotFound
 from pmemctl.model.attrs import bus_of as _bus_of
@@ -20,6 +19,7 @@ from pmemctl.model.attrs import node_id as _node_id
 from pmemctl.model.attrs import opt as _opt
 from pmemctl.model.attrs import opt_int as _opt_int
 from pmemctl.model.attrs import opt_str as _opt_str
+from pmemctl.model.blocks import MEMORY_LINE_RE, MEMORY_OTHER_SUBDIRS, block_indexes, node_links, read_block_table
 from pmemctl.model.nd import read_namespace as _read_namespace
 from pmemctl.model.records import (
     AccessClass,
@@ -50,7 +50,6 @@ from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import (
     parse_bool01,
     parse_cpulist,
-    parse_zones,
 )
 
 T = TypeVar("T")
@@ -62,7 +61,6 @@ _set = object.__setattr__  # fills a record's read-only slots in __init__
 #: likewise removable (what offlining needs), offline blocks' None.
 BLOCK_FIELDS = frozenset({"state", "zones", "online_zones", "removable", "online_removable", "node", "device"})
 
-_MEMORY_DIR_RE = re.compile(r"^memory(\d+)$")
 _NODE_DIR_RE = re.compile(r"^node(\d+)$")
 _TIER_DIR_RE = re.compile(r"^memory_tier(\d+)$")
 _DAX_NAME_RE = DAX_DEVICE_RE
@@ -459,16 +457,6 @@ def read_dax(door: SysfsRoot, nd_dax_owner: dict[str, str]) -> tuple[list[DaxReg
 # memory blocks
 
 
-def block_indexes(door: SysfsRoot) -> list[int]:
-    out = []
-    for entry in door.listdir(paths.MEMORY):
-        m = _MEMORY_DIR_RE.match(entry)
-        if m:
-            out.append(int(m.group(1)))
-    out.sort()
-    return out
-
-
 def node_ids(door: SysfsRoot) -> list[int]:
     out = []
     for entry in door.listdir(paths.NODE):
@@ -477,67 +465,6 @@ def node_ids(door: SysfsRoot) -> list[int]:
             out.append(int(m.group(1)))
     out.sort()
     return out
-
-
-def _block_nodes(door: SysfsRoot, nodes: Iterable[int], indexes: list[int]) -> dict[int, int]:
-    """Block index → node, from one readdir per node (nodeK/memoryN links).
-
-    lsmem opens every memoryN directory to find its nodeK link; listing the
-    node directories instead costs one readdir per node.  Blocks not found
-    there (kernels without the node links) fall back to their own nodeK link.
-    """
-    out = node_links(door, nodes)
-    if len(out) < len(indexes):
-        for idx in indexes:
-            if idx in out:
-                continue
-            for entry in door.listdir(paths.memory_block(idx)):
-                m = _NODE_DIR_RE.match(entry)
-                if m:
-                    out[idx] = int(m.group(1))
-                    break
-    return out
-
-
-_STATE_BY_TEXT = {s.value: s for s in BlockState}
-
-
-def _parse_column(
-    raw: Optional[list[Optional[str]]], indexes: list[int], parser: Callable[[str], T], attr: str, expected: str
-) -> list[Optional[T]]:
-    """Parse one attribute of every block.  A machine has a handful of distinct
-    values across 49,152 blocks, so each distinct text is parsed once."""
-    if raw is None:
-        return [None] * len(indexes)
-    seen: dict[str, T] = {}
-    out: list[Optional[T]] = []
-    for idx, text in zip(indexes, raw, strict=True):
-        if text is None:
-            out.append(None)
-        elif text in seen:
-            out.append(seen[text])
-        else:
-            try:
-                value = seen[text] = parser(text)
-            except ValueError as err:
-                raise BadAttribute(f"{paths.memory_block(idx)}/{attr}", text, expected) from err
-            out.append(value)
-    return out
-
-
-def _block_owners(indexes: list[int], block_size: int, devices: list[DaxDevice]) -> list[Optional[str]]:
-    """The dax device owning each block: its start (N × block size; N ==
-    phys_index, the block id, drivers/base/memory.c) inside one of the
-    device's ranges (kernel-abi.md §4.2)."""
-    spans = sorted((lo, hi, dev.name) for dev in devices for lo, hi in dev.ranges())
-    starts = [lo for lo, _, _ in spans]
-    owners: list[Optional[str]] = []
-    append = owners.append
-    for idx in indexes:
-        start = idx * block_size
-        k = bisect.bisect_right(starts, start) - 1
-        append(spans[k][2] if k >= 0 and start < spans[k][1] else None)
-    return owners
 
 
 def read_blocks(
@@ -550,56 +477,13 @@ def read_blocks(
     node_links: Optional[dict[int, int]] = None,
     detail_device: Optional[str] = None,
 ) -> list[MemoryBlock]:
-    """Read the blocks ``indexes`` (a vanished one is left out).  ``node_links``:
-    block → node already read from the node directories (else listed here).
-    ``detail_device``: the attributes other than state are read only for that
-    dax device's blocks (the others' are None); ignored unless it is one of
-    ``devices`` and "device" is among ``fields``."""
-    base = paths.MEMORY + "/memory"
-    states = door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
-    owner_of: list[Optional[str]] = (
-        _block_owners(indexes, block_size, devices) if "device" in fields and block_size else [None] * len(indexes)
-    )
-    detailed = None
-    if detail_device is not None and detail_device in owner_of:
-        detailed = [owner == detail_device for owner in owner_of]
-
-    def column(attr: str, every: str, online_only: str) -> Optional[list[Optional[str]]]:
-        """``attr`` of every block (field ``every``), of the online ones only
-        (``online_only``: the others None), or None (neither asked for)."""
-        if every not in fields and online_only not in fields:
-            return None
-        if every in fields and detailed is None:
-            return door.read_many([f"memory{i}/{attr}" for i in indexes], paths.MEMORY)
-        chosen = [pos for pos, text in enumerate(states)
-                  if (every in fields or text == "online") and (detailed is None or detailed[pos])]
-        out: list[Optional[str]] = [None] * len(indexes)
-        texts = door.read_many([f"memory{indexes[pos]}/{attr}" for pos in chosen], paths.MEMORY)
-        for pos, text in zip(chosen, texts, strict=True):
-            out[pos] = text
-        return out
-
-    zones_raw = column("valid_zones", "zones", "online_zones")
-    removable_raw = column("removable", "removable", "online_removable")
-    node_of: dict[int, int] = {}
-    if "node" in fields:
-        node_of = node_links if node_links is not None else _block_nodes(door, nodes, indexes)
-
-    blocks: list[MemoryBlock] = []
-    append = blocks.append
-    state_by_text = _STATE_BY_TEXT
-    zones_of = _parse_column(zones_raw, indexes, parse_zones, "valid_zones", "zone names")
-    removable_of = _parse_column(removable_raw, indexes, parse_bool01, "removable", "0 or 1")
-    for pos, idx in enumerate(indexes):
-        text = states[pos]
-        if text is None:
-            # The block vanished between readdir and read (hot-remove race).
-            continue
-        state = state_by_text.get(text.strip())
-        if state is None:
-            raise BadAttribute(f"{base}{idx}/state", text, "online, offline or going-offline")
-        append(MemoryBlock(idx, state, zones_of[pos], removable_of[pos], node_of.get(idx), owner_of[pos]))
-    return blocks
+    """Read the blocks ``indexes`` (a vanished one is left out) as records.
+    ``node_links``: block → node already read from the node directories (else
+    listed here).  ``detail_device``: the attributes other than state are read
+    only for that dax device's blocks.  The walk itself is
+    :func:`pmemctl.model.blocks.read_block_table`."""
+    return read_block_table(door, indexes, block_size, devices, nodes, fields, node_links,
+                            detail_device=detail_device).records()
 
 
 # --------------------------------------------------------------------------
@@ -861,17 +745,6 @@ def device_block_indexes(door: SysfsRoot, devices: Iterable[DaxDevice], block_si
     return sorted(out)
 
 
-def node_links(door: SysfsRoot, nodes: Iterable[int]) -> dict[int, int]:
-    """Block index → node, from the node directories' memoryN links (one readdir per node)."""
-    out: dict[int, int] = {}
-    for nid in nodes:
-        for entry in door.listdir(paths.node_dir(nid)):
-            m = _MEMORY_DIR_RE.match(entry)
-            if m:
-                out[int(m.group(1))] = nid
-    return out
-
-
 def node_block_indexes(door: SysfsRoot, nodes: Iterable[int]) -> list[int]:
     """The block indexes the node directories link, sorted."""
     return sorted(node_links(door, nodes))
@@ -898,8 +771,6 @@ class _Scope:
         self.any_block = any_block
 
 
-#: memoryN names in a node directory's listing joined by newlines (counted in C).
-_MEMORY_LINE_RE = re.compile(r"^memory(\d+)$", re.M)
 
 
 def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: list[int]) -> _Scope:
@@ -927,8 +798,6 @@ def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: li
     return _Scope(sorted(links), links)
 
 
-#: Subdirectories of /sys/devices/system/memory other than the blocks.
-_MEMORY_OTHER_SUBDIRS = ("power",)
 
 
 def _boot_counts_without_listing(door: SysfsRoot, zoneinfo: Mapping[int, Mapping[str, int]], nids: list[int],
@@ -942,7 +811,7 @@ def _boot_counts_without_listing(door: SysfsRoot, zoneinfo: Mapping[int, Mapping
     subdirs = door.subdir_count(paths.MEMORY)
     if subdirs is None or not door.exists(paths.memory_block(0)):
         return None
-    blocks = subdirs - sum(door.exists(f"{paths.MEMORY}/{d}") for d in _MEMORY_OTHER_SUBDIRS)
+    blocks = subdirs - sum(door.exists(f"{paths.MEMORY}/{d}") for d in MEMORY_OTHER_SUBDIRS)
     online = {nid: -(-sum(zoneinfo.get(nid, {}).values()) // block_size) for nid in nids}
     return online if sum(online.values()) == blocks else None
 
@@ -956,7 +825,7 @@ def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned:
     any_block: Optional[int] = None
     for nid in nids:
         text = "\n".join(door.listdir(paths.node_dir(nid)))
-        found = _MEMORY_LINE_RE.findall(text)
+        found = MEMORY_LINE_RE.findall(text)
         counts[nid] = len(found)
         if found and any_block is None:
             any_block = int(found[0])

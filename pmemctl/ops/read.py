@@ -7,15 +7,13 @@ the model room's job).
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 from pmemctl.commandline import command_line
-from pmemctl.errors import Unsupported, UsageError
-from pmemctl.model.discover import BLOCK_FIELDS, discover, find_object_error
+from pmemctl.errors import UsageError
+from pmemctl.model.discover import discover, find_object_error
 from pmemctl.model.records import (
-    BlockState,
     DaxDevice,
-    MemoryBlock,
     Namespace,
     NdBus,
     NodeKind,
@@ -24,8 +22,16 @@ from pmemctl.model.records import (
     Topology,
 )
 from pmemctl.model.tiers import read_weighted_interleave
-from pmemctl.ops.views import BlockRange as BlockRange
-from pmemctl.ops.views import BlocksView as BlocksView
+
+# the blocks view, importable from here as before
+from pmemctl.ops.blocks import BLOCK_COLUMNS as BLOCK_COLUMNS
+from pmemctl.ops.blocks import DEFAULT_BLOCK_COLUMNS as DEFAULT_BLOCK_COLUMNS
+from pmemctl.ops.blocks import BlockRange as BlockRange
+from pmemctl.ops.blocks import BlocksView as BlocksView
+from pmemctl.ops.blocks import blocks_view as blocks_view
+from pmemctl.ops.blocks import merge_ranges as merge_ranges
+from pmemctl.ops.blocks import merge_table as merge_table
+from pmemctl.ops.blocks import parse_columns as parse_columns
 from pmemctl.ops.views import BusView as BusView
 from pmemctl.ops.views import ListFilter as ListFilter
 from pmemctl.ops.views import ListView as ListView
@@ -145,120 +151,7 @@ def _standalone_devices(topo: Topology, flt: ListFilter, region_filter: Optional
 
 
 # --------------------------------------------------------------------------
-# blocks
-
-
-#: Columns of `pmemctl blocks` and the per-block fields each needs.
-BLOCK_COLUMNS: dict[str, frozenset[str]] = {
-    "range": frozenset(),
-    "size": frozenset(),
-    "state": frozenset({"state"}),
-    "zone": frozenset({"zones"}),
-    "removable": frozenset({"removable"}),
-    "block": frozenset(),
-    "node": frozenset({"node"}),
-    "device": frozenset({"device"}),
-}
-DEFAULT_BLOCK_COLUMNS = ("range", "size", "state", "zone", "removable", "block", "node", "device")
-
-
-def parse_columns(text: Optional[str]) -> tuple[str, ...]:
-    if not text:
-        return DEFAULT_BLOCK_COLUMNS
-    cols = tuple(c.strip().lower() for c in text.split(",") if c.strip())
-    unknown = [c for c in cols if c not in BLOCK_COLUMNS]
-    if unknown or not cols:
-        raise UsageError(
-            f"unknown column {unknown[0]!r}" if unknown else "no columns given",
-            hint=f"choose from {','.join(BLOCK_COLUMNS)}",
-        )
-    return cols
-
-
-#: What merged blocks must agree on: state, zones, removable, node, device
-#: (None for a column not shown).
-_RangeKey = tuple[BlockState, Optional[tuple[str, ...]], Optional[bool], Optional[int], Optional[str]]
-
-
-def merge_ranges(blocks: Sequence[MemoryBlock], columns: Iterable[str], per_block: bool) -> list[BlockRange]:
-    """Merge index-adjacent blocks equal in every shown column (lsmem's rule)."""
-    cols = set(columns)
-    use_zone = "zone" in cols
-    use_rem = "removable" in cols
-    use_node = "node" in cols
-    use_dev = "device" in cols
-    out: list[BlockRange] = []
-    first = last = 0
-    cur: Optional[_RangeKey] = None
-    for b in blocks:
-        key: _RangeKey = (
-            b.state,
-            b.zones if use_zone else None,
-            b.removable if use_rem else None,
-            b.node if use_node else None,
-            b.device if use_dev else None,
-        )
-        if cur is not None and not per_block and last == b.index - 1 and cur == key:
-            last = b.index
-            continue
-        if cur is not None:
-            out.append(BlockRange(first, last, *cur))
-        first = last = b.index
-        cur = key
-    if cur is not None:
-        out.append(BlockRange(first, last, *cur))
-    return out
-
-
-def blocks_view(
-    door: SysfsRoot,
-    *,
-    columns: Sequence[str] = DEFAULT_BLOCK_COLUMNS,
-    per_block: bool = False,
-    device: Optional[str] = None,
-    node: Optional[int] = None,
-    state: Optional[str] = None,
-) -> BlocksView:
-    """lsmem-like view: ranges merged by state, zone, node and owning device."""
-    if state is not None and state not in ("online", "offline", "going-offline"):
-        raise UsageError(f"unknown state {state!r}", hint="use online or offline")
-    topo = discover(door, with_nd=False, block_fields=_block_fields(columns, device, node))
-    block_size = _hotplug_block_size(door, topo)
-    if device is not None and topo.dax_device(device) is None:
-        raise find_object_error("dax device", device, (d.name for d in topo.dax_devices))
-    if node is not None and topo.node(node) is None and node not in {b.node for b in topo.blocks}:
-        raise find_object_error("node", str(node), (str(n.id) for n in topo.nodes))
-    selected = [
-        b
-        for b in topo.blocks
-        if (device is None or b.device == device)
-        and (node is None or b.node == node)
-        and (state is None or b.state.value == state)
-    ]
-    ranges = merge_ranges(selected, columns, per_block)
-    return BlocksView(topo, block_size, tuple(columns), tuple(selected), tuple(ranges), per_block)
-
-
-def _block_fields(columns: Sequence[str], device: Optional[str], node: Optional[int]) -> frozenset[str]:
-    """The per-block fields to read: the state, what the columns show, what the filters test."""
-    fields: set[str] = {"state"}
-    for c in columns:
-        fields |= BLOCK_COLUMNS[c]
-    if node is not None:
-        fields.add("node")
-    if device is not None:
-        fields.add("device")
-    return frozenset(fields) & BLOCK_FIELDS
-
-
-def _hotplug_block_size(door: SysfsRoot, topo: Topology) -> int:
-    if topo.policy.block_size is None:
-        raise Unsupported(
-            f"{door.host_path('/sys/devices/system/memory')} does not exist: this kernel has no memory hotplug support",
-            hint="build the kernel with CONFIG_MEMORY_HOTPLUG, or check --sysroot",
-        )
-    return topo.policy.block_size
-
+# blocks: pmemctl/ops/blocks.py (kept importable from here)
 
 # --------------------------------------------------------------------------
 # topology

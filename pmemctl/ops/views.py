@@ -12,9 +12,7 @@ from typing import Optional
 
 from pmemctl.immutable import Record
 from pmemctl.model.records import (
-    BlockState,
     DaxDevice,
-    MemoryBlock,
     Namespace,
     NdBus,
     NumaNode,
@@ -92,88 +90,7 @@ class ListView(Record):
         _set(self, "standalone", standalone)
 
 
-# --------------------------------------------------------------------------
-# blocks
-
-
-class BlockRange(Record):
-    """Contiguous blocks that agree on every shown attribute."""
-
-    first: int
-    last: int
-    state: BlockState
-    zones: Optional[tuple[str, ...]]
-    removable: Optional[bool]
-    node: Optional[int]
-    device: Optional[str]
-
-    __slots__ = ("first", "last", "state", "zones", "removable", "node", "device")
-    _fields = __slots__
-
-    def __init__(
-        self,
-        first: int,
-        last: int,
-        state: BlockState,
-        zones: Optional[tuple[str, ...]],
-        removable: Optional[bool],
-        node: Optional[int],
-        device: Optional[str],
-    ) -> None:
-        _set(self, "first", first)
-        _set(self, "last", last)
-        _set(self, "state", state)
-        _set(self, "zones", zones)
-        _set(self, "removable", removable)
-        _set(self, "node", node)
-        _set(self, "device", device)
-
-    @property
-    def count(self) -> int:
-        return self.last - self.first + 1
-
-    def start(self, block_size: int) -> int:
-        return self.first * block_size
-
-    def end(self, block_size: int) -> int:
-        """Inclusive end address, as lsmem prints it."""
-        return (self.last + 1) * block_size - 1
-
-
-class BlocksView(Record):
-    topology: Topology
-    block_size: int
-    columns: tuple[str, ...]
-    blocks: tuple[MemoryBlock, ...]
-    ranges: tuple[BlockRange, ...]
-    per_block: bool
-
-    __slots__ = ("topology", "block_size", "columns", "blocks", "ranges", "per_block")
-    _fields = __slots__
-
-    def __init__(
-        self,
-        topology: Topology,
-        block_size: int,
-        columns: tuple[str, ...],
-        blocks: tuple[MemoryBlock, ...],
-        ranges: tuple[BlockRange, ...],
-        per_block: bool,
-    ) -> None:
-        _set(self, "topology", topology)
-        _set(self, "block_size", block_size)
-        _set(self, "columns", columns)
-        _set(self, "blocks", blocks)
-        _set(self, "ranges", ranges)
-        _set(self, "per_block", per_block)
-
-    @property
-    def online_bytes(self) -> int:
-        return sum(r.count for r in self.ranges if r.state == BlockState.ONLINE) * self.block_size
-
-    @property
-    def offline_bytes(self) -> int:
-        return sum(r.count for r in self.ranges if r.state != BlockState.ONLINE) * self.block_size
+# (the blocks view, BlockRange and BlocksView, is in ops/blocks.py)
 
 
 # --------------------------------------------------------------------------

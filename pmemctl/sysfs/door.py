@@ -285,6 +285,31 @@ class SysfsRoot:
         finally:
             os.close(dir_fd)
 
+    def read_table(self, base: str, dirs: Sequence[str], attrs: Sequence[str]) -> list[list[Optional[str]]]:
+        """Attributes ``attrs`` of every directory ``dirs`` below ``base``, one
+        column per attribute: ``[[d0/a0, d1/a0, ...], [d0/a1, d1/a1, ...]]``.
+
+        Same values and errors as :meth:`read_many` (None for an absent file).
+        The bulk read of a block walk (``blocks`` on 196,608 blocks reads
+        three attributes of each): one ``openat`` on one directory fd, one
+        read and one close per file, no forked helper (it cost cpu and
+        gained nothing measurable, issue 14), and each distinct text checked
+        and decoded once: a machine has a handful of distinct values across
+        all its blocks, so a repeated one is a dictionary hit.
+        """
+        columns: list[list[Optional[str]]] = [[] for _ in attrs]
+        try:
+            dir_fd = os.open(self._prefix + base, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            return [[None] * len(dirs) for _ in attrs]
+        except OSError as err:
+            raise kernel_error(base, err.errno or errno.EIO, op="read") from err
+        try:
+            _read_columns(dir_fd, base, dirs, attrs, columns)
+        finally:
+            os.close(dir_fd)
+        return columns
+
     def read_parsed(
         self, kpath: str, parser: Callable[[str], T], expected: str
     ) -> Optional[T]:
@@ -755,6 +780,52 @@ def _read_relative(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional
             raw = raw[:-1]
         append(raw.decode("utf-8", "replace"))
     return out
+
+
+def _read_columns(dir_fd: int, base: str, dirs: Sequence[str], attrs: Sequence[str],
+                  columns: list[list[Optional[str]]]) -> None:
+    """:meth:`SysfsRoot.read_table`'s loop, over the paths of every block's
+    attributes in a row (the columns are then cut out of the row in C).  A
+    text seen before (never empty, never holding a NUL: those are checked
+    with an fstat every time, as in :func:`_read_relative`) is taken from
+    ``seen`` without decoding it again."""
+    seen: dict[bytes, str] = {}
+    seen_get = seen.get
+    o_open, o_read, o_close = os.open, os.read, os.close
+    flags = _READ_FLAGS
+    suffixes = ["/" + attr for attr in attrs]
+    row: list[Optional[str]] = []
+    put = row.append
+    for rel in [name + suffix for name in dirs for suffix in suffixes]:
+        try:
+            fd = o_open(rel, flags, dir_fd=dir_fd)
+        except (FileNotFoundError, NotADirectoryError):
+            put(None)
+            continue
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise NotAnAttribute(f"{base}/{rel}", "a symbolic link") from err
+            raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
+        try:
+            raw = o_read(fd, 4096)
+            text = seen_get(raw)
+            if text is None:
+                if not raw or b"\0" in raw:  # never from a regular attribute: checked each time
+                    _require_regular(fd, f"{base}/{rel}")
+                    text = clean_value(raw)
+                else:
+                    text = seen[raw] = clean_value(raw)
+        except OSError as err:
+            _require_regular(fd, f"{base}/{rel}")
+            if err.errno not in (errno.ENXIO, errno.ENODEV):
+                raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
+            text = None
+        finally:
+            o_close(fd)
+        put(text)
+    width = len(attrs)
+    for k, column in enumerate(columns):
+        column.extend(row[k::width])
 
 
 def _device_number(devnode: str) -> Optional[int]:

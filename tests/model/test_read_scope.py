@@ -7,7 +7,7 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import pytest
 
@@ -43,6 +43,12 @@ class CountingDoor(SysfsRoot):
         for rel in relpaths:
             self._count(f"{base}/{rel}")
         return super().read_many(relpaths, base)
+
+    def read_table(self, base: str, dirs: Sequence[str], attrs: Sequence[str]) -> list[list[Optional[str]]]:
+        for d in dirs:
+            for attr in attrs:
+                self._count(f"{base}/{d}/{attr}")
+        return super().read_table(base, dirs, attrs)
 
     def read_all(self, kpath: str) -> Optional[str]:
         self._count(kpath)

@@ -271,6 +271,10 @@ def test_a_symlinked_attribute_in_a_block_walk_is_refused(memtree, bulk):
     with pytest.raises(KernelError) as exc:
         SysfsRoot(root).read_many(rel, "/sys/devices/system/memory")
     assert "SECRET" not in exc.value.sentence()
+    with pytest.raises(KernelError) as exc:
+        SysfsRoot(root).read_table("/sys/devices/system/memory", ["memory40"] * bulk + ["memory41"], ["state"])
+    assert "SECRET" not in exc.value.sentence()
+    assert "symbolic link" in exc.value.sentence()
 
 
 def test_a_fifo_attribute_does_not_hang_reads(memtree):

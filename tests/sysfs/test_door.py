@@ -117,3 +117,35 @@ def test_read_many_split_across_processes_keeps_order(tmp_path):
     door = SysfsRoot(tmp_path)
     got = door.read_many([f"memory{i}/state" for i in range(n)], "/sys/devices/system/memory")
     assert got == [None if i % 1000 == 7 else str(i) for i in range(n)]
+
+
+def test_read_table_reads_columns_of_many_directories(tmp_path):
+    base = tmp_path / "sys/devices/system/memory"
+    for i in range(6):
+        (base / f"memory{i}").mkdir(parents=True)
+        (base / f"memory{i}" / "state").write_text("online\n" if i % 2 else "offline\n")
+        if i != 3:  # memory3 has no removable
+            (base / f"memory{i}" / "removable").write_text("1\n")
+    (base / "memory4" / "state").write_bytes(b"online\0junk\n")  # cut at the NUL, as read() does
+    (base / "memory5" / "state").write_text("")  # an empty attribute reads as ""
+    door = SysfsRoot(tmp_path)
+    names = [f"memory{i}" for i in range(7)]  # memory6 does not exist
+    states, removable = door.read_table("/sys/devices/system/memory", names, ["state", "removable"])
+    assert states == ["offline", "online", "offline", "online", "online", "", None]
+    assert removable == ["1", "1", "1", None, "1", "1", None]
+    assert door.read_table("/sys/nothing", names[:2], ["state"]) == [[None, None]]
+    assert door.read_table("/sys/devices/system/memory", [], ["state", "removable"]) == [[], []]
+
+
+def test_read_table_refuses_a_fifo_after_the_same_text_was_read_from_files(tmp_path):
+    base = tmp_path / "sys/devices/system/memory"
+    for i in range(3):
+        (base / f"memory{i}").mkdir(parents=True)
+    (base / "memory0" / "state").write_text("")
+    (base / "memory1" / "state").write_text("")
+    os.mkfifo(base / "memory2" / "state")  # reads empty, like memory0 and memory1: still refused
+    from pmemctl.errors import KernelError
+
+    with pytest.raises(KernelError) as exc:
+        SysfsRoot(tmp_path).read_table("/sys/devices/system/memory", ["memory0", "memory1", "memory2"], ["state"])
+    assert "FIFO" in exc.value.sentence()

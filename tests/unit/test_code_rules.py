@@ -72,7 +72,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # 9
     ("pmemctl.ops.plan.combined",),
     # 10: what the CLI calls (pmemctl.ops is the package __init__)
-    ("pmemctl.ops.services", "pmemctl.ops.read", "pmemctl.ops"),
+    ("pmemctl.ops.services", "pmemctl.ops.read", "pmemctl.ops",
+     "pmemctl.ops.blocks"),
     # 11: provisioning layouts (issue 10): schema and records, loading, matching, planning, apply
     ("pmemctl.ops.layout.schema", "pmemctl.ops.layout.records"),
     ("pmemctl.ops.layout.load", "pmemctl.ops.layout.match", "pmemctl.ops.layout.tomlout"),

@@ -91,7 +91,7 @@ def complete_states(ctx: click.Context, param: click.Parameter, incomplete: str)
 
 def complete_columns(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Complete the last element of a comma-separated column list."""
-    from pmemctl.ops.read import BLOCK_COLUMNS
+    from pmemctl.ops.blocks import BLOCK_COLUMNS
 
     head, _, last = incomplete.rpartition(",")
     prefix = head + "," if head else ""

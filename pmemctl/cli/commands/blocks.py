@@ -51,7 +51,7 @@ def command(
     summary gives the block size and the online and offline totals.  Piped
     output matches lsmem's layout, so the two can be compared directly.
     """
-    from pmemctl.ops.read import blocks_view, parse_columns
+    from pmemctl.ops.blocks import blocks_view, parse_columns
 
     cols = parse_columns(_column_aliases(columns))
     view = blocks_view(
