@@ -88,6 +88,20 @@ def test_inside_a_burst_another_process_sees_them_at_most_settle_ns_behind(pair,
             assert derived(a) == derived(b)
 
 
+def test_a_burst_that_polls_instead_of_writing_brings_them_up_to_date(pair, monkeypatch):
+    a, b = pair
+    monkeypatch.setattr(door, "SETTLE_NS", 10**15)
+    ka, kb = SimulatedKernel(a), SimulatedKernel(b)
+    with ka.burst():
+        offline(ka, range(62, 55, -1))
+        offline(kb, range(62, 55, -1))
+        ka.read(f"{paths.memory_block(55)}/state")
+        assert derived(a) != derived(b)  # a read of another file, younger than SETTLE_NS
+        monkeypatch.setattr(door, "SETTLE_NS", 0)
+        ka.read(f"{paths.memory_block(55)}/state")  # (a wait polling the blocks)
+        assert derived(a) == derived(b)
+
+
 def test_a_hung_offline_leaves_the_derived_files_right_while_it_hangs(pair, monkeypatch):
     a, b = pair
     monkeypatch.setattr(door, "SETTLE_NS", 10**15)

@@ -125,7 +125,8 @@ class SimulatedKernel(SysfsRoot):
         /proc/zoneinfo are written once at its end instead of after every
         block.  Meanwhile a read of one of them through this door, any read
         of many files or a real tool run brings them up to date first, and
-        another process reading the tree sees them at most ``SETTLE_NS`` behind."""
+        another process reading the tree sees them at most ``SETTLE_NS``
+        behind while the burst writes or reads (an injected hang writes them first)."""
         self._bursts += 1
         try:
             yield
@@ -151,7 +152,10 @@ class SimulatedKernel(SysfsRoot):
     # reads see the derived files as the blocks are now
 
     def _open_read(self, kpath: str, *, checked: bool = True) -> int:
-        if self.memory.stale_since is not None and kpath.endswith(_DERIVED_SUFFIXES):
+        stale = self.memory.stale_since
+        # one of them, or any file once they are SETTLE_NS old (a burst that
+        # polls instead of writing, such as a wait, lets no other process see them lag longer)
+        if stale is not None and (kpath.endswith(_DERIVED_SUFFIXES) or time.monotonic_ns() - stale >= SETTLE_NS):
             self.settle()
         return super()._open_read(kpath, checked=checked)
 
