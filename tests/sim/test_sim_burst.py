@@ -23,6 +23,7 @@ from pmemctl.ops.executor import ApplyOptions, Executor
 from pmemctl.ops.plan.blocks import plan_offline
 from pmemctl.ops.requests import BlockRequest
 from pmemctl.ops.services import OFFLINE_FIELDS
+from pmemctl.sim import objects
 from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel, door, faults
 from pmemctl.sim.kernel.confined import ConfinedTreeWriter
@@ -100,6 +101,30 @@ def test_a_burst_that_polls_instead_of_writing_brings_them_up_to_date(pair, monk
         monkeypatch.setattr(door, "SETTLE_NS", 0)
         ka.read(f"{paths.memory_block(55)}/state")  # (a wait polling the blocks)
         assert derived(a) == derived(b)
+
+
+def test_a_node_going_offline_inside_a_burst_is_not_written_half_gone(pair, monkeypatch):
+    """kmem's unbind removes the node's directory, then reads the node masks
+    through the door: those reads (the simulator's own, inside the write)
+    must not write the derived files of a node half removed, however old
+    they are by then."""
+    a, b = pair
+    monkeypatch.setattr(door, "SETTLE_NS", 10**15)
+    real_remove = objects.remove_node
+
+    def remove_then_any_read_settles(tree, node_id):
+        real_remove(tree, node_id)
+        monkeypatch.setattr(door, "SETTLE_NS", 0)
+
+    ka, kb = SimulatedKernel(a), SimulatedKernel(b)
+    offline(kb, range(62, 32, -1))
+    with ka.burst():
+        offline(ka, range(62, 32, -1))
+        monkeypatch.setattr(objects, "remove_node", remove_then_any_read_settles)
+        ka.write(f"{paths.DAX_DRIVERS}/kmem/unbind", "dax0.0")
+    kb.write(f"{paths.DAX_DRIVERS}/kmem/unbind", "dax0.0")
+    assert not (a / "sys/devices/system/node/node1").exists()
+    assert derived(a) == derived(b)
 
 
 def test_a_hung_offline_leaves_the_derived_files_right_while_it_hangs(pair, monkeypatch):

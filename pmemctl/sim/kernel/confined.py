@@ -146,17 +146,19 @@ class ConfinedTreeWriter(TreeWriter):
     # -- TreeWriter's primitives, confined ---------------------------------
 
     def _write_host(self, path: str, data: bytes, mode: int) -> None:
-        self._check_dir(os.path.dirname(path))
+        directory, _, name = path.rpartition("/")
+        if directory not in self._checked:
+            self._check_dir(directory)
         if path not in self._regular:
             self._refuse_odd_target(path)
-        tmp = f"{self._tmp_dir()}/{_PID[0]}.{os.path.basename(path)}"
+        tmp = f"{self._tmp or self._tmp_dir()}/{_PID[0]}.{name}"
         try:
             self._write_via(tmp, path, data, mode)
         except OSError as err:
             if err.errno != errno.EXDEV:
                 raise
             # the attribute's directory is another mount (a bind-mounted part of the tree)
-            self._write_via(f"{os.path.dirname(path)}/.{os.getpid()}.tmp", path, data, mode)
+            self._write_via(f"{directory}/.{_PID[0]}.tmp", path, data, mode)
         self._regular.add(path)
 
     def _write_via(self, tmp: str, path: str, data: bytes, mode: int) -> None:
@@ -169,9 +171,9 @@ class ConfinedTreeWriter(TreeWriter):
             os.unlink(tmp)
             fd = os.open(tmp, _NOFOLLOW_CREATE, mode)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            written = os.write(fd, data)
+            while written < len(data):  # (a short write: only for large files)
+                written += os.write(fd, data[written:])
             if mode & self._umask:  # O_CREAT applied the umask to it
                 os.fchmod(fd, mode)
         finally:

@@ -137,11 +137,8 @@ class SimulatedKernel(SysfsRoot):
 
     def settle(self) -> None:
         """Write the derived files a burst left stale (counted as the simulated kernel's time)."""
-        if self.memory.stale_since is None:
-            return
-        if self._answering:  # a read made while a write is answered: the write counts the time
-            self.memory.write_derived()
-            return
+        if self.memory.stale_since is None or self._answering:
+            return  # (the simulator's own reads while it answers a write: that write settles at its end)
         start, cpu = time.perf_counter_ns(), self.cpu_clock()
         try:
             self.memory.write_derived()

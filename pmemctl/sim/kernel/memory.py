@@ -295,14 +295,15 @@ class MemoryBlocks:
         sees an online block with an offline block's zone list); ``online``
         (``0``/``1``) flips one byte in place (:meth:`ConfinedTreeWriter.flip_in_place`)."""
         kpath = f"{paths.MEMORY}/memory{index}"
+        write = self.tree.write_bytes
         if online:  # the zone first, then online and state
-            self.tree.attr(f"{kpath}/valid_zones", valid_zones, MODE_RO)
+            write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
             self._flip_online(kpath, True)
-            self.tree.attr(f"{kpath}/state", "online", MODE_RW)
+            write(f"{kpath}/state", b"online\n", MODE_RW)
         else:  # state and online first, then the zone list
-            self.tree.attr(f"{kpath}/state", "offline", MODE_RW)
+            write(f"{kpath}/state", b"offline\n", MODE_RW)
             self._flip_online(kpath, False)
-            self.tree.attr(f"{kpath}/valid_zones", valid_zones, MODE_RO)
+            write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
 
     def _flip_online(self, kpath: str, online: bool) -> None:
         old, new = (b"0\n", b"1\n") if online else (b"1\n", b"0\n")
