@@ -41,6 +41,7 @@ class BlockRange:
     Compared by value; nothing changes one after the view is built."""
 
     __slots__ = ("first", "last", "state", "zones", "removable", "node", "device")
+    _fields = __slots__  # records.replace works on it too
 
     def __init__(self, first: int, last: int, state: BlockState, zones: Optional[tuple[str, ...]],
                  removable: Optional[bool], node: Optional[int], device: Optional[str]) -> None:
@@ -56,9 +57,9 @@ class BlockRange:
         return (self.first, self.last, self.state, self.zones, self.removable, self.node, self.device)
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not BlockRange:
+        if not isinstance(other, BlockRange):
             return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined]
+        return self._values() == other._values()
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -174,7 +174,7 @@ class Executor:
                 out = Outcome(OutcomeStatus.NO_CHANGE, plan.title, already=list(plan.already),
                               message="nothing to do: " + ("; ".join(plan.already) or "already as requested"))
                 return out
-            with self._sig:
+            with self._sig, self.door.burst():
                 try:
                     self.journal.begin({"version": 1, "command": self.opts.command, "plan": plan.to_dict(),
                                         "units": [list(u) for u in units_of(plan)], "state": "applying"})

@@ -24,11 +24,12 @@ Semantics that matter (kernel-abi.md §1, §4.3, §8):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shlex
 import stat
-from typing import Callable, Optional, Sequence, TypeVar
+from typing import Callable, ContextManager, Optional, Sequence, TypeVar
 
 from pmemctl.errors import (
     BadAttribute,
@@ -389,6 +390,12 @@ class SysfsRoot:
             self._write_fd(fd, kpath, value.encode(), value)
         finally:
             os.close(fd)
+
+    def burst(self) -> ContextManager[None]:
+        """A run of writes (one plan applied).  Nothing for a real kernel; the
+        simulated one writes the files it derives from block states (meminfo,
+        zoneinfo) once at the end instead of after every block."""
+        return contextlib.nullcontext()
 
     def open_for_write(self, kpath: str, value: str, *, truncate: bool = True) -> tuple[int, str]:
         """Open an attribute for writing after the checks every write makes.

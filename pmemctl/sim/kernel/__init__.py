@@ -21,6 +21,12 @@ Shared by all: :mod:`.context` (door, tree, static facts), :mod:`.errors`
 and :mod:`.faults` (injected faults, ``faults.json``).  Imports go one way:
 errors -> faults -> state/context -> memory -> dax -> nd -> iomem -> door.
 
+What a write costs (issue 14): a block's ``state`` and ``valid_zones`` are
+replaced whole (:mod:`.confined`), ``online`` flips one byte in place, and
+within a burst of writes (``SimulatedKernel.burst``, which the executor opens
+around a plan) node and /proc meminfo and /proc/zoneinfo are written once, or
+when read through the door, instead of after every block.
+
 Where the truth lives: the tree itself (driver links, block files).  The
 resolved machine description (``scenario.json``) supplies static facts
 (node DRAM ranges, distances, HMAT, device ranges).

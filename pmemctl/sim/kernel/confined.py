@@ -42,6 +42,9 @@ WRITTEN_DIRS = (
     paths.MEMORY_TIERING, "/proc", "/dev",
 )
 _TMP_DIR = "tmp"
+#: this process's id (names its temporaries; getpid is a system call), kept right in a forked child
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 _NOFOLLOW_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -82,6 +85,9 @@ class ConfinedTreeWriter(TreeWriter):
         self._real_root = os.path.realpath(self.root)
         #: host directories checked to lie inside the tree (this run)
         self._checked: set[str] = set()
+        #: host paths known to be regular files this run: this writer renamed
+        #: its own file there, or the door checked it (:meth:`checked_by_door`)
+        self._regular: set[str] = set()
         self._tmp: str | None = None
 
     # -- confinement -------------------------------------------------------
@@ -104,6 +110,15 @@ class ConfinedTreeWriter(TreeWriter):
             if not _inside(real, self._real_root):
                 raise _outside(host_dir, real, self.root)
         self._checked.add(host_dir)
+
+    def checked_by_door(self, kpath: str) -> None:
+        """The door has just checked the attribute ``kpath`` before a write
+        (sysfs.door.SysfsRoot.check_writable: opened ``O_PATH`` without
+        following a link, a regular file whose real path lies inside the
+        tree): its directory and the file need no check of their own."""
+        path = self.host(kpath)
+        self._checked.add(os.path.dirname(path))
+        self._regular.add(path)
 
     def _refuse_odd_target(self, path: str) -> None:
         """The file an attribute write replaces must be a regular file (or absent)."""
@@ -131,29 +146,36 @@ class ConfinedTreeWriter(TreeWriter):
     # -- TreeWriter's primitives, confined ---------------------------------
 
     def _write_host(self, path: str, data: bytes, mode: int) -> None:
-        self._check_dir(os.path.dirname(path))
-        self._refuse_odd_target(path)
-        tmp = os.path.join(self._tmp_dir(), f"{os.getpid()}.{os.path.basename(path)}")
+        directory, _, name = path.rpartition("/")
+        if directory not in self._checked:
+            self._check_dir(directory)
+        if path not in self._regular:
+            self._refuse_odd_target(path)
+        tmp = f"{self._tmp or self._tmp_dir()}/{_PID[0]}.{name}"
         try:
             self._write_via(tmp, path, data, mode)
         except OSError as err:
             if err.errno != errno.EXDEV:
                 raise
             # the attribute's directory is another mount (a bind-mounted part of the tree)
-            self._write_via(f"{os.path.dirname(path)}/.{os.getpid()}.tmp", path, data, mode)
+            self._write_via(f"{directory}/.{_PID[0]}.tmp", path, data, mode)
+        self._regular.add(path)
 
-    @staticmethod
-    def _write_via(tmp: str, path: str, data: bytes, mode: int) -> None:
+    def _write_via(self, tmp: str, path: str, data: bytes, mode: int) -> None:
+        """Create ``tmp`` (never through a link), write ``data``, give it
+        ``mode`` and rename it over ``path``: four system calls when the
+        umask leaves ``mode`` alone, a fifth (fchmod) when it does not."""
         try:
-            os.unlink(tmp)  # a stale one from a killed run with this pid
-        except FileNotFoundError:
-            pass
-        fd = os.open(tmp, _NOFOLLOW_CREATE, 0o600)
+            fd = os.open(tmp, _NOFOLLOW_CREATE, mode)
+        except FileExistsError:  # a stale one from a killed run with this pid
+            os.unlink(tmp)
+            fd = os.open(tmp, _NOFOLLOW_CREATE, mode)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fchmod(fd, mode)
+            written = os.write(fd, data)
+            while written < len(data):  # (a short write: only for large files)
+                written += os.write(fd, data[written:])
+            if mode & self._umask:  # O_CREAT applied the umask to it
+                os.fchmod(fd, mode)
         finally:
             os.close(fd)
         try:
@@ -164,6 +186,49 @@ class ConfinedTreeWriter(TreeWriter):
             except OSError:
                 pass
             raise
+
+    def flip_in_place(self, kpath: str, old: bytes, new: bytes, mode: int) -> None:
+        """Rewrite an attribute from ``old`` to ``new``, two values of one
+        length that differ in one byte (``online``: ``0`` and ``1``), by
+        writing that byte in place: a reader sees the old value or the new
+        one, never a mix (one byte cannot be half-written), and no file is
+        created or renamed.  The attribute is opened ``O_PATH`` without
+        following a link, and only a regular file with one link (a hard link
+        could reach a file outside), the mode and the size expected is
+        reopened for writing (that inode itself, through /proc/self/fd:
+        nothing else, no device or FIFO, is ever opened) and given the whole
+        new value; anything else is replaced whole, as :meth:`write_bytes` does."""
+        path = self.host(kpath)
+        if _one_byte_apart(old, new):
+            self._check_dir(os.path.dirname(path))
+            if self._flip(path, old, new, mode):
+                return
+        self.write_bytes(kpath, new, mode)
+
+    @staticmethod
+    def _flip(path: str, old: bytes, new: bytes, mode: int) -> bool:
+        """:meth:`flip_in_place`'s write; False (nothing written) where the file is not as expected."""
+        try:
+            pfd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return False  # absent, or a link on the last component: replaced whole
+        try:
+            st = os.fstat(pfd)
+            if not (stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_size == len(old)
+                    and stat.S_IMODE(st.st_mode) == mode):
+                return False
+            try:
+                fd = os.open(f"/proc/self/fd/{pfd}", os.O_WRONLY | os.O_CLOEXEC)
+            except OSError:
+                return False  # no /proc, or not ours to write: replaced whole
+        finally:
+            os.close(pfd)
+        try:
+            # the whole value at once: where the file holds ``old`` only the one
+            # differing byte changes (the others are written as they are)
+            return os.pwrite(fd, new, 0) == len(new)
+        finally:
+            os.close(fd)
 
     def _symlink_host(self, link: str, target: str) -> None:
         self._check_dir(os.path.dirname(link))
@@ -198,6 +263,11 @@ class ConfinedTreeWriter(TreeWriter):
         except FileNotFoundError:
             pass
         super()._save_devnodes()
+
+
+def _one_byte_apart(old: bytes, new: bytes) -> bool:
+    """``old`` and ``new`` have one length and differ in exactly one byte."""
+    return len(old) == len(new) and sum(a != b for a, b in zip(old, new, strict=True)) == 1
 
 
 def save_json(root: str | os.PathLike[str], path: str, data: Any, *, indent: int = 1) -> None:

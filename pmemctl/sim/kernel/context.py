@@ -19,7 +19,7 @@ from pmemctl.sim.kernel.confined import ConfinedTreeWriter
 from pmemctl.sim.kernel.faults import Faults
 from pmemctl.sim.kernels import TIER_DAX_DEFAULT
 from pmemctl.sim.machine import MachineSpec, NodeSpec
-from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
+from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
 
@@ -30,7 +30,7 @@ class SimContext:
     def __init__(self, door: SysfsRoot) -> None:
         self.door = door
         self.root = door.root
-        self.tree: TreeWriter = ConfinedTreeWriter(self.root)
+        self.tree = ConfinedTreeWriter(self.root)
         self.marker = os.path.join(self.root, MARKER_DIR)
         self.faults = Faults(self.root)
         self._machine: Optional[MachineSpec] = None

@@ -11,6 +11,7 @@ the door turns that into the typed error the real door raises.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shlex
@@ -18,7 +19,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from pmemctl.errors import kernel_error
 from pmemctl.sim.kernel import state
@@ -34,6 +35,16 @@ from pmemctl.sysfs.door import SysfsRoot, ToolResult, ToolUnavailable, clean_val
 if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.sim.kernel.dax_state import DaxHotplugState
     from pmemctl.sim.kernel.nd import NdKernel
+
+#: inside a burst, the longest node/proc meminfo and zoneinfo may lag behind
+#: the blocks for another process reading the tree (this one's reads never see them lag)
+SETTLE_NS = 10_000_000
+#: the files derived from the blocks' states (node and /proc meminfo, /proc/zoneinfo)
+_DERIVED_SUFFIXES = ("meminfo", "zoneinfo")
+
+
+def _no_clock() -> int:
+    return 0
 
 
 class SimulatedKernel(SysfsRoot):
@@ -51,10 +62,18 @@ class SimulatedKernel(SysfsRoot):
         self.memory = MemoryBlocks(self.ctx)
         #: device_dax and kmem (:mod:`.dax`)
         self.dax = DaxDrivers(self.ctx, self.memory, self._refresh_iomem)
+        # a reader of another process waiting on a hung offline sees the derived files right
+        self.faults.before_hang = self.memory.write_derived
         self._nd: Optional[NdKernel] = None
         self._dax_state: Optional[DaxHotplugState] = None
-        #: nanoseconds spent reacting to writes (benchmarks subtract it)
+        #: nanoseconds spent reacting to writes, wall clock and cpu (benchmarks subtract it)
         self.sim_time_ns = 0
+        self.sim_cpu_ns = 0
+        #: the cpu clock sim_cpu_ns counts with (a benchmark sets time.thread_time_ns;
+        #: off by default: reading it is a system call, two per write)
+        self.cpu_clock: Callable[[], int] = _no_clock
+        self._bursts = 0  # open burst() contexts
+        self._answering = 0  # writes being answered (a handler reads through this door)
         self._tree_checked = False
 
     @property
@@ -73,8 +92,13 @@ class SimulatedKernel(SysfsRoot):
         if not self._tree_checked:  # before the first answer changes anything
             check_tree(self.root)
             self._tree_checked = True
-        start = time.perf_counter_ns()
+        self.ctx.tree.checked_by_door(target)
+        self._answering += 1
+        start, cpu = time.perf_counter_ns(), self.cpu_clock()
+        memory = self.memory
+        memory.held = True  # derived files are written once, below
         try:
+            self.faults.writing()
             text = clean_value(value.encode())
             self.faults.count_write(self.dax.vanish_device, target)
             handler = self._handler_for(target)
@@ -85,7 +109,58 @@ class SimulatedKernel(SysfsRoot):
         except WriteRefused as said:
             raise kernel_error(kpath, said.errno, value=value) from None
         finally:
+            self._answering -= 1
+            memory.held = self._answering > 0
+            stale = memory.stale_since
+            # outside a burst every write leaves the tree as the kernel shows it;
+            # inside one, node/proc meminfo and zoneinfo lag by SETTLE_NS at most
+            if stale is not None and not memory.held and (
+                    not self._bursts or time.monotonic_ns() - stale >= SETTLE_NS):
+                memory.write_derived()
+            self.faults.done_writing()
             self.sim_time_ns += time.perf_counter_ns() - start
+            self.sim_cpu_ns += self.cpu_clock() - cpu
+
+    @contextlib.contextmanager
+    def burst(self) -> Iterator[None]:
+        """A run of writes (one plan applied): node meminfo, /proc/meminfo and
+        /proc/zoneinfo are written once at its end instead of after every
+        block.  Meanwhile a read of one of them through this door, any read
+        of many files or a real tool run brings them up to date first, and
+        another process reading the tree sees them at most ``SETTLE_NS``
+        behind while the burst writes or reads (an injected hang writes them first)."""
+        self._bursts += 1
+        try:
+            yield
+        finally:
+            self._bursts -= 1
+            if not self._bursts:
+                self.settle()
+
+    def settle(self) -> None:
+        """Write the derived files a burst left stale (counted as the simulated kernel's time)."""
+        if self.memory.stale_since is None or self._answering:
+            return  # (the simulator's own reads while it answers a write: that write settles at its end)
+        start, cpu = time.perf_counter_ns(), self.cpu_clock()
+        try:
+            self.memory.write_derived()
+        finally:
+            self.sim_time_ns += time.perf_counter_ns() - start
+            self.sim_cpu_ns += self.cpu_clock() - cpu
+
+    # reads see the derived files as the blocks are now
+
+    def _open_read(self, kpath: str, *, checked: bool = True) -> int:
+        stale = self.memory.stale_since
+        # one of them, or any file once they are SETTLE_NS old (a burst that
+        # polls instead of writing, such as a wait, lets no other process see them lag longer)
+        if stale is not None and (kpath.endswith(_DERIVED_SUFFIXES) or time.monotonic_ns() - stale >= SETTLE_NS):
+            self.settle()
+        return super()._open_read(kpath, checked=checked)
+
+    def read_many(self, relpaths: list[str], base: str) -> list[Optional[str]]:
+        self.settle()  # (a forked child may read half of them)
+        return super().read_many(relpaths, base)
 
     def processes_using(self, devnode: str) -> list[tuple[int, str]]:
         """Processes declared in ``.pmemctl-sim/holders.json`` as using ``devnode``."""
@@ -115,6 +190,7 @@ class SimulatedKernel(SysfsRoot):
         reason = self.tool_unavailable_reason(argv[0])
         if reason is not None:
             raise ToolUnavailable(reason)
+        self.settle()  # the tool reads the tree itself
         from pmemctl.sim import fuse
 
         try:

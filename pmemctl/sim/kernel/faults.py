@@ -74,14 +74,31 @@ def _errno_of(spec: dict[str, Any], default: int) -> int:
 
 
 class Faults:
-    """The faults of one tree, re-read whenever faults.json changes."""
+    """The faults of one tree, re-read whenever faults.json changes: looked
+    at (one stat) once per write answered, between :meth:`writing` and
+    :meth:`done_writing`, and at every call outside a write."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
         self._mtime: Optional[float] = None
         self._faults: list[dict[str, Any]] = []
+        self._pinned = False
+        #: called before an injected offline hang starts (the simulated kernel
+        #: brings its derived files up to date for readers in other processes)
+        self.before_hang: Optional[Callable[[], None]] = None
+
+    def writing(self) -> None:
+        """A write is being answered: faults.json is looked at now, and not again until :meth:`done_writing`."""
+        self._pinned = False
+        self._current()
+        self._pinned = True
+
+    def done_writing(self) -> None:
+        self._pinned = False
 
     def _current(self) -> list[dict[str, Any]]:
+        if self._pinned:
+            return self._faults
         try:
             mtime = os.stat(_path(self.root)).st_mtime_ns
         except FileNotFoundError:
@@ -102,6 +119,8 @@ class Faults:
         for f in self._matching("offline-hang"):
             if index in f.get("blocks", []):
                 # The kernel keeps retrying; only a signal ends it (EINTR).
+                if self.before_hang is not None:
+                    self.before_hang()
                 end = time.monotonic() + float(f.get("seconds", HANG_CAP_SECONDS))
                 while time.monotonic() < end:
                     time.sleep(0.05)
@@ -142,4 +161,4 @@ class Faults:
                 f["after_writes"] = left - 1
         if changed:
             _save(self.root, faults)
-            self._mtime = os.stat(_path(self.root)).st_mtime_ns
+            self._mtime = os.stat(_path(self.root)).st_mtime_ns  # (our own change: not re-read)

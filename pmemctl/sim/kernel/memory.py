@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence
 
@@ -22,7 +23,7 @@ from pmemctl.sim.kernel.errors import WriteRefused, kstrtobool
 from pmemctl.sim.kernels import profile_for_release
 from pmemctl.sim.machine import MachineSpec
 from pmemctl.sim.objects import kernel_attrs
-from pmemctl.sim.tree import TreeWriter
+from pmemctl.sim.tree import MODE_RO, MODE_RW, TreeWriter
 from pmemctl.sysfs import paths
 from pmemctl.units import parse_cpulist
 
@@ -160,6 +161,10 @@ class MemoryBlocks:
         self._zoneinfo_parts: dict[int, tuple[tuple[object, ...], str]] = {}
         self._zoneinfo_nodes: Optional[tuple[int, ...]] = None
         self._page_size = os.sysconf("SC_PAGE_SIZE")
+        #: while a write is answered: node and /proc meminfo and /proc/zoneinfo wait (:meth:`refresh_node_totals`)
+        self.held = False
+        #: when (time.monotonic_ns) those files first went stale; None: they are as the blocks say
+        self.stale_since: Optional[int] = None
 
     # ------------------------------------------------------------ block cache
 
@@ -259,7 +264,7 @@ class MemoryBlocks:
         if not agent:
             self.ctx.faults.check_online(index)
         bs = self.ctx.block_size
-        objects.set_memory_block(self.tree, index, online=True, valid_zones=zone)
+        self._set_block(index, online=True, valid_zones=zone)
         nb.state[index] = (True, zone)
         nb.account(self._present(nb.node, index, zone), zone, +1)
         old = dict(nb.spans)
@@ -280,9 +285,29 @@ class MemoryBlocks:
         old = dict(nb.spans)
         self._shrink_span(nb, zone, index)
         vz = layout.offline_valid_zones(index * bs, (index + 1) * bs, nb.spans, self.ctx.machine.movable_node)
-        objects.set_memory_block(self.tree, index, online=False, valid_zones=vz)
+        self._set_block(index, online=False, valid_zones=vz)
         nb.state[index] = (False, vz)
         self._after_change(nb, old)
+
+    def _set_block(self, index: int, *, online: bool, valid_zones: str) -> None:
+        """A block's ``valid_zones``, ``online`` and ``state`` after a state
+        change, in the order of :func:`objects.set_memory_block` (no reader
+        sees an online block with an offline block's zone list); ``online``
+        (``0``/``1``) flips one byte in place (:meth:`ConfinedTreeWriter.flip_in_place`)."""
+        kpath = f"{paths.MEMORY}/memory{index}"
+        write = self.tree.write_bytes
+        if online:  # the zone first, then online and state
+            write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
+            self._flip_online(kpath, True)
+            write(f"{kpath}/state", b"online\n", MODE_RW)
+        else:  # state and online first, then the zone list
+            write(f"{kpath}/state", b"offline\n", MODE_RW)
+            self._flip_online(kpath, False)
+            write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
+
+    def _flip_online(self, kpath: str, online: bool) -> None:
+        old, new = (b"0\n", b"1\n") if online else (b"1\n", b"0\n")
+        self.tree.flip_in_place(f"{kpath}/online", old, new, MODE_RW)
 
     def _shrink_span(self, nb: NodeBlocks, zone: str, index: int) -> None:
         """A zone shrinks at its edges when memory leaves it (shrink_zone_span);
@@ -401,32 +426,20 @@ class MemoryBlocks:
     # --------------------------------------------------------------- totals
 
     def refresh_node_totals(self) -> None:
-        """Node meminfo, /proc/meminfo, /proc/zoneinfo, node masks and memory
-        tiers, from the per-node counters (O(nodes), not O(blocks): the big
-        scenario onlines 49,152 blocks one write at a time); a file is
-        rewritten only when what it shows changed."""
+        """What follows from the per-node counters: node masks and memory
+        tiers at once (they change only when a node gains or loses its first
+        block); node meminfo, /proc/meminfo and /proc/zoneinfo at once too,
+        unless a write is being answered (:attr:`held`): then they are marked
+        stale and the door writes them when it is done (:meth:`write_derived`),
+        once for a kmem hot-add of many blocks and once per burst of block
+        writes instead of once per block."""
         nodes = self.nodes()
-        total_kb = free_kb = 0
-        has_memory: list[int] = []
-        has_normal: list[int] = []
-        for node_id, nb in sorted(nodes.items()):
-            info = self.ctx.node_info(node_id)
-            node_total = max(nb.online_kb - info.reserved_kb, 0)
-            node_free = max(node_total - info.used_kb, 0)
-            if self._meminfo_written.get(node_id) != (node_total, node_free):
-                objects.write_node_meminfo(self.tree, node_id, node_total, node_free)
-                self._meminfo_written[node_id] = (node_total, node_free)
-            total_kb += node_total
-            free_kb += node_free
-            if nb.online_count:
-                has_memory.append(node_id)
-            if nb.kernel_count:
-                has_normal.append(node_id)
-        if self._proc_meminfo_written != (total_kb, free_kb):
-            # (/proc exists: objects.write_proc_meminfo would make sure first, a mkdir per block)
-            self.tree.attr(paths.PROC_MEMINFO, objects.format_proc_meminfo(total_kb, free_kb))
-            self._proc_meminfo_written = (total_kb, free_kb)
-        self._refresh_zoneinfo(nodes)
+        if self.stale_since is None:
+            self.stale_since = time.monotonic_ns()
+        if not self.held:
+            self.write_derived()
+        has_memory = [n for n, nb in sorted(nodes.items()) if nb.online_count]
+        has_normal = [n for n, nb in sorted(nodes.items()) if nb.kernel_count]
         key = (tuple(has_memory), tuple(has_normal))
         if key == self._last_masks:
             return
@@ -437,6 +450,30 @@ class MemoryBlocks:
             tiers.setdefault(self.ctx.node_info(node_id).memory_tier, []).append(node_id)
         if self._current_tiers() != {t: sorted(n) for t, n in tiers.items()}:
             objects.set_memory_tiers(self.tree, tiers)
+
+    def write_derived(self) -> None:
+        """Node meminfo, /proc/meminfo and /proc/zoneinfo from the per-node
+        counters (O(nodes), not O(blocks)), if a change made them stale; a
+        file is rewritten only when what it shows changed."""
+        if self.stale_since is None:
+            return
+        nodes = self.nodes()
+        total_kb = free_kb = 0
+        for node_id, nb in sorted(nodes.items()):
+            info = self.ctx.node_info(node_id)
+            node_total = max(nb.online_kb - info.reserved_kb, 0)
+            node_free = max(node_total - info.used_kb, 0)
+            if self._meminfo_written.get(node_id) != (node_total, node_free):
+                objects.write_node_meminfo(self.tree, node_id, node_total, node_free)
+                self._meminfo_written[node_id] = (node_total, node_free)
+            total_kb += node_total
+            free_kb += node_free
+        if self._proc_meminfo_written != (total_kb, free_kb):
+            # (/proc exists: objects.write_proc_meminfo would make sure first)
+            self.tree.attr(paths.PROC_MEMINFO, objects.format_proc_meminfo(total_kb, free_kb))
+            self._proc_meminfo_written = (total_kb, free_kb)
+        self._refresh_zoneinfo(nodes)
+        self.stale_since = None
 
     def _refresh_zoneinfo(self, nodes: dict[int, NodeBlocks]) -> None:
         """/proc/zoneinfo, each node's part formatted again only when its

@@ -1,0 +1,248 @@
+"""The simulated kernel's per-write cost (issue 14) without a file that reads wrong.
+
+Inside a burst (one plan applied: ``SysfsRoot.burst``, which the executor
+opens) node meminfo, /proc/meminfo and /proc/zoneinfo are written once at the
+end instead of after every block; a read of one of them through the door,
+an injected offline hang and the burst's end bring them up to date, and
+another process sees them at most ``SETTLE_NS`` behind.  Outside a burst
+every write leaves the tree as the kernel shows it.  ``online`` flips one
+byte in place, only where that byte is all that changes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from pmemctl.errors import KernelError, OutsideSysroot
+from pmemctl.model.discover import discover
+from pmemctl.ops.executor import ApplyOptions, Executor
+from pmemctl.ops.plan.blocks import plan_offline
+from pmemctl.ops.requests import BlockRequest
+from pmemctl.ops.services import OFFLINE_FIELDS
+from pmemctl.sim import objects
+from pmemctl.sim.build import materialise
+from pmemctl.sim.kernel import SimulatedKernel, door, faults
+from pmemctl.sim.kernel.confined import ConfinedTreeWriter
+from pmemctl.sim.scenario import load_scenario
+from pmemctl.sysfs import paths
+
+DERIVED = ("proc/meminfo", "proc/zoneinfo", "sys/devices/system/node/node0/meminfo",
+           "sys/devices/system/node/node1/meminfo")
+DAX0 = range(33, 63)  # qemu-nvdimm's dax0.0 blocks, online at the system-ram stage
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    """Two identical system-ram trees: one changed in a burst, one write at a time."""
+    trees = tuple(materialise(load_scenario("qemu-nvdimm", {"stage": "system-ram"}), tmp_path / n) for n in "ab")
+    return trees  # type: ignore[return-value]
+
+
+def derived(root: Path) -> dict[str, bytes]:
+    return {rel: (root / rel).read_bytes() for rel in DERIVED if (root / rel).exists()}
+
+
+def offline(k: SimulatedKernel, blocks: range) -> None:
+    for i in blocks:
+        k.write(f"{paths.memory_block(i)}/state", "offline")
+
+
+def test_outside_a_burst_every_write_leaves_the_tree_right(pair):
+    a, b = pair
+    before = derived(a)
+    k = SimulatedKernel(a)
+    offline(k, range(62, 61, -1))
+    assert derived(a) != before  # written at once, not deferred
+    k.write(f"{paths.memory_block(62)}/state", "online_movable")
+    assert derived(a) == before
+
+
+def test_a_burst_writes_the_derived_files_once_and_right(pair, monkeypatch):
+    a, b = pair
+    monkeypatch.setattr(door, "SETTLE_NS", 10**15)  # no settling by time in this test
+    ka, kb = SimulatedKernel(a), SimulatedKernel(b)
+    stale = derived(a)
+    with ka.burst():
+        offline(ka, range(62, 40, -1))
+        offline(kb, range(62, 40, -1))
+        assert derived(a) == stale  # not rewritten per block ...
+        # ... but a read through the door sees them as the blocks are now
+        assert ka.read("/proc/meminfo") == (b / "proc/meminfo").read_text().strip()
+        assert derived(a)["proc/meminfo"] == derived(b)["proc/meminfo"]
+        offline(ka, range(40, 33, -1))
+        offline(kb, range(40, 33, -1))
+    assert derived(a) == derived(b)  # the burst's end wrote them all
+
+
+def test_inside_a_burst_another_process_sees_them_at_most_settle_ns_behind(pair, monkeypatch):
+    a, b = pair
+    monkeypatch.setattr(door, "SETTLE_NS", 0)
+    ka, kb = SimulatedKernel(a), SimulatedKernel(b)
+    with ka.burst():
+        for i in range(62, 50, -1):
+            offline(ka, range(i, i - 1, -1))
+            offline(kb, range(i, i - 1, -1))
+            assert derived(a) == derived(b)
+
+
+def test_a_burst_that_polls_instead_of_writing_brings_them_up_to_date(pair, monkeypatch):
+    a, b = pair
+    monkeypatch.setattr(door, "SETTLE_NS", 10**15)
+    ka, kb = SimulatedKernel(a), SimulatedKernel(b)
+    with ka.burst():
+        offline(ka, range(62, 55, -1))
+        offline(kb, range(62, 55, -1))
+        ka.read(f"{paths.memory_block(55)}/state")
+        assert derived(a) != derived(b)  # a read of another file, younger than SETTLE_NS
+        monkeypatch.setattr(door, "SETTLE_NS", 0)
+        ka.read(f"{paths.memory_block(55)}/state")  # (a wait polling the blocks)
+        assert derived(a) == derived(b)
+
+
+def test_a_node_going_offline_inside_a_burst_is_not_written_half_gone(pair, monkeypatch):
+    """kmem's unbind removes the node's directory, then reads the node masks
+    through the door: those reads (the simulator's own, inside the write)
+    must not write the derived files of a node half removed, however old
+    they are by then."""
+    a, b = pair
+    monkeypatch.setattr(door, "SETTLE_NS", 10**15)
+    real_remove = objects.remove_node
+
+    def remove_then_any_read_settles(tree, node_id):
+        real_remove(tree, node_id)
+        monkeypatch.setattr(door, "SETTLE_NS", 0)
+
+    ka, kb = SimulatedKernel(a), SimulatedKernel(b)
+    offline(kb, range(62, 32, -1))
+    with ka.burst():
+        offline(ka, range(62, 32, -1))
+        monkeypatch.setattr(objects, "remove_node", remove_then_any_read_settles)
+        ka.write(f"{paths.DAX_DRIVERS}/kmem/unbind", "dax0.0")
+    kb.write(f"{paths.DAX_DRIVERS}/kmem/unbind", "dax0.0")
+    assert not (a / "sys/devices/system/node/node1").exists()
+    assert derived(a) == derived(b)
+
+
+def test_a_hung_offline_leaves_the_derived_files_right_while_it_hangs(pair, monkeypatch):
+    a, b = pair
+    monkeypatch.setattr(door, "SETTLE_NS", 10**15)
+    faults.inject(a, "offline-hang", blocks=[50], seconds=0.2)
+    ka, kb = SimulatedKernel(a), SimulatedKernel(b)
+    seen: list[dict[str, bytes]] = []
+    ka.faults.before_hang = lambda: (ka.memory.write_derived(), seen.append(derived(a)))  # type: ignore[func-returns-value]
+    with ka.burst():
+        offline(ka, range(62, 50, -1))
+        offline(kb, range(62, 50, -1))
+        with pytest.raises(KernelError) as err:
+            offline(ka, range(50, 49, -1))
+        assert err.value.errno == errno.EINTR
+    assert seen == [derived(b)]
+
+
+def test_the_executor_applies_a_plan_in_one_burst(pair):
+    a, b = pair
+    ka, kb = SimulatedKernel(a), SimulatedKernel(b)
+    plan = plan_offline(ka, discover(ka, block_fields=OFFLINE_FIELDS), BlockRequest(device="dax0.0"))
+    out = Executor(ka, ApplyOptions()).apply(plan)
+    assert out.status == "changed"
+    offline(kb, range(62, 32, -1))
+    assert derived(a) == derived(b)
+    assert ka.memory.stale_since is None
+
+
+# -- online: one byte in place ----------------------------------------------------
+
+
+def online_file(root: Path, index: int) -> Path:
+    return root / f"sys/devices/system/memory/memory{index}/online"
+
+
+def test_online_flips_one_byte_in_place(pair):
+    a, _ = pair
+    f = online_file(a, 62)
+    inode = f.stat().st_ino
+    k = SimulatedKernel(a)
+    offline(k, range(62, 61, -1))
+    assert f.read_bytes() == b"0\n" and f.stat().st_ino == inode and f.stat().st_mode & 0o777 == 0o644
+    k.write(f"{paths.memory_block(62)}/state", "online_movable")
+    assert f.read_bytes() == b"1\n" and f.stat().st_ino == inode
+
+
+def test_a_hard_linked_online_file_is_replaced_not_written_through(pair, tmp_path):
+    a, _ = pair
+    f = online_file(a, 62)
+    elsewhere = tmp_path / "elsewhere"
+    os.link(f, elsewhere)  # a hard link: writing in place would change the file outside too
+    offline(SimulatedKernel(a), range(62, 61, -1))
+    assert f.read_bytes() == b"0\n"
+    assert elsewhere.read_bytes() == b"1\n"
+
+
+def test_a_linked_online_file_is_refused(pair, tmp_path):
+    a, _ = pair
+    f = online_file(a, 62)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"1\n")
+    f.unlink()
+    f.symlink_to(secret)
+    with pytest.raises(OutsideSysroot):
+        ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+    assert secret.read_bytes() == b"1\n"
+
+
+@pytest.mark.parametrize("content", [b"11\n", b"1", b""])
+def test_an_online_file_of_another_size_is_replaced_whole(pair, content):
+    a, _ = pair
+    f = online_file(a, 62)
+    f.write_bytes(content)
+    inode = f.stat().st_ino
+    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+    assert f.read_bytes() == b"0\n"
+    assert f.stat().st_ino != inode
+
+
+@pytest.mark.parametrize("content", [b"x\n", b"0\n", b"xy"])
+def test_an_online_file_of_the_size_gets_the_whole_value(pair, content):
+    a, _ = pair
+    f = online_file(a, 62)
+    f.write_bytes(content)
+    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+    assert f.read_bytes() == b"0\n"
+
+
+def test_an_online_file_of_another_mode_is_replaced_with_the_mode(pair):
+    a, _ = pair
+    f = online_file(a, 62)
+    f.chmod(0o600)
+    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+    assert f.read_bytes() == b"0\n" and f.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_fifo_as_online_file_is_never_opened(pair):
+    a, _ = pair
+    f = online_file(a, 62)
+    f.unlink()
+    os.mkfifo(f)
+    with pytest.raises(OutsideSysroot):  # refused (not a regular file), and nothing hangs
+        ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+
+
+def test_faults_json_is_looked_at_once_per_write(pair, monkeypatch):
+    a, _ = pair
+    k = SimulatedKernel(a)
+    k.memory.nodes()
+    looked: list[str] = []
+    real = os.stat
+
+    def counting(path, *args, **kw):
+        if str(path).endswith("faults.json"):
+            looked.append(str(path))
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(faults.os, "stat", counting)
+    offline(k, range(62, 59, -1))
+    assert len(looked) == 3
