@@ -54,13 +54,16 @@ EXIT_CODES: dict[OutcomeStatus, ExitCode] = {
 }
 
 
-def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Action] = ()) -> list[str]:
+def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Action] = (),
+                   taken: Sequence[Action] = ()) -> list[str]:
     """Sentences saying where each device and block the plan touched now is,
     then where the undos in ``undone_by_others`` (whose end state another
     agent made first: a block a udev rule onlined, maybe into another zone)
-    left things.  Never raises: a machine that cannot be read back is said so."""
+    left things.  ``taken``: actions done instead of planned ones (a spare
+    block), whose objects are reported too.  Never raises: a machine that
+    cannot be read back is said so."""
     try:
-        lines = _describe_state(door, plan)
+        lines = _describe_state(door, plan, taken)
         by_kind: dict[type[Action], list[Action]] = {}
         for undo in undone_by_others:
             by_kind.setdefault(type(undo), []).append(undo)
@@ -72,11 +75,11 @@ def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Actio
         return [f"the machine could not be read back: {what}"]
 
 
-def _describe_state(door: SysfsRoot, plan: Plan) -> list[str]:
+def _describe_state(door: SysfsRoot, plan: Plan, taken: Sequence[Action] = ()) -> list[str]:
     lines: list[str] = []
     devices: dict[str, None] = {}
     blocks: set[int] = set()
-    for a in plan.actions:
+    for a in (*plan.actions, *taken):
         lines.extend(line for line in a.state_lines(door) if line not in lines)
         touched = a.touches()
         devices.update(dict.fromkeys(touched.devices))

@@ -32,10 +32,27 @@ def test_ehwpoison_message() -> None:
 def test_offline_of_a_poisoned_block_names_the_errno(invoke: Invoke, fresh_tree: Any) -> None:
     tree: Path = fresh_tree("qemu-nvdimm", stage="system-ram")
     faults.inject(tree, "offline-busy", blocks=[62], errno="EHWPOISON")
-    res = invoke("--sysroot", tree, "offline", "dax0.0", "--count", "2", "--json")
+    res = invoke("--sysroot", tree, "offline", "dax0.0", "--blocks", "61-62", "--json")
     doc = json.loads(res.stdout)
     failed = [s for s in doc["outcome"]["steps"] if s["status"] == "failed"]
     assert failed and failed[0]["errno"] == 133
     assert "EHWPOISON" in failed[0]["error"] and "failed: 133" not in failed[0]["error"]
-    words = invoke("--sysroot", tree, "offline", "dax0.0", "--count", "2")
+    words = invoke("--sysroot", tree, "offline", "dax0.0", "--blocks", "61-62")
     assert "EHWPOISON" in words.stdout + words.stderr
+
+
+def test_count_takes_a_spare_for_a_poisoned_block_and_says_why(invoke: Invoke, fresh_tree: Any) -> None:
+    """--count asks for an amount: the poisoned block is swapped for a spare,
+    and the outcome names both blocks and the errno by name."""
+    tree: Path = fresh_tree("qemu-nvdimm", stage="system-ram")
+    faults.inject(tree, "offline-busy", blocks=[62], errno="EHWPOISON")
+    res = invoke("--sysroot", tree, "offline", "dax0.0", "--count", "2", "--json")
+    assert res.exit_code == 0, res.output
+    steps = json.loads(res.stdout)["outcome"]["steps"]
+    spare = [s for s in steps if s["kind"] == "offline-spare-block"]
+    assert len(spare) == 1 and "instead of block 62" in spare[0]["action"] and "EHWPOISON" in spare[0]["action"]
+    words = invoke("--sysroot", tree, "online", "dax0.0", "--yes")
+    assert words.exit_code == 0, words.output
+    words = invoke("--sysroot", tree, "offline", "dax0.0", "--count", "2")
+    assert "Blocks taken instead of busy ones:" in words.stdout
+    assert "offline memory block 60 instead of block 62 (block 62: EHWPOISON" in words.stdout, words.stdout
