@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import Any, Callable, Iterator, Optional
 
 import click
@@ -112,6 +111,7 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], k
     """
     import shutil
 
+    from pmemctl.cli.progress import build_bar
     from pmemctl.commandline import command_line
     from pmemctl.sim.build import materialise
     from pmemctl.sim.scenario import load_scenario
@@ -126,10 +126,9 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], k
         from pmemctl.sim.conditions import parse_conditions
 
         _condition_errors(lambda: parse_conditions(conditions))  # a typo: nothing touched
-    if sys.stderr.isatty() and not app.quiet:  # a big tree takes minutes: say so before, not after
-        click.echo(f"building scenario {scenario.name} in {target} ...", err=True)
-    with _writing(target, "simulated tree"):
-        root = materialise(scenario, target)
+    # a big tree takes minutes: a progress bar on a terminal (nothing when piped)
+    with _writing(target, "simulated tree"), build_bar(app, f"building {scenario.name}") as progress:
+        root = materialise(scenario, target, progress=progress)
     if conditions:
         from pmemctl.sim.conditions import apply_conditions
 
