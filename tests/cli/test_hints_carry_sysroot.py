@@ -125,3 +125,23 @@ def test_sim_create_and_demo(invoke: Invoke, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stderr
     assert command_line("reconfigure", "dax0.0", "--mode", "devdax", "--dry-run", sysroot=str(keep)) in res.stdout
     hints(both(res), keep)
+
+
+@pytest.mark.parametrize("command", [("rollback",), ("rollback", "--dry-run"), ("resume", "--dry-run"), ("resume",)])
+def test_damaged_journal_hints(invoke: Invoke, sysram: Path, command: tuple[str, ...]) -> None:
+    """A journal naming a step this pmemctl does not know: the 'pmemctl list'
+    (and blocks, journal abandon) it suggests reads the same tree."""
+    import json
+
+    state = sysram / "var/lib/pmemctl"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "journal.json").write_text(json.dumps({
+        "version": 1, "command": "offline", "state": "interrupted",
+        "plan": {"title": "offline 1 block(s)", "actions": [{"kind": "no-such-step", "index": 5}]},
+    }))
+    (state / "journal.log").write_text('{"e":"start","i":0}\n')
+    res = invoke("--sysroot", sysram, *command)
+    text = both(res)
+    assert res.exit_code == ExitCode.LOCKED, text
+    assert "cannot be read" in text
+    assert len(hints(text, sysram)) >= 3, text  # list, blocks, journal abandon

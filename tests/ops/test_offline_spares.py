@@ -19,6 +19,7 @@ from pmemctl.ops.actions.offline_any import OfflineAnyBlock, OfflineSpareBlock
 from pmemctl.ops.executor import ApplyOptions, Executor, Interrupted
 from pmemctl.ops.plan.blocks import plan_offline
 from pmemctl.ops.requests import BlockRequest
+from pmemctl.ops.services import recovery_plan
 from pmemctl.sim.kernel import faults
 from pmemctl.sysfs import paths
 
@@ -119,6 +120,8 @@ def test_the_journal_records_the_spare_and_rollback_puts_it_back(sysram):
     took = [json.loads(line) for line in log.splitlines() if '"took"' in line]
     assert took and took[0]["i"] == 1 and took[0]["took"]["index"] == 56
     faults.clear(sysram.root)
+    undo = recovery_plan(sysram, "rollback")  # rollback --dry-run shows the same undo
+    assert [a.index for a in undo.actions] == [60, 56, 62], [a.describe() for a in undo.actions]
     out = Executor(sysram, OPTS).rollback_journal()
     assert out.status == "rolled-back", out.message
     assert offline_blocks(sysram) == set()  # 56 is online again, not the never-offlined 61
