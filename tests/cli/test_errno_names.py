@@ -56,3 +56,24 @@ def test_count_takes_a_spare_for_a_poisoned_block_and_says_why(invoke: Invoke, f
     words = invoke("--sysroot", tree, "offline", "dax0.0", "--count", "2")
     assert "Blocks taken instead of busy ones:" in words.stdout
     assert "offline memory block 60 instead of block 62 (block 62: EHWPOISON" in words.stdout, words.stdout
+
+
+def test_os_errors_are_printed_by_name_too(invoke: Invoke) -> None:
+    """Not only kernel attribute writes: an errno from an ordinary file
+    (sim create under /proc, a layout file, a bundle) prints its name and
+    meaning, and an unexpected one never as "[Errno 13]"."""
+    from pmemctl.errors import os_error_text
+
+    assert os_error_text(PermissionError(errno.EACCES, "Permission denied", "/x")) == "EACCES, permission denied"
+    assert os_error_text(OSError(133, "Memory page has hardware error")).startswith("EHWPOISON, ")
+    res = invoke("sim", "create", "-s", "qemu-nvdimm", "/proc/pmemctl-x")
+    assert "ENOENT, no such file or directory" in res.stderr and "Errno" not in res.stderr
+
+
+def test_an_unexpected_os_error_names_its_errno(capsys: Any) -> None:
+    from pmemctl.cli.main import handle_error
+
+    code = handle_error(PermissionError(errno.EACCES, "Permission denied", "/var/lib/pmemctl/x"))
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error: PermissionError: EACCES, permission denied: /var/lib/pmemctl/x" in err
+    assert "[Errno" not in err

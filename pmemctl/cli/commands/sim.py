@@ -274,11 +274,11 @@ def unpack_command(app: App, bundle: str, directory: str) -> None:
 def _writing(target: str, what: str) -> Iterator[None]:
     """An OSError while writing a tree (a directory under /proc, one this user
     may not write, a full disk) as one sentence, not an internal error."""
-    from pmemctl.errors import PmemctlError
+    from pmemctl.errors import PmemctlError, os_error_text
 
     try:
         yield
     except OSError as err:
         where = err.filename or target
-        raise PmemctlError(f"cannot write the {what} {target}: {where}: {err.strerror or err}",
+        raise PmemctlError(f"cannot write the {what} {target}: {where}: {os_error_text(err)}",
                            hint="choose a directory you can write, outside /proc and /sys") from None
