@@ -73,3 +73,22 @@ def test_a_namespace_without_a_dax_device_goes_on_its_own(invoke: Invoke, fresh_
     res = invoke("--sysroot", tree, "reconfigure", "dax1.1", "namespace0.2", "-m", "system-ram", "--dry-run")
     assert res.exit_code == ExitCode.USAGE
     assert f"pmemctl --sysroot {tree} reconfigure namespace0.2 --mode system-ram" in res.stderr
+
+
+def test_zone_ratio_and_memmap_are_checked_for_all_devices_together(invoke: Invoke,
+                                                                     fresh_tree: Callable[..., Path]) -> None:
+    """Two devices each under the MOVABLE:KERNEL limit may be over it together:
+    one plan checks the memory it onlines as a whole."""
+    tree = fresh_tree("optane-2s")
+    one = json.loads(invoke("--sysroot", tree, "reconfigure", "dax1.1", "-m", "system-ram", "--dry-run",
+                            "--json").stdout)["plan"]["checks"]
+    both = json.loads(invoke("--sysroot", tree, "reconfigure", "dax1.1", "dax0.1", "-m", "system-ram", "--dry-run",
+                             "--json").stdout)["plan"]["checks"]
+    ratios = [c["message"] for c in both if c["name"] == "zone-ratio"]
+    assert len(ratios) == 1 and [c["name"] for c in both].count("memmap") == 1, both
+
+    def ratio(message: str) -> float:
+        return float(message.split("would be ")[1].split(":")[0])
+
+    single = next(c["message"] for c in one if c["name"] == "zone-ratio")
+    assert ratio(ratios[0]) > ratio(single)

@@ -14,9 +14,10 @@ from pmemctl.model.records import (
     Namespace,
     Topology,
 )
+from pmemctl.ops.actions.memory import OnlineBlock
 from pmemctl.ops.backends import choose_backend
 from pmemctl.ops.plan import Plan, PlanBuilder
-from pmemctl.ops.plan.checks import privilege_check
+from pmemctl.ops.plan.checks import privilege_check, zone_checks
 from pmemctl.ops.plan.dax import plan_to_devdax, plan_to_system_ram
 from pmemctl.ops.plan.namespace import parse_align, reconfigure_step, region_can_take, supported_alignments
 from pmemctl.ops.plan.safety import consent_text, safety_checks
@@ -53,9 +54,25 @@ def plan_reconfigure(door: SysfsRoot, topo: Topology, req: ReconfigureRequest) -
         if pb.consent:
             consents.append(pb.consent)
     pb.consent = "; ".join(consents) or None  # one question for every device
+    _combined_zone_checks(pb, door, topo, req)
     if (req.selector.strip() == "all" or len(devices) > 1) and pb.actions:
         pb.destructive = True
     return pb.build()
+
+
+#: the checks zone_checks adds for one amount of memory onlined
+_ZONE_CHECKS = ("zone-ratio", "memmap", "zone-normal")
+
+
+def _combined_zone_checks(pb: PlanBuilder, door: SysfsRoot, topo: Topology, req: ReconfigureRequest) -> None:
+    """Several devices onlined by one plan: the zone ratio and the memmap
+    cost are those of all of them together (each device's own check would
+    pass two devices that, together, go over the limit)."""
+    if sum(c.name == "zone-ratio" for c in pb.checks) < 2:
+        return
+    onlined = sum(isinstance(a, OnlineBlock) for a in pb.actions) * (topo.policy.block_size or 0)
+    pb.checks = [c for c in pb.checks if c.name not in _ZONE_CHECKS]
+    zone_checks(pb, door, topo, onlined, req.zone)
 
 
 def _devices_of(topo: Topology, req: ReconfigureRequest) -> tuple[list[DaxDevice], list[str]]:
