@@ -1,13 +1,11 @@
 """``pmemctl blocks`` against ``lsmem --sysroot`` on the ``big`` scenario at
-several sizes; start-up; peak RSS.
+several sizes; peak RSS.  (Start-up is bench/bench_startup.py.)
 
 Targets (issues "Foundation" and 14), cpu time (user + system) of the child,
 medians of runs alternated between the two sides:
   * ``blocks`` and ``blocks --json`` at most 0.8x lsmem's (same columns) at
     each size (8,192 / 49,152 / 196,608 blocks by default), and a growth
     exponent of at most 1.1 (bench/common.py growth_exponent);
-  * ``pmemctl list`` on a tiny tree at most 1.3x ``python3 -c "import click"``,
-    and ``pmemctl --version`` likewise;
   * peak RSS of ``blocks --json`` at 49,152 blocks at most 60 MiB.
 
 pmemctl runs as ``python3 -m pmemctl`` from the source tree (--repo), or the
@@ -77,7 +75,6 @@ def main() -> int:
     disk = Path(tempfile.mkdtemp(prefix="pmemctl-bench-blocks-"))
     try:
         with shm_dir("pmemctl-bench-blocks-") as shm:
-            ok &= _startup(pmemctl, env, Path(shm), args.runs * 2)
             table: list[float] = []
             as_json: list[float] = []
             lsmem_t: list[float] = []
@@ -105,20 +102,6 @@ def main() -> int:
     finally:
         shutil.rmtree(disk, ignore_errors=True)
     return 0 if ok else 1
-
-
-def _startup(pmemctl: list[str], env: dict[str, str], tmp: Path, runs: int) -> bool:
-    tiny = materialise(load_scenario("qemu-nvdimm"), tmp / "tiny")
-    click = [sys.executable, "-c", "import click"]
-    ok = True
-    ours, ref = alternate([*pmemctl, "--sysroot", str(tiny), "list"], click, env, runs)
-    ok &= check("list (tiny tree) vs python3 -c 'import click': cpu", ours / ref, 1.3,
-                detail=f"{ours * 1000:.0f} ms vs {ref * 1000:.0f} ms")
-    ours, ref = alternate([*pmemctl, "--version"], click, env, runs)
-    ok &= check("--version vs python3 -c 'import click': cpu", ours / ref, 1.3,
-                detail=f"{ours * 1000:.0f} ms vs {ref * 1000:.0f} ms")
-    shutil.rmtree(tiny)
-    return ok
 
 
 if __name__ == "__main__":

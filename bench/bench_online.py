@@ -1,41 +1,76 @@
-"""Online every block of the `big` scenario through the simulated kernel.
+"""The tool's own time per memory block on the four change paths, and its
+sysfs opens per block (issue 14).
 
-Prints the tool's overhead per block: wall time of discovery + planning +
-apply (lock, journal, write, read-back verify), minus the time the simulated
-kernel itself spends reacting to the writes (SimulatedKernel.sim_time_ns).
-Target (issue "Changing state"): at most 60 us of tool overhead per block, and
-no subprocess per block (everything runs in this one process).  Then offlines
-them all again the same way (the offline path: printed, target 60 us too),
-and prints the simulated kernel's own time per block write against its
-target (issue 14: at most 50 us).
+Paths, each a whole command run in this process through the CLI (argument
+parsing, discovery, planning, the plan shown, lock, journal, every write
+read back, the outcome rendered) on the `big` scenario, once per dax device:
+``online``, ``offline``, ``reconfigure --mode devdax`` and
+``reconfigure --mode system-ram``.  The tool's time is the cpu time of
+this process minus the cpu time the simulated kernel spends reacting to the
+writes (SimulatedKernel.sim_time_ns, on the thread's cpu clock here),
+divided by the blocks the commands changed.
+Target: at most 40 us per block on each path at every size, and the time
+growing linearly with the block count (fitted exponent at most 1.1; the
+smallest size stands for the fixed cost).
 
-Run: python3 bench/bench_online.py [--blocks 49152]
+Then the sysfs opens: ``online``/``offline DEV --count N`` run as
+``python -m pmemctl`` under ``strace -f -e trace=openat,open``, counting the
+opens of files in the tree's memoryN directories.  The figure is the opens
+each additional block costs (two runs on fresh, identical trees, N2 - N1
+blocks apart: discovery and start-up are the same in both and cancel), target
+at most 2: the write and one read-back.  The whole command's opens divided
+by N are printed next to it (they include discovery's reads of every block).
+
+Also prints the simulated kernel's own time per block write against its
+target (at most 50 us).  Exits 1 when a figure misses its target.
+
+Run: python3 bench/bench_online.py [--sizes 512,8192,49152] [--runs 1] [--no-strace]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import re
+import resource
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import types
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pmemctl.model.discover import discover  # noqa: E402
-from pmemctl.ops.executor import ApplyOptions, Executor  # noqa: E402
-from pmemctl.ops.plan.blocks import plan_offline, plan_online  # noqa: E402
-from pmemctl.ops.requests import BlockRequest  # noqa: E402
-from pmemctl.ops.services import OFFLINE_FIELDS, ONLINE_FIELDS  # noqa: E402
+from common import check, check_growth, source_env  # noqa: E402
+
+from pmemctl.cli.main import cli  # noqa: E402
 from pmemctl.sim.build import materialise  # noqa: E402
 from pmemctl.sim.kernel import SimulatedKernel  # noqa: E402
+from pmemctl.sim.kernel import door as sim_door  # noqa: E402
 from pmemctl.sim.scenario import scenario_from_toml  # noqa: E402
 
-TARGET_US = 60.0
+TARGET_US = 40.0
 SIM_TARGET_US = 50.0
+OPENS_TARGET = 2.0
+GROWTH_LIMIT = 1.1
+DEVICES = ("dax0.0", "dax1.0")
+#: path name -> the command line for one device (after --sysroot TREE)
+PATHS: dict[str, Callable[[str], list[str]]] = {
+    "online": lambda dev: ["online", dev, "--yes", "--force"],
+    "offline": lambda dev: ["offline", dev, "--yes", "--force"],
+    "-> devdax": lambda dev: ["reconfigure", dev, "--mode", "devdax", "--yes", "--force"],
+    "-> system-ram": lambda dev: ["reconfigure", dev, "--mode", "system-ram", "--yes", "--force"],
+}
+_STATE_WRITE_RE = re.compile(r"/memory\d+/state$")
 
 
 def all_offline_big(blocks: int, dest: Path) -> Path:
@@ -45,48 +80,184 @@ def all_offline_big(blocks: int, dest: Path) -> Path:
     return materialise(scenario_from_toml("big", text, {"blocks": str(blocks)}), dest)
 
 
+# --------------------------------------------------------------------------
+# the tool's time per block
+
+
+class _SimClock:
+    """Adds up the simulated kernel's cpu time over every SimulatedKernel
+    the CLI makes (one per command), and counts the memory block state
+    writes (one per block changed).  cpu time, not wall: on a loaded machine
+    the wall time mostly measures the other processes."""
+
+    def __init__(self) -> None:
+        self.ns = 0
+        self.writes = 0
+        original = SimulatedKernel.write
+
+        def write(kernel: SimulatedKernel, kpath: str, value: str) -> None:
+            before, kids = kernel.sim_time_ns, _children_cpu_ns()
+            try:
+                original(kernel, kpath, value)
+            finally:
+                # and the cpu of the reader it forks to load its block cache
+                self.ns += kernel.sim_time_ns - before + _children_cpu_ns() - kids
+                self.writes += bool(_STATE_WRITE_RE.search(kpath))
+
+        SimulatedKernel.write = write  # type: ignore[method-assign]
+        # the simulated kernel times itself with time.perf_counter_ns: here,
+        # with this thread's cpu clock instead
+        sim_door.time = types.SimpleNamespace(perf_counter_ns=time.thread_time_ns)  # type: ignore[attr-defined]
+
+
+def _children_cpu_ns() -> int:
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return int((kids.ru_utime + kids.ru_stime) * 1e9)
+
+
+def _cpu_ns() -> int:
+    """cpu time of this process and its finished children (read_many's forked reader)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return int((own.ru_utime + own.ru_stime) * 1e9) + _children_cpu_ns()
+
+
+def run_command(tree: Path, argv: list[str]) -> tuple[int, str]:
+    """One pmemctl command in this process: (exit code, what it printed)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = cli.main(args=["--sysroot", str(tree), *argv], prog_name="pmemctl", standalone_mode=False)
+    return int(code or 0), out.getvalue()
+
+
+def time_path(tree: Path, clock: _SimClock, path: str) -> tuple[float, int, int]:
+    """Run ``path`` on each device: (tool cpu seconds, blocks changed, simulated kernel cpu ns)."""
+    make = PATHS[path]
+    sim_before, writes_before = clock.ns, clock.writes
+    start = _cpu_ns()
+    for dev in DEVICES:
+        code, text = run_command(tree, make(dev))
+        if code != 0:
+            raise RuntimeError(f"pmemctl {' '.join(make(dev))} exited {code}:\n{text[-2000:]}")
+    cpu = _cpu_ns() - start
+    sim = clock.ns - sim_before
+    return (cpu - sim) / 1e9, clock.writes - writes_before, sim
+
+
+def measure_size(blocks: int, runs: int, clock: _SimClock, base: str | None,
+                 sim_block_writes: list[int]) -> dict[str, tuple[float, int]]:
+    """Median tool seconds and blocks changed of each path on a `big` tree of
+    ``blocks``; adds (simulated kernel ns, block writes) of the online and
+    offline paths to ``sim_block_writes``."""
+    times: dict[str, list[float]] = {p: [] for p in PATHS}
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="pmemctl-bench-online-", dir=base) as tmp:
+        t0 = time.perf_counter()
+        tree = all_offline_big(blocks, Path(tmp) / "big")
+        print(f"\n{blocks} blocks: materialised in {time.perf_counter() - t0:.1f} s  (load {_load()})")
+        time_path(tree, clock, "online")  # warm-up; every cycle below starts and ends all online
+        for _ in range(runs):
+            for path in ("offline", "online", "-> devdax", "-> system-ram"):
+                seconds, changed, sim_ns = time_path(tree, clock, path)
+                times[path].append(seconds)
+                counts[path] = changed
+                if path in ("online", "offline"):
+                    sim_block_writes[0] += sim_ns
+                    sim_block_writes[1] += changed
+    return {p: (statistics.median(ts), counts[p]) for p, ts in times.items()}
+
+
+# --------------------------------------------------------------------------
+# sysfs opens per block (strace)
+
+
+#: one open/openat line of ``strace -y``: the directory fd's path, the path, the flags
+_OPEN_RE = re.compile(r'\bopen(?:at)?\((?:(?:\d+|AT_FDCWD)(?:<([^>]*)>)?, )?"([^"]*)", ([A-Z_|]+)')
+
+
+def _opens_under_blocks(log: Path, tree: Path) -> int:
+    """open/openat calls in an ``strace -y`` log on files inside the tree's
+    memoryN directories, by absolute path or relative to a directory fd.
+    Opens that create or truncate (the simulated kernel, in the same
+    process, rewriting an attribute) are not pmemctl's: it never does either."""
+    memory = f"{os.path.realpath(tree)}/sys/devices/system/memory/memory"
+    n = 0
+    with open(log, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            m = _OPEN_RE.search(line)
+            if m is None or "O_CREAT" in m.group(3) or "O_TRUNC" in m.group(3):
+                continue
+            path = m.group(2) if m.group(2).startswith("/") or not m.group(1) else f"{m.group(1)}/{m.group(2)}"
+            n += path.startswith(memory)
+    return n
+
+
+def strace_opens(command: str, count: int, blocks: int, base: str | None) -> int:
+    """Opens inside memoryN directories of ``pmemctl COMMAND dax0.0 --count N``
+    on a fresh tree (for offline: with dax0.0 onlined first, untraced)."""
+    with tempfile.TemporaryDirectory(prefix="pmemctl-bench-strace-", dir=base) as tmp:
+        tree = all_offline_big(blocks, Path(tmp) / "big")
+        env = source_env(REPO)
+        py = [sys.executable, "-m", "pmemctl", "--sysroot", str(tree)]
+        if command == "offline":
+            subprocess.run([*py, "online", "dax0.0", "--yes", "--force"], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+        log = Path(tmp) / "strace.log"
+        subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=openat,open", "-o", str(log),
+                        *py, command, "dax0.0", "--count", str(count), "--yes", "--force"],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        return _opens_under_blocks(log, tree)
+
+
+def opens_rows(base: str | None, blocks: int = 2048, counts: tuple[int, int] = (256, 768)) -> bool:
+    if shutil.which("strace") is None:
+        print("sysfs opens per block: strace is not installed (apt-get install strace)  MISSED")
+        return False
+    ok = True
+    n1, n2 = counts
+    for command in ("online", "offline"):
+        c1 = strace_opens(command, n1, blocks, base)
+        c2 = strace_opens(command, n2, blocks, base)
+        ok &= check(f"sysfs opens per block, {command} (strace, N={n1} vs {n2})", (c2 - c1) / (n2 - n1), OPENS_TARGET,
+                    unit=" ", detail=f"whole command {c2 / n2:.2f} per block: discovery of {blocks} blocks and "
+                           "the in-process simulator's cache load included")
+    return ok
+
+
+# --------------------------------------------------------------------------
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--blocks", type=int, default=49152)
+    ap.add_argument("--sizes", default="512,8192,49152",
+                    help="block counts; the first, small, stands for the fixed cost in the growth fit")
+    ap.add_argument("--runs", type=int, default=1, help="cycles of the four paths per size (median)")
+    ap.add_argument("--no-strace", action="store_true", help="leave out the sysfs-opens rows")
     args = ap.parse_args()
-    # sysfs lives in memory: put the simulated tree on tmpfs where there is one
-    shm = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    with tempfile.TemporaryDirectory(prefix="pmemctl-bench-online-", dir=shm) as tmp:
-        t0 = time.perf_counter()
-        root = all_offline_big(args.blocks, Path(tmp) / "big")
-        print(f"materialised {args.blocks} blocks in {time.perf_counter() - t0:.1f} s")
-        k = SimulatedKernel(root)
-        k.memory.nodes()  # the simulator loads its block cache outside the measurement
-        ok = True
-        sim_ns = writes = 0
-        for what, planner, fields in (("onlined", plan_online, ONLINE_FIELDS),
-                                      ("offlined", plan_offline, OFFLINE_FIELDS)):
-            sim_before = k.sim_time_ns
-            start = time.perf_counter_ns()
-            total = 0
-            for dev in ("dax0.0", "dax1.0"):
-                # exactly what `pmemctl online|offline DEV` does: discover, plan, apply
-                plan = planner(k, discover(k, block_fields=fields), BlockRequest(device=dev))
-                out = Executor(k, ApplyOptions()).apply(plan)
-                assert out.status == "changed", out.message
-                total += len(plan.actions)
-            wall = time.perf_counter_ns() - start
-            sim = k.sim_time_ns - sim_before
-            online = sum(1 for b in discover(k).blocks if b.device and b.online)
-            assert online == (total if what == "onlined" else 0), (online, total)
-            per_block = (wall - sim) / total / 1000
-            sim_ns += sim
-            writes += total
-            print(f"{what} {total} blocks: wall {wall / 1e9:.2f} s, simulated kernel {sim / 1e9:.2f} s")
-            hit = per_block <= TARGET_US
-            ok &= hit
-            print(f"tool overhead per block ({what[:-1]}): {per_block:.1f} us  target <= {TARGET_US:.0f} us  "
-                  f"{'OK' if hit else 'MISSED'}")
-        sim_us = sim_ns / writes / 1000
-        hit = sim_us <= SIM_TARGET_US
-        print(f"simulated kernel per block write: {sim_us:.1f} us  target <= {SIM_TARGET_US:.0f} us  "
-              f"{'OK' if hit else 'MISSED'}")
-        return 0 if ok and hit else 1
+    sizes = [int(s) for s in args.sizes.split(",")]
+    # sysfs lives in memory: put the simulated trees on tmpfs where there is one
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    clock = _SimClock()
+    ok = True
+    sim = [0, 0]  # simulated kernel ns, block writes (online and offline)
+    results = {n: measure_size(n, args.runs, clock, base, sim) for n in sizes}
+    print(f"\ntool time per block changed (load {_load()})")
+    for n in sizes:
+        for path, (seconds, changed) in results[n].items():
+            ok &= check(f"{path} at {n} blocks ({changed} changed), us/block", seconds / changed * 1e6, TARGET_US,
+                        unit="us", detail=f"{seconds:.2f} s")
+    for path in PATHS:
+        ok &= check_growth(f"{path} tool time", sizes, [results[n][path][0] for n in sizes], GROWTH_LIMIT)
+    if sim[1]:
+        ok &= check("simulated kernel per block write (online, offline), us", sim[0] / sim[1] / 1000, SIM_TARGET_US,
+                    unit="us")
+    if not args.no_strace:
+        ok &= opens_rows(base)
+    print(f"(load {_load()})")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -39,6 +39,30 @@ COMMANDS: dict[str, str] = {
     "doctor": "pmemctl.cli.commands.doctor:command",
 }
 
+#: Subcommand name -> the first paragraph of its help, which ``pmemctl --help``
+#: lists without importing any command module (tests/cli/test_startup.py
+#: checks each against the command's own help).
+SUMMARIES: dict[str, str] = {
+    "list": "List NVDIMM buses, regions, namespaces and dax devices.",
+    "blocks": "Show memory blocks, merged into ranges as lsmem does.",
+    "topology": "Show NUMA nodes, what memory backs them, and how to use them.",
+    "sim": "Build simulated machines (sysfs trees) to try pmemctl on.",
+    "reconfigure": "Switch dax device DEV between devdax and system-ram.",
+    "online": "Online memory blocks of a system-ram dax device DEV, or plain --blocks.",
+    "offline": "Offline memory blocks of dax device DEV, or plain --blocks.",
+    "status": "Show a change in progress (the pid holding the lock), an unfinished change (interrupted or not "
+              "fully undone) and the last run.",
+    "resume": "Finish an interrupted change from where it stopped.",
+    "rollback": "Undo what an interrupted or failed change did, newest step first.",
+    "demo": "Walk through converting PMEM to RAM on a simulated machine.",
+    "namespace": "Create, reconfigure and destroy NVDIMM namespaces, and plan their sizes.",
+    "journal": "Manage the journal of an unfinished change (see 'pmemctl status').",
+    "boot": "Install the systemd units that apply the layout at every boot.",
+    "apply": "Bring the machine to its provisioning layout.",
+    "config": "The provisioning layout: check it, print it, write one for this machine, or convert daxctl's files.",
+    "doctor": "Find every reason memory will not become RAM, or not the RAM wanted.",
+}
+
 #: Exit status for Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
 
@@ -51,9 +75,11 @@ CONTEXT_SETTINGS: dict[str, Any] = {
 class LazyGroup(click.Group):
     """A group whose subcommands live in modules imported on demand."""
 
-    def __init__(self, *args: Any, lazy: Optional[dict[str, str]] = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, lazy: Optional[dict[str, str]] = None,
+                 summaries: Optional[dict[str, str]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy or {})
+        self.summaries = dict(summaries or {})
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
@@ -69,6 +95,29 @@ class LazyGroup(click.Group):
             more = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
             ctx.fail(f"no such command {name!r}{more}")
         return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, but a command not imported yet is listed from its
+        summary, shortened by click's own rule: ``--help`` imports no
+        command module."""
+        from gettext import gettext
+
+        listed: list[tuple[str, Optional[click.Command]]] = []
+        for name in self.list_commands(ctx):
+            if name in self.summaries and name not in self.commands:
+                listed.append((name, None))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                listed.append((name, cmd))
+        if not listed:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+        rows = [(name, cmd.get_short_help_str(limit) if cmd is not None
+                 else click.utils.make_default_short_help(self.summaries[name], limit))
+                for name, cmd in listed]
+        with formatter.section(gettext("Commands")):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         if cmd_name in self.lazy and cmd_name not in self.commands:
@@ -107,6 +156,29 @@ def _late_global_options() -> list[click.Option]:
     ]
 
 
+def _show_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(ctx.get_help(), color=ctx.color)
+        ctx.exit()
+
+
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"pmemctl {__version__}", color=ctx.color)
+        ctx.exit()
+
+
+def own_help_option(cmd: click.Command) -> None:
+    """Give ``cmd`` the help option click would add (-h/--help, last), made
+    here: click's own (and its --version) asks gettext for the option's
+    text, and gettext imports locale, a millisecond of every run (start-up,
+    issue 14).  Idempotent."""
+    if cmd.add_help_option:
+        cmd.params.append(click.Option(list(CONTEXT_SETTINGS["help_option_names"]), is_flag=True, expose_value=False,
+                                       is_eager=True, help="Show this message and exit.", callback=_show_help))
+        cmd.add_help_option = False
+
+
 def accept_global_options(cmd: click.Command) -> None:
     """Let ``pmemctl list --sysroot DIR`` mean ``pmemctl --sysroot DIR list``
     (and the same for --color/--no-color, -q and --traceback), in every
@@ -115,6 +187,7 @@ def accept_global_options(cmd: click.Command) -> None:
         return
     taken = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
     cmd.params.extend(o for o in _late_global_options() if not taken & {*o.opts, *o.secondary_opts})
+    own_help_option(cmd)
     cmd._pmemctl_globals = True  # type: ignore[attr-defined]
     if isinstance(cmd, click.Group):
         for sub in cmd.commands.values():
@@ -123,6 +196,10 @@ def accept_global_options(cmd: click.Command) -> None:
 
 class PmemctlGroup(LazyGroup):
     """The root group; its ``main`` is the one error funnel (see :func:`handle_error`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        own_help_option(self)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         cmd = super().get_command(ctx, cmd_name)
@@ -307,6 +384,7 @@ def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -
 @click.group(
     cls=PmemctlGroup,
     lazy=COMMANDS,
+    summaries=SUMMARIES,
     context_settings=CONTEXT_SETTINGS,
     help="""Turn persistent memory (NVDIMM) and CXL memory into system RAM, safely.
 
@@ -340,7 +418,8 @@ def _complete_dir(ctx: click.Context, param: click.Parameter, incomplete: str) -
     hidden=True,
     help="Show the Python traceback of an error (also PMEMCTL_TRACEBACK=1).",
 )
-@click.version_option(__version__, "--version", prog_name="pmemctl", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+              help="Show the version and exit.")
 @click.pass_context
 def cli(ctx: click.Context, sysroot: str, color: Optional[bool], quiet: bool, traceback: bool) -> None:
     app = ctx.ensure_object(App)
@@ -354,4 +433,4 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     cli.main(args=args, prog_name="pmemctl")
 
 
-__all__ = ["cli", "main", "handle_error", "COMMANDS", "EXIT_INTERRUPTED"]
+__all__ = ["cli", "main", "handle_error", "COMMANDS", "SUMMARIES", "EXIT_INTERRUPTED"]

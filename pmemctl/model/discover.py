@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import os
 import re
-from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Optional, Sequence, TypeVar
 
 from pmemctl.errors import BadAttribute, NotFound
@@ -36,12 +35,14 @@ from pmemctl.model.records import (
     NodeKind,
     NumaNode,
     Policy,
+    Record,
     Region,
     RegionMapping,
     StrandedMemory,
     Topology,
     dax_ranges,
     kmem_blocks,
+    replace,
 )
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.abi import DAX_DEVICE_RE
@@ -53,11 +54,13 @@ from pmemctl.units import (
 )
 
 T = TypeVar("T")
+_set = object.__setattr__  # fills a record's read-only slots in __init__
 
 #: The per-block attributes a caller may ask for ("state" is always read).
 #: "online_zones": valid_zones of online blocks only (their zone; what zone
-#: ratios need), leaving offline blocks' zones None.
-BLOCK_FIELDS = frozenset({"state", "zones", "online_zones", "removable", "node", "device"})
+#: ratios need), leaving offline blocks' zones None; "online_removable":
+#: likewise removable (what offlining needs), offline blocks' None.
+BLOCK_FIELDS = frozenset({"state", "zones", "online_zones", "removable", "online_removable", "node", "device"})
 
 _MEMORY_DIR_RE = re.compile(r"^memory(\d+)$")
 _NODE_DIR_RE = re.compile(r"^node(\d+)$")
@@ -161,7 +164,6 @@ def read_policy(door: SysfsRoot, first_block: Optional[int]) -> Policy:
 # nd bus: buses, dimms, regions, namespaces
 
 
-@dataclass
 class _NdScan:
     buses: list[NdBus]
     dimms: list[Dimm]
@@ -169,6 +171,16 @@ class _NdScan:
     namespaces: list[Namespace]
     #: nd dax device path (regionR/daxR.M) -> namespace name, to tie dax bus devices
     nd_dax_owner: dict[str, str]
+
+    __slots__ = ("buses", "dimms", "regions", "namespaces", "nd_dax_owner")
+
+    def __init__(self, buses: list[NdBus], dimms: list[Dimm], regions: list[Region], namespaces: list[Namespace],
+                 nd_dax_owner: dict[str, str]) -> None:
+        self.buses = buses
+        self.dimms = dimms
+        self.regions = regions
+        self.namespaces = namespaces
+        self.nd_dax_owner = nd_dax_owner
 
 
 def _natural_key(name: str) -> tuple[object, ...]:
@@ -513,6 +525,21 @@ def _parse_column(
     return out
 
 
+def _block_owners(indexes: list[int], block_size: int, devices: list[DaxDevice]) -> list[Optional[str]]:
+    """The dax device owning each block: its start (N × block size; N ==
+    phys_index, the block id, drivers/base/memory.c) inside one of the
+    device's ranges (kernel-abi.md §4.2)."""
+    spans = sorted((lo, hi, dev.name) for dev in devices for lo, hi in dev.ranges())
+    starts = [lo for lo, _, _ in spans]
+    owners: list[Optional[str]] = []
+    append = owners.append
+    for idx in indexes:
+        start = idx * block_size
+        k = bisect.bisect_right(starts, start) - 1
+        append(spans[k][2] if k >= 0 and start < spans[k][1] else None)
+    return owners
+
+
 def read_blocks(
     door: SysfsRoot,
     indexes: list[int],
@@ -521,41 +548,42 @@ def read_blocks(
     nodes: list[int],
     fields: frozenset[str] = BLOCK_FIELDS,
     node_links: Optional[dict[int, int]] = None,
+    detail_device: Optional[str] = None,
 ) -> list[MemoryBlock]:
     """Read the blocks ``indexes`` (a vanished one is left out).  ``node_links``:
-    block → node already read from the node directories (else listed here)."""
+    block → node already read from the node directories (else listed here).
+    ``detail_device``: the attributes other than state are read only for that
+    dax device's blocks (the others' are None); ignored unless it is one of
+    ``devices`` and "device" is among ``fields``."""
     base = paths.MEMORY + "/memory"
     states = door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
-    zones_raw: Optional[list[Optional[str]]] = None
-    if "zones" in fields:
-        zones_raw = door.read_many([f"memory{i}/valid_zones" for i in indexes], paths.MEMORY)
-    elif "online_zones" in fields:
-        online_idx = [i for i, st in zip(indexes, states, strict=True) if st == "online"]
-        online_zones = door.read_many([f"memory{i}/valid_zones" for i in online_idx], paths.MEMORY)
-        got = dict(zip(online_idx, online_zones, strict=True))
-        zones_raw = [got.get(i) for i in indexes]
-    removable_raw = (
-        door.read_many([f"memory{i}/removable" for i in indexes], paths.MEMORY) if "removable" in fields else None
+    owner_of: list[Optional[str]] = (
+        _block_owners(indexes, block_size, devices) if "device" in fields and block_size else [None] * len(indexes)
     )
+    detailed = None
+    if detail_device is not None and detail_device in owner_of:
+        detailed = [owner == detail_device for owner in owner_of]
+
+    def column(attr: str, every: str, online_only: str) -> Optional[list[Optional[str]]]:
+        """``attr`` of every block (field ``every``), of the online ones only
+        (``online_only``: the others None), or None (neither asked for)."""
+        if every not in fields and online_only not in fields:
+            return None
+        if every in fields and detailed is None:
+            return door.read_many([f"memory{i}/{attr}" for i in indexes], paths.MEMORY)
+        chosen = [pos for pos, text in enumerate(states)
+                  if (every in fields or text == "online") and (detailed is None or detailed[pos])]
+        out: list[Optional[str]] = [None] * len(indexes)
+        texts = door.read_many([f"memory{indexes[pos]}/{attr}" for pos in chosen], paths.MEMORY)
+        for pos, text in zip(chosen, texts, strict=True):
+            out[pos] = text
+        return out
+
+    zones_raw = column("valid_zones", "zones", "online_zones")
+    removable_raw = column("removable", "removable", "online_removable")
     node_of: dict[int, int] = {}
     if "node" in fields:
         node_of = node_links if node_links is not None else _block_nodes(door, nodes, indexes)
-
-    # Ownership: block start (N × block size; N == phys_index, the block id,
-    # drivers/base/memory.c) inside one of the device's ranges (kernel-abi.md §4.2).
-    starts: list[int] = []
-    ends: list[int] = []
-    owners: list[str] = []
-    if "device" in fields and block_size:
-        for dev in devices:
-            for lo, hi in dev.ranges():
-                starts.append(lo)
-                ends.append(hi)
-                owners.append(dev.name)
-        order = sorted(range(len(starts)), key=starts.__getitem__)
-        starts = [starts[i] for i in order]
-        ends = [ends[i] for i in order]
-        owners = [owners[i] for i in order]
 
     blocks: list[MemoryBlock] = []
     append = blocks.append
@@ -570,15 +598,7 @@ def read_blocks(
         state = state_by_text.get(text.strip())
         if state is None:
             raise BadAttribute(f"{base}{idx}/state", text, "online, offline or going-offline")
-        zones = zones_of[pos]
-        removable = removable_of[pos]
-        owner: Optional[str] = None
-        if starts and block_size:  # (starts is empty without a block size)
-            start = idx * block_size
-            k = bisect.bisect_right(starts, start) - 1
-            if k >= 0 and start < ends[k]:
-                owner = owners[k]
-        append(MemoryBlock(idx, state, zones, removable, node_of.get(idx), owner))
+        append(MemoryBlock(idx, state, zones_of[pos], removable_of[pos], node_of.get(idx), owner_of[pos]))
     return blocks
 
 
@@ -755,8 +775,7 @@ def read_nodes(
 # entry point
 
 
-@dataclass(frozen=True)
-class BootMemory:
+class BootMemory(Record):
     """One node's memory blocks outside every dax device's ranges, counted
     without reading them: ``total`` from the node directory, ``online`` and
     the zone mix from /proc/zoneinfo."""
@@ -764,6 +783,14 @@ class BootMemory:
     total: int
     online: int
     zones: Mapping[str, int]
+
+    __slots__ = ("total", "online", "zones")
+    _fields = __slots__
+
+    def __init__(self, total: int, online: int, zones: Mapping[str, int]) -> None:
+        _set(self, "total", total)
+        _set(self, "online", online)
+        _set(self, "zones", zones)
 
 
 _NO_BOOT = BootMemory(0, 0, {})
@@ -850,15 +877,25 @@ def node_block_indexes(door: SysfsRoot, nodes: Iterable[int]) -> list[int]:
     return sorted(node_links(door, nodes))
 
 
-@dataclass
 class _Scope:
     """What :func:`discover` reads of the blocks, decided before reading them."""
 
     indexes: list[int]
-    links: Optional[dict[int, int]] = None  # block → node, when the node directories were listed
-    zoneinfo: Optional[dict[int, dict[str, int]]] = None  # set: boot memory comes from it
-    boot_totals: Optional[dict[int, int]] = None  # node → its blocks outside dax devices' ranges
-    any_block: Optional[int] = None  # some block that exists
+    links: Optional[dict[int, int]]  # block → node, when the node directories were listed
+    zoneinfo: Optional[dict[int, dict[str, int]]]  # set: boot memory comes from it
+    boot_totals: Optional[dict[int, int]]  # node → its blocks outside dax devices' ranges
+    any_block: Optional[int]  # some block that exists
+
+    __slots__ = ("indexes", "links", "zoneinfo", "boot_totals", "any_block")
+
+    def __init__(self, indexes: list[int], links: Optional[dict[int, int]] = None,
+                 zoneinfo: Optional[dict[int, dict[str, int]]] = None, boot_totals: Optional[dict[int, int]] = None,
+                 any_block: Optional[int] = None) -> None:
+        self.indexes = indexes
+        self.links = links
+        self.zoneinfo = zoneinfo
+        self.boot_totals = boot_totals
+        self.any_block = any_block
 
 
 #: memoryN names in a node directory's listing joined by newlines (counted in C).
@@ -956,6 +993,7 @@ def discover(
     with_blocks: bool = True,
     block_fields: frozenset[str] = BLOCK_FIELDS,
     block_scope: str = "all",
+    detail_device: Optional[str] = None,
 ) -> Topology:
     """Read the whole machine (or the parts asked for) into a Topology.
 
@@ -971,6 +1009,10 @@ def discover(
     * ``devices``: only blocks inside dax devices' ranges (boot memory is left
       out, and so are the blocks' nodes unless asked for).
 
+    ``detail_device``: a dax device whose blocks alone get the fields other
+    than state (a change of that device needs no more); a name that is no
+    dax device's reads them for every block.
+
     Raises NotASysfsTree when the sysroot has no /sys/devices.
     """
     door.require_sysfs()
@@ -983,7 +1025,8 @@ def discover(
     policy = read_policy(door, _first_block(door, scope, block_scope) if with_blocks else None)
     forced = frozenset({"device"} if block_scope == "devices" else {"device", "node"})
     blocks = (
-        read_blocks(door, scope.indexes, policy.block_size, devices, nids, block_fields | forced, scope.links)
+        read_blocks(door, scope.indexes, policy.block_size, devices, nids, block_fields | forced, scope.links,
+                    detail_device)
         if with_blocks
         else []
     )
@@ -1020,8 +1063,6 @@ def discover(
 
 
 def _replace_blocks(dev: DaxDevice, blocks: tuple[int, ...]) -> DaxDevice:
-    from dataclasses import replace
-
     return replace(dev, blocks=blocks)
 
 

@@ -14,10 +14,12 @@ kernels; reference/provisioning.md §5).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional
 
+from pmemctl.immutable import Record
 from pmemctl.sysfs.door import SysfsRoot
+
+_set = object.__setattr__  # fills a record's read-only slots in __init__
 
 #: include/linux/memory-tiers.h: each tier spans 2**7 abstract-distance units.
 MEMTIER_CHUNK_BITS = 7
@@ -30,13 +32,20 @@ def tier_adistance(tier_id: int) -> tuple[int, int]:
     return tier_id << MEMTIER_CHUNK_BITS, ((tier_id + 1) << MEMTIER_CHUNK_BITS) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class WeightedInterleave:
+class WeightedInterleave(Record):
     """The kernel's weighted-interleave table (6.9+)."""
 
     path: str
     weights: tuple[tuple[int, int], ...]  # (node, weight), by node
     auto: Optional[bool]  # None: the kernel has no ``auto`` switch (before ~6.16)
+
+    __slots__ = ("path", "weights", "auto")
+    _fields = __slots__
+
+    def __init__(self, path: str, weights: tuple[tuple[int, int], ...], auto: Optional[bool]) -> None:
+        _set(self, "path", path)
+        _set(self, "weights", weights)
+        _set(self, "auto", auto)
 
     def weight_of(self, node: int) -> Optional[int]:
         return dict(self.weights).get(node)

@@ -67,6 +67,10 @@ class Executor:
         self._undone_by_others: list[Action] = []
         #: steps done by another action than planned (a spare block): their objects are reported too
         self._taken: list[Action] = []
+        #: memory block states this run read back since its last driver
+        #: change (index -> state, None: absent): prechecks and the outcome
+        #: reuse them instead of reading every block again
+        self._seen: dict[int, Optional[str]] = {}
 
     # -- one action -------------------------------------------------------
 
@@ -138,15 +142,30 @@ class Executor:
         refusal = action.precheck(self.door)
         if refusal is not None:
             raise StepFailed(str(refusal))
-        action = self._apply(action) or action
+        self._forget(action)
+        taken = self._apply(action)
+        if taken is not None:  # a spare block instead: its state changed, not the planned one's
+            self._forget(taken)
+            action = taken
         if action.settles:
             problem = self._wait(action, self.opts.wait_timeout)
         else:
-            found = action.verify(self.door)
+            found, states = action.read_back(self.door)
+            if found is None:
+                self._seen.update(states)
             problem = None if found is None else str(found)
         if problem is not None:
             raise StepFailed(f"{action.describe()}: {problem}")
         return action
+
+    def _forget(self, action: Action) -> None:
+        """Drop the block states ``action`` may change from what the run has seen."""
+        touched = action.touches()
+        if touched.devices or not touched.blocks:
+            self._seen.clear()  # a driver (or other) change may change any block: read them afresh
+        else:
+            for i in touched.blocks:
+                self._seen.pop(i, None)
 
     # -- a whole plan -------------------------------------------------------
 
@@ -332,6 +351,7 @@ class Executor:
             inverse = action.inverse()
             if inverse is None:
                 continue
+            self._forget(inverse)  # also when another agent made its end state
             try:
                 if not inverse.satisfied(self.door):
                     self._quietly(partial(self.journal.event, i, "undo-start", sync=True))
@@ -425,4 +445,4 @@ class Executor:
     def describe_state(self, plan: Plan) -> list[str]:
         """Where each device and block the plan touched now is, and where the
         undos another agent finished first left things (never raises)."""
-        return describe_state(self.door, plan, self._undone_by_others, self._taken)
+        return describe_state(self.door, plan, self._undone_by_others, self._seen, self._taken)

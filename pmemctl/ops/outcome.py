@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from pmemctl.commandline import command_line
 from pmemctl.errors import ExitCode, Locked, PmemctlError
@@ -55,15 +55,16 @@ EXIT_CODES: dict[OutcomeStatus, ExitCode] = {
 
 
 def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Action] = (),
-                   taken: Sequence[Action] = ()) -> list[str]:
+                   seen: Mapping[int, Optional[str]] | None = None, taken: Sequence[Action] = ()) -> list[str]:
     """Sentences saying where each device and block the plan touched now is,
     then where the undos in ``undone_by_others`` (whose end state another
     agent made first: a block a udev rule onlined, maybe into another zone)
-    left things.  ``taken``: actions done instead of planned ones (a spare
-    block), whose objects are reported too.  Never raises: a machine that
-    cannot be read back is said so."""
+    left things.  ``seen``: block states the run read back after its last
+    driver change (the executor's), not read again.  ``taken``: actions done
+    instead of planned ones (a spare block), whose objects are reported too.
+    Never raises: a machine that cannot be read back is said so."""
     try:
-        lines = _describe_state(door, plan, taken)
+        lines = _describe_state(door, plan, seen or {}, taken)
         by_kind: dict[type[Action], list[Action]] = {}
         for undo in undone_by_others:
             by_kind.setdefault(type(undo), []).append(undo)
@@ -75,12 +76,20 @@ def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Actio
         return [f"the machine could not be read back: {what}"]
 
 
-def _describe_state(door: SysfsRoot, plan: Plan, taken: Sequence[Action] = ()) -> list[str]:
+def _describe_state(door: SysfsRoot, plan: Plan, seen: Mapping[int, Optional[str]],
+                    taken: Sequence[Action] = ()) -> list[str]:
     lines: list[str] = []
     devices: dict[str, None] = {}
     blocks: set[int] = set()
+    # only kinds with lines of their own are asked (a plan may hold 49,152 block steps)
+    own_lines: dict[type[Action], bool] = {}
     for a in (*plan.actions, *taken):
-        lines.extend(line for line in a.state_lines(door) if line not in lines)
+        kind = type(a)
+        asks = own_lines.get(kind)
+        if asks is None:
+            asks = own_lines[kind] = kind.state_lines is not Action.state_lines
+        if asks:
+            lines.extend(line for line in a.state_lines(door) if line not in lines)
         touched = a.touches()
         devices.update(dict.fromkeys(touched.devices))
         blocks.update(touched.blocks)
@@ -95,11 +104,13 @@ def _describe_state(door: SysfsRoot, plan: Plan, taken: Sequence[Action] = ()) -
             mode = "system-ram" if drv == "kmem" else "devdax"
             lines.append(f"{dev} is bound to {drv} ({mode})")
     if blocks:
-        # read back, in one walk (a plan may touch 49,152 blocks)
+        # what the run read back is known; the rest is read back, in one walk
         indexes = sorted(blocks)
-        texts = door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
+        unread = [i for i in indexes if i not in seen]
+        texts = dict(zip(unread, door.read_many([f"memory{i}/state" for i in unread], paths.MEMORY), strict=True))
         states: dict[str, list[int]] = {}
-        for idx, text in zip(indexes, texts, strict=True):
+        for idx in indexes:
+            text = seen[idx] if idx in seen else texts[idx]
             states.setdefault(text or "absent", []).append(idx)
         for st, idxs in states.items():
             lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")

@@ -7,7 +7,6 @@ the model room's job).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 from pmemctl.commandline import command_line
@@ -24,40 +23,20 @@ from pmemctl.model.records import (
     Region,
     Topology,
 )
-from pmemctl.model.tiers import WeightedInterleave, read_weighted_interleave
+from pmemctl.model.tiers import read_weighted_interleave
+from pmemctl.ops.views import BlockRange as BlockRange
+from pmemctl.ops.views import BlocksView as BlocksView
+from pmemctl.ops.views import BusView as BusView
+from pmemctl.ops.views import ListFilter as ListFilter
+from pmemctl.ops.views import ListView as ListView
+from pmemctl.ops.views import NodeLists as NodeLists
+from pmemctl.ops.views import RegionView as RegionView
+from pmemctl.ops.views import TopologyView as TopologyView
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import format_cpulist
 
 # --------------------------------------------------------------------------
 # list
-
-
-@dataclass(frozen=True)
-class ListFilter:
-    bus: Optional[str] = None
-    region: Optional[str] = None
-    namespace: Optional[str] = None
-    device: Optional[str] = None
-    mode: Optional[str] = None  # devdax / system-ram / disabled / fsdax / sector / raw
-
-
-@dataclass(frozen=True)
-class RegionView:
-    region: Region
-    namespaces: tuple[tuple[Namespace, Optional[DaxDevice]], ...]
-
-
-@dataclass(frozen=True)
-class BusView:
-    bus: NdBus
-    regions: tuple[RegionView, ...]
-
-
-@dataclass(frozen=True)
-class ListView:
-    topology: Topology
-    buses: tuple[BusView, ...]
-    standalone: tuple[DaxDevice, ...]  # dax devices with no nd namespace (hmem, CXL)
 
 
 NAMESPACE_MODES = ("raw", "sector", "fsdax", "devdax")
@@ -68,7 +47,11 @@ def _region_name(value: str) -> str:
     return value if value.startswith("region") else f"region{value}"
 
 
-def list_view(door: SysfsRoot, flt: ListFilter = ListFilter()) -> ListView:
+#: no filter: everything (records are immutable, so one instance serves every call)
+_NO_FILTER = ListFilter()
+
+
+def list_view(door: SysfsRoot, flt: ListFilter = _NO_FILTER) -> ListView:
     """Everything, nested bus → region → namespace → dax device, filtered.
 
     The view's topology holds only the blocks inside dax devices' ranges
@@ -179,48 +162,6 @@ BLOCK_COLUMNS: dict[str, frozenset[str]] = {
 DEFAULT_BLOCK_COLUMNS = ("range", "size", "state", "zone", "removable", "block", "node", "device")
 
 
-@dataclass(frozen=True)
-class BlockRange:
-    """Contiguous blocks that agree on every shown attribute."""
-
-    first: int
-    last: int
-    state: BlockState
-    zones: Optional[tuple[str, ...]]
-    removable: Optional[bool]
-    node: Optional[int]
-    device: Optional[str]
-
-    @property
-    def count(self) -> int:
-        return self.last - self.first + 1
-
-    def start(self, block_size: int) -> int:
-        return self.first * block_size
-
-    def end(self, block_size: int) -> int:
-        """Inclusive end address, as lsmem prints it."""
-        return (self.last + 1) * block_size - 1
-
-
-@dataclass(frozen=True)
-class BlocksView:
-    topology: Topology
-    block_size: int
-    columns: tuple[str, ...]
-    blocks: tuple[MemoryBlock, ...]
-    ranges: tuple[BlockRange, ...]
-    per_block: bool
-
-    @property
-    def online_bytes(self) -> int:
-        return sum(r.count for r in self.ranges if r.state == BlockState.ONLINE) * self.block_size
-
-    @property
-    def offline_bytes(self) -> int:
-        return sum(r.count for r in self.ranges if r.state != BlockState.ONLINE) * self.block_size
-
-
 def parse_columns(text: Optional[str]) -> tuple[str, ...]:
     if not text:
         return DEFAULT_BLOCK_COLUMNS
@@ -321,26 +262,6 @@ def _hotplug_block_size(door: SysfsRoot, topo: Topology) -> int:
 
 # --------------------------------------------------------------------------
 # topology
-
-
-@dataclass(frozen=True)
-class NodeLists:
-    """Ready-to-use node lists for numactl --membind / cpuset.mems."""
-
-    dram: str
-    pmem: str
-    cxl: str
-    all_memory: str
-
-
-@dataclass(frozen=True)
-class TopologyView:
-    topology: Topology
-    nodes: tuple[NumaNode, ...]
-    node_lists: NodeLists
-    warnings: tuple[str, ...]
-    #: weighted-interleave weights (6.9+); None where the kernel has none
-    interleave: Optional[WeightedInterleave] = None
 
 
 def node_lists(nodes: Sequence[NumaNode]) -> NodeLists:

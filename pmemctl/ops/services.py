@@ -128,12 +128,17 @@ def recovery_exit_code(command: str, outcome: Outcome) -> ExitCode:
 
 
 def reconfigure(door: SysfsRoot, req: ReconfigureRequest, opts: RunOptions) -> ChangeResult:
-    return _planned_and_run(door, lambda: plan_reconfigure(door, discover(door), req), opts)
+    # -> devdax offlines the selected device's online blocks (their zone and
+    # removable); -> system-ram needs the zone ratio (every online block's zone)
+    fields, detail = (OFFLINE_FIELDS, req.selector) if req.mode == "devdax" else (ONLINE_FIELDS, None)
+    return _planned_and_run(
+        door, lambda: plan_reconfigure(door, discover(door, block_fields=fields, detail_device=detail), req), opts)
 
 
 #: what the block planners need from each block (no more: 49,152 blocks)
 ONLINE_FIELDS = frozenset({"state", "online_zones"})  # zone ratios need the online blocks' zones only
-OFFLINE_FIELDS = frozenset({"state", "zones", "removable"})
+#: offlining (and devdax) needs the zone and removable of the online blocks only
+OFFLINE_FIELDS = frozenset({"state", "online_zones", "online_removable"})
 
 
 def online(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult:
@@ -141,8 +146,9 @@ def online(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult
 
 
 def offline(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult:
-    return _planned_and_run(door, lambda: plan_offline(door, discover(door, block_fields=OFFLINE_FIELDS), req),
-                            opts)
+    detail = req.device if req.blocks is None else None  # only the named device's blocks are offlined
+    return _planned_and_run(
+        door, lambda: plan_offline(door, discover(door, block_fields=OFFLINE_FIELDS, detail_device=detail), req), opts)
 
 
 def namespace_create(door: SysfsRoot, req: CreateRequest, opts: RunOptions) -> ChangeResult:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Union
 
 from pmemctl.sim import objects
+from pmemctl.sim.kernel.dax_state import add_state_files
 from pmemctl.sim.kernel.memory import machine_zoneinfo
 from pmemctl.sim.kernels import profile_for_release
 from pmemctl.sim.machine import MachineSpec
@@ -193,6 +194,8 @@ def _build_dax(tree: TreeWriter, m: MachineSpec) -> None:
         objects.add_dax_device(
             tree, dev, dynamic=bool(parent and parent.dynamic), memmap_on_memory=False if memmap_attr else None
         )
+    if profile_for_release(m.kernel_release).dax_state_file:  # the proposed daxX.Y/state (simulator only)
+        add_state_files(tree, m)
 
 
 def _build_derived(tree: TreeWriter, m: MachineSpec) -> None:

@@ -25,14 +25,18 @@ Facts (reference/provisioning.md §5, reference/real-kernel-lab.md, and the
   ``auto_online_blocks`` reads, which pmemctl reads.
 * ``dump_page`` in dmesg: 6.1 prints the page pointer (``page:<hash>
   refcount:``), later kernels dropped it (``page: refcount:``).
-* ``daxX.Y/state`` (whole-device hotplug) is a proposed ABI no released
-  kernel has: a profile can carry it for the simulator only.
+* ``daxX.Y/state`` (whole-device hotplug, reference/provisioning.md §5) is
+  a proposed ABI no released kernel has (the 2026 dax/kmem series; its
+  earlier revisions called the file ``hotplug``).  The ``6.12+dax-state``
+  profile is Debian's 6.12 with that series applied: a simulator-only
+  kernel (no real-kernel tier, no distribution ships it), the one profile
+  whose dax devices carry the file (:mod:`pmemctl.sim.kernel.dax_state`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 #: mm/memory-tiers.c: a tier spans 2**7 abstract-distance units.
@@ -80,6 +84,10 @@ FEATURE_NOTES: dict[str, str] = {
     "weighted_interleave": "topology reports weighted-interleave weights",
 }
 
+#: The proposed whole-device hotplug file's row of the README's kernel table.
+DAX_STATE_NOTE = ("whole-device online/offline with one write to `daxX.Y/state` "
+                  "(proposed ABI, in no released kernel; pmemctl uses it where the file exists)")
+
 
 @dataclass(frozen=True)
 class KernelProfile:
@@ -97,6 +105,8 @@ class KernelProfile:
     module_coresize: tuple[tuple[str, int], ...] = ()
     #: the proposed daxX.Y/state file (no released kernel: simulator only)
     dax_state_file: bool = False
+    #: no real kernel behind it: the simulator alone runs it (no tests/vm tier)
+    simulator_only: bool = False
 
     @property
     def version(self) -> tuple[int, int]:
@@ -173,26 +183,41 @@ TIER_DRAM = tier_of(ADISTANCE_DRAM)
 TIER_DAX_DEFAULT = tier_of(ADISTANCE_DAX_DEFAULT)
 
 
+_SIX_TWELVE = KernelProfile(
+    name="6.12",
+    release="6.12.118+deb12-amd64",
+    summary="Debian 12 (`linux-image-6.12.*+deb12-amd64-unsigned`), Debian 13",
+    # CONFIG_MHP_DEFAULT_ONLINE_TYPE_* reached Debian's 6.12 in 6.12.110
+    backports=("mhp_default_online_type",),
+    # fscache is part of netfs since 6.9: no module of its own
+    builtin_guest_modules=("virtio", "virtio_ring", "virtio_pci"),
+    module_suffix=".ko.xz",
+    module_coresize=(("dax_pmem", 12288), ("kmem", 12288)),
+)
+
+#: Debian's 6.12 with the proposed dax/kmem whole-device hotplug series
+#: applied (a local build: its own release suffix).  No such kernel was
+#: booted here: the simulator's answers follow the proposal's text.
+_SIX_TWELVE_DAX_STATE = replace(
+    _SIX_TWELVE,
+    name="6.12+dax-state",
+    release="6.12.118+deb12-amd64+daxstate",
+    summary="none: 6.12 with the proposed `daxX.Y/state` series (simulator only)",
+    dax_state_file=True,
+    simulator_only=True,
+)
+
 PROFILES: dict[str, KernelProfile] = {
     p.name: p
     for p in (
         KernelProfile(name="6.1", release="6.1.0-28-amd64", summary="Debian 12 (`linux-image-amd64`)"),
-        KernelProfile(
-            name="6.12",
-            release="6.12.118+deb12-amd64",
-            summary="Debian 12 (`linux-image-6.12.*+deb12-amd64-unsigned`), Debian 13",
-            # CONFIG_MHP_DEFAULT_ONLINE_TYPE_* reached Debian's 6.12 in 6.12.110
-            backports=("mhp_default_online_type",),
-            # fscache is part of netfs since 6.9: no module of its own
-            builtin_guest_modules=("virtio", "virtio_ring", "virtio_pci"),
-            module_suffix=".ko.xz",
-            module_coresize=(("dax_pmem", 12288), ("kmem", 12288)),
-        ),
+        _SIX_TWELVE,
+        _SIX_TWELVE_DAX_STATE,
     )
 }
 
-#: The profile the simulator uses when not told: the newest.
-DEFAULT_KERNEL = max(PROFILES.values(), key=lambda p: p.version).name
+#: The profile the simulator uses when not told: the newest released one.
+DEFAULT_KERNEL = max((p for p in PROFILES.values() if not p.simulator_only), key=lambda p: p.version).name
 
 
 def get_profile(name: str) -> KernelProfile:
@@ -203,8 +228,13 @@ def get_profile(name: str) -> KernelProfile:
 def profile_for_release(release: str) -> KernelProfile:
     """The profile of a ``uname -r``: the named one of the same major.minor,
     else one made from the release (its behaviours follow SINCE)."""
+    for p in PROFILES.values():
+        if p.release == release:
+            return p
     version = release_version(release)
     for p in PROFILES.values():
+        if p.simulator_only:
+            continue
         if p.version == version:
             return p if p.release == release else KernelProfile(
                 name=p.name, release=release, summary=p.summary, backports=p.backports,
@@ -232,7 +262,8 @@ def markdown_table() -> str:
         "|---|" + "---|" * len(names),
         "| release the simulator reports | " + " | ".join(f"`{PROFILES[n].release}`" for n in names) + " |",
         "| real-kernel tier (tests/vm, QEMU) | " + " | ".join(
-            f"`PMEMCTL_VM_KERNELS={n}`" for n in names) + " |",
+            "none (no such kernel)" if PROFILES[n].simulator_only else f"`PMEMCTL_VM_KERNELS={n}`"
+            for n in names) + " |",
         "| distributions | " + " | ".join(PROFILES[n].summary for n in names) + " |",
         "| simulator | " + " | ".join(f"`pmemctl sim create DIR -s NAME --kernel {n}`" for n in names) + " |",
     ]
@@ -240,6 +271,8 @@ def markdown_table() -> str:
         since = ".".join(map(str, SINCE[feature]))
         cells = ["yes" if PROFILES[n].has(feature) else "no" for n in names]
         lines.append(f"| {note} (Linux {since}+) | " + " | ".join(cells) + " |")
+    lines.append(f"| {DAX_STATE_NOTE} | " + " | ".join(
+        "yes" if PROFILES[n].dax_state_file else "no (per-block writes)" for n in names) + " |")
     lines.append("| kmem tier of a node with HMAT figures | " + " | ".join(
         "from HMAT (abstract distance)" if PROFILES[n].hmat_tiering else f"always memory_tier{TIER_DAX_DEFAULT}"
         for n in names) + " |")
@@ -257,6 +290,7 @@ if __name__ == "__main__":  # pragma: no cover - prints the README block
 __all__ = [
     "ADISTANCE_DAX_DEFAULT",
     "ADISTANCE_DRAM",
+    "DAX_STATE_NOTE",
     "DEFAULT_KERNEL",
     "FEATURE_NOTES",
     "README_BEGIN",

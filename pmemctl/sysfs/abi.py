@@ -12,28 +12,38 @@ simulator answers by (kernel-abi.md §3, §5, §7.7):
   ``kstrtobool``), as pure functions raising :class:`KstrError` with the
   errno the kernel would return.
 
-Pure: no file access, no imports from the rest of pmemctl.
+Pure: no file access, no imports from the rest of pmemctl but the
+:class:`~pmemctl.immutable.Record` base.
 """
 
 from __future__ import annotations
 
 import errno
 import re
-from dataclasses import dataclass
 from typing import Optional
+
+from pmemctl.immutable import Record
 
 # --------------------------------------------------------------------------
 # personalities
 
 
-@dataclass(frozen=True)
-class Personality:
+class Personality(Record):
     """One namespace personality (drivers/nvdimm: pfn_devs.c, dax_devs.c, btt_devs.c)."""
 
     mode: str  # pmemctl's / ndctl's mode name
     holder_prefix: str  # the nd device that claims the namespace: dax0.1, pfn0.1, btt0.1
     seed_attr: str  # the region attribute naming the next idle device of that kind
     driver: str  # the nd driver that enables the claimed namespace
+
+    __slots__ = ("mode", "holder_prefix", "seed_attr", "driver")
+    _fields = __slots__
+
+    def __init__(self, mode: str, holder_prefix: str, seed_attr: str, driver: str) -> None:
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "holder_prefix", holder_prefix)
+        object.__setattr__(self, "seed_attr", seed_attr)
+        object.__setattr__(self, "driver", driver)
 
 
 #: mode -> personality, for the modes that claim a namespace through a holder

@@ -25,13 +25,9 @@ Semantics that matter (kernel-abi.md §1, §4.3, §8):
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 import shlex
-import shutil
 import stat
-import subprocess
-from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, TypeVar
 
 from pmemctl.errors import (
@@ -45,6 +41,7 @@ from pmemctl.errors import (
     kernel_error,
     os_error_text,
 )
+from pmemctl.immutable import Record
 
 T = TypeVar("T")
 
@@ -95,14 +92,22 @@ def is_simulated_tree(root: str | os.PathLike[str]) -> bool:
     return os.path.isdir(os.path.join(os.fspath(root), SIM_MARKER_DIR))
 
 
-@dataclass(frozen=True)
-class ToolResult:
+class ToolResult(Record):
     """What one run of an external tool (ndctl) said."""
 
     argv: tuple[str, ...]
     status: int
     stdout: str
     stderr: str
+
+    __slots__ = ("argv", "status", "stdout", "stderr")
+    _fields = __slots__
+
+    def __init__(self, argv: tuple[str, ...], status: int, stdout: str, stderr: str) -> None:
+        object.__setattr__(self, "argv", argv)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "stdout", stdout)
+        object.__setattr__(self, "stderr", stderr)
 
 
 class ToolUnavailable(Unsupported):
@@ -553,6 +558,8 @@ class SysfsRoot:
         device (checked before and after the open); on a tree, a regular
         file.  Anything else is refused before it is opened.
         """
+        import mmap  # stdlib modules only the rare paths need load there (start-up, issue 14)
+
         fd = self._open_info_block(devnode)
         if fd is None:
             return None
@@ -615,6 +622,8 @@ class SysfsRoot:
 
     def tool_unavailable_reason(self, tool: str) -> Optional[str]:
         """Why :meth:`run_tool` cannot run ``tool`` on this door's machine (None: it can)."""
+        import shutil
+
         if not self.is_host:
             return f"{tool} only works on the running machine (sysroot /), not on {self.root}"
         if shutil.which(tool) is None:
@@ -625,6 +634,9 @@ class SysfsRoot:
         """Run ``argv`` (an argument list, never a shell) against this door's
         machine: a subprocess on the running machine, with ``LC_ALL=C``.
         ToolUnavailable where it cannot run; a timeout is ETIMEDOUT."""
+        import shutil
+        import subprocess
+
         tool = argv[0]
         reason = self.tool_unavailable_reason(tool)
         if reason is not None:

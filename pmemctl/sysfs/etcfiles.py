@@ -24,12 +24,12 @@ from collections.abc import Iterator
 from typing import Optional
 
 from pmemctl.errors import OutsideSysroot, PmemctlError
+from pmemctl.sysfs import confined
 
 #: refuse to read files larger than this (units are a few hundred bytes)
 MAX_CONFIG_BYTES = 1 << 20
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
+_FILE_FLAGS = confined.FILE_FLAGS
 
 
 class ConfigFileError(PmemctlError):
@@ -53,38 +53,24 @@ def _parts(path: str) -> list[str]:
 @contextlib.contextmanager
 def _directory(root: str, parts: list[str], *, create: bool, created: Optional[list[str]] = None) -> Iterator[int]:
     """An fd of the directory ``/parts...`` under ``root``, each component
-    opened without following links; missing ones are made when ``create``
-    (their target paths appended to ``created``).  Yields -1 when a
-    component is missing and not ``create``."""
-    fd = os.open(root, _DIR_FLAGS & ~os.O_NOFOLLOW)  # the root itself may be reached through a link
+    opened without following links (sysfs/confined.py); missing ones are
+    made 0755 when ``create`` (their target paths appended to ``created``).
+    Yields -1 when a component is missing and not ``create``."""
+
+    def on_refused(dir_fd: int, name: str, walked: str, err: OSError) -> Optional[int]:
+        if err.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise OutsideSysroot(
+                f"{os.path.join(root, walked.lstrip('/'))} is a symbolic link or not a directory: "
+                f"pmemctl writes only into real directories under {root}",
+                hint="replace it with a directory, or install with --root elsewhere") from err
+        return None
+
+    fd = confined.walk(confined.open_root(root), parts, create_mode=0o755 if create else None,
+                       on_refused=on_refused, created=created)
     try:
-        walked = ""
-        for name in parts:
-            walked += "/" + name
-            try:
-                nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    os.close(fd)
-                    fd = -1
-                    yield -1
-                    return
-                os.mkdir(name, 0o755, dir_fd=fd)
-                if created is not None:
-                    created.append(walked)
-                nfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
-            except OSError as err:
-                if err.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise OutsideSysroot(
-                        f"{os.path.join(root, walked.lstrip('/'))} is a symbolic link or not a directory: "
-                        f"pmemctl writes only into real directories under {root}",
-                        hint="replace it with a directory, or install with --root elsewhere") from err
-                raise
-            os.close(fd)
-            fd = nfd
-        yield fd
+        yield -1 if fd is None else fd
     finally:
-        if fd >= 0:
+        if fd is not None:
             os.close(fd)
 
 
@@ -134,24 +120,8 @@ def write_config(root: str, path: str, content: bytes, mode: int = 0o644) -> lis
         name = parts[-1]
         with contextlib.suppress(FileNotFoundError):
             _refuse_odd(root, path, os.lstat(name, dir_fd=dfd))
-        tmp = f".{name}.pmemctl-tmp.{os.getpid()}"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp, dir_fd=dfd)  # left by a crashed run with this pid
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, mode, dir_fd=dfd)
-        try:
-            try:
-                os.fchmod(fd, mode)  # not narrowed by the umask
-                view = memoryview(content)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dfd)
-            raise
+        confined.atomic_replace(dfd, name, content, tmp=f".{name}.pmemctl-tmp.{os.getpid()}", mode=mode,
+                                exact_mode=True)
         os.fsync(dfd)
     return created
 

@@ -38,6 +38,11 @@ def dax_driver(name: str) -> str:
     return f"{DAX_DRIVERS}/{name}"
 
 
+def dax_state(device: str) -> str:
+    """The proposed whole-device hotplug file (no released kernel has it yet)."""
+    return f"{DAX_DEVICES}/{device}/state"
+
+
 def nd_device(name: str) -> str:
     """``/sys/bus/nd/devices/NAME``: the stable path of any nd device."""
     return f"{ND_DEVICES}/{name}"

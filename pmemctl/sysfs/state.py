@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from pmemctl.errors import DamagedJournal, Locked, NotFound, PmemctlError, Refused, UnsafeStateFile
+from pmemctl.sysfs import confined
 from pmemctl.sysfs.door import SysfsRoot
 
 LOCK_PATH = "/run/lock/pmemctl.lock"
@@ -53,8 +54,7 @@ LAST_RUN = STATE_DIR + "/last-run.json"
 #: boot (describing memory that no longer exists) can be told apart
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_FILE_FLAGS = confined.FILE_FLAGS
 #: a journal header larger than this is not one pmemctl wrote (49,152 blocks: ~6 MB)
 _MAX_HEADER = 256 << 20
 #: space kept for the rest of a run's journal (see Journal.begin): released
@@ -94,36 +94,18 @@ def _root_fd(door: SysfsRoot) -> int:
 
 def _open_dir(door: SysfsRoot, kdir: str, *, create: bool) -> Optional[int]:
     """A directory fd for kernel path ``kdir`` under the sysroot, reached one
-    component at a time without following links.  Missing components are
-    created 0700 when ``create``; otherwise None when one is missing."""
-    fd = _root_fd(door)
-    walked = ""
-    try:
-        for part in kdir.strip("/").split("/"):
-            walked += "/" + part
-            try:
-                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    return None
-                try:
-                    os.mkdir(part, 0o700, dir_fd=fd)
-                except FileExistsError:
-                    pass
-                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as err:
-                followed = _root_owned_link(door, fd, part, err)
-                if followed is None:
-                    _refuse_odd(door, fd, part, walked, err)
-                    raise
-                nxt = followed
-            os.close(fd)
-            fd = nxt
-        out, fd = fd, -1
-        return out
-    finally:
-        if fd >= 0:
-            os.close(fd)
+    component at a time without following links (sysfs/confined.py).
+    Missing components are created 0700 when ``create``; otherwise None when
+    one is missing."""
+
+    def on_refused(dir_fd: int, name: str, walked: str, err: OSError) -> Optional[int]:
+        followed = _root_owned_link(door, dir_fd, name, err)
+        if followed is None:
+            _refuse_odd(door, dir_fd, name, walked, err)
+        return followed
+
+    return confined.walk(_root_fd(door), kdir.strip("/").split("/"), create_mode=0o700 if create else None,
+                         on_refused=on_refused)
 
 
 def _root_owned_link(door: SysfsRoot, dir_fd: int, name: str, err: OSError) -> Optional[int]:
@@ -215,35 +197,14 @@ def _read_file(door: SysfsRoot, dir_fd: int, kdir: str, name: str) -> Optional[b
 
 
 def _atomic_write(door: SysfsRoot, dir_fd: int, kdir: str, name: str, data: dict[str, Any]) -> None:
-    """Write ``name`` in ``dir_fd`` via a temporary file and a rename (which
-    replaces a link itself, never its target)."""
-    tmp = f"{name}.tmp.{os.getpid()}"
+    """Write ``name`` in ``dir_fd`` via a temporary file and a rename."""
+    # compact, and dumps (C encoder) not dump (pure-Python streaming):
+    # a plan for 49,152 blocks is one action per block
+    payload = (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
     try:
-        os.unlink(tmp, dir_fd=dir_fd)  # a stale one from a crashed run with this pid
-    except FileNotFoundError:
-        pass
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o644, dir_fd=dir_fd)
-    try:
-        try:
-            # compact, and dumps (C encoder) not dump (pure-Python streaming):
-            # a plan for 49,152 blocks is one action per block
-            payload = (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except IsADirectoryError as err:
-            raise UnsafeStateFile(door.host_path(f"{kdir}/{name}"), "is a directory") from err
-    except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dir_fd)
-        except OSError:
-            pass
-        raise
+        confined.atomic_replace(dir_fd, name, payload, tmp=f"{name}.tmp.{os.getpid()}", mode=0o644)
+    except IsADirectoryError as err:
+        raise UnsafeStateFile(door.host_path(f"{kdir}/{name}"), "is a directory") from err
 
 
 def _archive_suffix(dir_fd: int) -> str:

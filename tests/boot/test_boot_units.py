@@ -203,7 +203,8 @@ def test_status_reports_what_is_installed_and_whether_it_is_current(invoke: Invo
                       f"/{BOOT_DROPIN}": "current"}
     assert doc["state"] == "drifted"
     text = invoke("boot", "status", "--root", root).stdout
-    assert "outdated" in text and "run 'pmemctl boot install'" in text
+    assert "outdated" in text
+    assert f"run 'pmemctl boot install --root {root} --before demo-db.service --wait 60 --timeout 900'" in text
     # install puts it right
     assert invoke("boot", "install", "--root", root, "--before", "demo-db.service").exit_code == 0
     assert invoke("boot", "status", "--root", root).exit_code == 0

@@ -4,11 +4,11 @@ is byte for byte the document ``json.dumps(..., indent=2)`` would print."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
 from pmemctl.cli.render.json import blocks_json, blocks_json_text
+from pmemctl.model.records import replace
 from pmemctl.ops.read import blocks_view, parse_columns
 from pmemctl.sim.cases import ALL_CASES, Case, TreeCache
 from pmemctl.sysfs.door import SysfsRoot

@@ -1,7 +1,7 @@
 """Issue 15, item 16: completions offer the machine's real names (dax
 devices and ``all``, namespaces, regions, buses, nodes, block ranges), read
 from the ``--sysroot`` given (before or after the command) or
-``PMEMCTL_SYSROOT``; in bash, zsh and fish; within 100 ms on ``big``."""
+``PMEMCTL_SYSROOT``; in bash, zsh and fish (the 100 ms target on ``big``: bench/bench_completion.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -83,13 +82,13 @@ def test_block_ranges_without_iomem_addresses(optane: Path, tmp_path: Path) -> N
         complete(["--sysroot", str(optane), "offline", "--blocks"], "")
 
 
-def test_within_100_ms_on_big(scenario_tree: Callable[..., Path]) -> None:
-    big = scenario_tree("big", blocks=16384)  # the default 49,152 takes minutes to build
-    complete(["--sysroot", str(big), "offline", "--blocks"], "")  # imports warmed
-    for args in (["offline", "--blocks"], ["reconfigure"], ["blocks", "--node"]):
-        start = time.perf_counter()
-        assert complete(["--sysroot", str(big), *args], "")
-        assert time.perf_counter() - start < 0.1, args
+def test_completes_on_big(scenario_tree: Callable[..., Path]) -> None:
+    """Names on a large machine; the 100 ms target is measured by
+    bench/bench_completion.py, not here (a timed unit test flakes under load)."""
+    big = scenario_tree("big", blocks=16384)
+    assert complete(["--sysroot", str(big), "offline", "--blocks"], "")[0].startswith("0-")
+    assert "all" in complete(["--sysroot", str(big), "reconfigure"], "")
+    assert complete(["--sysroot", str(big), "blocks", "--node"], "")
 
 
 @pytest.fixture

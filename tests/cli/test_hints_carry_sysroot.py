@@ -22,9 +22,10 @@ from pmemctl.errors import ExitCode
 from pmemctl.sim.kernel import faults
 
 SUBCOMMANDS = ("list", "blocks", "topology", "reconfigure", "online", "offline", "status", "resume",
-               "rollback", "namespace", "demo", "sim")
+               "rollback", "namespace", "demo", "sim", "boot", "apply", "config", "doctor", "journal")
 #: "pmemctl" directly followed by a subcommand: a command line without the sysroot.
-BARE = re.compile(r"\bpmemctl (?:%s)\b" % "|".join(SUBCOMMANDS))
+#: ("pmemctl boot units under DIR" is a title, not a command line.)
+BARE = re.compile(r"\bpmemctl (?:%s)\b(?! units)" % "|".join(SUBCOMMANDS))
 
 
 def hints(text: str, tree: Path) -> list[str]:
@@ -125,6 +126,26 @@ def test_sim_create_and_demo(invoke: Invoke, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stderr
     assert command_line("reconfigure", "dax0.0", "--mode", "devdax", "--dry-run", sysroot=str(keep)) in res.stdout
     hints(both(res), keep)
+
+
+def test_boot_status_names_the_install_line_of_this_tree(invoke: Invoke, devdax: Path) -> None:
+    """Not installed, then drifted: each hint is the install line for this
+    sysroot, with the options the manifest recorded."""
+    res = invoke("--sysroot", devdax, "boot", "status")
+    assert res.exit_code == 0
+    hints(both(res), devdax)
+    assert f"'pmemctl --sysroot {devdax} boot install'" in res.stdout
+    assert invoke("--sysroot", devdax, "boot", "install", "--before", "db.service", "--wait", "7").exit_code == 0
+    unit = devdax / "etc/systemd/system/pmemctl-apply.service"
+    unit.write_text(unit.read_text() + "# edited\n")
+    res = invoke("--sysroot", devdax, "boot", "status")
+    assert res.exit_code == int(ExitCode.DRIFT)
+    # "runs:" is the unit's ExecStart= on the machine that boots from the tree, not a hint
+    hints("\n".join(line for line in res.stdout.splitlines() if not line.startswith("runs:")), devdax)
+    line = re.search(r"run '([^']+)' to put them back", res.stdout)
+    assert line is not None, res.stdout
+    assert shlex.split(line.group(1))[1:] == ["--sysroot", str(devdax), "boot", "install", "--before", "db.service",
+                                              "--wait", "7", "--timeout", "900"]
 
 
 @pytest.mark.parametrize("command", [("rollback",), ("rollback", "--dry-run"), ("resume", "--dry-run"), ("resume",)])

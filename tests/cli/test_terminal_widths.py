@@ -73,3 +73,32 @@ def test_piped_output_keeps_every_column(invoke: Invoke, scenario_tree: Callable
     text = invoke("--sysroot", tree, "list", env={"COLUMNS": "80"}).stdout
     assert text.splitlines()[0].split() == ["NAME", "TYPE", "MODE", "SIZE", "NODE", "TARGET", "STATE", "MEMORY",
                                             "DETAIL"]
+
+
+#: Read commands added after the first width pass (provisioning, doctor, boot
+#: units, status): each, at every width, prints no cropped cell, and every dax
+#: device name the piped text shows appears whole on the terminal too.
+LATER_CASES = [c for c in CASES if c in (("qemu-nvdimm", {"stage": "system-ram"}), ("optane-2s", {}),
+                                          ("cxl-hmem", {"kind": "cxl", "mode": "system-ram"}))]
+LATER_READ_COMMANDS = (("doctor",), ("apply", "--check"), ("config", "show"), ("boot", "status"), ("status",))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("command", LATER_READ_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("case", LATER_CASES, ids=[case_id(c) for c in LATER_CASES])
+def test_later_read_commands_keep_identifiers_whole(invoke: Invoke, fresh_tree: Callable[..., Path], case: Any,
+                                                    command: tuple[str, ...], width: int) -> None:
+    name, params = case
+    tree = fresh_tree(name, **params)
+    layout = invoke("--sysroot", tree, "config", "init").stdout
+    (tree / "etc/pmemctl").mkdir(parents=True, exist_ok=True)
+    (tree / "etc/pmemctl/pmemctl.toml").write_text(layout)
+    piped = invoke("--sysroot", tree, *command, env={"COLUMNS": str(width)})
+    res = invoke("--sysroot", tree, "--color", *command, env={"COLUMNS": str(width)})
+    assert res.exit_code == piped.exit_code, res.stdout + res.stderr
+    text = ANSI.sub("", res.stdout)
+    assert "…" not in text, text
+    names = set(re.findall(r"\b(?:dax\d+\.\d+|namespace\d+\.\d+|region\d+|node\d+)\b", piped.stdout))
+    words = set(re.findall(r"[A-Za-z0-9_.]+", text))
+    missing = sorted(n for n in names if n not in words)
+    assert not missing, f"{' '.join(command)} cut {missing} at {width} columns:\n{text}"

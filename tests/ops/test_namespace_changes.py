@@ -556,3 +556,22 @@ def test_the_process_check_finds_a_device_opened_under_another_path(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_system_ram_reconfigure_failure_gives_the_memory_back(make_machine):
+    """The new personality fails after kmem let go: the step sets the namespace
+    up as devdax again, which binds its dax device to device_dax; the undo of
+    the detach takes it from device_dax and gives it to kmem, and the blocks
+    come back online (found by the layout's allow_destroy tests: the undo used
+    to stop at "bound to device_dax, not kmem", exit 7)."""
+    k = make_machine("optane-2s")
+    faults.inject(k.root, "bind-fail", driver="nd_pmem", device="pfn0.1", errno="EINVAL")
+    before = sum(b.online for b in discover(k).blocks_of("dax0.1"))
+    plan = plan_reconfigure_namespace(k, discover(k), NsReconfigureRequest("namespace0.1", "fsdax",
+                                                                                       backend="sysfs"))
+    out = apply(k, plan, force=True)
+    assert out.status == "rolled-back" and out.exit_code == ExitCode.ROLLED_BACK, out.message
+    topo = discover(k)
+    assert topo.dax_device("dax0.1").mode == DaxMode.SYSTEM_RAM
+    assert sum(b.online for b in topo.blocks_of("dax0.1")) == before > 0
+    assert "dax0.1 is bound to kmem (system-ram)" in out.machine_state

@@ -5,8 +5,8 @@ pmemctl is five rooms with one-way imports::
     cli -> ops -> model -> sysfs          sim implements the sysfs door
                                           cli wires sim in (--sysroot, demo)
 
-plus the shared base modules ``pmemctl``, ``pmemctl.errors``, ``pmemctl.commandline`` and
-``pmemctl.units`` that any room may import (and that import no room).
+plus the shared base modules ``pmemctl``, ``pmemctl.errors``, ``pmemctl.commandline``,
+``pmemctl.immutable`` and ``pmemctl.units`` that any room may import (and that import no room).
 
 How imports are read (an AST walk of every ``pmemctl/**/*.py``):
 
@@ -46,7 +46,8 @@ import pytest
 #: does not exist (yet) is skipped; an ops module missing here is a failure.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # 0: leaves
-    ("pmemctl.ops.backends", "pmemctl.ops.backends.ndctl", "pmemctl.ops.sizes", "pmemctl.ops.actions"),
+    ("pmemctl.ops.backends", "pmemctl.ops.backends.ndctl", "pmemctl.ops.sizes", "pmemctl.ops.actions",
+     "pmemctl.ops.views"),
     # 1
     ("pmemctl.ops.actions.base",),
     # 2: the action kinds (nd_writes: the nd write sequences the namespace steps share)
@@ -66,6 +67,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.select", "pmemctl.ops.requests"),
     # 7
     ("pmemctl.ops.plan.checks", "pmemctl.ops.plan.safety"),
+    # 7b: whole-device hotplug through the proposed daxX.Y/state
+    ("pmemctl.ops.plan.dax_state",),
     # 8
     ("pmemctl.ops.plan.dax", "pmemctl.ops.plan.blocks", "pmemctl.ops.plan.namespace"),
     # 9
@@ -76,6 +79,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.layout.schema", "pmemctl.ops.layout.records"),
     ("pmemctl.ops.layout.load", "pmemctl.ops.layout.match", "pmemctl.ops.layout.tomlout"),
     ("pmemctl.ops.layout.policy", "pmemctl.ops.layout.plan"),
+    ("pmemctl.ops.layout.regions",),
     ("pmemctl.ops.layout.daxctl", "pmemctl.ops.layout.init"),
     ("pmemctl.ops.layout.service",),
     ("pmemctl.ops.layout",),
@@ -95,6 +99,7 @@ ROOM_OF_PREFIX: dict[str, str] = {
     "pmemctl": "base",  # pmemctl/__init__.py only (exact match, see room_of)
     "pmemctl.errors": "base",
     "pmemctl.units": "base",
+    "pmemctl.immutable": "base",
     "pmemctl.commandline": "base",
     "pmemctl.__main__": "entry",
     "pmemctl.cli": "cli",

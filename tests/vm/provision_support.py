@@ -247,3 +247,84 @@ def show(text: str) -> dict[str, str]:
         if sep:
             out[key] = value
     return out
+
+
+# ---------------------------------------------------------------------------
+# Identity across boots (test_provision_identity_real.py): one labelled
+# NVDIMM, three namespaces made so that their names move at the next boot.
+#
+# A (512M) and B (1G) are made, A destroyed, C (1G) made: C does not fit A's
+# hole, so it lands after B in the DIMM's address space, and on Linux 6.1 it
+# takes A's freed id (measured: A=namespace0.0, B=namespace0.1, C=namespace0.0
+# at 0x160000000 after B at 0x120000000).  At the next boot the kernel numbers
+# the namespaces its labels describe in address order (B=namespace0.0,
+# C=namespace0.1): the two dax device names swap.
+
+#: one 4 GiB NVDIMM with a label area (NvdimmSpec's default label_size)
+IDENTITY_DIMMS = (NvdimmSpec(size=4 * GiB, node=1, latency_ns=150, bandwidth_mbs=8192),)
+#: what the layout asks: C (by namespace uuid) all online movable; B (by its
+#: physical range) two blocks online in ZONE_NORMAL
+IDENTITY_NORMAL_BLOCKS = 2
+
+# shell builtins only between the tool runs: each process start costs ~0.5 s
+# under TCG.  ns_facts NAME: "name uuid resource" of a namespace from sysfs.
+_IDENTITY_COMMON = PRELUDE + r"""
+mount -t tmpfs -o mode=0755 tmpfs /var/lib     # pmemctl's journal; the host root is read-only
+ns_facts() {
+    read -r _u < /sys/bus/nd/devices/$1/uuid
+    read -r _r < /sys/bus/nd/devices/$1/resource
+    echo "$1 $_u $_r"
+}
+dev_of() { sed -n 's/^ *"dev":"\(namespace[0-9.]*\)".*/\1/p' "$VMIO/out/$1.out"; }
+"""
+
+IDENTITY_FIRST_BOOT = _IDENTITY_COMMON + r"""
+# labels: the label-area ioctls are ndctl's provisioning step (pmemctl leaves it)
+run lab-disable ndctl disable-region region0
+run lab-init ndctl init-labels nmem0
+run lab-enable ndctl enable-region region0
+run ns-a ndctl create-namespace -r region0 -m devdax -a 2M -s 512M -n ident-a
+run ns-b ndctl create-namespace -r region0 -m devdax -a 2M -s 1G -n ident-b
+A=$(dev_of ns-a); B=$(dev_of ns-b)
+run ns-a-destroy ndctl destroy-namespace -f "$A"
+run ns-c ndctl create-namespace -r region0 -m devdax -a 2M -s 1G -n ident-c
+C=$(dev_of ns-c)
+{ echo "A $A"; echo "B $(ns_facts "$B")"; echo "C $(ns_facts "$C")"; } > "$VMIO/out/boot1-namespaces.txt"
+set -- $(ns_facts "$C"); C_UUID=$2
+set -- $(ns_facts "$B"); B_START=$3
+cat > "$VMIO/out/layout.toml" <<TOML
+version = 1
+
+[[device]]
+name = "by-uuid"
+match = { namespace_uuid = "$C_UUID" }
+mode = "system-ram"
+online = "all"
+zone = "movable"
+
+[[device]]
+name = "by-range"
+match = { range = { start = $B_START } }
+mode = "system-ram"
+online = """ + str(IDENTITY_NORMAL_BLOCKS) + r"""
+zone = "normal"
+TOML
+run apply1 pmemctl apply --config "$VMIO/out/layout.toml" --yes --json
+exit 0
+"""
+
+
+def identity_second_boot(layout_toml: str) -> str:
+    """Boot 2: the same DIMM (devdax again: the kernel reads the info blocks);
+    which namespaces the labels describe, then apply the first boot's layout."""
+    return _IDENTITY_COMMON + r"""
+cat > /tmp/layout.toml <<'TOML'
+""" + layout_toml.rstrip("\n") + "\n" + r"""TOML
+for ns in /sys/bus/nd/devices/namespace0.*; do
+    read -r _s < $ns/size
+    [ "$_s" = 0 ] || ns_facts ${ns##*/}
+done > "$VMIO/out/boot2-namespaces.txt"
+run apply2 pmemctl apply --config /tmp/layout.toml --yes --json
+run list2 pmemctl list --json
+exit 0
+"""

@@ -9,12 +9,12 @@ Two boots of the same two NVDIMMs (see :mod:`provision_support`):
    converges again from devdax, on the right devices, and systemd's own
    timestamps show the workload started only after the memory was online.
 
-Not proven here: a change of dax device names between the boots.  With the
-DIMMs in the other order on QEMU's command line, Linux 6.1 brought both
-label-less namespaces back ``raw`` (the devdax info blocks were not
-recognised; seen with QEMU's placement and with explicit ``addr=``), so
-there was no devdax device left to identify.  The selectors' resolution
-when names move is covered in the simulator tier.
+A change of dax device names between boots is proven separately
+(test_provision_identity_real.py: labelled namespaces whose names swap at the
+next boot).  Swapping these two label-less DIMMs on QEMU's command line does
+not do it: Linux 6.1 brought both namespaces back ``raw`` (the devdax info
+blocks were not recognised; seen with QEMU's placement and with explicit
+``addr=``), so there was no devdax device left to identify.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def status(app: App, root: Optional[str], as_json: bool) -> int:
     if as_json:
         app.emit_json(_status_json(app, st, state))
     else:
-        app.show(_status_document(st, state))
+        app.show(_status_document(st, state, _install_command(app, root, st.settings)))
     return int(ExitCode.DRIFT if state == "drifted" else ExitCode.OK)
 
 
@@ -200,12 +200,26 @@ def _plan_document(app: App, command: str, plan: "FilePlan", dry_run: bool, stat
     return Document.of(blocks)
 
 
-def _status_document(st: "BootStatus", state: str) -> "Document":
+def _install_command(app: App, root: Optional[str], settings: Optional["BootSettings"]) -> str:
+    """The ``boot install`` line that (re)installs these units: the same
+    sysroot or --root, and the options recorded in the manifest."""
+    from pmemctl.commandline import command_line
+
+    words = ["boot", "install"] + (["--root", os.path.abspath(root)] if root else [])
+    if settings is not None:
+        for unit in settings.before:
+            words += ["--before", unit]
+        words += ["--udev-rule"] if settings.udev_rule else []
+        words += ["--wait", str(settings.wait), "--timeout", str(settings.timeout)]
+    return command_line(*words, sysroot=None if root else app.sysroot)
+
+
+def _status_document(st: "BootStatus", state: str, install: str) -> "Document":
     from pmemctl.cli.render.doc import Column, Document, KeyValues, Lines, table
 
     if st.settings is None:
         return Document.of([Lines((f"no pmemctl boot units are installed under {st.root} "
-                                   "(install them with 'pmemctl boot install')",))])
+                                   f"(install them with '{install}')",))])
     s = st.settings
     blocks: list[Any] = [KeyValues((
         ("state", state),
@@ -216,8 +230,8 @@ def _status_document(st: "BootStatus", state: str) -> "Document":
     ), title=f"pmemctl boot units under {st.root}")]
     blocks.append(table((Column("FILE"), Column("ROLE"), Column("STATE")),
                         [(f.path, str(f.role), str(f.state)) for f in st.files]))
-    if state == "drifted":
-        blocks.append(Lines(("run 'pmemctl boot install' with the same options to put them back",)))
+    if state == "drifted" or st.warnings:
+        blocks.append(Lines((f"run '{install}' to put them back",)))
     if st.warnings:
         blocks.append(Lines(tuple(f"warning: {w}" for w in st.warnings)))
     return Document.of(blocks)

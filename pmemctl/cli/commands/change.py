@@ -230,6 +230,8 @@ def reconfigure(
     online them in --zone.  To devdax: offline every block (refused
     for ZONE_NORMAL blocks without --force), detach kmem, attach device_dax.
     Every write is read back; a failure undoes this run's steps newest first.
+    Where the device has the proposed whole-device file daxX.Y/state (no
+    released kernel has it yet), the onlining and offlining are one write to it.
     """
     from pmemctl.ops.requests import ReconfigureRequest
     from pmemctl.ops.services import reconfigure as service
@@ -268,7 +270,9 @@ def online(
 
     Without --count/--size/--blocks every offline block of DEV is onlined,
     lowest address first.  Each block stands alone: one that refuses is
-    reported and the others stay online (exit 4, partial).
+    reported and the others stay online (exit 4, partial).  Where DEV has the
+    proposed whole-device file daxX.Y/state (no released kernel has it yet) and
+    none of its blocks is online, all of DEV is onlined with one write to it.
     """
     from pmemctl.ops.requests import BlockRequest
     from pmemctl.ops.services import online as service
@@ -302,6 +306,9 @@ def offline(
     (partial) only when the amount cannot be reached.  With --blocks it is
     all or nothing: the blocks this run offlined are onlined again (exit 6,
     rolled back) and the block is named with the cause.
+    Where DEV has the proposed whole-device file daxX.Y/state (no released
+    kernel has it yet), all of DEV is offlined with one write to it, which also
+    removes its blocks (kmem keeps DEV; 'pmemctl online DEV' adds them again).
     """
     from pmemctl.ops.requests import BlockRequest
     from pmemctl.ops.services import offline as service

@@ -84,7 +84,9 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Choice(kernel_names()),
     default=DEFAULT_KERNEL,
     show_default=True,
-    help="Kernel the machine runs: its attributes, memory tiers (from HMAT since 6.7) and write answers.",
+    help="Kernel the machine runs: its attributes, memory tiers (from HMAT since 6.7) and write answers; "
+    "6.12+dax-state is 6.12 with the proposed whole-device hotplug file daxX.Y/state (no released kernel has it: "
+    "simulator only).",
 )
 @click.option(
     "-f",

@@ -22,9 +22,12 @@ and, as methods:
                     actually carried out when that differs (a spare block
                     offlined instead of a busy one), which the journal records
                     and rollback undoes, else None;
-* ``precheck(door)`` — a :class:`Problem` that forbids starting, or None;
+* ``precheck(door)`` — a :class:`Problem` that forbids starting, or None
+                    (read from the machine, never from earlier reads);
 * ``after_failure(door)`` — clean up the half of a failed step;
-* ``satisfied(door)`` / ``verify(door)`` — end state there? / why not;
+* ``satisfied(door)`` / ``verify(door)`` — end state there? / why not
+                    (``read_back``: verify after its own write, and the
+                    block states it read);
 * ``inverse()``   — the action that undoes it (rollback);
 * ``touches()``   — the devices and blocks whose state to report afterwards;
 * ``state_lines(door)`` — sentences about objects only it knows (namespaces).
@@ -38,7 +41,7 @@ from __future__ import annotations
 
 import enum
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Optional
 
@@ -163,6 +166,12 @@ class Action:
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def read_back(self, door: SysfsRoot) -> tuple[Optional[Problem], Mapping[int, Optional[str]]]:
+        """:meth:`verify` right after this run's own write went through, and
+        the memory block states that read found (index -> state, None:
+        absent), which the executor reuses instead of reading them again."""
+        return self.verify(door), {}
 
     def inverse(self) -> Optional[Action]:
         return None

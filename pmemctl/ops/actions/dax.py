@@ -11,11 +11,12 @@ import errno
 from dataclasses import dataclass
 from typing import ClassVar, Optional
 
+from pmemctl.commandline import command_line
 from pmemctl.errors import KernelError
 from pmemctl.model.discover import read_block_size, read_dax_ranges
 from pmemctl.model.records import kmem_blocks
 from pmemctl.ops.actions.base import Action, JournalPolicy, Problem, ProblemKind, Touches, Write, not_done
-from pmemctl.ops.actions.memory import block_state
+from pmemctl.ops.actions.memory import ZONE_NAME, block_state, block_zone
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
 
@@ -68,6 +69,10 @@ class UnbindDevice(_DriverStep):
         return [Write(drv + "/remove_id", self.device), Write(drv + "/unbind", self.device)]
 
     def precheck(self, door: SysfsRoot) -> Optional[Problem]:
+        # Every block is read now, even those this run just offlined and read
+        # back: a udev rule or another agent can online one in between, and
+        # kmem let go under online memory strands it until reboot.  One read
+        # per block of one step is the price of that guarantee.
         if self.driver != "kmem":
             return None
         online = online_blocks_of(door, self.device)
@@ -86,7 +91,7 @@ class UnbindDevice(_DriverStep):
         return None
 
     def inverse(self) -> Action:
-        return BindDevice(self.device, self.driver)
+        return RestoreBinding(self.device, self.driver)
 
 
 @dataclass(frozen=True)
@@ -167,3 +172,182 @@ class BindDevice(_DriverStep):
 
     def inverse(self) -> Action:
         return UnbindDevice(self.device, self.driver)
+
+
+@dataclass(frozen=True)
+class RestoreBinding(BindDevice):
+    """The undo of a detach: attach the device to its old driver again, even
+    when a failed later step left it bound to device_dax.
+
+    A namespace step that fails puts its old personality back, and re-enabling
+    a devdax namespace binds the new dax device to device_dax by default; the
+    device must leave device_dax before kmem can take it (kernel-abi.md §4.3,
+    daxctl's reconfigure-device order).  Only ever an undo, so it is never in
+    a plan shown beforehand; it journals and renders as a ``bind``.
+    """
+
+    def pending_writes(self, door: SysfsRoot) -> list[Write]:
+        holder = device_driver(door, self.device)
+        if holder is None or holder == self.driver or holder != "device_dax":
+            return self.writes()
+        drv = paths.dax_driver(holder)
+        return [Write(drv + "/remove_id", self.device), Write(drv + "/unbind", self.device), *self.writes()]
+
+    def precheck(self, door: SysfsRoot) -> Optional[Problem]:
+        if device_driver(door, self.device) != "device_dax" or self.driver == "device_dax":
+            return None
+        users = door.processes_using(f"/dev/{self.device}")
+        if users:
+            names = ", ".join(f"{name} (pid {pid})" for pid, name in users[:3])
+            return Problem(ProblemKind.UNSAFE, f"/dev/{self.device} is open ({names}): it is not taken from "
+                                               f"device_dax to give it back to {self.driver}")
+        return None
+
+
+# ---------------------------------------------------------------------------
+# The proposed whole-device hotplug file daxX.Y/state.  reference/provisioning.md
+# §5: values unplugged, online, online_kernel, online_movable; offline readable
+# only; an atomic whole-device hotplug with rollback; "use it when the file
+# exists; fall back to per-block writes otherwise".  In no released kernel
+# (the 2026 dax/kmem series; before its v5 the file was called "hotplug").
+# The series: a device is onlined only from "unplugged" (one in another state
+# is unplugged first); "unplugged" offlines and removes every block at once.
+
+#: the online types daxX.Y/state takes, by the zone asked for
+DAX_STATE_ONLINE = {"movable": "online_movable", "normal": "online_kernel", "auto": "online"}
+DAX_STATE_UNPLUGGED = "unplugged"
+#: every value the file may read (offline: kmem added the blocks, nothing onlined them)
+DAX_STATE_VALUES = frozenset({DAX_STATE_UNPLUGGED, "offline", *DAX_STATE_ONLINE.values()})
+_STATE_ZONE = {"online_movable": "movable", "online_kernel": "normal", "online": "auto"}
+
+
+def read_dax_state(door: SysfsRoot, device: str) -> Optional[str]:
+    """What ``daxX.Y/state`` reads, None where the kernel has no such file
+    (every released kernel) or it reads something this pmemctl does not know."""
+    text = door.read_optional(paths.dax_state(device))
+    if text is None or text.strip() not in DAX_STATE_VALUES:
+        return None
+    return text.strip()
+
+
+def _device_blocks(door: SysfsRoot, device: str) -> list[int]:
+    block_size = read_block_size(door)
+    return kmem_blocks(read_dax_ranges(door, device), block_size) if block_size else []
+
+
+@dataclass(frozen=True)
+class SetDaxState(Action):
+    """One whole-device hotplug through ``daxX.Y/state``: every memory block
+    of the device onlined into one zone, or offlined and removed
+    (``unplugged``), by the kernel in one step that it rolls back itself on
+    failure.  Onlining a device that is not unplugged writes ``unplugged``
+    first (the proposal allows online only from there).  ``previous``: what
+    the file read when planned (``offline`` when kmem had just added the
+    blocks), so the inverse puts the device back.  Make one with
+    :func:`dax_state_step`: an unplug is an :class:`UnplugDaxDevice`."""
+
+    device: str
+    value: str
+    previous: str = DAX_STATE_UNPLUGGED
+    kind: ClassVar[str] = "dax-state"
+    journal: ClassVar[JournalPolicy] = JournalPolicy.SYNC  # the whole device moves at once
+
+    @property
+    def path(self) -> str:
+        return paths.dax_state(self.device)
+
+    def describe(self) -> str:
+        if self.value == DAX_STATE_UNPLUGGED:
+            return f"offline and remove every memory block of {self.device} in one step ({self.path})"
+        where = {"online_movable": "ZONE_MOVABLE", "online_kernel": "ZONE_NORMAL"}.get(
+            self.value, "the zone the kernel picks")
+        return f"online every memory block of {self.device} into {where} in one step ({self.path})"
+
+    def writes(self) -> list[Write]:
+        if self.previous == self.value:  # e.g. auto_online_blocks onlines them so already
+            return []
+        if self.value != DAX_STATE_UNPLUGGED and self.previous != DAX_STATE_UNPLUGGED:
+            return [Write(self.path, DAX_STATE_UNPLUGGED), Write(self.path, self.value)]
+        return [Write(self.path, self.value)]
+
+    def pending_writes(self, door: SysfsRoot) -> list[Write]:
+        current = read_dax_state(door, self.device)
+        if current == self.value:
+            return []
+        if self.value != DAX_STATE_UNPLUGGED and current != DAX_STATE_UNPLUGGED:
+            return [Write(self.path, DAX_STATE_UNPLUGGED), Write(self.path, self.value)]
+        return [Write(self.path, self.value)]
+
+    def precheck(self, door: SysfsRoot) -> Optional[Problem]:
+        # a device made earlier in the same plan is only known now
+        if door.read_optional(self.path) is None:
+            return Problem(ProblemKind.UNSAFE, f"{self.device} has no state file ({self.path}): this kernel "
+                                               "has no whole-device hotplug")
+        return None
+
+    def after_failure(self, door: SysfsRoot) -> None:
+        """Onlining writes unplugged first: when the online then fails, put
+        the device back where it was if that is a state the file takes."""
+        current = read_dax_state(door, self.device)
+        if current == DAX_STATE_UNPLUGGED and self.previous in DAX_STATE_ONLINE.values():
+            try:
+                door.write(self.path, self.previous)
+            except KernelError:
+                pass
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        """Read back the file, then the blocks it speaks for."""
+        current = read_dax_state(door, self.device)
+        if current is None:
+            return Problem(ProblemKind.GONE, f"{self.device} has no readable state file ({self.path})")
+        if current != self.value:
+            return not_done(f"{self.path} reads {current}, not {self.value}")
+        blocks = _device_blocks(door, self.device)
+        if self.value == DAX_STATE_UNPLUGGED:
+            left = [i for i in blocks if block_state(door, i) is not None]
+            return not_done(f"memory block {left[0]} of {self.device} is still present") if left else None
+        want = ZONE_NAME.get(_STATE_ZONE[self.value])
+        for i in blocks:
+            state = block_state(door, i)
+            if state != "online":
+                return not_done(f"memory block {i} of {self.device} is {state or 'missing'}, not online")
+            if want is not None and block_zone(door, i) not in (want, None):
+                return Problem(ProblemKind.CONFLICT, f"memory block {i} of {self.device} is online in "
+                                                     f"{block_zone(door, i)}, not {want}")
+        return None
+
+    def inverse(self) -> Action:
+        # offline is read-only: the nearest state to put back is unplugged
+        # (nothing online either way)
+        back = self.previous if self.previous in DAX_STATE_ONLINE.values() else DAX_STATE_UNPLUGGED
+        return dax_state_step(self.device, back, self.value)
+
+    def touches(self) -> Touches:
+        return Touches(devices=(self.device,))
+
+    def state_lines(self, door: SysfsRoot) -> list[str]:
+        """What the file reads now, with the way back from an unplug."""
+        current = read_dax_state(door, self.device)
+        if current is None or device_driver(door, self.device) != "kmem":
+            return []
+        if current == DAX_STATE_UNPLUGGED:
+            online = command_line("online", self.device, sysroot=door.root)
+            return [f"{self.path} reads unplugged: kmem holds {self.device} but its memory blocks are removed; "
+                    f"'{online}' adds and onlines them again"]
+        return [f"{self.path} reads {current}"]
+
+
+@dataclass(frozen=True)
+class UnplugDaxDevice(SetDaxState):
+    """``unplugged`` through ``daxX.Y/state``: offlining may never finish
+    (the kernel retries until a signal), so the write is bounded by the
+    offline timeout -- for the whole device, as it is one write."""
+
+    kind: ClassVar[str] = "dax-unplug"
+    bounded: ClassVar[bool] = True
+
+
+def dax_state_step(device: str, value: str, previous: str) -> SetDaxState:
+    """The step that writes ``value`` to ``device``'s ``daxX.Y/state``."""
+    cls = UnplugDaxDevice if value == DAX_STATE_UNPLUGGED else SetDaxState
+    return cls(device, value, previous)

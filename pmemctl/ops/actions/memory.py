@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
-from typing import ClassVar, Optional, Sequence
+from typing import ClassVar, Mapping, Optional, Sequence
 
 from pmemctl.commandline import command_line
 from pmemctl.ops.actions.base import (
@@ -80,19 +80,31 @@ class OnlineBlock(_BlockStateStep):
         want = ZONE_NAME.get(self.zone)
         return want is None or block_zone(door, self.index) in (want, None)
 
-    def verify(self, door: SysfsRoot) -> Optional[Problem]:
-        state = block_state(door, self.index)
+    def _state_problem(self, state: Optional[str]) -> Optional[Problem]:
         if state is None:
             return Problem(ProblemKind.GONE, f"memory block {self.index} disappeared")
         if state != "online":
             return not_done(f"memory block {self.index} is {state}, not online")
-        if not self._zone_ok(door):
+        return None
+
+    def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        problem = self._state_problem(block_state(door, self.index))
+        if problem is None and not self._zone_ok(door):
             return Problem(
                 ProblemKind.CONFLICT,
                 f"memory block {self.index} is online in {block_zone(door, self.index)}, "
                 f"not {ZONE_NAME[self.zone]} (another agent onlined it first?)",
             )
-        return None
+        return problem
+
+    def read_back(self, door: SysfsRoot) -> tuple[Optional[Problem], Mapping[int, Optional[str]]]:
+        """The state read back after our own write went through.  The zone
+        needs no read then: the kernel accepted online_movable / online_kernel,
+        so it onlined the block into the zone that value names (or refused
+        it: mm/memory_hotplug.c, zone_for_pfn_range).  Where the write was
+        refused as already done (EINVAL), :meth:`verify` reads the zone too."""
+        state = block_state(door, self.index)
+        return self._state_problem(state), {self.index: state}
 
     def inverse(self) -> Action:
         return OfflineBlock(self.index, self.zone)
@@ -110,10 +122,13 @@ class OfflineBlock(_BlockStateStep):
         return [Write(self.path, "offline")]
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        return self.read_back(door)[0]
+
+    def read_back(self, door: SysfsRoot) -> tuple[Optional[Problem], Mapping[int, Optional[str]]]:
         state = block_state(door, self.index)
         if state not in ("offline", None):
-            return not_done(f"memory block {self.index} is still {state}")
-        return None
+            return not_done(f"memory block {self.index} is still {state}"), {self.index: state}
+        return None, {self.index: state}
 
     def inverse(self) -> Action:
         return ReonlineBlock(self.index, self.zone)
@@ -134,12 +149,7 @@ class ReonlineBlock(OnlineBlock):
         return f"online memory block {self.index} again (it was in {_ZONE_WORDS[self.zone]})"
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
-        state = block_state(door, self.index)
-        if state is None:
-            return Problem(ProblemKind.GONE, f"memory block {self.index} disappeared")
-        if state != "online":
-            return not_done(f"memory block {self.index} is {state}, not online")
-        return None
+        return self._state_problem(block_state(door, self.index))
 
     def state_lines(self, door: SysfsRoot) -> list[str]:
         return self.group_state_lines(door, [self])

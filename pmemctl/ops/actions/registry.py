@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pmemctl.ops.actions.base import Action
-from pmemctl.ops.actions.dax import BindDevice, SetMemmapOnMemory, UnbindDevice
+from pmemctl.ops.actions.dax import BindDevice, SetDaxState, SetMemmapOnMemory, UnbindDevice, UnplugDaxDevice
 from pmemctl.ops.actions.memory import OfflineBlock, OfflineRange, OnlineBlock, WaitForBlocks, WaitForBlocksGone
 from pmemctl.ops.actions.nd import CreateNamespace, DestroyNamespace, ReconfigureNamespace
 from pmemctl.ops.actions.offline_any import OfflineAnyBlock, OfflineSpareBlock
@@ -20,8 +20,8 @@ ACTION_TYPES: dict[str, type[Action]] = {
     cls.kind: cls
     for cls in (
         OnlineBlock, OfflineBlock, OfflineRange, UnbindDevice, BindDevice, WaitForBlocks, WaitForBlocksGone,
-        CreateNamespace, ReconfigureNamespace, DestroyNamespace, SetPolicy, SetMemmapOnMemory,
-        OfflineAnyBlock, OfflineSpareBlock,
+        CreateNamespace, ReconfigureNamespace, DestroyNamespace, SetPolicy, SetMemmapOnMemory, SetDaxState,
+        UnplugDaxDevice, OfflineAnyBlock, OfflineSpareBlock,
     )
 }
 

@@ -25,7 +25,6 @@ import json
 import re
 import shlex
 import shutil
-from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from pmemctl.errors import ExitCode, KernelError, Unsupported, errno_meaning, errno_name, kernel_error
@@ -91,9 +90,10 @@ def exit_code_for_status(status: int) -> ExitCode:
     return ERRNO_EXIT.get(err, ExitCode.FAILED)
 
 
-@dataclass(frozen=True)
 class NdctlResult(ToolResult):
     """One ndctl run, read the way ndctl reports (exit status = 256 - errno)."""
+
+    __slots__ = ()  # the fields of ToolResult, read differently
 
     @property
     def ok(self) -> bool:

@@ -174,7 +174,7 @@ def boot_status(root: str) -> BootStatus:
         else:
             state = FileState.CURRENT
         files.append(StatusFile(path, role, state, text))
-    warnings = [f"{p} is not installed though the templates of these settings have it; run 'pmemctl boot install'"
+    warnings = [f"{p} is not installed though the templates of these settings have it; install the units again"
                 for p in sorted(set(today) - set(old.files))]
     return BootStatus(root, old.settings, tuple(files), tuple(warnings))
 

@@ -9,8 +9,8 @@ plan built from the existing planners:
   system-ram device: OnlineBlock / OfflineBlock as plan/blocks does (lowest
   blocks online first, highest offline first), with its zone and offline checks;
 * to devdax: plan/dax.plan_to_devdax;
-* namespaces a region entry declares and lacks: plan/namespace.plan_create
-  (one per region per pass: the next pass sees the new seed);
+* region entries (namespaces to create, or with allow_destroy to destroy or
+  reconfigure): ops/layout/regions.py;
 * policy switches: SetPolicy.
 
 The pieces are merged into one Plan (each piece its own unit(s), so one
@@ -22,19 +22,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from pmemctl.errors import PmemctlError, Unsupported
+from pmemctl.errors import Unsupported
 from pmemctl.model.records import BlockState, DaxDevice, DaxMode, MemoryBlock, Namespace, Topology
 from pmemctl.ops.actions.dax import BindDevice, SetMemmapOnMemory
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock
-from pmemctl.ops.layout.match import DeviceMatch, find_region
+from pmemctl.ops.layout.match import DeviceMatch
 from pmemctl.ops.layout.policy import PolicyState
-from pmemctl.ops.layout.records import DeviceEntry, Layout, RegionEntry
-from pmemctl.ops.plan import Check, Plan, PlanBuilder
+from pmemctl.ops.layout.records import DeviceEntry, Layout
+from pmemctl.ops.plan import Plan, PlanBuilder
 from pmemctl.ops.plan.checks import device_blocks, offline_checks, privilege_check, zone_checks
 from pmemctl.ops.plan.combined import plan_namespace_to_system_ram
 from pmemctl.ops.plan.dax import memmap_on_memory_supported, plan_to_devdax, plan_to_system_ram
-from pmemctl.ops.plan.namespace import plan_create, plan_reconfigure_namespace
-from pmemctl.ops.requests import CreateRequest, NsReconfigureRequest, ReconfigureRequest
+from pmemctl.ops.plan.namespace import plan_reconfigure_namespace
+from pmemctl.ops.requests import NsReconfigureRequest, ReconfigureRequest
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import parse_size
 
@@ -238,44 +238,7 @@ def device_item(door: SysfsRoot, topo: Topology, m: DeviceMatch) -> ItemState:
 
 
 # --------------------------------------------------------------------------
-# regions and policy
-
-
-def region_item(door: SysfsRoot, topo: Topology, entry: RegionEntry) -> ItemState:
-    regions = find_region(topo, entry)
-    item = ItemState(entry.name, entry.selector.text(), [r.name for r in regions],
-                     {"namespaces": [{"name": n.name, "size": n.size, "mode": n.mode} for n in entry.namespaces]},
-                     {}, "converged")
-    if len(regions) != 1:
-        item.status = "missing" if not regions else "ambiguous"
-        item.difference = f"{entry.selector.text()} matches {len(regions)} regions, the layout expects 1"
-        return item
-    region = regions[0]
-    present = {n.alt_name: n for n in topo.namespaces if n.region == region.name and n.size > 0 and n.alt_name}
-    item.actual = {"namespaces": [{"name": name, "size": n.size, "mode": n.mode.value} for name, n in present.items()]}
-    missing = [s for s in entry.namespaces if s.name not in present]
-    differs = [s for s in entry.namespaces if s.name in present and present[s.name].mode.value != s.mode]
-    notes = [f"namespace {s.name!r} is {present[s.name].mode.value}, the layout wants {s.mode}: not changed "
-             "(a namespace is never destroyed or reconfigured by a region entry)" for s in differs]
-    if missing:
-        spec = missing[0]
-        size = spec.size if isinstance(spec.size, str) else str(spec.size)
-        try:
-            item.plan = plan_create(door, topo, CreateRequest(region.name, size, spec.mode, name=spec.name))
-        except PmemctlError as err:
-            notes.append(f"namespace {spec.name!r} cannot be created: {err.message}")
-            item.plan = _refusal(f"create namespace {spec.name!r} in {region.name}", err.message)
-        item.status = "planned"
-        notes.insert(0, f"{region.name} lacks namespace(s) {', '.join(repr(s.name) for s in missing)}"
-                        + (" (created one per pass)" if len(missing) > 1 else ""))
-    elif differs:
-        item.status = "drift"
-    item.difference = "; ".join(notes)
-    return item
-
-
-def _refusal(title: str, message: str) -> Plan:
-    return Plan(title=title, actions=(), checks=(Check("layout", False, message),))
+# policy
 
 
 def policy_item(door: SysfsRoot, state: PolicyState) -> ItemState:

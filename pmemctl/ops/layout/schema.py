@@ -106,10 +106,13 @@ _TABLES: tuple[Table, ...] = (
         Key("start", "int", "first byte", required=True, minimum=0),
         Key("size", "int", "length in bytes (optional)", minimum=1),
     )),
-    Table("region", "A region and the namespaces it should hold.", (
+    Table("region", "A region and the namespaces it should hold: an absent namespace is created (one per region "
+          "per pass); one whose mode or size differs is drift, unless allow_destroy is true.", (
         Key("name", "string", "entry name, unique across all files", required=True),
         Key("match", "table", "the selector: exactly one key", required=True, table="region_match"),
-        Key("allow_destroy", "bool", "may a namespace be destroyed to reach this state", default=False),
+        Key("allow_destroy", "bool", "a namespace of another mode is reconfigured, one of another size destroyed "
+            "and created again (destructive: --yes; never one that is mounted, open or online as system RAM "
+            "without --force)", default=False),
         Key("namespaces", "array", "namespaces to create when absent, matched by name", table="namespace"),
     )),
     Table("region_match", "Selects one region; exactly one key.", (

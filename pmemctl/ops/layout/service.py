@@ -20,9 +20,10 @@ from pmemctl.model.discover import BLOCK_FIELDS, discover
 from pmemctl.model.records import Topology
 from pmemctl.ops.layout.load import load_layout
 from pmemctl.ops.layout.match import DeviceMatch, match_devices
-from pmemctl.ops.layout.plan import ItemState, device_item, layout_plan, policy_item, region_item
+from pmemctl.ops.layout.plan import ItemState, device_item, layout_plan, policy_item
 from pmemctl.ops.layout.policy import assess_policy
 from pmemctl.ops.layout.records import Layout
+from pmemctl.ops.layout.regions import defer_devices, region_item
 from pmemctl.ops.outcome import Outcome, OutcomeStatus
 from pmemctl.ops.plan import Plan
 from pmemctl.ops.services import RunOptions, exit_code_for, run_plan
@@ -62,9 +63,10 @@ def assess(door: SysfsRoot, layout: Layout, topo: Optional[Topology] = None) -> 
     """Every item of ``layout`` on this machine, with its piece of the plan."""
     topo = topo if topo is not None else discover(door, block_fields=ASSESS_FIELDS)
     items = [policy_item(door, assess_policy(door, p)) for p in layout.policy]
-    items += [region_item(door, topo, r) for r in layout.regions]
-    items += [device_item(door, topo, m) for m in match_devices(topo, layout.devices)]
-    return items
+    regions = [region_item(door, topo, r) for r in layout.regions]
+    devices = [device_item(door, topo, m) for m in match_devices(topo, layout.devices)]
+    defer_devices(regions, devices, topo)
+    return items + regions + devices
 
 
 def check_drift(door: SysfsRoot, layout: Layout) -> list[ItemState]:

@@ -22,6 +22,7 @@ from pmemctl.ops.plan.checks import (
     short_list,
     zone_checks,
 )
+from pmemctl.ops.plan.dax_state import plan_state_offline, plan_state_online
 from pmemctl.ops.requests import ZONES, BlockRequest
 from pmemctl.ops.select import select_devices
 from pmemctl.sysfs import paths
@@ -138,6 +139,9 @@ def _select_blocks(
 def plan_online(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
     if req.zone not in ZONES:
         raise UsageError(f"unknown zone {req.zone!r}", hint="use movable or normal")
+    whole = plan_state_online(door, topo, req)  # the proposed daxX.Y/state, where the device has it
+    if whole is not None:
+        return whole
     todo, already, devname = _select_blocks(topo, req, want_online=True)
     pb = PlanBuilder(title=f"online {len(todo)} block(s)" + (f" of {devname}" if devname else ""))
     for a in already:
@@ -167,6 +171,9 @@ def _spares(topo: Topology, devname: str, todo: list[MemoryBlock]) -> list[int]:
 
 
 def plan_offline(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
+    whole = plan_state_offline(door, topo, req)  # the proposed daxX.Y/state, where the device has it
+    if whole is not None:
+        return whole
     todo, already, devname = _select_blocks(topo, req, want_online=False)
     pb = PlanBuilder(title=f"offline {len(todo)} block(s)" + (f" of {devname}" if devname else ""))
     for a in already:

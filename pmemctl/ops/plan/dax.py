@@ -9,7 +9,7 @@ Write sequences follow the kernel (kernel-abi.md §4.3, §4.4, §7.5, §7.6):
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 from pmemctl.errors import Unsupported
 from pmemctl.model.records import (
@@ -18,7 +18,15 @@ from pmemctl.model.records import (
     MemoryBlock,
     Topology,
 )
-from pmemctl.ops.actions.dax import BindDevice, SetMemmapOnMemory, UnbindDevice
+from pmemctl.ops.actions.dax import (
+    DAX_STATE_ONLINE,
+    DAX_STATE_UNPLUGGED,
+    BindDevice,
+    SetMemmapOnMemory,
+    UnbindDevice,
+    dax_state_step,
+    read_dax_state,
+)
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock, WaitForBlocks, WaitForBlocksGone
 from pmemctl.ops.plan import PlanBuilder
 from pmemctl.ops.plan.checks import (
@@ -29,7 +37,9 @@ from pmemctl.ops.plan.checks import (
     onlining_agents,
     zone_checks,
 )
+from pmemctl.ops.plan.dax_state import online_whole_device, predicted_state_after_bind
 from pmemctl.ops.requests import ReconfigureRequest
+from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import format_size
 
@@ -47,6 +57,13 @@ def plan_to_system_ram(
                       "before kmem binds (EBUSY); reconfigure it to devdax first")
             return
         blocks = device_blocks(topo, dev)
+        state = read_dax_state(door, dev.name)  # the proposed whole-device file (no released kernel)
+        if req.online and state is not None and not any(b.online for b in blocks):
+            pb.notes.append(f"{dev.name} is already system-ram ({paths.dax_state(dev.name)} reads {state}); "
+                            "onlining all of it at once")
+            pb.targets.append(dev.name)
+            online_whole_device(pb, door, topo, dev, req.zone, state)
+            return
         offline = [b for b in blocks if not b.online]
         if not req.online or not offline:
             pb.already.append(f"{dev.name} is already in system-ram mode"
@@ -95,7 +112,11 @@ def plan_to_system_ram(
     memmap_step(pb, topo, dev, req)
     pb.actions.append(BindDevice(dev.name, "kmem"))
     pb.actions.append(WaitForBlocks(dev.name, hotplug[0], hotplug[-1]))
-    if req.online:
+    if req.online and read_dax_state(door, dev.name) is not None:
+        # the proposed daxX.Y/state: one write onlines them all (after kmem
+        # added them as auto_online_blocks says)
+        pb.actions.append(dax_state_step(dev.name, DAX_STATE_ONLINE[req.zone], predicted_state_after_bind(topo)))
+    elif req.online:
         pb.actions.extend(OnlineBlock(i, req.zone) for i in hotplug)
 
 
@@ -147,14 +168,19 @@ def plan_to_devdax(pb: PlanBuilder, door: SysfsRoot, topo: Topology, dev: DaxDev
         f"{format_size(len(online) * (topo.policy.block_size or 0))} of system RAM on node "
         f"{dev.target_node} will be taken away from running programs"
     )
-    release_from_kmem(pb, dev, blocks)
+    release_from_kmem(pb, dev, blocks, read_dax_state(door, dev.name))
     pb.actions.append(BindDevice(dev.name, "device_dax"))
 
 
-def release_from_kmem(pb: PlanBuilder, dev: DaxDevice, blocks: Sequence[MemoryBlock]) -> None:
+def release_from_kmem(pb: PlanBuilder, dev: DaxDevice, blocks: Sequence[MemoryBlock],
+                      state: Optional[str] = None) -> None:
     """Offline the device's online blocks (highest first, each remembering its
-    zone for the undo), detach kmem, and wait for the kernel to remove them."""
-    for b in sorted((b for b in blocks if b.online), key=lambda b: -b.index):
+    zone for the undo), detach kmem, and wait for the kernel to remove them.
+    ``state``: what the proposed ``daxX.Y/state`` reads, where the device has
+    it: then one write offlines and removes them all instead."""
+    if state is not None and any(b.online for b in blocks):
+        pb.actions.append(dax_state_step(dev.name, DAX_STATE_UNPLUGGED, state))
+    for b in sorted((b for b in blocks if b.online and state is None), key=lambda b: -b.index):
         zone = "movable" if (b.zones and b.zones[0] == "Movable") else "normal"
         pb.actions.append(OfflineBlock(b.index, zone))
     pb.actions.append(UnbindDevice(dev.name, "kmem"))

@@ -18,6 +18,7 @@ from pmemctl.model.records import (
     Region,
     Topology,
 )
+from pmemctl.ops.actions.dax import read_dax_state
 from pmemctl.ops.actions.nd import CreateNamespace, DestroyNamespace, ReconfigureNamespace
 from pmemctl.ops.actions.nd_writes import BTT_SECTOR_SIZE, mode_label
 from pmemctl.ops.backends import choose_backend
@@ -48,7 +49,7 @@ from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import format_size, parse_size
 
 
-def _release_dax(pb: PlanBuilder, topo: Topology, use: NamespaceUse) -> Optional[str]:
+def _release_dax(pb: PlanBuilder, door: SysfsRoot, topo: Topology, use: NamespaceUse) -> Optional[str]:
     """Steps that take a system-ram dax device back (offline, unbind kmem,
     wait for the blocks to go); returns the consent text for it."""
     dev = use.dax
@@ -57,7 +58,7 @@ def _release_dax(pb: PlanBuilder, topo: Topology, use: NamespaceUse) -> Optional
     blocks = topo.blocks_of(dev.name)
     online = [b for b in blocks if b.online]
     offline_checks(pb, topo, online)
-    release_from_kmem(pb, dev, blocks)
+    release_from_kmem(pb, dev, blocks, read_dax_state(door, dev.name))  # one write where daxX.Y/state exists
     if online:
         return (f"{format_size(len(online) * (topo.policy.block_size or 0))} of system RAM on node "
                 f"{dev.target_node} will be taken away from running programs")
@@ -285,7 +286,7 @@ def plan_reconfigure_namespace(door: SysfsRoot, topo: Topology, req: NsReconfigu
             pb.notes.append(f"as {req.mode} it keeps {format_size(lay.usable)} usable "
                             f"({format_size(lay.reserved)} for the info block and memmap)")
     use = safety_checks(pb, door, topo, ns, "reconfigure")
-    extra = _release_dax(pb, topo, use)
+    extra = _release_dax(pb, door, topo, use)
     pb.destructive = True
     pb.consent = consent_text(ns, use, extra)
     pb.targets.append(ns.name)
@@ -310,7 +311,7 @@ def plan_destroy(door: SysfsRoot, topo: Topology, req: DestroyRequest) -> Plan:
         return pb.build()
     privilege_check(pb, door)
     use = safety_checks(pb, door, topo, ns, "destroy")
-    extra = _release_dax(pb, topo, use)
+    extra = _release_dax(pb, door, topo, use)
     pb.destructive = True
     pb.consent = consent_text(ns, use, extra)
     pb.targets.append(ns.name)

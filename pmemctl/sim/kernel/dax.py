@@ -145,6 +145,14 @@ class DaxDrivers:
         if not indexes:
             raise WriteRefused(errno.EINVAL)  # "without any memory after alignment"
         self.memory.hot_add(node_id, indexes)
+        policy = (self.ctx.read_optional(paths.AUTO_ONLINE_BLOCKS) or "offline").strip()
+        self._record_state(dev_kpath, policy if policy in ("online", "online_kernel", "online_movable") else "offline")
+
+    def _record_state(self, dev_kpath: str, value: str) -> None:
+        """kmem's record in the proposed ``daxX.Y/state`` where the kernel
+        profile has the file (:mod:`.dax_state`)."""
+        if self.tree.exists(f"{dev_kpath}/state"):
+            self.ctx.store_plain(f"{dev_kpath}/state", value)
 
     def remove(self, driver: str, name: str, dev_kpath: str, state: Optional[dict[str, Any]] = None) -> None:
         """The driver's remove on unbind (which cannot fail); ``state`` is the
@@ -165,6 +173,7 @@ class DaxDrivers:
                 self.ctx.save_state(state)
             else:
                 self.memory.hot_remove(present)
+            self._record_state(dev_kpath, "unplugged")
         objects.unbind_driver(self.tree, "dax", dev_kpath)
         self.refresh_iomem()
 

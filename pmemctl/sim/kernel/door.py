@@ -32,6 +32,7 @@ from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot, ToolResult, ToolUnavailable, clean_value
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pmemctl.sim.kernel.dax_state import DaxHotplugState
     from pmemctl.sim.kernel.nd import NdKernel
 
 
@@ -51,6 +52,7 @@ class SimulatedKernel(SysfsRoot):
         #: device_dax and kmem (:mod:`.dax`)
         self.dax = DaxDrivers(self.ctx, self.memory, self._refresh_iomem)
         self._nd: Optional[NdKernel] = None
+        self._dax_state: Optional[DaxHotplugState] = None
         #: nanoseconds spent reacting to writes (benchmarks subtract it)
         self.sim_time_ns = 0
         self._tree_checked = False
@@ -134,11 +136,28 @@ class SimulatedKernel(SysfsRoot):
             return self.memory.demotion_write
         if target.startswith(paths.DAX_DRIVERS + "/"):
             return self.dax.driver_write
+        if target.endswith("/state") and target.startswith("/sys/devices/") and self._is_dax_state(target):
+            return self.dax_state.write  # the proposed daxX.Y/state (:mod:`.dax_state`)
         if target.endswith("/memmap_on_memory") and target.startswith("/sys/devices/"):
             return self.dax.memmap_on_memory_write  # daxX.Y's (the module parameter is read-only)
         if target.startswith(paths.ND_DRIVERS + "/") or (target.startswith("/sys/devices/") and "/ndbus" in target):
             return self.nd.write  # nd bus: namespaces, seeds, nd drivers (kernel-abi.md §5, §7.7)
         return None
+
+    @staticmethod
+    def _is_dax_state(target: str) -> bool:
+        from pmemctl.sim.kernel.dax_state import STATE_FILE_RE
+
+        return STATE_FILE_RE.search(target) is not None
+
+    @property
+    def dax_state(self) -> DaxHotplugState:
+        """The proposed ``daxX.Y/state`` handler (loaded on its first write)."""
+        if self._dax_state is None:
+            from pmemctl.sim.kernel.dax_state import DaxHotplugState
+
+            self._dax_state = DaxHotplugState(self.ctx, self.memory, self.dax)
+        return self._dax_state
 
     @property
     def nd(self) -> NdKernel:

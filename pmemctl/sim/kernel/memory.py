@@ -352,17 +352,18 @@ class MemoryBlocks:
 
     # --------------------------------------------------- hot-add, hot-remove
 
-    def hot_add(self, node_id: int, indexes: Sequence[int]) -> None:
+    def hot_add(self, node_id: int, indexes: Sequence[int], *, auto_online: bool = True) -> None:
         """add_memory_driver_managed for kmem: the blocks appear offline on
         ``node_id`` (which comes online first if it was not), then the kernel
         (``auto_online_blocks``) or another agent (an injected udev rule)
-        onlines them."""
+        onlines them.  ``auto_online`` False: neither (the proposed
+        ``daxX.Y/state`` onlines them itself, :mod:`.dax_state`)."""
         bs = self.ctx.block_size
         nodes = self.nodes()
         if node_id not in nodes:
             self._node_online(node_id)
         nb = nodes[node_id]
-        policy = (self.ctx.read_optional(paths.AUTO_ONLINE_BLOCKS) or "offline").strip()
+        policy = (self.ctx.read_optional(paths.AUTO_ONLINE_BLOCKS) or "offline").strip() if auto_online else "offline"
         movable_node = self.ctx.machine.movable_node
         for i in indexes:
             vz = layout.offline_valid_zones(i * bs, (i + 1) * bs, nb.spans, movable_node)
@@ -372,7 +373,7 @@ class MemoryBlocks:
         if policy != "offline":
             for i in indexes:  # the kernel onlines new memory itself (auto_online_blocks)
                 self._online_block(nb, i, policy, nb.state[i][1], agent=True)
-        agent_zone = self.ctx.faults.udev_race_zone()
+        agent_zone = self.ctx.faults.udev_race_zone() if auto_online else None
         if agent_zone is not None:
             request = "online_movable" if agent_zone == "Movable" else "online_kernel"
             for i in indexes:  # another agent (a udev rule) onlines each block as it appears

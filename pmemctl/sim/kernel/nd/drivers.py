@@ -18,6 +18,7 @@ import posixpath
 
 from pmemctl.sim import layout, objects
 from pmemctl.sim.kernel.dax import DaxDrivers
+from pmemctl.sim.kernel.dax_state import UNPLUGGED, add_state_file
 from pmemctl.sim.kernel.errors import WriteRefused
 from pmemctl.sim.kernel.nd.common import (
     BTT_LBASIZES,
@@ -297,8 +298,11 @@ class NdDrivers(NdCommon):
             major=objects.DAX_MAJOR, minor=self._free_minor(objects.DAX_MAJOR, "c"),
             namespace=posixpath.basename(ns_kp),
         )
-        memmap = False if profile_for_release(self.ctx.machine.kernel_release).dax_memmap_on_memory else None
+        profile = profile_for_release(self.ctx.machine.kernel_release)
+        memmap = False if profile.dax_memmap_on_memory else None
         objects.add_dax_device(self.tree, dev, dynamic=False, memmap_on_memory=memmap)
+        if profile.dax_state_file:  # the proposed daxX.Y/state: device_dax holds it, no memory plugged
+            add_state_file(self.tree, dev.kpath, UNPLUGGED)
 
     def _remove_dax(self, kp: str) -> None:
         """dax_pmem remove: the dax-bus device goes (its driver first).
