@@ -142,6 +142,17 @@ def errno_meaning(code: int) -> str:
     return _ERRNO_MEANING.get(code) or os.strerror(code).lower()
 
 
+def os_error_text(err: OSError) -> str:
+    """An OSError on an ordinary file, as pmemctl prints every errno: its
+    name and its meaning (``EACCES, permission denied``), never ``[Errno 13]``."""
+    if not isinstance(err.errno, int):
+        return str(err)
+    meaning = (err.strerror or os.strerror(err.errno)).lower()
+    if err.errno == 133 and meaning.startswith("unknown error"):
+        meaning = _ERRNO_MEANING[133]
+    return f"{errno_name(err.errno)}, {meaning}"
+
+
 class KernelError(PmemctlError):
     """A read or write under the sysroot failed with an errno.
 

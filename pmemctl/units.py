@@ -70,6 +70,29 @@ def format_size(nbytes: int | None) -> str:
     return f"{dec}.{frac}{letter}" if frac else f"{dec}{letter}"
 
 
+def exact_size(nbytes: int) -> str:
+    """A size the user can paste back: ``96G``, ``48M``, ``12K`` or plain bytes
+    (``12345``).  Never rounds: for sizes the user chose or must type."""
+    if nbytes < 0:
+        return "-" + exact_size(-nbytes)
+    for shift, letter in ((40, "T"), (30, "G"), (20, "M"), (10, "K")):
+        if nbytes and nbytes % (1 << shift) == 0:
+            return f"{nbytes >> shift}{letter}"
+    return str(nbytes)
+
+
+def format_sizes(*sizes: int) -> tuple[str, ...]:
+    """Sizes shown side by side, each as :func:`format_size` prints it, except
+    that two different sizes never read the same: those print exactly
+    (:func:`exact_size`), so "3.9G does not fit: 3.9G free" never happens."""
+    shown = [format_size(n) for n in sizes]
+    for i, a in enumerate(sizes):
+        for j, b in enumerate(sizes):
+            if a != b and shown[i] == shown[j] and format_size(a) == format_size(b):
+                shown[i], shown[j] = exact_size(a), exact_size(b)
+    return tuple(shown)
+
+
 def parse_hex(text: str) -> int:
     """Parse a sysfs hex value, with or without ``0x`` (block_size_bytes has none)."""
     t = text.strip()

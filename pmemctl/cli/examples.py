@@ -34,6 +34,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     "reconfigure": (
         ("pmemctl reconfigure dax0.0 --mode system-ram --dry-run", "show the plan and the exact writes"),
         ("pmemctl reconfigure dax0.0 --mode system-ram --yes", "give /dev/dax0.0 to the kernel as movable RAM"),
+        ("pmemctl reconfigure dax0.0 dax1.0 --mode system-ram --yes", "both devices: one plan, one question"),
         ("pmemctl reconfigure all --mode devdax --yes", "give every device back as /dev/daxX.Y"),
     ),
     "online": (
@@ -42,7 +43,7 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("pmemctl online --blocks 33-40,45", "these blocks"),
     ),
     "offline": (
-        ("pmemctl offline dax0.0 --count 8", "take 8 blocks of dax0.0 away from the kernel"),
+        ("pmemctl offline dax0.0 --count 8", "take 8 blocks of dax0.0 away from the kernel (a busy one swapped)"),
         ("pmemctl offline --blocks 40-47 --dry-run", "the plan, with the checks"),
     ),
     "status": (

@@ -282,6 +282,10 @@ def handle_error(exc: BaseException, *, show_traceback: bool = False,
         line, code = exc.format_message(), exc.exit_code
     else:
         detail = str(exc).strip().splitlines()
+        if isinstance(exc, OSError) and isinstance(exc.errno, int):  # its errno by name, never "[Errno 13]"
+            from pmemctl.errors import os_error_text
+
+            detail = [os_error_text(exc) + (f": {exc.filename}" if exc.filename else "")]
         what = type(exc).__name__ + (f": {detail[0]}" if detail else "")
         line, code = f"internal error: {what}, rerun with --traceback", int(ExitCode.FAILED)
     if tb:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import replace
+from typing import Any, Optional, Sequence
 
 from pmemctl.ops.actions.base import Action, JournalPolicy
+from pmemctl.ops.actions.registry import action_from_dict
+from pmemctl.ops.plan import Plan
 from pmemctl.sysfs.state import Journal
 
 
@@ -38,7 +41,13 @@ class BatchedJournal:
             self.announced_to = min(i + self.BATCH, self.n)
             self.j.event(i, "start", to=self.announced_to)
 
-    def done(self, i: int, action: Action) -> None:
+    def done(self, i: int, action: Action, taken: Optional[Action] = None) -> None:
+        """Step ``i`` is done; ``taken``: the action carried out, recorded
+        (fsync'ed, as ``took``) when it is not ``action`` (a spare block)."""
+        if taken is not None and taken is not action:
+            self.flush()
+            self.j.event(i, "done", sync=True, took=taken.to_dict())
+            return
         if action.journal is not JournalPolicy.BATCH:
             self.j.event(i, "done", sync=action.journal is JournalPolicy.SYNC)
             return
@@ -69,3 +78,18 @@ class BatchedJournal:
             else:
                 self.j.event(self.run_from, "done", to=self.run_to)
             self.run_from = None
+
+
+def with_taken(plan: Plan, events: Sequence[dict[str, Any]]) -> Plan:
+    """``plan`` with each step whose "done" event records another action
+    (``took``: the spare block offlined instead of a busy one) replaced by
+    it, so a rollback or resume in another process undoes what was done."""
+    taken = {int(ev["i"]): ev["took"] for ev in events
+             if ev.get("e") == "done" and "i" in ev and isinstance(ev.get("took"), dict)}
+    if not taken:
+        return plan
+    actions = list(plan.actions)
+    for i, data in taken.items():
+        if 0 <= i < len(actions):
+            actions[i] = action_from_dict(data)
+    return replace(plan, actions=tuple(actions))

@@ -30,7 +30,7 @@ from pmemctl.ops.actions.base import (
     StepStatus,
     Write,
 )
-from pmemctl.ops.batched_journal import BatchedJournal
+from pmemctl.ops.batched_journal import BatchedJournal, with_taken
 from pmemctl.ops.outcome import (
     Outcome,
     OutcomeStatus,
@@ -65,6 +65,8 @@ class Executor:
         #: undos whose end state another agent made (the block was onlined
         #: by a udev rule first): the outcome says where that left things
         self._undone_by_others: list[Action] = []
+        #: steps done by another action than planned (a spare block): their objects are reported too
+        self._taken: list[Action] = []
         #: memory block states this run read back since its last driver
         #: change (index -> state, None: absent): prechecks and the outcome
         #: reuse them instead of reading every block again
@@ -90,9 +92,9 @@ class Executor:
             if err.errno not in w.ignore_errnos:
                 raise
 
-    def _apply(self, action: Action) -> None:
+    def _apply(self, action: Action) -> Optional[Action]:
         try:
-            action.apply(self.door, lambda w: self._write(action, w))
+            return action.apply(self.door, lambda w: self._write(action, w))
         except KernelError as err:
             if action.write_detects_done:
                 # EINVAL: the block was already in that state (another agent,
@@ -134,12 +136,17 @@ class Executor:
             problem = action.verify(self.door)
         return None if problem is None else str(problem)
 
-    def run_action(self, action: Action) -> None:
+    def run_action(self, action: Action) -> Action:
+        """Carry out and verify one step; returns the action carried out (a
+        spare block's, when the step took one instead: ops/actions/offline_any.py)."""
         refusal = action.precheck(self.door)
         if refusal is not None:
             raise StepFailed(str(refusal))
         self._forget(action)
-        self._apply(action)
+        taken = self._apply(action)
+        if taken is not None:  # a spare block instead: its state changed, not the planned one's
+            self._forget(taken)
+            action = taken
         if action.settles:
             problem = self._wait(action, self.opts.wait_timeout)
         else:
@@ -149,6 +156,7 @@ class Executor:
             problem = None if found is None else str(found)
         if problem is not None:
             raise StepFailed(f"{action.describe()}: {problem}")
+        return action
 
     def _forget(self, action: Action) -> None:
         """Drop the block states ``action`` may change from what the run has seen."""
@@ -219,8 +227,8 @@ class Executor:
         except (OSError, PmemctlError) as err:
             self.journal_trouble = self.journal_trouble or str(err)
 
-    def _step(self, journal: BatchedJournal, i: int, action: Action, results: list[ActionResult]) -> bool:
-        """Take one step; False when it was skipped (its end state was there)."""
+    def _step(self, journal: BatchedJournal, i: int, action: Action, results: list[ActionResult]) -> Optional[Action]:
+        """Take one step: the action carried out, None when it was skipped (its end state was there)."""
         self._started = None
         if self._sig.pending is not None:
             raise KeyboardInterrupt  # a signal came during a shielded undo: stop here
@@ -229,17 +237,19 @@ class Executor:
         if action.skippable and not action.write_detects_done and action.satisfied(self.door):
             journal.skip(i)
             results.append(ActionResult(action, StepStatus.SKIPPED))
-            return False
+            return None
         journal.start(i, action)
         self._started = i
         try:
-            self.run_action(action)
+            taken = self.run_action(action)
         except AlreadyDone:
             journal.skip(i)
             results.append(ActionResult(action, StepStatus.SKIPPED))
-            return False
-        journal.done(i, action)
-        return True
+            return None
+        journal.done(i, action, taken)
+        if taken is not action:
+            self._taken.append(taken)
+        return taken
 
     def _took_effect(self, action: Action) -> bool:
         try:
@@ -278,7 +288,8 @@ class Executor:
                         done.append((i, action))
                     continue
                 try:
-                    if not self._step(journal, i, action, results):
+                    taken = self._step(journal, i, action, results)
+                    if taken is None:
                         done_blocks += action.blocks  # skipped (already so): counted, so the total is reached
                         continue
                 except StepFailed as err:
@@ -291,9 +302,9 @@ class Executor:
                     if self._started == i and self._took_effect(action):  # written, then failed: undo it too
                         done.append((i, action))
                     break
-                done.append((i, action))
+                done.append((i, taken))
                 unit_changed = True
-                results.append(ActionResult(action, StepStatus.DONE))
+                results.append(ActionResult(taken, StepStatus.DONE))
                 if action.blocks:
                     done_blocks += action.blocks
                 if self.opts.progress is not None:
@@ -380,8 +391,8 @@ class Executor:
             lock.release()
 
     def _plan_of(self, rec: JournalRecord) -> Plan:
-        try:
-            return Plan.from_dict(rec.header["plan"])
+        try:  # with the steps that took another block than planned, as they did
+            return with_taken(Plan.from_dict(rec.header["plan"]), rec.events)
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise DamagedJournal(self.journal.header_path,
                                  f"it names a step this pmemctl does not know: {type(err).__name__} {err}",
@@ -434,4 +445,4 @@ class Executor:
     def describe_state(self, plan: Plan) -> list[str]:
         """Where each device and block the plan touched now is, and where the
         undos another agent finished first left things (never raises)."""
-        return describe_state(self.door, plan, self._undone_by_others, self._seen)
+        return describe_state(self.door, plan, self._undone_by_others, self._seen, self._taken)

@@ -55,15 +55,16 @@ EXIT_CODES: dict[OutcomeStatus, ExitCode] = {
 
 
 def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Action] = (),
-                   seen: Mapping[int, Optional[str]] | None = None) -> list[str]:
+                   seen: Mapping[int, Optional[str]] | None = None, taken: Sequence[Action] = ()) -> list[str]:
     """Sentences saying where each device and block the plan touched now is,
     then where the undos in ``undone_by_others`` (whose end state another
     agent made first: a block a udev rule onlined, maybe into another zone)
     left things.  ``seen``: block states the run read back after its last
-    driver change (the executor's), not read again.  Never raises: a machine
-    that cannot be read back is said so."""
+    driver change (the executor's), not read again.  ``taken``: actions done
+    instead of planned ones (a spare block), whose objects are reported too.
+    Never raises: a machine that cannot be read back is said so."""
     try:
-        lines = _describe_state(door, plan, seen or {})
+        lines = _describe_state(door, plan, seen or {}, taken)
         by_kind: dict[type[Action], list[Action]] = {}
         for undo in undone_by_others:
             by_kind.setdefault(type(undo), []).append(undo)
@@ -75,13 +76,14 @@ def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Actio
         return [f"the machine could not be read back: {what}"]
 
 
-def _describe_state(door: SysfsRoot, plan: Plan, seen: Mapping[int, Optional[str]]) -> list[str]:
+def _describe_state(door: SysfsRoot, plan: Plan, seen: Mapping[int, Optional[str]],
+                    taken: Sequence[Action] = ()) -> list[str]:
     lines: list[str] = []
     devices: dict[str, None] = {}
     blocks: set[int] = set()
     # only kinds with lines of their own are asked (a plan may hold 49,152 block steps)
     own_lines: dict[type[Action], bool] = {}
-    for a in plan.actions:
+    for a in (*plan.actions, *taken):
         kind = type(a)
         asks = own_lines.get(kind)
         if asks is None:

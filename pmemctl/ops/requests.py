@@ -18,6 +18,12 @@ class ReconfigureRequest:
     force: bool = False
     #: daxX.Y/memmap_on_memory to set before kmem binds (6.8+; None: leave it)
     memmap_on_memory: Optional[bool] = None
+    #: more devices, as daxctl takes several (``reconfigure dax0.0 dax1.0 ...``): one plan
+    more_selectors: tuple[str, ...] = ()
+
+    @property
+    def selectors(self) -> tuple[str, ...]:
+        return (self.selector, *self.more_selectors)
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,8 @@ from pmemctl.commandline import command_line
 from pmemctl.errors import NotFound, Refused, UsageError
 from pmemctl.model.discover import find_object_error
 from pmemctl.model.records import DaxDevice, Namespace, Region, Topology
-from pmemctl.ops.sizes import human
 from pmemctl.sysfs.abi import DAX_DEVICE_RE, NAMESPACE_RE, REGION_RE, UUID_RE
+from pmemctl.units import format_size
 
 Want = Literal["device", "namespace"]
 Rule = Literal["all", "device", "short", "namespace", "blockdev", "uuid", "alt_name", "address", "node"]
@@ -113,14 +113,14 @@ class AmbiguousSelector(UsageError):
         else:
             devices = [c for c in candidates if isinstance(c, DaxDevice)]
             noun, hint = "dax devices", "select one by its daxX.Y name"
-            listing = "; ".join(f"{d.name} ({d.source}, {human(d.size)} {d.mode.value})" for d in devices)
+            listing = "; ".join(f"{d.name} ({d.source}, {format_size(d.size)} {d.mode.value})" for d in devices)
         super().__init__(f"{selector!r} matches {len(candidates)} {noun}: {listing}", hint=hint)
         self.selector = selector
         self.candidates = tuple(candidates)
 
 
 def _describe_namespace(n: Namespace) -> str:
-    return f"{n.name} ({n.region}, {human(n.size)} {n.mode.value}, uuid {n.uuid or n.holder_uuid or '-'})"
+    return f"{n.name} ({n.region}, {format_size(n.size)} {n.mode.value}, uuid {n.uuid or n.holder_uuid or '-'})"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from pmemctl.commandline import command_line
 from pmemctl.errors import DamagedJournal, ExitCode, Locked, Refused
 from pmemctl.model.discover import discover
+from pmemctl.ops.batched_journal import with_taken
 from pmemctl.ops.executor import Executor
 from pmemctl.ops.outcome import Outcome, OutcomeStatus, describe_state
 from pmemctl.ops.plan import Plan
@@ -190,10 +191,11 @@ def recovery_plan(door: SysfsRoot, command: str) -> Plan:
     rec = journal.load()
     if rec is None:
         return Plan(f"{command}: there is no unfinished change to {command}", ())
-    try:
-        plan = Plan.from_dict(rec.header["plan"])
+    try:  # with the steps that took another block than planned (a spare), as they did
+        plan = with_taken(Plan.from_dict(rec.header["plan"]), rec.events)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise DamagedJournal(journal.header_path, f"it names a step this pmemctl does not know: {err}") from err
+        raise DamagedJournal(journal.header_path, f"it names a step this pmemctl does not know: {err}",
+                             sysroot=door.root) from err
     statuses = rec.statuses()
     notes = [f"the unfinished change: {plan.title} (started {rec.header.get('started', '?')}, "
              f"state {rec.header.get('state', '?')}, {sum(s == 'done' for s in statuses.values())} of "

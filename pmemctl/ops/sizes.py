@@ -30,6 +30,10 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
+# the one size formatter is pmemctl.units' (format_size; exact_size for sizes to type back)
+from pmemctl.units import exact_size as exact_size
+from pmemctl.units import format_size, format_sizes
+
 KiB = 1024
 MiB = 1024**2
 GiB = 1024**3
@@ -62,37 +66,17 @@ def align_down(value: int, align: int) -> int:
     return value // align * align
 
 
-def exact_size(nbytes: int) -> str:
-    """A size the user can paste back: ``96G``, ``48M``, ``12K`` or plain bytes.
-
-    Unlike :func:`pmemctl.units.format_size` this never rounds.
-    """
-    if nbytes < 0:
-        return "-" + exact_size(-nbytes)
-    for unit, letter in ((TiB, "T"), (GiB, "G"), (MiB, "M"), (KiB, "K")):
-        if nbytes and nbytes % unit == 0:
-            return f"{nbytes // unit}{letter}"
-    return str(nbytes)
-
-
-def human(nbytes: int) -> str:
-    """``96G`` when exact in G or T, else two decimals in the largest unit
-    (``94.50G``, ``1.50M``); small odd values stay bytes."""
-    if nbytes < 0:
-        return "-" + human(-nbytes)
-    for unit, letter in ((TiB, "T"), (GiB, "G"), (MiB, "M"), (KiB, "K")):
-        if nbytes >= unit:
-            if nbytes % unit == 0:
-                return f"{nbytes // unit}{letter}"
-            return f"{nbytes / unit:.2f}{letter}"
-    return f"{nbytes}B" if nbytes else "0"
-
-
-def suggestion(nbytes: int) -> str:
-    """A size to paste (exact) with its readable value when they differ:
-    ``102384M (99.98G)``."""
-    exact, readable = exact_size(nbytes), human(nbytes)
-    return exact if exact == readable else f"{exact} ({readable})"
+def suggestion(*sizes: int) -> str:
+    """Sizes to paste (exact), with their readable value (as every command
+    prints sizes) where it differs: ``102384M (about 100G)``; sizes that
+    read the same share it: ``102384M or 102432M (both about 100G)``."""
+    exact = [exact_size(n) for n in sizes]
+    readable = [format_size(n) for n in sizes]
+    if exact == readable:
+        return " or ".join(exact)
+    if len(set(readable)) == 1:
+        return f"{' or '.join(exact)} ({'both ' if len(sizes) == 2 else ''}about {readable[0]})"
+    return " or ".join(e if e == r else f"{e} (about {r})" for e, r in zip(exact, readable, strict=True))
 
 
 # --------------------------------------------------------------------------
@@ -260,8 +244,8 @@ def check_size(geom: RegionGeometry, mode: str, size: int, align: int = DEFAULT_
     if hi < lo:
         return SizeVerdict(
             False, size,
-            f"{geom.name} has {human(geom.available)} free in its largest extent, less than the "
-            f"smallest {mode} namespace ({human(lo)})",
+            f"{geom.name} has {format_size(geom.available)} free in its largest extent, less than the "
+            f"smallest {mode} namespace ({format_size(lo)})",
         )
     problems: list[str] = []
     if size % g:
@@ -269,13 +253,13 @@ def check_size(geom: RegionGeometry, mode: str, size: int, align: int = DEFAULT_
         if geom.ways > 1 or mode in PFN_MODES:
             mode_align = align if mode in PFN_MODES else PAGE_SIZE
             why.append(f"{exact_size(mode_align)} x {geom.ways} interleave way(s)")
-        problems.append(f"{human(size)} is not a multiple of {exact_size(g)} ({' and '.join(why)})")
+        problems.append(f"{exact_size(size)} is not a multiple of {exact_size(g)} ({' and '.join(why)})")
     if size < lo:
-        problems.append(f"{human(size)} is below the smallest {mode} namespace ({human(lo)})")
+        shown, least = format_sizes(size, lo)
+        problems.append(f"{shown} is below the smallest {mode} namespace ({least})")
     if size > hi:
-        shown, free = human(size), human(geom.available)
-        if shown == free:  # "3.88G does not fit: 3.88G free" would not say why: show the bytes
-            shown, free = exact_size(size), exact_size(geom.available)
+        # "3.9G does not fit: 3.9G free" would not say why: format_sizes shows those exactly
+        shown, free = format_sizes(size, geom.available)
         problems.append(f"{shown} does not fit: {geom.name} has {free} free in its largest extent")
     if not problems:
         return SizeVerdict(True, size)
@@ -368,8 +352,8 @@ def plan_ram(geom: RegionGeometry, ram: int, block_size: int, align: int = DEFAU
     if want > most[0]:
         return _replace(
             base, nearest=(most,),
-            problem=f"{geom.name} can give at most {most[0]} block(s) ({human(most[0] * block_size)}) of "
-                    f"system RAM from {human(geom.available)} free in its largest extent",
+            problem=f"{geom.name} can give at most {most[0]} block(s) ({format_size(most[0] * block_size)}) of "
+                    f"system RAM from {format_size(geom.available)} free in its largest extent",
         )
     below: Optional[tuple[int, int]] = None
     size = max(lo, align_down(want * block_size, g))

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import Callable, Mapping, Optional, Union
 
 from pmemctl.sim import objects
 from pmemctl.sim.kernel.dax_state import add_state_files
@@ -27,18 +27,25 @@ from pmemctl.sim.tree import MARKER_DIR, SCENARIO_FILE, TreeWriter
 
 MARKER_FORMAT = 1
 
+#: build progress: (steps done, steps in all); a step is one memory block or one other part of the tree
+BuildProgress = Callable[[int, int], None]
+#: blocks between two progress reports (a report per block would cost more than it tells)
+PROGRESS_EVERY = 256
+
 
 def materialise(
     scenario: Union[str, Scenario],
     dest: Union[str, os.PathLike[str]],
     params: Optional[Mapping[str, str]] = None,
     kernel: Optional[str] = None,
+    progress: Optional[BuildProgress] = None,
 ) -> Path:
     """Write the complete tree of ``scenario`` under ``dest`` and return it.
 
     ``dest`` must be absent or an empty directory.  ``params`` and ``kernel``
     (a profile of :mod:`pmemctl.sim.kernels`) apply only when ``scenario`` is
-    a name.
+    a name.  ``progress`` is called as the build goes (the memory blocks are
+    most of it: 49,152 on ``big``), last with done == total.
     """
     if isinstance(scenario, str):
         scenario = load_scenario(scenario, params, kernel=kernel)
@@ -51,7 +58,7 @@ def materialise(
     tree = TreeWriter(root)
     os.makedirs(tree.marker_dir, exist_ok=True)
     try:
-        build_machine(tree, scenario.machine)
+        build_machine(tree, scenario.machine, progress)
         _write_marker(tree, scenario)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
@@ -85,14 +92,24 @@ def load_machine(root: Union[str, os.PathLike[str]]) -> MachineSpec:
 # =============================================================================
 
 
-def build_machine(tree: TreeWriter, m: MachineSpec) -> None:
+def build_machine(tree: TreeWriter, m: MachineSpec, progress: Optional[BuildProgress] = None) -> None:
+    total = len(m.blocks) + 5  # each block, and modules, cpus and nodes, nd, dax, the derived files
+    report = progress or _no_progress
     objects.add_sys_skeleton(tree)
     _build_modules(tree, m)
+    report(1, total)
     _build_cpus_and_nodes(tree, m)
-    _build_memory(tree, m)
-    _build_nd(tree, m)
-    _build_dax(tree, m)
-    _build_derived(tree, m)
+    report(2, total)
+    _build_memory(tree, m, lambda blocks: report(2 + blocks, total))
+    done = 2 + len(m.blocks)
+    for part in (_build_nd, _build_dax, _build_derived):
+        part(tree, m)
+        done += 1
+        report(done, total)
+
+
+def _no_progress(done: int, total: int) -> None:
+    pass
 
 
 def _build_modules(tree: TreeWriter, m: MachineSpec) -> None:
@@ -127,11 +144,14 @@ def _build_cpus_and_nodes(tree: TreeWriter, m: MachineSpec) -> None:
             kernel_attrs.add_node_extras(tree, node.id, profile_for_release(m.kernel_release))
 
 
-def _build_memory(tree: TreeWriter, m: MachineSpec) -> None:
+def _build_memory(tree: TreeWriter, m: MachineSpec, blocks_done: Callable[[int], None]) -> None:
     objects.add_memory_root(tree, m.block_size, m.auto_online_blocks)
     kernel_attrs.add_memory_root_extras(tree, profile_for_release(m.kernel_release))
-    for block in m.blocks:
+    for n, block in enumerate(m.blocks, 1):
         objects.add_memory_block(tree, block.index, block.node, online=block.online, valid_zones=block.valid_zones)
+        if n % PROGRESS_EVERY == 0:
+            blocks_done(n)
+    blocks_done(len(m.blocks))
 
 
 def _build_nd(tree: TreeWriter, m: MachineSpec) -> None:

@@ -40,6 +40,7 @@ from pmemctl.errors import (
     Unsupported,
     file_kind,
     kernel_error,
+    os_error_text,
 )
 from pmemctl.immutable import Record
 
@@ -682,7 +683,7 @@ class SysfsRoot:
         except subprocess.TimeoutExpired as err:
             raise kernel_error(shlex.join(argv), errno.ETIMEDOUT, op="run") from err
         except OSError as err:
-            raise ToolUnavailable(f"cannot run {path}: {err.strerror}") from err
+            raise ToolUnavailable(f"cannot run {path}: {os_error_text(err)}") from err
         return ToolResult(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
 
     # -- sanity --------------------------------------------------------------

@@ -16,7 +16,7 @@ import os
 import stat
 from typing import Optional
 
-from pmemctl.errors import OutsideSysroot
+from pmemctl.errors import OutsideSysroot, os_error_text
 from pmemctl.sysfs.door import SysfsRoot
 
 MAIN_FILE = "/etc/pmemctl/pmemctl.toml"
@@ -46,7 +46,7 @@ def _read_host(host: str, shown: str, limit: int) -> bytes:
         if err.errno == errno.ENOENT:
             raise LayoutFileProblem(shown, "no such file" + (" (a dangling symlink)" if os.path.islink(host)
                                                              else "")) from None
-        raise LayoutFileProblem(shown, f"cannot be read: {err.strerror}") from None
+        raise LayoutFileProblem(shown, f"cannot be read: {os_error_text(err)}") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -63,7 +63,7 @@ def _read_host(host: str, shown: str, limit: int) -> bytes:
             raise LayoutFileProblem(shown, f"is larger than {limit // 1024} KiB: not a layout file")
         return b"".join(chunks)
     except OSError as err:
-        raise LayoutFileProblem(shown, f"cannot be read: {err.strerror}") from None
+        raise LayoutFileProblem(shown, f"cannot be read: {os_error_text(err)}") from None
     finally:
         os.close(fd)
 
@@ -80,7 +80,7 @@ def read_under_sysroot(door: SysfsRoot, kpath: str, limit: int = MAX_LAYOUT_BYTE
     except OutsideSysroot:
         raise LayoutFileProblem(host, f"is a link leading out of the sysroot {door.root}") from None
     except OSError as err:  # a loop makes realpath fail on some Pythons
-        raise LayoutFileProblem(host, f"cannot be resolved: {err.strerror}") from None
+        raise LayoutFileProblem(host, f"cannot be resolved: {os_error_text(err)}") from None
     return _read_host(real if os.path.exists(real) else host, host, limit)
 
 
@@ -109,7 +109,7 @@ def list_dir(host: str, suffix: str, *, follow_links: bool = True) -> list[str]:
     except OSError as err:
         if err.errno == errno.ELOOP:
             raise LayoutFileProblem(host, "symlink loop: the link never reaches a directory") from None
-        raise LayoutFileProblem(host, f"cannot be listed: {err.strerror}") from None
+        raise LayoutFileProblem(host, f"cannot be listed: {os_error_text(err)}") from None
     out: list[str] = []
     for name in sorted(names, key=os.fsencode):
         if not name.endswith(suffix) or name.startswith("."):
@@ -136,7 +136,7 @@ def write_text(path: str, text: str, *, force: bool) -> None:
     except FileExistsError:
         raise LayoutFileProblem(path, "exists already (add --force to replace it)") from None
     except OSError as err:
-        raise LayoutFileProblem(path, f"cannot be written: {err.strerror}") from None
+        raise LayoutFileProblem(path, f"cannot be written: {os_error_text(err)}") from None
     try:
         os.write(fd, text.encode())
     finally:

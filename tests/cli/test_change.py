@@ -135,7 +135,7 @@ def test_all_online_is_no_change(invoke, sysram):
 
 def test_offline_failure_rolls_back(invoke, sysram):
     faults.inject(sysram, "offline-busy", blocks=[58])
-    res = invoke("--sysroot", sysram, "offline", "dax0.0", "--count", "6")
+    res = invoke("--sysroot", sysram, "offline", "dax0.0", "--blocks", "57-62")  # a list: all or nothing
     assert res.exit_code == ExitCode.ROLLED_BACK, res.output
     assert "memory block 58" in res.stdout and "EBUSY" in res.stdout
     assert online_count(invoke, sysram) == 30
@@ -231,3 +231,14 @@ def test_demo_runs_without_root_or_pmem(invoke):
     for step in ("1. Discover", "3. Plan", "4. Convert", "5. Online half", "6. NUMA topology after"):
         assert step in res.stdout
     assert "Movable:15" in res.stdout
+
+
+def test_offline_count_dry_run_says_spares_may_be_used(invoke, sysram):
+    """Issue 15 item 11: --count/--size may take another block of the device
+    when one is busy; the plan says so before anything is written, --blocks does not."""
+    res = invoke("--sysroot", sysram, "offline", "dax0.0", "--count", "4", "--dry-run")
+    assert res.exit_code == 0, res.output
+    assert "replaced by another online movable block of dax0.0: spare block(s) 33-58" in res.stdout
+    assert "PARTIAL only if fewer than 4 block(s) go offline" in res.stdout
+    listed = invoke("--sysroot", sysram, "offline", "dax0.0", "--blocks", "59-62", "--dry-run")
+    assert "spare" not in listed.stdout

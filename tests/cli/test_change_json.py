@@ -215,7 +215,7 @@ def test_partial(invoke: Invoke, devdax: Path) -> None:
 
 
 @pytest.mark.parametrize("fault,args", [
-    ({"kind": "offline-busy", "blocks": [58]}, ("offline", "dax0.0", "--count", "6")),
+    ({"kind": "offline-busy", "blocks": [58]}, ("offline", "dax0.0", "--blocks", "57-62")),
 ])
 def test_rolled_back_offline(invoke: Invoke, sysram: Path, fault: dict[str, Any], args: tuple[str, ...]) -> None:
     faults.inject(sysram, **fault)

@@ -146,3 +146,23 @@ def test_boot_status_names_the_install_line_of_this_tree(invoke: Invoke, devdax:
     assert line is not None, res.stdout
     assert shlex.split(line.group(1))[1:] == ["--sysroot", str(devdax), "boot", "install", "--before", "db.service",
                                               "--wait", "7", "--timeout", "900"]
+
+
+@pytest.mark.parametrize("command", [("rollback",), ("rollback", "--dry-run"), ("resume", "--dry-run"), ("resume",)])
+def test_damaged_journal_hints(invoke: Invoke, sysram: Path, command: tuple[str, ...]) -> None:
+    """A journal naming a step this pmemctl does not know: the 'pmemctl list'
+    (and blocks, journal abandon) it suggests reads the same tree."""
+    import json
+
+    state = sysram / "var/lib/pmemctl"
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "journal.json").write_text(json.dumps({
+        "version": 1, "command": "offline", "state": "interrupted",
+        "plan": {"title": "offline 1 block(s)", "actions": [{"kind": "no-such-step", "index": 5}]},
+    }))
+    (state / "journal.log").write_text('{"e":"start","i":0}\n')
+    res = invoke("--sysroot", sysram, *command)
+    text = both(res)
+    assert res.exit_code == ExitCode.LOCKED, text
+    assert "cannot be read" in text
+    assert len(hints(text, sysram)) >= 3, text  # list, blocks, journal abandon

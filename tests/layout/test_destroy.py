@@ -87,7 +87,7 @@ def test_without_allow_destroy_a_difference_is_drift_and_nothing_is_written(tree
         assert code == 11, args
         assert _r1(doc)["status"] == "drift" and doc["plan"] is None, args
         assert "is devdax, the layout wants fsdax" in _r1(doc)["difference"]
-        assert "the layout wants 32.06G (34426847232 bytes)" in _r1(doc)["difference"]
+        assert "the layout wants 32.1G (34426847232 bytes)" in _r1(doc)["difference"]
         assert "allow_destroy = true" in _r1(doc)["difference"]
     assert _snapshot(root) == before
 
@@ -163,7 +163,7 @@ def test_size_change_destroys_and_creates_in_one_plan(tree, invoke: Invoke) -> N
     write_layout(root, _layout("fsdax", "32832M"))
     code, doc, _err = _apply(invoke, root, "--dry-run")
     assert code == 0 and _r1(doc)["status"] == "planned"
-    assert "the layout wants 32.06G (34426847232 bytes): allow_destroy = true: destroyed and created again" in (
+    assert "the layout wants 32.1G (34426847232 bytes): allow_destroy = true: destroyed and created again" in (
         _r1(doc)["difference"])
     steps = doc["plan"]["steps"]
     assert [s["kind"] for s in steps] == ["ns-destroy", "ns-create"]

@@ -149,7 +149,7 @@ def test_create_refusals(machine, backend):
     plan = create(k, "region1", "100G", "devdax", backend)
     (check,) = plan.refusals
     assert check.name == "size" and check.override is None
-    assert "102384M (99.98G) or 102432M (100.03G)" in check.message
+    assert "102384M or 102432M (both about 100G)" in check.message
     with pytest.raises(Refused, match="nearest valid"):
         run_plan(k, plan, opts(force=True))
     assert "does not fit" in create(k, "region1", "300G", "fsdax", backend).refusals[0].message

@@ -50,3 +50,15 @@ def test_scenarios_without_nvdimms_have_no_nd_bus(tmp_path: Path) -> None:
     assert not (root / "sys/bus/nd").exists()
     assert (root / "sys/bus/dax/drivers/kmem").is_dir()
     assert (root / "sys/module/kmem/initstate").read_text() == "live\n"
+
+
+def test_materialise_reports_progress_up_to_its_total(tmp_path: Path) -> None:
+    """Issue 15 item 19: the build drives a progress bar; the memory blocks
+    are most of it, reported a batch at a time, and the last report is done."""
+    seen: list[tuple[int, int]] = []
+    materialise("big", tmp_path / "t", {"blocks": "2048"}, progress=lambda done, total: seen.append((done, total)))
+    totals = {total for _, total in seen}
+    assert totals == {2048 + 5}
+    dones = [done for done, _ in seen]
+    assert dones == sorted(dones) and dones[-1] == 2048 + 5
+    assert 8 <= len(seen) <= 2048 // 64  # batches, not one call per block

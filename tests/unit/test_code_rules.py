@@ -54,6 +54,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.actions.memory", "pmemctl.ops.actions.dax", "pmemctl.ops.actions.nd_writes",
      "pmemctl.ops.actions.nd",
      "pmemctl.ops.actions.policy"),
+    # 2b: a step that may take a spare block instead of a busy one (built on actions.memory)
+    ("pmemctl.ops.actions.offline_any",),
     # 3
     ("pmemctl.ops.actions.registry",),
     # 4: the package __init__: Plan, Check, PlanBuilder

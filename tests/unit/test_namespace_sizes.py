@@ -14,7 +14,6 @@ from pmemctl.ops.sizes import (
     check_size,
     exact_size,
     granule,
-    human,
     kmem_blocks,
     max_size,
     min_size,
@@ -240,8 +239,7 @@ def test_size_formatting():
     assert exact_size(96 * GiB) == "96G"
     assert exact_size(102384 * MiB) == "102384M"
     assert exact_size(12345) == "12345"
-    assert human(96 * GiB) == "96G"
-    assert human(102384 * MiB) == "99.98G"
-    assert human(1536 * 1024) == "1.50M"
     assert suggestion(96 * GiB) == "96G"
-    assert suggestion(102384 * MiB) == "102384M (99.98G)"
+    assert suggestion(102384 * MiB) == "102384M (about 100G)"  # readable as every command prints sizes
+    assert suggestion(102384 * MiB, 102432 * MiB) == "102384M or 102432M (both about 100G)"
+    assert suggestion(3968 * MiB, 4 * GiB) == "3968M (about 3.9G) or 4G"

@@ -108,3 +108,15 @@ def test_parse_bool01():
 
 def test_round_to_blocks():
     assert round_to_blocks(300 * MiB, 128 * MiB) == (2, 44 * MiB)
+
+
+def test_format_sizes_never_shows_two_different_sizes_alike():
+    """Issue 15 item 20: "3.9G does not fit: region0 has 3.9G free" says
+    nothing; sizes shown together print exactly when they would read the same."""
+    from pmemctl.units import exact_size, format_sizes
+
+    assert format_sizes(4 * GiB - 120 * MiB, 4 * GiB - 122 * MiB) == ("3976M", "3974M")
+    assert format_sizes(4 * GiB, 4 * GiB - 128 * MiB) == ("4G", "3.9G")  # different anyway: no change
+    assert format_sizes(3 * GiB, 3 * GiB) == ("3G", "3G")
+    assert format_sizes(GiB + 1, GiB) == ("1073741825", "1G")
+    assert exact_size(102384 * MiB) == "102384M" and exact_size(12345) == "12345"

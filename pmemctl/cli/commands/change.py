@@ -200,7 +200,7 @@ def _refuse_contradictions(mode: str, no_online: bool) -> None:
 
 
 @click.command("reconfigure")
-@click.argument("device", metavar="DEV", shell_complete=complete_dax_or_all)
+@click.argument("devices", metavar="DEV...", nargs=-1, required=True, shell_complete=complete_dax_or_all)
 @click.option(
     "-m", "--mode", type=click.Choice(["system-ram", "devdax"]), required=True,
     help="system-ram: hand the memory to the kernel (kmem); devdax: give /dev/daxX.Y back.",
@@ -216,15 +216,18 @@ def _refuse_contradictions(mode: str, no_online: bool) -> None:
 @json_option
 @click.pass_obj
 def reconfigure(
-    app: App, device: str, mode: str, zone: str, no_online: bool, memmap_on_memory: bool | None, dry_run: bool,
+    app: App, devices: tuple[str, ...], mode: str, zone: str, no_online: bool, memmap_on_memory: bool | None,
+    dry_run: bool,
     yes: bool, force: bool, all_steps: bool, as_json: bool,
 ) -> int:
-    """Switch dax device DEV between devdax and system-ram.
+    """Switch dax device DEV (one or more) between devdax and system-ram.
 
     DEV is a dax device (dax0.0), its namespace (namespace0.0), the
     namespace's uuid or name, a physical address or range (0x108000000), or
-    'all'.  To system-ram: detach device_dax, attach kmem, wait for the memory
-    blocks, online them in --zone.  To devdax: offline every block (refused
+    'all'.  Several DEVs, as daxctl takes them, make one plan with one
+    question; each device converts, or rolls back, on its own.  To
+    system-ram: detach device_dax, attach kmem, wait for the memory blocks,
+    online them in --zone.  To devdax: offline every block (refused
     for ZONE_NORMAL blocks without --force), detach kmem, attach device_dax.
     Every write is read back; a failure undoes this run's steps newest first.
     Where the device has the proposed whole-device file daxX.Y/state (no
@@ -238,7 +241,7 @@ def reconfigure(
         from pmemctl.errors import UsageError
 
         raise UsageError("--memmap-on-memory only applies to --mode system-ram")
-    req = ReconfigureRequest(device, mode, zone, not no_online, force, memmap_on_memory)
+    req = ReconfigureRequest(devices[0], mode, zone, not no_online, force, memmap_on_memory, devices[1:])
     result = service(app.open_door(), req, _apply_options(app, dry_run, yes, force))
     return _finish(app, "reconfigure", result, as_json, all_steps, force)
 
@@ -296,9 +299,13 @@ def offline(
     """Offline memory blocks of dax device DEV, or plain --blocks.
 
     Highest address first.  Blocks in ZONE_NORMAL, unremovable blocks and
-    kernels without hot-remove are refused before the first write.  If a
-    block will not go offline in time, the ones this run offlined are
-    onlined again (exit 6, rolled back) and the block is named with the cause.
+    kernels without hot-remove are refused before the first write.  With
+    --count or --size, a block that will not go offline (EBUSY, a poisoned
+    page, or no answer within --timeout) is replaced by another online
+    movable block of DEV, as chmem does, and the outcome names both; exit 4
+    (partial) only when the amount cannot be reached.  With --blocks it is
+    all or nothing: the blocks this run offlined are onlined again (exit 6,
+    rolled back) and the block is named with the cause.
     Where DEV has the proposed whole-device file daxX.Y/state (no released
     kernel has it yet), all of DEV is offlined with one write to it, which also
     removes its blocks (kmem keeps DEV; 'pmemctl online DEV' adds them again).

@@ -40,6 +40,7 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     online half of its memory blocks into ZONE_MOVABLE, and show the
     topology and memory blocks afterwards.  Nothing on this machine changes.
     """
+    from pmemctl.cli.progress import build_bar
     from pmemctl.cli.render.blocks import blocks_document
     from pmemctl.cli.render.change import change_document
     from pmemctl.cli.render.list import list_document
@@ -58,7 +59,8 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     _refuse_unsuitable(scenario, params, keep)
     workdir = keep or tempfile.mkdtemp(prefix="pmemctl-demo-")
     try:
-        tree = materialise(scenario, f"{workdir}/machine" if not keep else workdir, params)
+        with build_bar(app, f"building {scenario}") as progress:
+            tree = materialise(scenario, f"{workdir}/machine" if not keep else workdir, params, progress=progress)
         door = SimulatedKernel(tree)
         app.say(f"Simulated machine '{scenario}' built in {tree} (the simulated kernel reacts to writes).")
 

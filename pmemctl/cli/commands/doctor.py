@@ -77,9 +77,9 @@ def command(app: App, explain_id: Optional[str], only: Optional[str], bundle: Op
         try:
             written = write_bundle(bundle, app.sysroot, pmemctl_version=__version__)
         except OSError as err:
-            from pmemctl.errors import Refused
+            from pmemctl.errors import Refused, os_error_text
 
-            raise Refused(f"cannot write the bundle {bundle}: {err.strerror or err}",
+            raise Refused(f"cannot write the bundle {bundle}: {os_error_text(err)}",
                           hint="choose a writable path for --bundle") from None
         if not as_json:
             app.say(f"support bundle written to {written}")

@@ -203,14 +203,14 @@ def plan(app: App, region: str, system_ram: str, align: Optional[str], as_json: 
 
 def _plan_document(result: Any) -> Any:
     from pmemctl.cli.render.doc import Document, KeyValues, Lines
-    from pmemctl.ops.sizes import exact_size, human
+    from pmemctl.units import exact_size, format_size
 
     p = result.plan
     g = result.geometry
     bs = p.block_size
     region = [
         ("region", g.name),
-        ("free", f"{human(g.available)} in the largest extent"),
+        ("free", f"{format_size(g.available)} in the largest extent"),
         ("alignment", f"{exact_size(g.align)} ({g.ways}-way interleave)"),
         ("memory block", exact_size(bs)),
     ]
@@ -218,9 +218,10 @@ def _plan_document(result: Any) -> Any:
     if p.exact and p.ns_size is not None:
         assert p.usable is not None
         pairs = [
-            ("system RAM", f"{human(p.ram)} = {p.blocks} block(s) of {exact_size(bs)}"),
+            ("system RAM", f"{format_size(p.ram)} = {p.blocks} block(s) of {exact_size(bs)}"),
             ("namespace", f"--size {exact_size(p.ns_size)} ({p.ns_size} bytes)"),
-            ("devdax size", f"{human(p.usable)} (info block and memmap take {human(p.ns_size - p.usable)})"),
+            ("devdax size",
+             f"{format_size(p.usable)} (info block and memmap take {format_size(p.ns_size - p.usable)})"),
             ("blocks", f"memory{p.first_block}-memory{(p.first_block or 0) + p.blocks - 1}"
                        + ("" if p.start is not None else " (assuming a block-aligned start)")),
         ]
@@ -231,8 +232,8 @@ def _plan_document(result: Any) -> Any:
     else:
         lines = [p.problem or "no size fits"]
         for n, s in p.nearest:
-            lines.append(f"nearest: {human(n * bs)} ({n} block(s)) with --size {exact_size(s)}")
+            lines.append(f"nearest: {format_size(n * bs)} ({n} block(s)) with --size {exact_size(s)}")
         if p.most is not None and p.most not in p.nearest:
-            lines.append(f"most this region gives: {human(p.most[0] * bs)} with --size {exact_size(p.most[1])}")
+            lines.append(f"most this region gives: {format_size(p.most[0] * bs)} with --size {exact_size(p.most[1])}")
         blocks.append(Lines(tuple(lines), title="No exact fit", indent=2))
     return Document.of(blocks)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import Any, Callable, Iterator, Optional
 
 import click
@@ -114,6 +113,7 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], k
     """
     import shutil
 
+    from pmemctl.cli.progress import build_bar
     from pmemctl.commandline import command_line
     from pmemctl.sim.build import materialise
     from pmemctl.sim.scenario import load_scenario
@@ -128,10 +128,9 @@ def create_command(app: App, directory: str, name: str, sets: tuple[str, ...], k
         from pmemctl.sim.conditions import parse_conditions
 
         _condition_errors(lambda: parse_conditions(conditions))  # a typo: nothing touched
-    if sys.stderr.isatty() and not app.quiet:  # a big tree takes minutes: say so before, not after
-        click.echo(f"building scenario {scenario.name} in {target} ...", err=True)
-    with _writing(target, "simulated tree"):
-        root = materialise(scenario, target)
+    # a big tree takes minutes: a progress bar on a terminal (nothing when piped)
+    with _writing(target, "simulated tree"), build_bar(app, f"building {scenario.name}") as progress:
+        root = materialise(scenario, target, progress=progress)
     if conditions:
         from pmemctl.sim.conditions import apply_conditions
 
@@ -277,11 +276,11 @@ def unpack_command(app: App, bundle: str, directory: str) -> None:
 def _writing(target: str, what: str) -> Iterator[None]:
     """An OSError while writing a tree (a directory under /proc, one this user
     may not write, a full disk) as one sentence, not an internal error."""
-    from pmemctl.errors import PmemctlError
+    from pmemctl.errors import PmemctlError, os_error_text
 
     try:
         yield
     except OSError as err:
         where = err.filename or target
-        raise PmemctlError(f"cannot write the {what} {target}: {where}: {err.strerror or err}",
+        raise PmemctlError(f"cannot write the {what} {target}: {where}: {os_error_text(err)}",
                            hint="choose a directory you can write, outside /proc and /sys") from None

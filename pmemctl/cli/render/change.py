@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: only runs of these step kinds are ever folded (one memory block each);
 #: driver changes, waits and namespace steps are always listed
-FOLDABLE_KINDS = frozenset({"online-block", "offline-block"})
+FOLDABLE_KINDS = frozenset({"online-block", "offline-block", "offline-any-block"})
 #: a run of foldable steps longer than this is folded: its first
 #: FOLD_HEAD steps and its last one are listed, the rest is one line
 FOLD_OVER = 5
@@ -172,6 +172,10 @@ def outcome_blocks(outcome: "Outcome", *, sysroot: str = "/", recovery: Optional
         pairs.append(("changed", ", ".join(outcome.changed_units)))
         pairs.append(("not changed", ", ".join(outcome.failed_units)))
     blocks.append(KeyValues(tuple(pairs), title="Outcome", key_width=12))
+    instead = [r.action.describe() for r in outcome.results
+               if r.action.kind == "offline-spare-block" and enum_value(r.status) == "done"]
+    if instead:  # --count/--size: which blocks were offlined in place of busy ones, and why
+        blocks.append(Lines(tuple(instead), title="Blocks taken instead of busy ones", indent=2))
     failed = [r for r in outcome.results if r.status in ("failed", "undo-failed")]
     if failed:
         blocks.append(Lines(tuple(f"{enum_value(r.status)}: {r.error}" for r in failed), title="Failures", indent=2))

@@ -18,7 +18,10 @@ and, as methods:
 * ``describe()``  — one sentence for people;
 * ``writes()``    — the exact writes, rendered as ``echo VALUE > PATH``;
 * ``apply(door, write)`` — carry it out (default: perform ``pending_writes``
-                    through the executor's ``write``);
+                    through the executor's ``write``); it returns the action
+                    actually carried out when that differs (a spare block
+                    offlined instead of a busy one), which the journal records
+                    and rollback undoes, else None;
 * ``precheck(door)`` — a :class:`Problem` that forbids starting, or None
                     (read from the machine, never from earlier reads);
 * ``after_failure(door)`` — clean up the half of a failed step;
@@ -142,10 +145,13 @@ class Action:
         """The writes still needed now (default: all of them)."""
         return self.writes()
 
-    def apply(self, door: SysfsRoot, write: WriteFn) -> None:
-        """Carry the step out; ``write`` performs one write for the executor."""
+    def apply(self, door: SysfsRoot, write: WriteFn) -> Optional[Action]:
+        """Carry the step out; ``write`` performs one write for the executor.
+        Returns the action actually carried out when it is not this one
+        (ops/actions/offline_any.py), else None."""
         for w in self.pending_writes(door):
             write(w)
+        return None
 
     def precheck(self, door: SysfsRoot) -> Optional[Problem]:
         """A reason not to start this step now (read from the machine), or None."""

@@ -40,9 +40,10 @@ from pmemctl.ops.actions.nd_writes import (
     wipe_writes,
 )
 from pmemctl.ops.backends import ndctl
-from pmemctl.ops.sizes import PFN_MODES, human
+from pmemctl.ops.sizes import PFN_MODES
 from pmemctl.sysfs import abi, paths
 from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.units import exact_size, format_size
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class CreateNamespace(NamespaceAction):
     destructive: ClassVar[bool] = False
 
     def describe(self) -> str:
-        text = f"create {self.namespace} in {self.region}: {human(self.size)} {mode_label(self.mode, self.align)}"
+        text = f"create {self.namespace} in {self.region}: {exact_size(self.size)} {mode_label(self.mode, self.align)}"
         if self.name:
             text += f", name {self.name!r}"
         return text
@@ -352,7 +353,7 @@ class DestroyNamespace(NamespaceAction):
 
     def describe(self) -> str:
         what = "delete it" if self.labeled else "leave it raw and disabled (label-less: it cannot be deleted)"
-        return f"destroy {self.namespace} ({human(self.size)} {self.mode}): wipe its info block and {what}"
+        return f"destroy {self.namespace} ({format_size(self.size)} {self.mode}): wipe its info block and {what}"
 
     def _live(self, door: SysfsRoot) -> DestroyNamespace:
         name = self._find(door)

@@ -13,6 +13,7 @@ from pmemctl.ops.actions.base import Action
 from pmemctl.ops.actions.dax import BindDevice, SetDaxState, SetMemmapOnMemory, UnbindDevice, UnplugDaxDevice
 from pmemctl.ops.actions.memory import OfflineBlock, OfflineRange, OnlineBlock, WaitForBlocks, WaitForBlocksGone
 from pmemctl.ops.actions.nd import CreateNamespace, DestroyNamespace, ReconfigureNamespace
+from pmemctl.ops.actions.offline_any import OfflineAnyBlock, OfflineSpareBlock
 from pmemctl.ops.actions.policy import SetPolicy
 
 ACTION_TYPES: dict[str, type[Action]] = {
@@ -20,7 +21,7 @@ ACTION_TYPES: dict[str, type[Action]] = {
     for cls in (
         OnlineBlock, OfflineBlock, OfflineRange, UnbindDevice, BindDevice, WaitForBlocks, WaitForBlocksGone,
         CreateNamespace, ReconfigureNamespace, DestroyNamespace, SetPolicy, SetMemmapOnMemory, SetDaxState,
-        UnplugDaxDevice,
+        UnplugDaxDevice, OfflineAnyBlock, OfflineSpareBlock,
     )
 }
 

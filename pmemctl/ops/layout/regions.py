@@ -27,9 +27,9 @@ from pmemctl.ops.layout.records import NamespaceSpec, RegionEntry
 from pmemctl.ops.plan import Check, Plan
 from pmemctl.ops.plan.namespace import plan_create, plan_destroy, plan_reconfigure_namespace
 from pmemctl.ops.requests import CreateRequest, DestroyRequest, NsReconfigureRequest
-from pmemctl.ops.sizes import Extent, RegionGeometry, human
+from pmemctl.ops.sizes import Extent, RegionGeometry
 from pmemctl.sysfs.door import SysfsRoot
-from pmemctl.units import parse_size
+from pmemctl.units import format_sizes, parse_size
 
 
 def spec_size(spec: NamespaceSpec) -> Optional[int]:
@@ -48,7 +48,8 @@ def _difference(spec: NamespaceSpec, ns: Namespace) -> str:
         bits.append(f"is {ns.mode.value}, the layout wants {spec.mode}")
     want = spec_size(spec)
     if want is not None and want != ns.size:
-        bits.append(f"is {human(ns.size)} ({ns.size} bytes), the layout wants {human(want)} ({want} bytes)")
+        have, wanted = format_sizes(ns.size, want)
+        bits.append(f"is {have} ({ns.size} bytes), the layout wants {wanted} ({want} bytes)")
     return f"namespace {spec.name!r} ({ns.name}) " + " and ".join(bits) if bits else ""
 
 

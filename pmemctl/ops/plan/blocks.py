@@ -12,6 +12,7 @@ from pmemctl.model.records import (
     Topology,
 )
 from pmemctl.ops.actions.memory import OfflineBlock, OnlineBlock
+from pmemctl.ops.actions.offline_any import OfflineAnyBlock
 from pmemctl.ops.plan import Plan, PlanBuilder
 from pmemctl.ops.plan.checks import (
     device_blocks,
@@ -26,7 +27,7 @@ from pmemctl.ops.requests import ZONES, BlockRequest
 from pmemctl.ops.select import select_devices
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
-from pmemctl.units import format_size, parse_block_list, parse_size
+from pmemctl.units import format_cpulist, format_size, parse_block_list, parse_cpulist, parse_size
 
 
 def _count_from(req: BlockRequest, bs: int) -> tuple[Optional[int], Optional[str]]:
@@ -159,6 +160,16 @@ def plan_online(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
     return pb.build()
 
 
+def _spares(topo: Topology, devname: str, todo: list[MemoryBlock]) -> list[int]:
+    """The device's blocks a busy target may be swapped for: online, in
+    ZONE_MOVABLE, removable, and not targeted themselves."""
+    dev = next(d for d in topo.dax_devices if d.name == devname)
+    targets = {b.index for b in todo}
+    return [b.index for b in device_blocks(topo, dev)
+            if b.online and b.index not in targets and b.removable is not False
+            and b.zones is not None and b.zones[:1] == ("Movable",)]
+
+
 def plan_offline(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
     whole = plan_state_offline(door, topo, req)  # the proposed daxX.Y/state, where the device has it
     if whole is not None:
@@ -170,7 +181,24 @@ def plan_offline(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
     privilege_check(pb, door)
     offline_checks(pb, topo, todo)
     pb.targets.extend(str(b.index) for b in todo)
+    # --count/--size ask for an amount of memory: a busy block may be swapped
+    # for another of the device (as chmem does), and each block is a unit of
+    # its own, so the run is PARTIAL only when the amount cannot be reached.
+    # --blocks (or the whole device) names the blocks: all of them, or none.
+    amount = devname is not None and req.blocks is None and (req.count is not None or req.size is not None)
+    spares = format_cpulist(_spares(topo, devname, todo)) if amount and devname is not None and todo else ""
+    if amount and todo:
+        pb.notes.append(
+            f"a block that will not go offline (EBUSY, a poisoned page, or no answer within the timeout) is "
+            f"replaced by another online movable block of {devname}: "
+            + (f"spare block(s) {short_list(list(parse_cpulist(spares)))}" if spares else "none is left to spare")
+            + f"; the result is PARTIAL only if fewer than {len(todo)} block(s) go offline"
+        )
     for b in todo:
         zone = "movable" if (b.zones and b.zones[0] == "Movable") else "normal"
-        pb.actions.append(OfflineBlock(b.index, zone))
+        if amount and devname is not None:
+            pb.begin_unit(f"memory{b.index}")
+            pb.actions.append(OfflineAnyBlock(b.index, zone, devname, spares))
+        else:
+            pb.actions.append(OfflineBlock(b.index, zone))
     return pb.build()

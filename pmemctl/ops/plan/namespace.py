@@ -38,7 +38,6 @@ from pmemctl.ops.sizes import (
     RegionGeometry,
     check_size,
     exact_size,
-    human,
     max_size,
     pfn_layout,
     plan_ram,
@@ -47,7 +46,7 @@ from pmemctl.ops.sizes import (
 )
 from pmemctl.sysfs import abi, paths
 from pmemctl.sysfs.door import SysfsRoot
-from pmemctl.units import parse_size
+from pmemctl.units import format_size, parse_size
 
 
 def _release_dax(pb: PlanBuilder, door: SysfsRoot, topo: Topology, use: NamespaceUse) -> Optional[str]:
@@ -61,7 +60,7 @@ def _release_dax(pb: PlanBuilder, door: SysfsRoot, topo: Topology, use: Namespac
     offline_checks(pb, topo, online)
     release_from_kmem(pb, dev, blocks, read_dax_state(door, dev.name))  # one write where daxX.Y/state exists
     if online:
-        return (f"{human(len(online) * (topo.policy.block_size or 0))} of system RAM on node "
+        return (f"{format_size(len(online) * (topo.policy.block_size or 0))} of system RAM on node "
                 f"{dev.target_node} will be taken away from running programs")
     return None
 
@@ -177,15 +176,15 @@ def _layout_notes(pb: PlanBuilder, topo: Topology, mode: str, start: Optional[in
     """What a pfn-mode namespace keeps usable, and what it would give as system RAM."""
     lay = pfn_layout(start or 0, size, align)
     pb.notes.append(
-        f"{mode} keeps {human(lay.usable)} usable: {human(lay.offset)} info block and memmap "
-        f"(1/64 of the size, --map=dev) at the start" + (f", {human(lay.end_trunc)} cut at the end"
+        f"{mode} keeps {format_size(lay.usable)} usable: {format_size(lay.offset)} info block and memmap "
+        f"(1/64 of the size, --map=dev) at the start" + (f", {format_size(lay.end_trunc)} cut at the end"
                                                          if lay.end_trunc else "")
     )
     bs = topo.policy.block_size
     if mode == "devdax" and bs:
         first, count = ram_of(start or 0, size, align, bs)
         pb.notes.append(
-            f"as system-ram it would give {count} memory block(s) of {exact_size(bs)} = {human(count * bs)}"
+            f"as system-ram it would give {count} memory block(s) of {exact_size(bs)} = {format_size(count * bs)}"
             + ("" if start is not None else " (assuming a block-aligned start)")
         )
 
@@ -206,17 +205,18 @@ def plan_create(door: SysfsRoot, topo: Topology, req: CreateRequest) -> Plan:
     if size_max:
         size = max_size(geom, req.mode, align or DEFAULT_ALIGN)
         if size <= 0:
-            raise Refused(f"--size max: nothing fits in {region.name} ({human(geom.available)} free)",
+            raise Refused(f"--size max: nothing fits in {region.name} ({format_size(geom.available)} free)",
                           hint="destroy a namespace to free space, or choose another region")
-    pb = PlanBuilder(title=f"create a {human(size)} {req.mode} namespace in {region.name}")
+    pb = PlanBuilder(title=f"create a {exact_size(size)} {req.mode} namespace in {region.name}")
     if size_max:
         pb.notes.append(f"--size max: {exact_size(size)}, the largest {req.mode} size that fits {region.name}")
     privilege_check(pb, door)
     verdict = check_size(geom, req.mode, size, align or DEFAULT_ALIGN)
     if verdict.ok:
-        pb.passed("size", f"{human(size)} fits {region.name} ({human(geom.available)} free in its largest extent)")
+        pb.passed("size", f"{exact_size(size)} fits {region.name} "
+                  f"({format_size(geom.available)} free in its largest extent)")
     else:
-        nearest = " or ".join(suggestion(s) for s in verdict.suggestions)
+        nearest = suggestion(*verdict.suggestions)
         pb.refuse("size", f"--size {req.size}: {verdict.problem}" + (f"; nearest valid: {nearest}" if nearest else ""))
     seed_name = _idle_seed(topo, region)
     start = geom.predicted_start(size)
@@ -280,11 +280,11 @@ def plan_reconfigure_namespace(door: SysfsRoot, topo: Topology, req: NsReconfigu
     if req.mode in PFN_MODES:
         lay = pfn_layout(ns.resource or 0, ns.size, align or DEFAULT_ALIGN)
         if lay.usable <= 0:
-            pb.refuse("size", f"{ns.name} ({human(ns.size)}) is too small for {req.mode}: the info block and "
-                              f"memmap take {human(lay.offset)}")
+            pb.refuse("size", f"{ns.name} ({format_size(ns.size)}) is too small for {req.mode}: the info block and "
+                              f"memmap take {format_size(lay.offset)}")
         else:
-            pb.notes.append(f"as {req.mode} it keeps {human(lay.usable)} usable ({human(lay.reserved)} for the "
-                            "info block and memmap)")
+            pb.notes.append(f"as {req.mode} it keeps {format_size(lay.usable)} usable "
+                            f"({format_size(lay.reserved)} for the info block and memmap)")
     use = safety_checks(pb, door, topo, ns, "reconfigure")
     extra = _release_dax(pb, door, topo, use)
     pb.destructive = True

@@ -20,9 +20,9 @@ from pmemctl.model.records import (
     Topology,
 )
 from pmemctl.ops.plan import PlanBuilder
-from pmemctl.ops.sizes import human
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
+from pmemctl.units import format_size
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def namespace_use(door: SysfsRoot, topo: Topology, ns: Namespace) -> NamespaceUs
 
 
 def describe_ns(ns: Namespace) -> str:
-    parts = [human(ns.size), ns.mode.value]
+    parts = [format_size(ns.size), ns.mode.value]
     if ns.blockdev:
         parts.append(f"/dev/{ns.blockdev}")
     if ns.dax_device:
@@ -136,7 +136,7 @@ def safety_checks(pb: PlanBuilder, door: SysfsRoot, topo: Topology, ns: Namespac
         pb.refuse(
             "system-ram",
             f"{use.dax.name} is system RAM with {len(use.ram_online)} block(s) online "
-            f"({human(len(use.ram_online) * bs)}) on node {use.dax.target_node}: they are offlined first, "
+            f"({format_size(len(use.ram_online) * bs)}) on node {use.dax.target_node}: they are offlined first, "
             "taking that memory from running programs",
             "--force",
         )
