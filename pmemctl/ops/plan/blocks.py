@@ -146,7 +146,7 @@ def plan_online(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
         for agent in onlining_agents(door, topo):
             pb.warn("onlining-agent", f"another agent onlines memory: {agent}")
         zone_checks(pb, door, topo, len(todo) * (topo.policy.block_size or 0), req.zone)
-    pb.targets.extend(str(b.index) for b in todo)
+    pb.targets.extend(f"memory{b.index}" for b in todo)
     for b in todo:
         # Each block stands alone (as daxctl online-memory): one that refuses
         # is reported and the others stay online -> a partial result.
@@ -162,7 +162,7 @@ def plan_offline(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
         (pb.notes if a.startswith("--size") else pb.already).append(a)
     privilege_check(pb, door)
     offline_checks(pb, topo, todo)
-    pb.targets.extend(str(b.index) for b in todo)
+    pb.targets.extend(f"memory{b.index}" for b in todo)
     for b in todo:
         zone = "movable" if (b.zones and b.zones[0] == "Movable") else "normal"
         pb.actions.append(OfflineBlock(b.index, zone))
