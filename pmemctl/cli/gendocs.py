@@ -171,7 +171,7 @@ def _exit_codes() -> list[tuple[int, str, str]]:
 
 
 def _json_section() -> list[str]:
-    from pmemctl.cli.render.json import OBJECTS
+    from pmemctl.cli.render.json import CHANGELOG, OBJECTS
 
     out = [
         ".SH JSON OUTPUT",
@@ -193,6 +193,14 @@ def _json_section() -> list[str]:
         out += [".SS " + roff_text(spec.kind), roff_line(f"Found at {spec.where}.")]
         for key, typ, meaning in spec.rows():
             out += [".TP", f"\\fB{roff_text(key)}\\fR (\\fI{roff_text(typ)}\\fR)", roff_line(meaning)]
+    out += [".SH JSON SCHEMA CHANGELOG",
+            roff_line("Every change of a key, a value's type or a value's spelling, newest version first; keys "
+                      "added within a version are not listed.")]
+    for version, changes in reversed(CHANGELOG):
+        out.append(".SS " + roff_text(f"Version {version} (from {version - 1})"))
+        for where, before, after in changes:
+            out += [".TP", f"\\fB{roff_text(where.replace('`', ''))}\\fR",
+                    roff_line(f"Before: {before.replace('`', '')}. Now: {after.replace('`', '')}.")]
     return out
 
 
@@ -342,11 +350,12 @@ def stale(root: Path) -> list[str]:
 
 def markdown() -> str:
     """README sections: exit codes and the JSON schema."""
-    from pmemctl.cli.render.json import schema_markdown
+    from pmemctl.cli.render.json import changelog_markdown, schema_markdown
 
     lines = ["### Exit codes", "", "| code | name | meaning |", "|---:|---|---|"]
     lines += [f"| {code} | `{name}` | {meaning} |" for code, name, meaning in _exit_codes()]
     lines += ["", "### JSON schema", "", schema_markdown()]
+    lines += ["", "### JSON schema changelog", "", changelog_markdown()]
     return "\n".join(lines)
 
 

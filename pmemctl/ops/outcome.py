@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Optional, Sequence
 
 from pmemctl.commandline import command_line
@@ -24,6 +24,30 @@ class OutcomeStatus(TextEnum):
     ROLLBACK_INCOMPLETE = "rollback-incomplete"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """Where one device, or one run of consecutive memory blocks, the plan
+    touched is now: the structured twin of a ``machine_state`` sentence."""
+
+    kind: str  # "dax_device" or "memory_blocks"
+    name: str | None = None  # the dax device; None for blocks
+    present: bool = True  # the device (or the blocks' memoryN directories) exists
+    driver: str | None = None  # device_dax, kmem, or None (unbound or absent)
+    mode: str | None = None  # devdax, system-ram or disabled (no driver); None for blocks or absent
+    first_block: int | None = None
+    last_block: int | None = None
+    state: str | None = None  # the blocks' state file: online, offline, going-offline; None when absent
+
+
+class MachineState(list[str]):
+    """The ``machine_state`` sentences, carrying their structured form in
+    ``targets`` (empty when the machine could not be read back)."""
+
+    def __init__(self, lines: Sequence[str] = (), targets: Sequence[TargetState] = ()) -> None:
+        super().__init__(lines)
+        self.targets: list[TargetState] = list(targets)
 
 
 @dataclass
@@ -55,7 +79,7 @@ EXIT_CODES: dict[OutcomeStatus, ExitCode] = {
 
 
 def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Action] = (),
-                   seen: Mapping[int, Optional[str]] | None = None, taken: Sequence[Action] = ()) -> list[str]:
+                   seen: Mapping[int, Optional[str]] | None = None, taken: Sequence[Action] = ()) -> MachineState:
     """Sentences saying where each device and block the plan touched now is,
     then where the undos in ``undone_by_others`` (whose end state another
     agent made first: a block a udev rule onlined, maybe into another zone)
@@ -64,21 +88,22 @@ def describe_state(door: SysfsRoot, plan: Plan, undone_by_others: Sequence[Actio
     instead of planned ones (a spare block), whose objects are reported too.
     Never raises: a machine that cannot be read back is said so."""
     try:
-        lines = _describe_state(door, plan, seen or {}, taken)
+        lines, targets = _describe_state(door, plan, seen or {}, taken)
         by_kind: dict[type[Action], list[Action]] = {}
         for undo in undone_by_others:
             by_kind.setdefault(type(undo), []).append(undo)
         for kind, undos in by_kind.items():
             lines.extend(kind.group_state_lines(door, undos))
-        return lines
+        return MachineState(lines, targets)
     except (PmemctlError, OSError) as err:
         what = err.sentence() if isinstance(err, PmemctlError) else str(err)
-        return [f"the machine could not be read back: {what}"]
+        return MachineState([f"the machine could not be read back: {what}"])
 
 
 def _describe_state(door: SysfsRoot, plan: Plan, seen: Mapping[int, Optional[str]],
-                    taken: Sequence[Action] = ()) -> list[str]:
+                    taken: Sequence[Action] = ()) -> tuple[list[str], list[TargetState]]:
     lines: list[str] = []
+    targets: list[TargetState] = []
     devices: dict[str, None] = {}
     blocks: set[int] = set()
     # only kinds with lines of their own are asked (a plan may hold 49,152 block steps)
@@ -97,12 +122,15 @@ def _describe_state(door: SysfsRoot, plan: Plan, seen: Mapping[int, Optional[str
         drv = door.link_basename(f"{paths.DAX_DEVICES}/{dev}/driver")
         if not door.exists(f"{paths.DAX_DEVICES}/{dev}"):
             lines.append(f"{dev} has disappeared")
+            targets.append(TargetState("dax_device", dev, present=False))
         elif drv is None:
             run = command_line("reconfigure", dev, "--mode", "devdax", sysroot=door.root)
             lines.append(f"{dev} is bound to NO driver: run '{run}'")
+            targets.append(TargetState("dax_device", dev, mode="disabled"))
         else:
             mode = "system-ram" if drv == "kmem" else "devdax"
             lines.append(f"{dev} is bound to {drv} ({mode})")
+            targets.append(TargetState("dax_device", dev, driver=drv, mode=mode))
     if blocks:
         # what the run read back is known; the rest is read back, in one walk
         indexes = sorted(blocks)
@@ -114,7 +142,21 @@ def _describe_state(door: SysfsRoot, plan: Plan, seen: Mapping[int, Optional[str
             states.setdefault(text or "absent", []).append(idx)
         for st, idxs in states.items():
             lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")
-    return lines
+        targets.extend(_block_runs(indexes, [seen[i] if i in seen else texts[i] for i in indexes]))
+    return lines, targets
+
+
+def _block_runs(indexes: Sequence[int], texts: Sequence[str | None]) -> list[TargetState]:
+    """One TargetState per run of consecutive blocks in the same state."""
+    runs: list[TargetState] = []
+    for idx, text in zip(indexes, texts, strict=True):
+        state = text or None  # None: the memoryN directory is gone
+        if runs and runs[-1].last_block == idx - 1 and runs[-1].state == state:
+            runs[-1] = replace(runs[-1], last_block=idx)
+        else:
+            runs.append(TargetState("memory_blocks", present=state is not None, first_block=idx, last_block=idx,
+                                    state=state))
+    return runs
 
 
 def units_of(plan: Plan) -> list[tuple[str, int, int]]:

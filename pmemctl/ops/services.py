@@ -251,6 +251,7 @@ def status(door: SysfsRoot) -> Status:
         statuses = rec.statuses()
         unfinished = {
             "title": rec.header.get("plan", {}).get("title"),
+            "command": rec.header.get("command"),
             "state": rec.header.get("state"),
             "started": rec.header.get("started"),
             "pid": rec.header.get("pid"),

@@ -212,3 +212,32 @@ def test_error_of_names_missing_devices() -> None:
     assert cli.error_of(refused, "") == "refused: in use"
     refused["plan"]["checks"][0]["override"] = "--force"
     assert cli.plan_refusals(refused) == ["in use"] and cli.plan_refusals(refused, forced=True) == []
+
+
+def test_refusals_read_schema_version_2_checks() -> None:
+    """Version 2 says a check's verdict in one ``status``; a warning or an
+    overridden check is no refusal."""
+    doc = {"schema_version": 2, "plan": {"checks": [
+        {"name": "dax-in-use", "status": "refused", "message": "in use", "override": None},
+        {"name": "ratio", "status": "warning", "message": "high", "override": None},
+        {"name": "zone-normal", "status": "overridden", "message": "boot memory", "override": "--force"},
+        {"name": "memmap", "status": "ok", "message": "fits", "override": None}]}}
+    assert cli.plan_refusals(doc) == ["in use"]
+    assert cli.error_of(doc, "") == "refused: in use"
+    doc["plan"]["checks"][0]["override"] = "--force"
+    assert cli.plan_refusals(doc, forced=True) == []
+
+
+@pytest.mark.parametrize(("version", "readable"), [(1, True), (2, True), (3, False), (None, False)])
+def test_schema_versions_read(program: str, version: Optional[int], readable: bool) -> None:
+    """Versions 1 and 2 are read; any other fails with an upgrade hint
+    rather than being misread."""
+    document = '{"schema_version": %s, "command": "topology"}' % ("null" if version is None else version)
+    module = RecordedModule({"sysroot": None, "executable": program}, {
+        "--version": (0, "pmemctl 0.1.0\n", ""), "topology": (0, document, "")})
+    runner = cli.Pmemctl(module)
+    if readable:
+        assert runner.run_json(["topology"])[1]["schema_version"] == version
+    else:
+        with pytest.raises(Failed, match=r"schema version .*reads versions 1, 2: upgrade the pmemctl.memory"):
+            runner.run_json(["topology"])

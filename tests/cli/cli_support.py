@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -53,7 +54,25 @@ _TOP_KIND = {
     "rollback": "recovery", "resume": "recovery", "status": "status", "doctor": "doctor",
     "apply": "apply", "config validate": "config", "config show": "config",
     "boot install": "boot", "boot uninstall": "boot", "boot status": "boot",
+    "namespace plan": "namespace_plan", "sim record": "sim_record", "sim conditions": "sim_conditions",
+    "journal abandon": "journal_abandon",
 }
+
+
+def top_kind(doc: dict[str, Any]) -> str:
+    """The object kind of a top-level document: ``error_document`` when it
+    has ``error``; else the kind its command prints whose keys it has (``doctor``
+    prints ``doctor`` or, with ``--explain``, ``doctor_explain``)."""
+    from pmemctl.cli.render.json import OBJECTS
+
+    if "error" in doc:
+        return "error_document"
+    kind = _TOP_KIND[doc["command"]]
+    if list(doc) != list(OBJECTS[kind].keys):
+        same = [k for k, spec in OBJECTS.items() if list(spec.keys) == list(doc) and k != "error_document"]
+        assert len(same) == 1, f"{doc['command']}: no documented kind has the keys {list(doc)}"
+        kind = same[0]
+    return kind
 
 
 def check_schema(doc: dict[str, Any]) -> dict[str, int]:
@@ -90,6 +109,9 @@ def check_schema(doc: dict[str, Any]) -> dict[str, int]:
             assert isinstance(value, str), f"{where}: expected string, got {value!r}"
         elif typ == "bool":
             assert isinstance(value, bool), f"{where}: expected bool, got {value!r}"
+        elif typ == "number":
+            assert isinstance(value, (int, float)) and not isinstance(value, bool), \
+                f"{where}: expected a number, got {value!r}"
         elif typ == "any":  # layout data (apply's desired/actual): any JSON value
             json.dumps(value)
         else:
@@ -104,10 +126,14 @@ def check_schema(doc: dict[str, Any]) -> dict[str, int]:
             check_type(obj[key], typ, f"{where}.{key}")
             allowed = spec.allowed(key)
             if allowed is not None and obj[key] is not None:
-                assert obj[key] in allowed, f"{where}.{key}: {obj[key]!r} is not one of {list(allowed)}"
+                # an array's items and a map's keys are the enumeration's values
+                items = obj[key] if isinstance(obj[key], (list, dict)) else [obj[key]]
+                for item in items:
+                    assert item in allowed, f"{where}.{key}: {item!r} is not one of {list(allowed)}"
 
     assert doc["schema_version"] == SCHEMA_VERSION
-    check_object(doc, "error_document" if "error" in doc else _TOP_KIND[doc["command"]], "$")
+    assert os.path.isabs(doc["sysroot"]), f"sysroot {doc['sysroot']!r} is not absolute"
+    check_object(doc, top_kind(doc), "$")
     return seen
 
 

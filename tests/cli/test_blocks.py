@@ -25,7 +25,8 @@ LSMEM_COLUMNS = {
 
 
 def expected_zones(valid_zones: str) -> list[str]:
-    return [] if valid_zones.strip() in ("", "none") else valid_zones.split()
+    """valid_zones as the JSON spells it: lower case (schema version 2)."""
+    return [] if valid_zones.strip() in ("", "none") else valid_zones.lower().split()
 
 
 @cases
@@ -38,7 +39,7 @@ def test_json_matches_the_scenario(
     seen = check_schema(doc)
     assert seen["block_range"] == len(m.blocks)
     assert doc["command"] == "blocks" and doc["sysroot"] == str(tree)
-    assert doc["block_size_bytes"] == m.block_size
+    assert doc["block_size"] == m.block_size
     assert doc["per_block"] is True
     bs = m.block_size
     for got, blk in zip(doc["ranges"], sorted(m.blocks, key=lambda b: b.index), strict=True):
@@ -52,10 +53,10 @@ def test_json_matches_the_scenario(
         assert got["removable"] is True
     online = sum(b.online for b in m.blocks)
     assert doc["totals"] == {
-        "online_bytes": online * bs,
-        "offline_bytes": (len(m.blocks) - online) * bs,
-        "online_blocks": online,
-        "offline_blocks": len(m.blocks) - online,
+        "blocks_online": online,
+        "blocks_offline": len(m.blocks) - online,
+        "size_online": online * bs,
+        "size_offline": (len(m.blocks) - online) * bs,
     }
 
 
@@ -124,8 +125,8 @@ def test_offline_blocks_and_filters(invoke: Invoke, scenario_tree: Callable[...,
     offline = run_json(invoke, "--sysroot", tree, "blocks", "--state", "offline", "--json")
     assert offline["filters"] == {"device": None, "node": None, "state": "offline"}
     assert {r["state"] for r in offline["ranges"]} == {"offline"}
-    assert offline["totals"]["offline_blocks"] == sum(not b.online for b in m.blocks) > 0
-    assert offline["totals"]["online_bytes"] == 0
+    assert offline["totals"]["blocks_offline"] == sum(not b.online for b in m.blocks) > 0
+    assert offline["totals"]["size_online"] == 0
 
     mine = run_json(invoke, "--sysroot", tree, "blocks", "--device", dev.name, "--json")
     assert {r["device"] for r in mine["ranges"]} == {dev.name}

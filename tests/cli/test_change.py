@@ -39,7 +39,7 @@ def blocks_json(invoke, tree, *extra):
 
 def online_count(invoke, tree, device="dax0.0"):
     doc = blocks_json(invoke, tree, "--device", device)
-    return doc["totals"]["online_blocks"]
+    return doc["totals"]["blocks_online"]
 
 
 def test_dry_run_prints_the_exact_writes_and_changes_nothing(invoke, devdax):
@@ -55,7 +55,7 @@ def test_dry_run_prints_the_exact_writes_and_changes_nothing(invoke, devdax):
 def test_dry_run_json_lists_every_write(invoke, devdax):
     res = invoke("--sysroot", devdax, "reconfigure", "dax0.0", "-m", "system-ram", "--dry-run", "--json")
     doc = json.loads(res.stdout)
-    assert doc["schema_version"] == 1 and doc["command"] == "reconfigure" and doc["dry_run"] is True
+    assert doc["schema_version"] == 2 and doc["command"] == "reconfigure" and doc["dry_run"] is True
     assert doc["outcome"] is None
     writes = [w for s in doc["plan"]["steps"] for w in s["writes"]]
     assert writes[0] == {"path": "/sys/bus/dax/drivers/device_dax/remove_id", "value": "dax0.0", "kind": "sysfs"}
@@ -74,7 +74,7 @@ def test_convert_then_no_change_then_back(invoke, devdax):
     assert res.exit_code == ExitCode.OK, res.output
     assert online_count(invoke, devdax) == 30
     zones = {tuple(r["zones"]) for r in blocks_json(invoke, devdax, "--device", "dax0.0")["ranges"]}
-    assert zones == {("Movable",)}
+    assert zones == {("movable",)}
     res = invoke("--sysroot", devdax, "reconfigure", "dax0.0", "--mode", "system-ram", "--yes")
     assert res.exit_code == ExitCode.NO_CHANGE
     res = invoke("--sysroot", devdax, "reconfigure", "dax0.0", "--mode", "devdax", "--yes", "--json")
@@ -221,7 +221,7 @@ def test_sigint_during_apply_leaves_a_journal_that_rollback_completes(sysram):
     rb = run("rollback")
     assert rb.returncode == 0, rb.stdout + rb.stderr
     doc = json.loads(run("blocks", "--json", "--device", "dax0.0").stdout)
-    assert doc["totals"]["online_blocks"] == 30
+    assert doc["totals"]["blocks_online"] == 30
     assert run("status").returncode == 0
 
 

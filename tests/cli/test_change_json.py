@@ -28,7 +28,7 @@ _NDCTL = tool_unavailable_reason("ndctl")
 
 #: every object kind these documents are made of
 CHANGE_KINDS = {"change", "namespace_change", "plan", "check", "step", "write", "outcome", "outcome_step",
-                "recovery", "status", "unfinished", "last_run"}
+                "recovery", "status", "journal_run"}
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_dry_run_documents(invoke: Invoke, request: pytest.FixtureRequest, tree:
     # the same exit code as the dry run in words
     assert invoke("--sysroot", root, *args, "--dry-run").exit_code == code
     if code == ExitCode.REFUSED:
-        assert any(not c["ok"] and not c["warning"] for c in doc["plan"]["checks"])
+        assert any(c["status"] == "refused" for c in doc["plan"]["checks"])
 
 
 def test_wipe_writes_carry_their_kind(invoke: Invoke, optane: Path) -> None:
@@ -261,7 +261,7 @@ def test_rollback_incomplete_status_and_rollback(invoke: Invoke, devdax: Path) -
     for name in ("rollback", "resume"):
         doc = run(invoke, devdax, name, code=ExitCode.NO_CHANGE, seen=seen)
         assert doc["outcome"]["status"] == "no-change" and doc["outcome"]["steps"] == []
-    assert {"change", "recovery", "status", "unfinished", "last_run"} <= set(seen)
+    assert {"change", "recovery", "status", "journal_run"} <= set(seen)
 
 
 def test_interrupted_then_resume(invoke: Invoke, sysram: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,7 +70,7 @@ def test_json_matches_the_scenario(
     assert {d["name"] for d in doc["standalone_dax_devices"]} == {d.name for d in m.dax_devices if d.namespace is None}
 
     policy = doc["policy"]
-    assert policy["block_size_bytes"] == m.block_size
+    assert policy["block_size"] == m.block_size
     assert policy["auto_online_blocks"] == m.auto_online_blocks
     assert policy["demotion_enabled"] is m.demotion_enabled
 

@@ -228,7 +228,7 @@ def test_reconfigure_a_raw_namespace_to_system_ram(invoke, qemu_raw):
     res = invoke("--sysroot", qemu_raw, "reconfigure", "namespace0.0", "--mode", "system-ram", "--yes")
     assert res.exit_code == 0, res.stderr
     res = invoke("--sysroot", qemu_raw, "blocks", "--json", "--device", "dax0.0")
-    assert json.loads(res.stdout)["totals"]["online_blocks"] == 30
+    assert json.loads(res.stdout)["totals"]["blocks_online"] == 30
 
 
 # -- the ndctl backend -------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_terminal_colours_without_no_color(invoke: Invoke, scenario_tree: Callab
 
 def test_json_is_never_rich(invoke: Invoke, scenario_tree: Callable[..., Path], tty: None) -> None:
     result = invoke("--color", "--sysroot", scenario_tree("optane-2s"), "blocks", "--json")
-    assert result.stdout.startswith('{\n  "schema_version": 1,')
+    assert result.stdout.startswith('{\n  "schema_version": 2,')
     assert "\x1b[" not in result.stdout
 
 

@@ -50,7 +50,7 @@ def test_online_into_zone_normal_warns(invoke: Invoke, fresh_tree: Any) -> None:
     tree_blocks = invoke("--sysroot", tree, "offline", "dax0.0", "--count", "2", "--yes")
     assert tree_blocks.exit_code == 0, tree_blocks.stderr
     checks = _checks(invoke, "--sysroot", tree, "online", "dax0.0", "--zone", "normal")
-    assert checks["zone-normal"]["warning"] is True and "reboot" in checks["zone-normal"]["message"]
+    assert checks["zone-normal"]["status"] == "warning" and "reboot" in checks["zone-normal"]["message"]
     assert "zone-normal" not in _checks(invoke, "--sysroot", tree, "online", "dax0.0")
 
 
@@ -126,8 +126,8 @@ def test_memmap_is_compared_with_free_kernel_zone_memory(invoke: Invoke, optane:
         "        boost    0\n"
         "Node 2, zone  Movable\n  pages free     60000000\n")  # 8 MiB kernel, ~229 GiB movable
     check = _checks(invoke, "--sysroot", optane, "reconfigure", "dax1.1", "-m", "system-ram")["memmap"]
-    assert check["ok"] is False and check["override"] == "--force"
+    assert check["status"] == "refused" and check["override"] == "--force"
     assert "8M is free in kernel zones" in check["message"]
     zoneinfo.write_text("Node 0, zone   Normal\n  pages free     2621440\n")  # 10 GiB kernel
     check = _checks(invoke, "--sysroot", optane, "reconfigure", "dax1.1", "-m", "system-ram")["memmap"]
-    assert check["ok"] is True and "10G free in kernel zones" in check["message"]
+    assert check["status"] == "ok" and "10G free in kernel zones" in check["message"]

@@ -43,9 +43,9 @@ def test_forced_check_json_says_overridden(invoke: Invoke, optane: Path) -> None
     doc = json.loads(invoke("--sysroot", optane, "offline", "--blocks", "5", "--force", "--dry-run", "--json").stdout)
     check_schema(doc)
     check = next(c for c in doc["plan"]["checks"] if c["name"] == "zone-normal")
-    assert check["ok"] is False and check["override"] == "--force" and check["overridden"] is True
+    assert check["status"] == "overridden" and check["override"] == "--force"
     doc = json.loads(invoke("--sysroot", optane, "offline", "--blocks", "5", "--dry-run", "--json").stdout)
-    assert next(c for c in doc["plan"]["checks"] if c["name"] == "zone-normal")["overridden"] is False
+    assert next(c for c in doc["plan"]["checks"] if c["name"] == "zone-normal")["status"] == "refused"
 
 
 def test_plan_is_printed_before_the_first_write(invoke: Invoke, sysram: Path, monkeypatch: Any) -> None:

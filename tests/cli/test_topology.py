@@ -57,7 +57,7 @@ def test_json_matches_the_scenario(
     for got in doc["nodes"]:
         assert got["memory_tier"] == next((t for t, ns in tiers.items() if got["id"] in ns), None)
     assert doc["node_lists"]["all_memory"] == format_cpulist(m.nodes_with_online_memory())
-    assert doc["policy"]["block_size_bytes"] == m.block_size
+    assert doc["policy"]["block_size"] == m.block_size
 
 
 @pytest.mark.parametrize(

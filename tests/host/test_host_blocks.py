@@ -53,7 +53,8 @@ def _lsmem_range(r: dict[str, Any]) -> dict[str, Any]:
         "first_block": int(first),
         "last_block": int(last or first),
         "node": None if r.get("node") in (None, "") else int(r["node"]),
-        "zones": None if zones is None else ([] if zones == "None" else zones.split("/")),
+        # the JSON spells zones in lower case, as --zone takes them (schema version 2)
+        "zones": None if zones is None else ([] if zones == "None" else zones.lower().split("/")),
         # lsmem reports removable for online blocks only
         "removable": r["removable"] if r["state"] == "online" else None,
     }
@@ -82,7 +83,7 @@ def test_blocks_json_agrees_with_lsmem() -> None:
     ]
     assert got == expected
     with open("/sys/devices/system/memory/block_size_bytes") as fh:
-        assert doc["block_size_bytes"] == int(fh.read(), 16)
+        assert doc["block_size"] == int(fh.read(), 16)
 
 
 def test_plain_output_is_lsmem_byte_for_byte() -> None:

@@ -108,7 +108,7 @@ def test_guest_conditions_are_found(doctor_run: Outputs) -> None:
     rule = found["agent-udev-onlines-memory"][0]
     assert rule["subject"] == "/run/udev/rules.d/99-online-memory.rules"
     assert any('ATTR{state}="online_movable"' in e["value"] for e in rule["evidence"])
-    assert doc["root"] is True and not any(f["needs_root"] for f in doc["findings"])
+    assert doc["read_as_root"] is True and not any(f["needs_root"] for f in doc["findings"])
 
 
 def test_bundle_gives_the_same_findings_on_the_host(doctor_run: Outputs, tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_pmemctl_predicts_the_blocks_kmem_adds(large_blocks):
     start = int(large_blocks.ok("dax-resource").strip(), 16)
     assert all(i * 2 * GiB >= start for i in real)  # kmem trimmed to whole 2 GiB blocks
     blocks = json.loads(large_blocks.ok("pm-blocks"))
-    assert blocks["block_size_bytes"] == 2 * GiB
+    assert blocks["block_size"] == 2 * GiB
     lsmem = json.loads(large_blocks.ok("lsmem"))["memory"]
     assert sum(1 for m in lsmem if m["node"] == 1 and m["state"] == "online") >= 1
     back = json.loads(large_blocks.ok("pm-devdax"))

@@ -185,7 +185,7 @@ def test_planned_size_gives_exactly_the_ram_asked_for(namespaces):
     assert total and int(total[1]) * 1024 == GiB
     assert _doc(namespaces, "p-devdax")["outcome"]["status"] == "changed"
     [left] = _ndctl_namespaces(namespaces.ok("end-ndctl"))
-    assert left["dev"] == name and left["mode"] == "devdax" and left["size"] == plan["devdax_size"]
+    assert left["dev"] == name and left["mode"] == "devdax" and left["size"] == plan["usable_size"]
 
 
 @pytest.mark.parametrize("step,needle", [

@@ -10,6 +10,8 @@ from typing import Any, Callable, TypeVar
 
 import click
 
+from pmemctl import SCHEMA_VERSION
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -19,7 +21,7 @@ def json_option(f: F) -> F:
         "--json",
         "as_json",
         is_flag=True,
-        help="Print one JSON object (schema version 1; see pmemctl(1), JSON OUTPUT).",
+        help=f"Print one JSON object (schema version {SCHEMA_VERSION}; see pmemctl(1), JSON OUTPUT).",
     )(f)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from pmemctl.cli.app import App
+from pmemctl.cli.commands import json_option
 
 
 @click.group("journal")
@@ -24,8 +25,9 @@ def group() -> None:
 @group.command("abandon")
 @click.option("--dry-run", is_flag=True, help="Say what would be archived and the state left, and stop.")
 @click.option("-y", "--yes", is_flag=True, help="Give up rollback and resume of the change without asking.")
+@json_option
 @click.pass_obj
-def abandon(app: App, dry_run: bool, yes: bool) -> int:
+def abandon(app: App, dry_run: bool, yes: bool, as_json: bool) -> int:
     """Give up an unfinished change: archive its journal, change nothing.
 
     Only for a change that 'pmemctl rollback' and 'pmemctl resume' cannot
@@ -40,7 +42,12 @@ def abandon(app: App, dry_run: bool, yes: bool) -> int:
     from pmemctl.errors import ExitCode
     from pmemctl.ops.services import abandon_journal
 
-    result = abandon_journal(app.open_door(), dry_run=dry_run, yes=yes, confirm=_confirm(app))
+    result = abandon_journal(app.open_door(), dry_run=dry_run, yes=yes, confirm=None if as_json else _confirm(app))
+    if as_json:
+        from pmemctl.cli.render.change import abandon_json
+
+        app.emit_json(abandon_json(app.sysroot, result))
+        return int(ExitCode.NO_CHANGE if result is None else ExitCode.OK)
     if result is None:
         app.say("there is no unfinished change: nothing to abandon")
         return int(ExitCode.NO_CHANGE)

@@ -171,31 +171,9 @@ def plan(app: App, region: str, system_ram: str, align: Optional[str], as_json: 
     result = size_plan(app.open_door(writes=False), SizePlanRequest(region, system_ram, align))
     p = result.plan
     if as_json:
-        from pmemctl import SCHEMA_VERSION
+        from pmemctl.cli.render.json import namespace_plan_json
 
-        app.emit_json({
-            "schema_version": SCHEMA_VERSION,
-            "command": "namespace plan",
-            "sysroot": app.sysroot,
-            "region": result.region.name,
-            "system_ram": p.ram,
-            "block_size": p.block_size,
-            "blocks": p.blocks,
-            "exact": p.exact,
-            "namespace_size": p.ns_size,
-            "devdax_size": p.usable,
-            "first_block": p.first_block,
-            "start": p.start,
-            "align": p.align,
-            "region_available": result.geometry.available,
-            "region_align": result.geometry.align,
-            "interleave_ways": result.geometry.ways,
-            "nearest": [{"blocks": n, "system_ram": n * p.block_size, "namespace_size": s} for n, s in p.nearest],
-            "most": None if p.most is None else {
-                "blocks": p.most[0], "system_ram": p.most[0] * p.block_size, "namespace_size": p.most[1]},
-            "problem": p.problem,
-            "command_line": result.command,
-        })
+        app.emit_json(namespace_plan_json(app.sysroot, result))
     else:
         app.show(_plan_document(result))
     return int(ExitCode.OK if p.exact else ExitCode.REFUSED)

@@ -179,9 +179,9 @@ def record_command(app: App, directory: str, force: bool, as_json: bool) -> None
     except ValueError as err:
         raise Refused(str(err), hint="record into a directory outside the machine's tree") from None
     if as_json:
-        app.emit_json(
-            {"schema_version": 1, "command": "sim record", "sysroot": app.sysroot, "recording": rec.to_dict()}
-        )
+        from pmemctl.cli.render.json import sim_record_json
+
+        app.emit_json(sim_record_json(app.sysroot, rec.to_dict()))
         return
     kind = "simulated machine (writes are simulated)" if rec.simulated else "read-only capture"
     app.say(
@@ -230,12 +230,18 @@ def _condition_errors(run: Callable[[], object], cleanup: Optional[str] = None) 
 
 
 @group.command("conditions")
+@json_option
 @click.pass_obj
-def conditions_command(app: App) -> None:
+def conditions_command(app: App, as_json: bool) -> None:
     """List the conditions 'pmemctl sim create --condition' can put into a tree."""
     from pmemctl.cli.render.doc import Column, Document, table
     from pmemctl.sim.conditions import CONDITIONS
 
+    if as_json:
+        from pmemctl.cli.render.json import sim_conditions_json
+
+        app.emit_json(sim_conditions_json(app.sysroot, sorted(CONDITIONS.values(), key=lambda c: c.name)))
+        return
     rows = [(c.name + ("=VALUE" if c.value else ""), c.help + (f" (VALUE: {c.value})" if c.value else ""))
             for c in sorted(CONDITIONS.values(), key=lambda c: c.name)]
     app.show(Document.of([table((Column("CONDITION"), Column("WHAT IT PUTS INTO THE TREE")), rows)]))

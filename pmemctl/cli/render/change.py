@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from pmemctl.cli.render.doc import Block, Document, KeyValues, Lines
-from pmemctl.cli.render.json import OBJECTS, _obj, enum_value, envelope
+from pmemctl.cli.render.json import OBJECTS, _obj, enum_value, envelope, target_states_json
 from pmemctl.commandline import command_line
 from pmemctl.units import format_cpulist
 
@@ -108,14 +108,24 @@ def _write_lines(plan: "Plan", fold: bool) -> list[str]:
     return out
 
 
-def check_line(c: Any, overrides: frozenset[str] = frozenset()) -> str:
-    """One pre-check: ok, WARNING, OVERRIDDEN (refused, and the option that
-    lifts it was given) or REFUSED."""
+def check_status(c: Any, overrides: frozenset[str] = frozenset()) -> str:
+    """``ok``, ``warning``, ``overridden`` (refused, and the option that lifts
+    it was given) or ``refused``: the JSON ``.plan.checks[].status``."""
     if c.ok:
-        return f"ok         {c.name}: {c.message}"
+        return "ok"
     if c.warning:
+        return "warning"
+    return "overridden" if c.override and c.override in overrides else "refused"
+
+
+def check_line(c: Any, overrides: frozenset[str] = frozenset()) -> str:
+    """One pre-check: ok, WARNING, OVERRIDDEN or REFUSED."""
+    status = check_status(c, overrides)
+    if status == "ok":
+        return f"ok         {c.name}: {c.message}"
+    if status == "warning":
         return f"WARNING    {c.name}: {c.message}"
-    if c.override and c.override in overrides:
+    if status == "overridden":
         return f"OVERRIDDEN {c.name}: {c.message} (by {c.override})"
     lift = f" (override: {c.override})" if c.override else " (cannot be overridden)"
     return f"REFUSED    {c.name}: {c.message}{lift}"
@@ -227,8 +237,7 @@ def plan_json(plan: "Plan", overrides: frozenset[str] = frozenset()) -> dict[str
         already=list(plan.already),
         notes=list(plan.notes),
         checks=[
-            _obj("check", name=c.name, ok=c.ok, warning=c.warning, message=c.message, override=c.override,
-                 overridden=bool(not c.ok and not c.warning and c.override and c.override in overrides))
+            _obj("check", name=c.name, status=check_status(c, overrides), message=c.message, override=c.override)
             for c in plan.checks
         ],
         steps=[
@@ -247,6 +256,7 @@ def outcome_json(outcome: Optional["Outcome"], *, exit_code: Optional[int] = Non
         title=outcome.title,
         message=outcome.message,
         machine_state=list(outcome.machine_state),
+        target_states=target_states_json(outcome.machine_state),
         already=list(outcome.already),
         changed_units=list(outcome.changed_units),
         failed_units=list(outcome.failed_units),
@@ -284,8 +294,31 @@ def recovery_json(command: str, sysroot: str, outcome: Optional["Outcome"], *,
                         outcome, exit_code=int(recovery_exit_code(command, outcome))))
 
 
+#: journal_run keys read from another key of the journal header / summary
+_JOURNAL_KEYS = {"arguments": "command"}
+
+
 def _journal_value(record: Mapping[str, Any], key: str) -> Any:
-    return enum_value(record.get(key))
+    return enum_value(record.get(_JOURNAL_KEYS.get(key, key)))
+
+
+def journal_run_json(record: Optional[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
+    """A journal header or last-run summary as a ``journal_run``: keys it lacks are null."""
+    if record is None:
+        return None
+    return _obj("journal_run", **{k: _journal_value(record, k) for k in OBJECTS["journal_run"].keys})
+
+
+def abandon_json(sysroot: str, result: Any) -> dict[str, Any]:
+    """``journal abandon --json``; ``result`` (:class:`pmemctl.ops.services.Abandoned`)
+    is None when there was no unfinished change."""
+    if result is None:
+        return envelope("journal_abandon", "journal abandon", sysroot, dry_run=False, unfinished=None, damaged=None,
+                        machine_state=[], target_states=[], archived=[])
+    return envelope("journal_abandon", "journal abandon", sysroot, dry_run=result.dry_run,
+                    unfinished=journal_run_json(result.unfinished), damaged=result.damaged,
+                    machine_state=list(result.machine_state), target_states=target_states_json(result.machine_state),
+                    archived=list(result.archived))
 
 
 def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
@@ -294,11 +327,9 @@ def status_json(sysroot: str, status: "Status") -> dict[str, Any]:
         "status",
         "status",
         sysroot,
-        unfinished=None if u is None else _obj(
-            "unfinished", **{k: _journal_value(u, k) for k in OBJECTS["unfinished"].keys}),
-        # read back from the last run's summary file: keys it lacks are null
-        last_run=None if last is None else _obj(
-            "last_run", **{k: _journal_value(last, k) for k in OBJECTS["last_run"].keys}),
+        # the journal's header and the last run's summary file: keys one lacks are null
+        unfinished=journal_run_json(u),
+        last_run=journal_run_json(last),
         in_progress=None if status.running is None else _obj("in_progress", pid=status.running.pid),
         journal_readable=status.unreadable is None,
     )

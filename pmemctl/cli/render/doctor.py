@@ -66,7 +66,7 @@ def doctor_json(sysroot: str, report: "Report", fix: Optional["ChangeResult"] = 
     worst = report.worst
     return envelope(
         "doctor", "doctor", sysroot,
-        root=report.root,
+        read_as_root=report.root,
         groups=list(report.groups),
         counts=report.counts(),
         healthy=worst is None or worst.value == "info",

@@ -1,9 +1,10 @@
 """The ``--json`` output of every command: one versioned schema.
 
-Conventions (schema version 1, ``pmemctl.SCHEMA_VERSION``):
+Conventions (schema version 2, ``pmemctl.SCHEMA_VERSION``; what changed
+since version 1 is :data:`CHANGELOG`):
 
 * The top level is always an object that starts with the envelope
-  ``{"schema_version": 1, "command": "<name>", "sysroot": "<dir>", ...}``.
+  ``{"schema_version": 2, "command": "<name>", "sysroot": "<absolute dir>", ...}``.
 * Every object of one kind has exactly the same keys, every time: a value
   that is unknown, absent on this kernel or not applicable is ``null``, and
   an empty collection is ``[]`` or ``{}``, never a missing key.
@@ -11,9 +12,14 @@ Conventions (schema version 1, ``pmemctl.SCHEMA_VERSION``):
   ``end`` addresses are inclusive (the last byte), as the kernel and lsmem
   print them.  Latencies are in ns, bandwidths in MiB/s, as HMAT reports them.
 * Enumerations are their lower-case string values (``"online"``,
-  ``"system-ram"``, ``"dram"``).  A key whose values form a closed set
-  (outcome and step ``status``, write ``kind``) lists them in
-  :attr:`ObjectSpec.enums`, and :func:`_obj` refuses any other value.
+  ``"system-ram"``, ``"dram"``, zones ``"movable"``).  A key whose values form
+  a closed set (outcome and step ``status``, write ``kind``, zones) lists them
+  in :attr:`ObjectSpec.enums`, and :func:`_obj` refuses any other value (for
+  an array, any other item; for a map, any other key).
+* A memory block is named ``memoryN`` where a name is wanted (plan targets,
+  units) and is the integer N where an id is wanted (``first_block``).
+* A size key has no unit suffix (it is bytes); a key in another unit says so
+  (``read_latency_ns``).
 * Objects keyed by a NUMA node id (``distances``) use the id as a string key.
 * Adding a key is a compatible change; renaming or removing one, or changing
   a type, bumps ``schema_version``.
@@ -26,13 +32,15 @@ through :func:`_obj`, which refuses a key set that differs from the
 specification, so the document and the output cannot drift apart;
 :func:`schema_markdown` renders the same table for the README and pmemctl(1).
 
-Type notation: ``int``, ``string``, ``bool``, ``T|null``, ``array<T>``,
-``object<string,T>``, or the name of another object kind.
+Type notation: ``int``, ``number`` (may have a fraction), ``string``,
+``bool``, ``T|null``, ``array<T>``, ``object<string,T>``, ``any``, or the
+name of another object kind.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Optional
@@ -84,9 +92,9 @@ def enum_value(value: Any) -> Any:
 
 
 _ENVELOPE = (
-    ("schema_version", "int", "version of this schema; 1"),
+    ("schema_version", "int", "version of this schema; 2 (see the JSON schema changelog)"),
     ("command", "string", "the command that produced the document"),
-    ("sysroot", "string", "the tree that was read (`/` for this machine)"),
+    ("sysroot", "string", "absolute path of the tree that was read (`/` for this machine)"),
 )
 
 _CHANGE = _ENVELOPE + (
@@ -100,6 +108,81 @@ WRITE_KINDS: Enumeration = (
     ("sysfs", "a write of `value` to the sysfs attribute `path`"),
     ("wipe", "zeroing the old info block at the start of the block device `path`"),
     ("ndctl", "running ndctl with the arguments in `value`"),
+)
+
+#: ``.ranges[].zones[]``, ``.nodes[].zone_blocks`` keys: the kernel's zone
+#: names (valid_zones, /proc/zoneinfo), lower-cased as --zone takes them
+ZONES: Enumeration = (
+    ("dma", "ZONE_DMA"),
+    ("dma32", "ZONE_DMA32"),
+    ("normal", "ZONE_NORMAL: kernel allocations possible; nearly impossible to offline again"),
+    ("movable", "ZONE_MOVABLE: user pages only; can be offlined again"),
+    ("device", "ZONE_DEVICE"),
+)
+
+#: ``.ranges[].state`` (pmemctl.model.records.BlockState; a test keeps them equal)
+BLOCK_STATES: Enumeration = (
+    ("online", "online"),
+    ("offline", "offline"),
+    ("going-offline", "being offlined (transient)"),
+    ("unknown", "its state file could not be read"),
+)
+
+#: ``dax_device.mode`` (pmemctl.model.records.DaxMode)
+DAX_MODES: Enumeration = (
+    ("devdax", "bound to device_dax: /dev/daxX.Y usable"),
+    ("system-ram", "bound to kmem: its memory is hot-added as RAM"),
+    ("disabled", "bound to no driver"),
+)
+
+#: ``namespace.mode`` (pmemctl.model.records.NamespaceMode)
+NAMESPACE_MODES: Enumeration = (
+    ("raw", "no info block"), ("sector", "btt"), ("fsdax", "pfn"), ("devdax", "dax"),
+)
+
+#: ``.nodes[].kind`` (pmemctl.model.records.NodeKind)
+NODE_KINDS: Enumeration = (
+    ("dram", "boot memory"), ("pmem", "NVDIMM memory added by kmem"),
+    ("cxl", "CXL or soft-reserved (hmem) memory added by kmem"), ("unknown", "no evidence either way"),
+)
+
+#: ``.findings[].severity``, the keys of ``.counts``
+SEVERITIES: Enumeration = (
+    ("info", "advice; healthy"), ("warning", "memory will not be the RAM wanted"),
+    ("error", "memory cannot become RAM"),
+)
+
+#: ``.findings[].fix.kind``, ``doctor_explain.fix_kind``
+FIX_KINDS: Enumeration = (
+    ("command", "a command to run (carrying the same `--sysroot`)"),
+    ("boot-argument", "a kernel command line change"), ("bios", "a firmware setting"),
+    ("kernel", "a kernel built with another configuration"), ("layout", "a layout snippet"),
+    ("file", "a configuration file to change"), ("none", "nothing to do"),
+)
+
+#: ``.plan.checks[].status`` (the word the text output prints)
+CHECK_STATUSES: Enumeration = (
+    ("ok", "passed"),
+    ("warning", "found a problem that does not block the run"),
+    ("refused", "blocks the run; `override` names the option that lifts it, if any"),
+    ("overridden", "would refuse, but `override` was given: the run goes ahead"),
+)
+
+#: ``.outcome.target_states[].kind``
+TARGET_KINDS: Enumeration = (
+    ("dax_device", "a dax device the run touched"),
+    ("memory_blocks", "a run of consecutive memory blocks the run touched, all in the same state"),
+)
+
+#: ``.unfinished.state``, ``.last_run.state``
+RUN_STATES: Enumeration = (
+    ("applying", "unfinished: the change was being applied"),
+    ("interrupted", "unfinished: stopped by Ctrl-C or a signal"),
+    ("rollback-incomplete", "unfinished: undoing a failed step failed too"),
+    ("rolling-back", "unfinished: a rollback was under way"),
+    ("resuming", "unfinished: a resume was under way"),
+    ("finished", "last run: it ended in a consistent state"),
+    ("rolled-back", "last run: undone by `pmemctl rollback`"),
 )
 
 #: ``.outcome.status``
@@ -185,7 +268,7 @@ _SPECS = (
     ObjectSpec("namespace", "`.buses[].regions[].namespaces[]`", (
         ("name", "string", "`namespace0.0`"),
         ("path", "string", "kernel path"),
-        ("mode", "string", "`raw`, `sector`, `fsdax` or `devdax`"),
+        ("mode", "string", "the namespace's mode"),
         ("size", "int", "raw namespace size, bytes"),
         ("usable_size", "int|null", "size after the pfn/dax/btt info block, bytes"),
         ("uuid", "string|null", "namespace (label) uuid"),
@@ -201,13 +284,13 @@ _SPECS = (
         ("numa_node", "int|null", "node closest to it"),
         ("target_node", "int|null", "node its memory joins as system RAM"),
         ("dax_device", "dax_device|null", "its dax device in devdax mode"),
-    )),
+    ), enums={"mode": NAMESPACE_MODES}),
     ObjectSpec("dax_device", "`...namespaces[].dax_device`, `.standalone_dax_devices[]`", (
         ("name", "string", "`dax0.0`"),
         ("path", "string", "kernel path"),
-        ("mode", "string", "`devdax` (device_dax), `system-ram` (kmem) or `disabled` (no driver)"),
+        ("mode", "string", "what its driver makes of it"),
         ("driver", "string|null", "`device_dax`, `kmem` or null"),
-        ("source", "string", "`nvdimm`, `hmem`, `cxl` or `unknown`"),
+        ("source", "string", "where its memory comes from"),
         ("namespace", "string|null", "owning NVDIMM namespace"),
         ("region_id", "int|null", "dax region id"),
         ("size", "int", "bytes"),
@@ -220,28 +303,33 @@ _SPECS = (
         ("ranges", "array<dax_range>", "physical address ranges"),
         ("blocks_total", "int", "memory blocks inside its ranges"),
         ("blocks_online", "int", "of those, blocks online"),
-    )),
+    ), enums={"mode": DAX_MODES, "source": (
+        ("nvdimm", "an NVDIMM namespace"), ("hmem", "Soft Reserved memory (hmem)"), ("cxl", "a CXL region"),
+        ("unknown", "not found out"))}),
     ObjectSpec("dax_range", "`...dax_device.ranges[]`", (
         ("start", "int", "first byte"),
         ("end", "int", "last byte (inclusive)"),
         ("size", "int", "bytes"),
     )),
     ObjectSpec("policy", "`.policy` (list, topology)", (
-        ("block_size_bytes", "int|null", "memory block size; null without memory hotplug"),
+        ("block_size", "int|null", "memory block size, bytes; null without memory hotplug"),
         ("auto_online_blocks", "string|null", "`offline`, `online`, `online_kernel` or `online_movable`"),
         ("memhp_default_state", "string|null", "from the kernel command line"),
         ("movable_node", "bool", "`movable_node` on the kernel command line"),
         ("demotion_enabled", "bool|null", "/sys/kernel/mm/numa/demotion_enabled"),
         ("online_policy", "string|null", "memory_hotplug.online_policy"),
         ("auto_movable_ratio", "int|null", "memory_hotplug.auto_movable_ratio (%)"),
-        ("memmap_on_memory", "string|null", "memory_hotplug.memmap_on_memory"),
+        ("memmap_on_memory", "bool|null", "memory_hotplug.memmap_on_memory: hot-added memory holds its own memmap "
+         "(`Y` or `force`); null where the parameter is absent"),
+        ("memmap_on_memory_force", "bool|null", "memory_hotplug.memmap_on_memory is `force`: even where part of "
+         "every block is wasted for alignment (Linux 6.6+); null where the parameter is absent"),
         ("kmem_driver", "bool", "the dax kmem driver is available"),
         ("device_dax_driver", "bool", "the device_dax driver is available"),
         ("hotremove", "bool|null", "memory can be offlined (CONFIG_MEMORY_HOTREMOVE)"),
         ("kernel_cmdline", "string|null", "/proc/cmdline"),
     )),
     ObjectSpec("blocks", "`pmemctl blocks --json`", _ENVELOPE + (
-        ("block_size_bytes", "int", "memory block size"),
+        ("block_size", "int", "memory block size, bytes"),
         ("columns", "array<string>", "columns the ranges were merged by (`-o`)"),
         ("per_block", "bool", "`--all`: one range per block"),
         ("filters", "blocks_filters", "the filters given on the command line"),
@@ -260,19 +348,19 @@ _SPECS = (
         ("start", "int", "first byte"),
         ("end", "int", "last byte (inclusive)"),
         ("size", "int", "bytes"),
-        ("state", "string", "`online`, `offline` or `going-offline`"),
+        ("state", "string", "the blocks' state"),
         ("zones", "array<string>|null",
          "valid_zones: the zone of an online block, the candidates of an offline one (first = default); "
          "`[]` when the block spans zones (`none`); null when not read (not in `-o`) or not provided by the kernel"),
         ("removable", "bool|null", "null when not read or not provided"),
         ("node", "int|null", "NUMA node; null when not read or unknown"),
         ("device", "string|null", "owning dax device; null for boot memory or when not read"),
-    )),
+    ), enums={"state": BLOCK_STATES, "zones": ZONES}),
     ObjectSpec("block_totals", "`.totals`", (
-        ("online_bytes", "int", "bytes online"),
-        ("offline_bytes", "int", "bytes not online"),
-        ("online_blocks", "int", "blocks online"),
-        ("offline_blocks", "int", "blocks not online"),
+        ("blocks_online", "int", "blocks online"),
+        ("blocks_offline", "int", "blocks not online"),
+        ("size_online", "int", "bytes online"),
+        ("size_offline", "int", "bytes not online"),
     )),
     ObjectSpec("topology", "`pmemctl topology --json`", _ENVELOPE + (
         ("possible_nodes", "array<int>", "node ids the kernel could bring online"),
@@ -287,13 +375,13 @@ _SPECS = (
     ObjectSpec("node", "`.nodes[]`", (
         ("id", "int", "node id"),
         ("path", "string", "kernel path"),
-        ("kind", "string", "`dram`, `pmem`, `cxl` or `unknown` (inferred; see evidence)"),
+        ("kind", "string", "what backs it (inferred; see evidence)"),
         ("cpus", "array<int>", "CPU ids"),
         ("mem_total", "int|null", "MemTotal of online memory, bytes"),
         ("mem_free", "int|null", "MemFree, bytes"),
         ("blocks_total", "int", "memory blocks on the node"),
         ("blocks_online", "int", "of those, online"),
-        ("zone_blocks", "object<string,int>", "online blocks per zone (`{\"Movable\": 120}`)"),
+        ("zone_blocks", "object<string,int>", "online blocks per zone, keyed by zone (`{\"movable\": 120}`)"),
         ("memory_tier", "int|null", "N of memory_tierN"),
         ("dax_devices", "array<string>", "dax devices whose memory lives on this node"),
         ("has_memory", "bool", "in /sys/devices/system/node/has_memory"),
@@ -302,7 +390,7 @@ _SPECS = (
         ("access0", "access|null", "HMAT figures for the best initiators of any kind"),
         ("access1", "access|null", "HMAT figures for the best CPU initiators"),
         ("evidence", "array<string>", "why the node got its kind, one fact each"),
-    )),
+    ), enums={"zone_blocks": ZONES, "kind": NODE_KINDS}),
     ObjectSpec("access", "`.nodes[].access0`, `.nodes[].access1`", (
         ("initiators", "array<int>", "initiator node ids"),
         ("read_latency_ns", "int|null", "ns"),
@@ -340,7 +428,8 @@ _SPECS = (
         ("destructive", "bool", "it can lose data or take memory away: it needs `--yes` (or a \"yes\" typed on a "
          "terminal)"),
         ("consent", "string|null", "what `--yes` consents to, one sentence; null when not destructive"),
-        ("targets", "array<string>", "the objects it changes (`dax0.0`, `namespace1.2`, `memory42`)"),
+        ("targets", "array<string>", "names of the objects it changes (`dax0.0`, `namespace1.2`, `memory42`; the "
+         "attribute path for a policy write)"),
         ("already", "array<string>", "targets already as requested (left alone), one sentence each"),
         ("notes", "array<string>", "rounding, chosen blocks, resolved names, one sentence each"),
         ("checks", "array<check>", "the pre-checks, in the order they ran"),
@@ -348,13 +437,11 @@ _SPECS = (
     )),
     ObjectSpec("check", "`.plan.checks[]`", (
         ("name", "string", "short name of the check (`zone-ratio`, `memmap`, `mounted`, ...)"),
-        ("ok", "bool", "passed"),
-        ("warning", "bool", "failed, but only warns: it never blocks"),
+        ("status", "string", "what it found, as the text output prints it"),
         ("message", "string", "what was found, one sentence"),
         ("override", "string|null", "the option that lifts this refusal (`--force`); null when it passed, warns or "
          "cannot be lifted"),
-        ("overridden", "bool", "refused, and `override` was given: the run goes ahead (printed OVERRIDDEN)"),
-    )),
+    ), enums={"status": CHECK_STATUSES}),
     ObjectSpec("step", "`.plan.steps[]`", (
         ("kind", "string", "the action: `unbind`, `bind`, `wait-blocks`, `online-block`, `offline-block`, "
          "`ns-create`, ..."),
@@ -374,6 +461,8 @@ _SPECS = (
         ("message", "string", "the cause of a failure, or a summary"),
         ("machine_state", "array<string>", "the state of the targets afterwards, one sentence each; `[]` when not "
          "described"),
+        ("target_states", "array<target_state>", "the same state, structured: each dax device and each run of "
+         "memory blocks the plan touched; `[]` when not described or not readable"),
         ("already", "array<string>", "targets that were already as requested"),
         ("changed_units", "array<string>", "units (a device of `all`, a block of `online`) that changed"),
         ("failed_units", "array<string>", "units that failed; their steps were undone unless the status is "
@@ -382,6 +471,18 @@ _SPECS = (
         ("exit_code", "int", "the exit status this outcome gives (see EXIT STATUS); 0 for a `pmemctl rollback` "
          "whose outcome is `rolled-back`: it did what was asked, and exits 0"),
     ), enums={"status": OUTCOME_STATUSES}),
+    ObjectSpec("target_state", "`.outcome.target_states[]`", (
+        ("kind", "string", "what it is"),
+        ("name", "string|null", "the dax device (`dax0.0`); null for memory blocks"),
+        ("present", "bool", "it exists afterwards (false: the device or the blocks disappeared)"),
+        ("driver", "string|null", "`device_dax`, `kmem`, or null (no driver, absent, or memory blocks)"),
+        ("mode", "string|null", "`devdax`, `system-ram` or `disabled` (no driver); null for memory blocks or an "
+         "absent device"),
+        ("first_block", "int|null", "first block id of the run; null for a dax device"),
+        ("last_block", "int|null", "last block id of the run; null for a dax device"),
+        ("state", "string|null", "the blocks' state (`online`, `offline`, `going-offline`); null for a dax device "
+         "or absent blocks"),
+    ), enums={"kind": TARGET_KINDS}),
     ObjectSpec("outcome_step", "`.outcome.steps[]`", (
         ("action", "string", "the step in words (for an undo step, the undoing action)"),
         ("kind", "string", "the action, as in `.plan.steps[].kind`"),
@@ -396,8 +497,8 @@ _SPECS = (
         ("outcome", "outcome|null", "what the rollback or resume did; null with `--dry-run`"),
     )),
     ObjectSpec("status", "`pmemctl status --json`", _ENVELOPE + (
-        ("unfinished", "unfinished|null", "a change that did not finish (the journal); null when none"),
-        ("last_run", "last_run|null", "the last change that finished; null when there was none"),
+        ("unfinished", "journal_run|null", "a change that did not finish (the journal); null when none"),
+        ("last_run", "journal_run|null", "the last change that finished; null when there was none"),
         ("in_progress", "in_progress|null", "the pmemctl run changing the machine now (it holds the run lock): "
          "`unfinished` is then its live journal, not one to resume or roll back; null when no run holds the lock "
          "(or it cannot be told without root)"),
@@ -407,25 +508,16 @@ _SPECS = (
     ObjectSpec("in_progress", "`.in_progress` (status)", (
         ("pid", "int|null", "the process holding the run lock; null when the kernel does not show it"),
     )),
-    ObjectSpec("unfinished", "`.unfinished` (status)", (
+    ObjectSpec("journal_run", "`.unfinished`, `.last_run` (status)", (
         ("title", "string|null", "the plan's title"),
-        ("state", "string|null", "where it stopped: `applying`, `interrupted`, `rollback-incomplete`, `rolling-back` "
-         "or `resuming`"),
-        ("started", "string|null", "when it started (ISO 8601)"),
-        ("pid", "int|null", "the process that ran it"),
-        ("steps", "int", "steps in its plan"),
-        ("steps_done", "int", "of those, steps done"),
-    )),
-    ObjectSpec("last_run", "`.last_run` (status)", (
-        ("command", "string|null", "its command line, without the leading `pmemctl`"),
+        ("arguments", "string|null", "its command line after `pmemctl` (`--sysroot /m offline dax0.0 --yes`)"),
+        ("state", "string|null", "where it stands"),
+        ("status", "string|null", "its outcome status (see `.outcome.status`); null while unfinished"),
         ("pid", "int|null", "the process that ran it"),
         ("started", "string|null", "when it started (ISO 8601)"),
-        ("state", "string|null", "`finished`, or `rolled-back` after `pmemctl rollback`"),
-        ("status", "string|null", "its outcome status (see `.outcome.status`)"),
         ("steps", "int|null", "steps in its plan"),
-        ("title", "string|null", "the plan's title"),
-        ("version", "int|null", "version of the journal format; 1"),
-    )),
+        ("steps_done", "int|null", "of those, steps done; null for the last run (not recorded)"),
+    ), enums={"state": RUN_STATES, "status": OUTCOME_STATUSES}),
     ObjectSpec("error_document", "any command given `--json` that fails instead of printing its own document",
                _ENVELOPE + (
         ("error", "error", "what went wrong"),
@@ -479,15 +571,15 @@ _SPECS = (
                   ("modified", "edited after install"), ("missing", "installed, then removed")),
     }),
     ObjectSpec("doctor", "`pmemctl doctor --json`", _ENVELOPE + (
-        ("root", "bool", "the reader could see what only root sees (false: some findings say `needs_root`)"),
+        ("read_as_root", "bool", "the reader could see what only root sees (false: some findings say `needs_root`)"),
         ("groups", "array<string>", "the groups of checks that ran, from firmware to node (`--only`)"),
-        ("counts", "object<string,int>", "findings per severity: `info`, `warning`, `error`"),
+        ("counts", "object<string,int>", "findings per severity, keyed by severity"),
         ("healthy", "bool", "no finding above info"),
         ("exit_code", "int", "the exit status: 0 healthy, 12 warnings, 13 errors"),
         ("findings", "array<finding>", "what was found, grouped from firmware to node, most severe first"),
         ("layout_drift_checked", "bool", "the drift from a provisioning layout was checked"),
         ("fix", "doctor_fix|null", "with `--fix`: the plan of runtime-safe fixes and what happened"),
-    )),
+    ), enums={"counts": SEVERITIES, "groups": DOCTOR_GROUPS}),
     ObjectSpec("finding", "`.findings[]` (doctor)", (
         ("id", "string", "stable ID of the finding (`pmemctl doctor --explain ID`)"),
         ("severity", "string", "how bad it is"),
@@ -499,11 +591,7 @@ _SPECS = (
         ("needs_reboot", "bool", "the fix takes effect only after a reboot"),
         ("needs_root", "bool", "it could not be checked without root: run doctor as root"),
         ("runtime_fix", "runtime_fix|null", "the write `--fix` makes for it, when one is safe at runtime"),
-    ), enums={
-        "severity": (("info", "advice; healthy"), ("warning", "memory will not be the RAM wanted"),
-                     ("error", "memory cannot become RAM")),
-        "group": DOCTOR_GROUPS,
-    }),
+    ), enums={"severity": SEVERITIES, "group": DOCTOR_GROUPS}),
     ObjectSpec("evidence", "`.findings[].evidence[]`", (
         ("path", "string", "the kernel path read (`/proc/cmdline`), `dmesg`, or `computed`"),
         ("value", "string", "what it said"),
@@ -511,12 +599,7 @@ _SPECS = (
     ObjectSpec("finding_fix", "`.findings[].fix`", (
         ("kind", "string", "what the fix is"),
         ("text", "string|null", "the command, setting or snippet; null when there is nothing to do"),
-    ), enums={"kind": (
-        ("command", "a command to run (carrying the same `--sysroot`)"),
-        ("boot-argument", "a kernel command line change"), ("bios", "a firmware setting"),
-        ("kernel", "a kernel built with another configuration"), ("layout", "a layout snippet"),
-        ("file", "a configuration file to change"), ("none", "nothing to do"),
-    )}),
+    ), enums={"kind": FIX_KINDS}),
     ObjectSpec("runtime_fix", "`.findings[].runtime_fix`", (
         ("path", "string", "the attribute `--fix` writes"),
         ("value", "string", "the value it writes"),
@@ -530,12 +613,12 @@ _SPECS = (
     ObjectSpec("doctor_explain", "`pmemctl doctor --explain ID --json`", _ENVELOPE + (
         ("id", "string", "the finding's ID"),
         ("group", "string", "its group of checks"),
-        ("severity", "string", "`info`, `warning` or `error`"),
+        ("severity", "string", "how bad it is"),
         ("title", "string", "its one-line title (`{subject}` stands for the object)"),
         ("explain", "string", "the reasoning: why it matters and what fixes it"),
-        ("fix_kind", "string", "what kind of fix it has (see `.findings[].fix.kind`)"),
+        ("fix_kind", "string", "what kind of fix it has (as `.findings[].fix.kind`)"),
         ("needs_reboot", "bool", "its fix takes effect only after a reboot"),
-    )),
+    ), enums={"group": DOCTOR_GROUPS, "severity": SEVERITIES, "fix_kind": FIX_KINDS}),
     ObjectSpec("apply", "`pmemctl apply --json`", _ENVELOPE + (
         ("config_files", "array<string>", "the layout files read, in order"),
         ("check", "bool", "`--check`: only compared, nothing was written"),
@@ -574,6 +657,68 @@ _SPECS = (
         ("matched", "object<string,array<string>>", "device entry name -> the devices it matches now"),
         ("warnings", "array<string>", "selectors by device name, overridden policy keys"),
     )),
+    ObjectSpec("namespace_plan", "`pmemctl namespace plan --json`", _ENVELOPE + (
+        ("region", "string", "the region carved from (`region0`)"),
+        ("system_ram", "int", "the system RAM asked for, bytes (whole memory blocks)"),
+        ("block_size", "int", "memory block size, bytes"),
+        ("blocks", "int", "memory blocks asked for"),
+        ("exact", "bool", "a namespace size giving exactly that many blocks exists and fits"),
+        ("namespace_size", "int|null", "the namespace size to create, bytes (`--size`); null when none fits"),
+        ("usable_size", "int|null", "the dax device's size after the devdax info block, bytes; null when none fits"),
+        ("first_block", "int|null", "block id of the first whole memory block it would add; null when unknown"),
+        ("start", "int|null", "predicted physical start address of the namespace; null when unknown"),
+        ("align", "int", "devdax alignment, bytes"),
+        ("region_max_available_extent", "int", "the region's largest free extent (`max_available_extent`, or "
+         "`available_size` where the kernel lacks it), bytes"),
+        ("region_align", "int", "the region's namespace size alignment, bytes"),
+        ("interleave_ways", "int", "DIMMs the region is interleaved across"),
+        ("nearest", "array<namespace_plan_option>", "the nearest sizes that fit when the request is not exact"),
+        ("most", "namespace_plan_option|null", "the most system RAM the region can give; null when none"),
+        ("problem", "string|null", "why the request cannot be met, one sentence; null when it can"),
+        ("command_line", "string|null", "the `pmemctl namespace create` command that carries it out (with the same "
+         "`--sysroot`); null when none fits"),
+    )),
+    ObjectSpec("namespace_plan_option", "`.nearest[]`, `.most` (namespace_plan)", (
+        ("blocks", "int", "memory blocks"),
+        ("system_ram", "int", "system RAM it gives, bytes"),
+        ("namespace_size", "int", "namespace size, bytes"),
+    )),
+    ObjectSpec("sim_record", "`pmemctl sim record DIR --json`", _ENVELOPE + (
+        ("recording", "recording", "what was recorded"),
+    )),
+    ObjectSpec("recording", "`.recording` (sim_record)", (
+        ("dest", "string", "absolute path of the recording"),
+        ("source", "string", "absolute path of the tree recorded (`/` for this machine)"),
+        ("simulated", "bool", "the source was a simulated tree: the recording is a working simulated machine"),
+        ("files", "int", "files copied"),
+        ("links", "int", "symbolic links copied"),
+        ("dirs", "int", "directories created"),
+        ("errors", "object<string,string>", "path -> the errno name of a file that could not be read"),
+        ("error_modes", "object<string,string>", "path -> the mode (octal, `0400`) of a file that could not be read"),
+        ("truncated", "array<string>", "files cut at the size limit"),
+        ("roots", "array<string>", "the directories recorded"),
+        ("missing", "array<string>", "of those, directories absent on this machine"),
+        ("seconds", "number", "how long it took, seconds (a float)"),
+    )),
+    ObjectSpec("sim_conditions", "`pmemctl sim conditions --json`", _ENVELOPE + (
+        ("conditions", "array<sim_condition>", "conditions `pmemctl sim create --condition` puts into a tree"),
+    )),
+    ObjectSpec("sim_condition", "`.conditions[]` (sim_conditions)", (
+        ("name", "string", "the condition (`--condition NAME` or `NAME=VALUE`)"),
+        ("value", "string|null", "what VALUE means; null when it takes none"),
+        ("help", "string", "what it puts into the tree"),
+    )),
+    ObjectSpec("journal_abandon", "`pmemctl journal abandon --json`", _ENVELOPE + (
+        ("dry_run", "bool", "`--dry-run`: nothing was renamed"),
+        ("unfinished", "journal_run|null", "the change given up; null when there is none or its journal cannot be "
+         "read"),
+        ("damaged", "string|null", "why the journal cannot be read, naming the file; null when it can"),
+        ("machine_state", "array<string>", "where the devices and blocks it touched are now (left as they are), one "
+         "sentence each; `[]` when there is no unfinished change"),
+        ("target_states", "array<target_state>", "the same, structured (as `.outcome.target_states`)"),
+        ("archived", "array<string>", "the journal files' new names; `[]` for a dry run or when there was nothing "
+         "to abandon (exit 3)"),
+    )),
     ObjectSpec("sim_list", "`pmemctl sim list --json`", _ENVELOPE + (
         ("scenarios", "array<scenario>", "scenarios `pmemctl sim create` can build"),
     )),
@@ -592,6 +737,54 @@ _SPECS = (
 
 #: Every object kind of the schema, by name.
 OBJECTS: dict[str, ObjectSpec] = {s.kind: s for s in _SPECS}
+
+#: What changed in each schema version, as (where, before, after); the README's
+#: "JSON schema changelog" and pmemctl(1) are generated from it.  A test checks
+#: that every key named under "after" exists in OBJECTS.
+CHANGELOG: tuple[tuple[int, tuple[tuple[str, str, str], ...]], ...] = (
+    (2, (
+        ("every document: `.schema_version`", "`1`", "`2`"),
+        ("every document: `.sysroot`", "as given on the command line, maybe relative (`\"m\"`)",
+         "absolute (`\"/tmp/m\"`)"),
+        ("blocks: `.ranges[].zones[]`", "the kernel's spelling (`\"Movable\"`, `\"Normal\"`)",
+         "lower case, as `--zone` takes them (`\"movable\"`, `\"normal\"`); a closed set"),
+        ("topology: `.nodes[].zone_blocks` keys", "`{\"Movable\": 120}`", "`{\"movable\": 120}`"),
+        ("blocks: `.block_size_bytes`", "`block_size_bytes`", "`block_size` (as `namespace plan`)"),
+        ("blocks: `.totals`", "`online_bytes`, `offline_bytes`, `online_blocks`, `offline_blocks`",
+         "`size_online`, `size_offline`, `blocks_online`, `blocks_offline` (as `dax_device.blocks_online`; a size "
+         "has no unit suffix)"),
+        ("list, topology: `.policy.block_size_bytes`", "`block_size_bytes`", "`block_size`"),
+        ("list, topology: `.policy.memmap_on_memory`", "string as the kernel prints it (`\"N\"`, `\"Y\"`, "
+         "`\"force\"`)", "bool (`false`, `true`), as `dax_device.memmap_on_memory`; `force` is the new "
+         "`.policy.memmap_on_memory_force` (bool)"),
+        ("online, offline: `.plan.targets[]`", "block ids as strings (`\"174\"`)",
+         "block names (`\"memory174\"`), as `.outcome.changed_units`"),
+        ("every plan: `.plan.checks[]`", "`ok`, `warning`, `overridden` (bools; `ok` was false for a warning)",
+         "one `status`: `ok`, `warning`, `refused` or `overridden`, the word the text output prints"),
+        ("every outcome: `.outcome.target_states[]`", "(absent; only the `machine_state` sentences)",
+         "new: the state of each touched dax device and run of blocks, structured (`target_state`)"),
+        ("status: `.unfinished`, `.last_run`", "two kinds with different keys (`unfinished`: no `command`, "
+         "`status`; `last_run`: no `steps_done`, and `version`)",
+         "one kind, `journal_run`, with the same keys in both: `title`, `arguments`, `state`, `status`, `pid`, "
+         "`started`, `steps`, `steps_done` (null where not known); `version` removed; `state` and `status` "
+         "closed sets"),
+        ("status: `.last_run.command`", "`command` (the command line, while the envelope's `command` is a "
+         "command's name)", "`arguments`"),
+        ("list: `.namespace.mode`, `.dax_device.mode`, `.dax_device.source`; blocks: `.ranges[].state`; "
+         "topology: `.nodes[].kind`; doctor: `.counts` keys, `.groups[]`; doctor --explain: `severity`, `group`, "
+         "`fix_kind`", "values listed in prose", "closed sets (the same values), refused if anything else"),
+        ("doctor: `.root`", "`root` (bool; `boot`'s `root` is a directory)", "`read_as_root`"),
+        ("namespace plan", "not in the schema reference", "documented as `namespace_plan` and "
+         "`namespace_plan_option`; `command_line` and the sizes are null when nothing fits"),
+        ("namespace plan: `.devdax_size`", "`devdax_size`", "`usable_size` (as `namespace.usable_size`)"),
+        ("namespace plan: `.region_available`", "`region_available`", "`region_max_available_extent` (as "
+         "`region.max_available_extent`)"),
+        ("sim record", "`schema_version` always 1; not in the schema reference",
+         "documented as `sim_record` and `recording`"),
+        ("sim conditions, journal abandon", "no `--json`", "`--json` prints a `sim_conditions` or "
+         "`journal_abandon` document"),
+    )),
+)
 
 
 def _checks(spec: ObjectSpec) -> tuple[tuple[str, ...], frozenset[str], tuple[tuple[str, frozenset[str], bool], ...]]:
@@ -615,13 +808,27 @@ def _obj(kind: str, /, **values: Any) -> dict[str, Any]:
         raise AssertionError(f"JSON {kind} object out of step with its schema: extra {extra}, missing {missing}")
     for key, allowed, nullable in enums:
         value = values[key] = enum_value(values[key])
-        if value not in allowed and not (value is None and nullable):
-            raise AssertionError(f"JSON {kind}.{key} is {value!r}, not one of {list(OBJECTS[kind].allowed(key) or ())}")
+        if value is None and nullable:
+            continue
+        # an array's items, a map's keys, or the value itself
+        items = value if isinstance(value, (list, dict)) else (value,)
+        wrong = [v for v in items if v not in allowed]
+        if wrong:
+            raise AssertionError(f"JSON {kind}.{key} holds {wrong[0]!r}, not one of "
+                                 f"{list(OBJECTS[kind].allowed(key) or ())}")
     return {k: values[k] for k in keys}
 
 
 def envelope(kind: str, command: str, sysroot: str, /, **body: Any) -> dict[str, Any]:
-    return _obj(kind, schema_version=SCHEMA_VERSION, command=command, sysroot=sysroot, **body)
+    """A top-level document; ``sysroot`` is printed absolute (a relative
+    ``--sysroot`` is resolved against the working directory, as it was read)."""
+    return _obj(kind, schema_version=SCHEMA_VERSION, command=command, sysroot=os.path.abspath(sysroot), **body)
+
+
+def zone_names(zones: Iterable[str]) -> list[str]:
+    """Kernel zone names (``Movable``, from valid_zones or zoneinfo) as the
+    schema spells them: lower case, as ``--zone`` takes them."""
+    return [z.lower() for z in zones]
 
 
 def error_document(command: str, sysroot: str, message: str, exit_code: int) -> dict[str, Any]:
@@ -643,19 +850,27 @@ def error_document(command: str, sysroot: str, message: str, exit_code: int) -> 
 def policy_json(p: "Policy") -> dict[str, Any]:
     return _obj(
         "policy",
-        block_size_bytes=p.block_size,
+        block_size=p.block_size,
         auto_online_blocks=p.auto_online_blocks,
         memhp_default_state=p.memhp_default_state,
         movable_node=p.movable_node,
         demotion_enabled=p.demotion_enabled,
         online_policy=p.online_policy,
         auto_movable_ratio=p.auto_movable_ratio,
-        memmap_on_memory=p.memmap_on_memory,
+        memmap_on_memory=None if p.memmap_on_memory is None else _memmap_param(p.memmap_on_memory) != "n",
+        memmap_on_memory_force=None if p.memmap_on_memory is None else _memmap_param(p.memmap_on_memory) == "force",
         kmem_driver=p.kmem_driver,
         device_dax_driver=p.device_dax_driver,
         hotremove=p.hotremove,
         kernel_cmdline=p.kernel_cmdline,
     )
+
+
+def _memmap_param(text: str) -> str:
+    """memory_hotplug.memmap_on_memory as one word: ``y``, ``n`` or ``force``
+    (the kernel prints a bool parameter as Y/N; since 6.6 it also takes ``force``)."""
+    word = text.strip().lower()
+    return {"1": "y", "0": "n", "": "n"}.get(word, word)
 
 
 # --------------------------------------------------------------------------
@@ -786,7 +1001,7 @@ def _range_json(r: "BlockRange", bs: int) -> dict[str, Any]:
         end=r.end(bs),
         size=r.count * bs,
         state=r.state.value,
-        zones=None if r.zones is None else list(r.zones),
+        zones=None if r.zones is None else zone_names(r.zones),
         removable=r.removable,
         node=r.node,
         device=r.device,
@@ -810,17 +1025,17 @@ def _blocks_envelope(
         "blocks",
         "blocks",
         view.topology.sysroot,
-        block_size_bytes=view.block_size,
+        block_size=view.block_size,
         columns=list(view.columns),
         per_block=view.per_block,
         filters=_obj("blocks_filters", device=device, node=node, state=state),
         ranges=ranges,
         totals=_obj(
             "block_totals",
-            online_bytes=view.online_bytes,
-            offline_bytes=view.offline_bytes,
-            online_blocks=online_blocks,
-            offline_blocks=offline_blocks,
+            blocks_online=online_blocks,
+            blocks_offline=offline_blocks,
+            size_online=view.online_bytes,
+            size_offline=view.offline_bytes,
         ),
     )
 
@@ -868,7 +1083,7 @@ def blocks_json_text(
                 if token is None:
                     token = tokens[zones] = f"\0z{len(tokens)}"
                     replacements.append((json.dumps(token), "[\n        " + ",\n        ".join(
-                        json.dumps(z, ensure_ascii=False) for z in zones) + "\n      ]"))
+                        json.dumps(z, ensure_ascii=False) for z in zone_names(zones)) + "\n      ]"))
                 zones = token
             elif zones is not None:
                 zones = []
@@ -913,7 +1128,7 @@ def topology_json(view: "TopologyView") -> dict[str, Any]:
             mem_free=n.mem_free,
             blocks_total=n.blocks_total,
             blocks_online=n.blocks_online,
-            zone_blocks=dict(n.zone_blocks),
+            zone_blocks={z.lower(): count for z, count in n.zone_blocks.items()},
             memory_tier=n.memory_tier,
             dax_devices=list(n.dax_devices),
             has_memory=n.has_memory,
@@ -969,6 +1184,48 @@ def sim_list_json(sysroot: str, scenarios: Iterable[Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
+# namespace plan, sim record
+
+
+def _plan_option(blocks: int, block_size: int, namespace_size: int) -> dict[str, Any]:
+    return _obj("namespace_plan_option", blocks=blocks, system_ram=blocks * block_size, namespace_size=namespace_size)
+
+
+def namespace_plan_json(sysroot: str, result: Any) -> dict[str, Any]:
+    """``result``: :class:`pmemctl.ops.sizes.SizePlan` (the plan, the
+    region, its geometry and the command line that carries it out)."""
+    p, geo = result.plan, result.geometry
+    return envelope(
+        "namespace_plan", "namespace plan", sysroot,
+        region=result.region.name, system_ram=p.ram, block_size=p.block_size, blocks=p.blocks, exact=p.exact,
+        namespace_size=p.ns_size, usable_size=p.usable, first_block=p.first_block, start=p.start, align=p.align,
+        region_max_available_extent=geo.available, region_align=geo.align, interleave_ways=geo.ways,
+        nearest=[_plan_option(n, p.block_size, size) for n, size in p.nearest],
+        most=None if p.most is None else _plan_option(p.most[0], p.block_size, p.most[1]),
+        problem=p.problem, command_line=result.command,
+    )
+
+
+def target_states_json(machine_state: Any) -> list[dict[str, Any]]:
+    """The structured twin of ``machine_state`` sentences
+    (:class:`pmemctl.ops.outcome.MachineState`); ``[]`` for plain sentences."""
+    return [_obj("target_state", kind=t.kind, name=t.name, present=t.present, driver=t.driver, mode=t.mode,
+                 first_block=t.first_block, last_block=t.last_block, state=t.state)
+            for t in getattr(machine_state, "targets", ())]
+
+
+def sim_conditions_json(sysroot: str, conditions: Iterable[Any]) -> dict[str, Any]:
+    """``conditions``: :class:`pmemctl.sim.conditions.Condition` records."""
+    return envelope("sim_conditions", "sim conditions", sysroot, conditions=[
+        _obj("sim_condition", name=c.name, value=c.value, help=c.help) for c in conditions])
+
+
+def sim_record_json(sysroot: str, recording: Mapping[str, Any]) -> dict[str, Any]:
+    """``recording``: :meth:`pmemctl.sim.record.Recording.to_dict`."""
+    return envelope("sim_record", "sim record", sysroot, recording=_obj("recording", **recording))
+
+
+# --------------------------------------------------------------------------
 # documentation
 
 
@@ -978,7 +1235,7 @@ def schema_markdown() -> str:
         f"Every read command and every command that changes the machine takes `--json` and "
         f"prints one object, schema version {SCHEMA_VERSION}. Rules:",
         "",
-        "- The top level always starts with `schema_version`, `command` and `sysroot`.",
+        "- The top level always starts with `schema_version`, `command` and `sysroot` (an absolute path).",
         "- Every object of a kind has exactly the keys listed below, every time: unknown or",
         "  absent values are `null`, empty collections are `[]`/`{}`, never a missing key.",
         "- Sizes, addresses and offsets are integers in bytes; `end` is the last byte",
@@ -992,9 +1249,21 @@ def schema_markdown() -> str:
         "  an `error_document` instead of its own: the same first three keys, then",
         "  `error`. Stdout always holds exactly one JSON object.",
     ]
+    out += ["- `number` is a JSON number that may have a fraction (`seconds`); every other number is an `int`.",
+            "- The changes between versions are listed under \"JSON schema changelog\" below."]
     for spec in _SPECS:
         out += ["", f"#### `{spec.kind}` — {spec.where}", "", "| key | type | meaning |", "|---|---|---|"]
         for key, typ, meaning in spec.rows():
             cells = (f"`{key}`", f"`{typ}`", meaning)
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")  # GFM: \| inside a cell
+    return "\n".join(out) + "\n"
+
+
+def changelog_markdown() -> str:
+    """The README's "JSON schema changelog": every change, old and new form."""
+    out = ["Every change of a key, a value's type or a value's spelling, newest version first. "
+           "A consumer reads `schema_version` first; keys added within a version are not listed."]
+    for version, changes in reversed(CHANGELOG):
+        out += ["", f"#### Version {version} (from {version - 1})", "", "| where | before | after |", "|---|---|---|"]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in changes]
     return "\n".join(out) + "\n"

@@ -151,7 +151,7 @@ def plan_online(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
         for agent in onlining_agents(door, topo):
             pb.warn("onlining-agent", f"another agent onlines memory: {agent}")
         zone_checks(pb, door, topo, len(todo) * (topo.policy.block_size or 0), req.zone)
-    pb.targets.extend(str(b.index) for b in todo)
+    pb.targets.extend(f"memory{b.index}" for b in todo)
     for b in todo:
         # Each block stands alone (as daxctl online-memory): one that refuses
         # is reported and the others stay online -> a partial result.
@@ -180,7 +180,7 @@ def plan_offline(door: SysfsRoot, topo: Topology, req: BlockRequest) -> Plan:
         (pb.notes if a.startswith("--size") else pb.already).append(a)
     privilege_check(pb, door)
     offline_checks(pb, topo, todo)
-    pb.targets.extend(str(b.index) for b in todo)
+    pb.targets.extend(f"memory{b.index}" for b in todo)
     # --count/--size ask for an amount of memory: a busy block may be swapped
     # for another of the device (as chmem does), and each block is a unit of
     # its own, so the run is PARTIAL only when the amount cannot be reached.

@@ -26,6 +26,13 @@ import re
 #: carry ``schema_version`` 1 from this release on).
 MIN_VERSION = (0, 1, 0)
 
+#: The ``--json`` schema versions these modules read.  Version 2 is current;
+#: version 1 (an older pmemctl) is still read: the only key the modules look
+#: inside of that changed is ``.plan.checks[]`` (``ok``/``warning`` became
+#: ``status``), and :func:`check_refused` reads both.  A newer version fails
+#: the module with an upgrade hint instead of being misread.
+SCHEMA_VERSIONS = (1, 2)
+
 #: Exit codes of pmemctl (pmemctl/errors.py ExitCode), repeated here because
 #: the modules may not import pmemctl.
 EXIT_OK = 0
@@ -236,7 +243,25 @@ def plan_refusals(document, forced=False):
     with ``forced``, not those that ``--force`` overrides)."""
     plan = (document or {}).get('plan') or {}
     return [check.get('message') or check.get('name') for check in plan.get('checks') or []
-            if not check.get('ok') and not check.get('warning') and not (forced and check.get('override'))]
+            if check_refused(check) and not (forced and check.get('override'))]
+
+
+def check_refused(check):
+    """True when a pre-check of a plan blocks the run: ``status`` ``refused``
+    (schema version 2), or neither ``ok`` nor ``warning`` (version 1)."""
+    if 'status' in check:
+        return check.get('status') == 'refused'
+    return not check.get('ok') and not check.get('warning')
+
+
+def schema_problem(document):
+    """Why the modules cannot read ``document``, or None: its
+    ``schema_version`` must be one of :data:`SCHEMA_VERSIONS`."""
+    version = (document or {}).get('schema_version')
+    if version in SCHEMA_VERSIONS:
+        return None
+    return ('pmemctl printed JSON schema version %r; this collection reads versions %s: upgrade the '
+            'pmemctl.memory collection' % (version, ', '.join(str(v) for v in SCHEMA_VERSIONS)))
 
 
 def error_of(document, stderr):
@@ -348,10 +373,13 @@ class Pmemctl:
         rc, out, err = self.run(list(args) + ['--json'])
         document = load_json(out)
         if rc not in ok:
-            self.fail(args, rc, document, err)
+            self.fail(args, rc, document, err)  # the error's message is read whatever the version
         if document is None:
             self.module.fail_json(msg="pmemctl %s printed no JSON document; upgrade pmemctl" % ' '.join(args),
                                   rc=rc, stdout=out, stderr=err)
+        problem = schema_problem(document)
+        if problem is not None:
+            self.module.fail_json(msg='pmemctl %s: %s' % (' '.join(args), problem), rc=rc, document=document)
         return rc, document, err
 
     def fail(self, args, rc, document, stderr, **extra):

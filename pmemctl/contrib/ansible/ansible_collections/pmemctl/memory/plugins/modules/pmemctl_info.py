@@ -67,7 +67,7 @@ blocks:
   description: The document of C(pmemctl blocks --json) (memory block ranges and totals).
   returned: when C(blocks) is gathered
   type: dict
-  sample: {"totals": {"online_blocks": 112, "offline_blocks": 14}}
+  sample: {"totals": {"blocks_online": 112, "blocks_offline": 14}}
 topology:
   description: The document of C(pmemctl topology --json) (NUMA nodes, tiers, policy).
   returned: when C(topology) is gathered
