@@ -15,7 +15,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -36,6 +38,16 @@ BLOCK_KB = 128 * 1024
 _TEMPLATE: dict[str, Path] = {}
 #: sysfs lives in memory; so do these trees (ext4 makes each example ~10x slower)
 _TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_template() -> Iterator[None]:
+    """The template tree is made on first use and removed with the module
+    (it used to stay in /dev/shm after every run)."""
+    yield
+    made = _TEMPLATE.pop("t", None)
+    if made is not None:
+        shutil.rmtree(made.parent, ignore_errors=True)
 
 
 def template() -> Path:
