@@ -302,7 +302,23 @@ def large_blocks(large_blocks_run) -> Outputs:
 SUMMARY: list[tuple[str, list[str]]] = []
 
 
+#: seconds spent in the real-kernel tier's tests (setup, call, teardown: the
+#: guests boot in fixtures) and how many ran, printed at the end: the tier's
+#: budget is 15 minutes for both kernels (issue 13)
+_TIER_TIME = {"seconds": 0.0, "tests": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _TIER_TIME["seconds"] += report.duration
+    if report.when == "call":
+        _TIER_TIME["tests"] += 1
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # pragma: no cover - output only
+    if _TIER_TIME["tests"]:
+        terminalreporter.write_sep("-", "real-kernel tier time")
+        terminalreporter.write_line(f"{_TIER_TIME['tests']} tests ran in {_TIER_TIME['seconds'] / 60:.1f} min "
+                                    "(setup, call and teardown; budget 15 min for both kernels)")
     for title, lines in SUMMARY:
         terminalreporter.write_sep("-", title)
         for line in lines:
