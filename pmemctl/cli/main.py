@@ -47,7 +47,7 @@ SUMMARIES: dict[str, str] = {
     "blocks": "Show memory blocks, merged into ranges as lsmem does.",
     "topology": "Show NUMA nodes, what memory backs them, and how to use them.",
     "sim": "Build simulated machines (sysfs trees) to try pmemctl on.",
-    "reconfigure": "Switch dax device DEV between devdax and system-ram.",
+    "reconfigure": "Switch dax device DEV (one or more) between devdax and system-ram.",
     "online": "Online memory blocks of a system-ram dax device DEV, or plain --blocks.",
     "offline": "Offline memory blocks of dax device DEV, or plain --blocks.",
     "status": "Show a change in progress (the pid holding the lock), an unfinished change (interrupted or not "
