@@ -242,3 +242,18 @@ def test_offline_count_dry_run_says_spares_may_be_used(invoke, sysram):
     assert "PARTIAL only if fewer than 4 block(s) go offline" in res.stdout
     listed = invoke("--sysroot", sysram, "offline", "dax0.0", "--blocks", "59-62", "--dry-run")
     assert "spare" not in listed.stdout
+
+
+def test_demo_builds_on_the_default_kernel_profile(invoke, tmp_path):
+    """demo builds what 'sim create' builds by default (the newest profile):
+    on 6.12 the kmem node's tier comes from HMAT (36), not the 6.1 default 22."""
+    from pmemctl.sim.kernel import SimulatedKernel
+    from pmemctl.sim.kernels import DEFAULT_KERNEL
+
+    keep = tmp_path / "kept"
+    res = invoke("demo", "--keep", keep)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    made = tmp_path / "made"
+    assert invoke("sim", "create", made, "--scenario", "qemu-nvdimm", "--kernel", DEFAULT_KERNEL).exit_code == 0
+    assert SimulatedKernel(keep).spec.kernel_release == SimulatedKernel(made).spec.kernel_release
+    assert "memory_tier36" in res.stdout

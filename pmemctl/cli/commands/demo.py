@@ -54,13 +54,16 @@ def command(app: App, scenario: str, keep: Optional[str]) -> int:
     from pmemctl.ops.requests import BlockRequest, ReconfigureRequest
     from pmemctl.sim.build import materialise
     from pmemctl.sim.kernel import SimulatedKernel
+    from pmemctl.sim.kernels import DEFAULT_KERNEL
 
     params = {"stage": "devdax"} if scenario == "qemu-nvdimm" else {}
     _refuse_unsuitable(scenario, params, keep)
     workdir = keep or tempfile.mkdtemp(prefix="pmemctl-demo-")
     try:
         with build_bar(app, f"building {scenario}") as progress:
-            tree = materialise(scenario, f"{workdir}/machine" if not keep else workdir, params, progress=progress)
+            # the newest kernel profile, as 'sim create' builds by default
+            tree = materialise(scenario, f"{workdir}/machine" if not keep else workdir, params, kernel=DEFAULT_KERNEL,
+                               progress=progress)
         door = SimulatedKernel(tree)
         app.say(f"Simulated machine '{scenario}' built in {tree} (the simulated kernel reacts to writes).")
 
