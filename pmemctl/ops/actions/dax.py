@@ -186,15 +186,18 @@ class RestoreBinding(BindDevice):
     a plan shown beforehand; it journals and renders as a ``bind``.
     """
 
+    def _taking_from_device_dax(self, door: SysfsRoot) -> bool:
+        """device_dax holds the device and the old driver is another one."""
+        return self.driver != "device_dax" and device_driver(door, self.device) == "device_dax"
+
     def pending_writes(self, door: SysfsRoot) -> list[Write]:
-        holder = device_driver(door, self.device)
-        if holder is None or holder == self.driver or holder != "device_dax":
+        if not self._taking_from_device_dax(door):
             return self.writes()
-        drv = paths.dax_driver(holder)
-        return [Write(drv + "/remove_id", self.device), Write(drv + "/unbind", self.device), *self.writes()]
+        # the detach sequence itself (remove_id, then unbind), from device_dax
+        return [*UnbindDevice(self.device, "device_dax").writes(), *self.writes()]
 
     def precheck(self, door: SysfsRoot) -> Optional[Problem]:
-        if device_driver(door, self.device) != "device_dax" or self.driver == "device_dax":
+        if not self._taking_from_device_dax(door):
             return None
         users = door.processes_using(f"/dev/{self.device}")
         if users:
