@@ -166,3 +166,10 @@ def test_damaged_journal_hints(invoke: Invoke, sysram: Path, command: tuple[str,
     assert res.exit_code == ExitCode.LOCKED, text
     assert "cannot be read" in text
     assert len(hints(text, sysram)) >= 3, text  # list, blocks, journal abandon
+
+
+def test_doctor_explain_hint_carries_the_sysroot(invoke: Invoke, devdax: Path) -> None:
+    res = invoke("--sysroot", devdax, "doctor")
+    assert res.exit_code in (0, int(ExitCode.DOCTOR_WARNINGS), int(ExitCode.DOCTOR_ERRORS)), res.stderr
+    hints(both(res), devdax)
+    assert f"explain a finding: pmemctl --sysroot {devdax} doctor --explain ID" in res.stdout

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from pmemctl.cli.render.change import change_document, outcome_json, plan_json
 from pmemctl.cli.render.doc import Block, Document, Lines
 from pmemctl.cli.render.json import _obj, envelope
+from pmemctl.commandline import command_line
 
 if TYPE_CHECKING:  # pragma: no cover
     from pmemctl.ops.doctor import Finding, Report, Rule
@@ -45,7 +46,8 @@ def doctor_document(report: "Report", fix: Optional["ChangeResult"] = None, *, s
     summary = (f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info; "
                + ("healthy" if report.worst is None or report.worst.value == "info"
                   else f"exit {int(report.exit_code)}"))
-    blocks.append(Lines((summary, "explain a finding: pmemctl doctor --explain ID"), style="bold"))
+    explain = command_line("doctor", "--explain", "ID", sysroot=sysroot)
+    blocks.append(Lines((summary, f"explain a finding: {explain}"), style="bold"))
     if fix is not None:
         blocks.extend(change_document(fix, sysroot=sysroot).blocks)
     return Document.of(blocks)
