@@ -9,7 +9,8 @@
             the figure on a tree without it (a recording that left it out)
             is printed too, without a target.  The 196,608-block tree is on
             disk (ext4 stops counting subdirectories in a directory's link
-            count past 65,000: the views must not depend on it).
+            count past 65,000: the views must not depend on it; they count
+            boot memory's blocks from /proc/iomem there).
 
 ``blocks --all --json`` against ``lsmem -a -J`` is in bench_blocks.py, which
 generates the big trees once for every ``blocks`` row.
@@ -143,7 +144,7 @@ def bench_views(sizes: Sequence[int], runs: int, tmp: Path) -> bool:
             # ext4 stops counting subdirectories past 65,000 (the link count reads 1);
             # sysfs and tmpfs always count them, which the views rely on
             print(f"note: the {n}-block tree's file system does not count subdirectories: "
-                  "topology falls back to listing the node directories there (not so on sysfs)")
+                  "topology counts the boot blocks from /proc/iomem there (sysfs counts them)")
     small, large = sizes[0], sizes[-1]
     for label, zoneinfo in (("", True), (", without /proc/zoneinfo", False)):
         if not zoneinfo:

@@ -805,15 +805,57 @@ def _boot_counts_without_listing(door: SysfsRoot, zoneinfo: Mapping[int, Mapping
     """Each node's blocks when no dax device holds any and every block is
     online, known without listing a directory of blocks: the blocks counted
     from the link count of /sys/devices/system/memory (one per memoryN
-    subdirectory) equal the online blocks zoneinfo's present pages make.
+    subdirectory; from /proc/iomem where that count is missing) equal the
+    online blocks zoneinfo's present pages make.
     None when they differ (offline memory: the node directories must say
     whose) or either cannot be counted, or memory0 is absent."""
-    subdirs = door.subdir_count(paths.MEMORY)
-    if subdirs is None or not door.exists(paths.memory_block(0)):
+    if not door.exists(paths.memory_block(0)):
         return None
-    blocks = subdirs - sum(door.exists(f"{paths.MEMORY}/{d}") for d in MEMORY_OTHER_SUBDIRS)
+    subdirs = door.subdir_count(paths.MEMORY)
+    if subdirs is not None:
+        blocks: Optional[int] = subdirs - sum(door.exists(f"{paths.MEMORY}/{d}") for d in MEMORY_OTHER_SUBDIRS)
+    else:
+        blocks = _boot_ram_block_count(door, block_size)
+    if blocks is None:
+        return None
     online = {nid: -(-sum(zoneinfo.get(nid, {}).values()) // block_size) for nid in nids}
     return online if sum(online.values()) == blocks else None
+
+
+def _boot_ram_block_count(door: SysfsRoot, block_size: int) -> Optional[int]:
+    """The memory blocks boot RAM makes, counted from /proc/iomem where the
+    directory's link count says nothing (a tree stored on ext4, which stops
+    counting past 65,000 subdirectories, or btrfs): one block for every
+    block-sized piece touched by a top-level ``System RAM`` resource.  The
+    kernel registers that resource when the memory is added and keeps it
+    while its blocks are offline (kernel/resource.c, mm/memory_hotplug.c),
+    so an offline block is counted here but not in zoneinfo and the caller's
+    comparison fails safe.  None when iomem is absent or zeroed (not root),
+    or the highest block it implies has no directory."""
+    text = door.read_optional(paths.PROC_IOMEM)
+    if not text:
+        return None
+    spans: list[tuple[int, int]] = []
+    for line in text.splitlines():
+        rng, sep, name = line.partition(" : ")
+        if not sep or rng.startswith(" ") or name.strip() != "System RAM":
+            continue
+        try:
+            lo, hi = (int(x, 16) for x in rng.split("-", 1))
+        except ValueError:
+            return None
+        if hi <= lo:  # zeroed addresses: read without root
+            return None
+        spans.append((lo // block_size, hi // block_size))
+    if not spans:
+        return None
+    count, last = 0, -1
+    for first, final in sorted(spans):
+        first = max(first, last + 1)
+        if final >= first:
+            count += final - first + 1
+            last = final
+    return count if door.exists(paths.memory_block(last)) else None
 
 
 def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned: list[int],

@@ -223,3 +223,52 @@ def test_topology_with_offline_boot_memory_lists_the_node_directories(tmp_path: 
     tv = read.topology_view(door)
     assert list(tv.nodes) == list(full.nodes)
     assert any(re.fullmatch(r"/sys/devices/system/node/node\d+", p) for p in door.listed)
+
+
+class UncountedDoor(CountingDoor):
+    """A tree whose file system keeps no subdirectory count in a directory's
+    link count (ext4 past 65,000 subdirectories reads 1; btrfs)."""
+
+    def subdir_count(self, kpath: str) -> Optional[int]:
+        return None
+
+
+def test_topology_without_a_link_count_counts_boot_blocks_from_iomem(own_trees: TreeCache) -> None:
+    """Where the link count says nothing, /proc/iomem's System RAM counts the
+    blocks: still no node directory is listed, and the view is a full walk's."""
+    root, _ = own_trees.get(Case("cxl-hmem", {"kind": "hmem", "mode": "devdax"}))
+    full = discover(SysfsRoot(str(root)))
+    door = UncountedDoor(str(root))
+    tv = read.topology_view(door)
+    assert list(tv.nodes) == list(full.nodes)
+    assert _block_reads(door) == 0
+    assert not any(re.fullmatch(r"/sys/devices/system/node/node\d+", p) for p in door.listed)
+
+
+@pytest.mark.parametrize("damage", ["offline block", "zeroed iomem", "no iomem", "extra ram"])
+def test_topology_without_a_link_count_lists_when_iomem_cannot_vouch(tmp_path: Path, damage: str) -> None:
+    """An offline boot block (still System RAM in iomem, not in zoneinfo),
+    iomem read without root (every address 0), no iomem, or iomem naming
+    RAM past the last block directory: the node directories are listed and
+    the view is still a full walk's."""
+    from pmemctl.sim.build import materialise
+    from pmemctl.sim.kernel import SimulatedKernel
+    from pmemctl.sim.scenario import load_scenario
+
+    root = materialise(load_scenario("cxl-hmem", {"kind": "hmem", "mode": "devdax"}), tmp_path / "t")
+    iomem = Path(root, "proc", "iomem")
+    if damage == "offline block":
+        k = SimulatedKernel(root)
+        last = max(b.index for b in discover(k).blocks if b.online and b.zones == ("Normal",))
+        k.write(f"/sys/devices/system/memory/memory{last}/state", "offline")
+    elif damage == "zeroed iomem":
+        iomem.write_text(re.sub(r"[0-9a-f]+-[0-9a-f]+ :", "00000000-00000000 :", iomem.read_text()))
+    elif damage == "no iomem":
+        iomem.unlink()
+    else:
+        iomem.write_text(iomem.read_text() + "ffff00000000-ffff0fffffff : System RAM\n")
+    full = discover(SysfsRoot(str(root)))
+    door = UncountedDoor(str(root))
+    tv = read.topology_view(door)
+    assert list(tv.nodes) == list(full.nodes)
+    assert any(re.fullmatch(r"/sys/devices/system/node/node\d+", p) for p in door.listed)
