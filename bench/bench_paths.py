@@ -73,12 +73,14 @@ def big_tree(blocks: int, dest: Path, *, offline: bool = False) -> Path:
 
 def boot_tree(blocks: int, dest: Path) -> Path:
     """``big`` with ``blocks`` blocks of boot memory on node 0 and two small
-    devdax (not kmem) devices on node 1."""
+    devdax (not kmem) devices on node 1, placed above the boot memory (at
+    196,608 blocks it reaches past 16 TiB)."""
     text = _big_text()
     end = 0x100000000 + (blocks - 16) * BLOCK - 1
+    base = max(0x100000000000, -(-(end + 1) // (1 << 40)) << 40)
     text = text.replace('"0x100000000-0x47fffffff"', f'"0x100000000-{end:#x}"')
     text = text[: text.index("[[hmem]]")] + "".join(
-        f'[[hmem]]\nid = {i}\nstart = "{0x100000000000 + i * 64 * BLOCK:#x}"\nsize = "64 blocks"\n'
+        f'[[hmem]]\nid = {i}\nstart = "{base + i * 64 * BLOCK:#x}"\nsize = "64 blocks"\n'
         'target_node = 1\ndriver = "device_dax"\n\n'
         for i in (0, 1)
     )
