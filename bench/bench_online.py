@@ -212,8 +212,10 @@ _OPEN_RE = re.compile(r'\bopen(?:at)?\((?:(?:\d+|AT_FDCWD)(?:<([^>]*)>)?, )?"([^
 def _opens_under_blocks(log: Path, tree: Path) -> int:
     """open/openat calls in an ``strace -y`` log on files inside the tree's
     memoryN directories, by absolute path or relative to a directory fd.
-    Opens that create or truncate (the simulated kernel, in the same
-    process, rewriting an attribute) are not pmemctl's: it never does either."""
+    Opens that create or truncate, and opens of ``memoryN/online`` (the
+    simulated kernel, in the same process, rewriting an attribute or
+    flipping ``online`` in place) are not pmemctl's: it never does either,
+    and never opens ``memoryN/online``."""
     memory = f"{os.path.realpath(tree)}/sys/devices/system/memory/memory"
     n = 0
     with open(log, encoding="utf-8", errors="replace") as f:
@@ -222,7 +224,7 @@ def _opens_under_blocks(log: Path, tree: Path) -> int:
             if m is None or "O_CREAT" in m.group(3) or "O_TRUNC" in m.group(3):
                 continue
             path = m.group(2) if m.group(2).startswith("/") or not m.group(1) else f"{m.group(1)}/{m.group(2)}"
-            n += path.startswith(memory)
+            n += path.startswith(memory) and not path.endswith("/online")
     return n
 
 

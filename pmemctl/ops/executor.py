@@ -163,6 +163,10 @@ class Executor(StepRunner):
         failed_units: list[str] = []
         plan_blocks = plan.block_count()  # once: it walks every action
         total_blocks = plan_blocks or len(plan.actions)
+        # about 500 progress updates a run (a bar redraws 10 times a second:
+        # one per block of 49,152 cost more than the walk): every block
+        # step of a small plan, the last one always
+        every, shown = -(-total_blocks // 512), -1
         done_blocks = 0
         last_error = ""
         journal = BatchedJournal(self.journal, len(plan.actions))
@@ -197,8 +201,11 @@ class Executor(StepRunner):
                 results.append(ActionResult(taken, StepStatus.DONE))
                 if action.blocks:
                     done_blocks += action.blocks
-                if self.opts.progress is not None:
-                    self.opts.progress(done_blocks if plan_blocks else i + 1, total_blocks, action.describe())
+                done_now = done_blocks if plan_blocks else i + 1
+                if self.opts.progress is not None and (done_now - shown >= every or done_now >= total_blocks
+                                                      or i + 1 == len(plan.actions)):
+                    shown = done_now
+                    self.opts.progress(done_now, total_blocks, action.describe())
             if failure is None:
                 if unit_changed:
                     changed_units.append(label)
