@@ -6,9 +6,10 @@ parsing, discovery, planning, the plan shown, lock, journal, every write
 read back, the outcome rendered) on the `big` scenario, once per dax device:
 ``online``, ``offline``, ``reconfigure --mode devdax`` and
 ``reconfigure --mode system-ram``.  The tool's time is the cpu time of
-this process minus the cpu time the simulated kernel spends reacting to the
-writes (SimulatedKernel.sim_time_ns, on the thread's cpu clock here),
-divided by the blocks the commands changed.
+this process minus the cpu time spent inside the simulated kernel's write
+and settle (the thread's cpu clock; the door's own checks on the path of
+each write stay the tool's: see _SimClock), divided by the blocks the
+commands changed.
 Target: at most 40 us per block on each path at every size, and the time
 growing linearly with the block count (fitted exponent at most 1.1; the
 smallest size stands for the fixed cost).
@@ -41,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Sequence
@@ -60,8 +60,8 @@ from pmemctl.ops.requests import BlockRequest  # noqa: E402
 from pmemctl.ops.services import OFFLINE_FIELDS, ONLINE_FIELDS  # noqa: E402
 from pmemctl.sim.build import materialise  # noqa: E402
 from pmemctl.sim.kernel import SimulatedKernel  # noqa: E402
-from pmemctl.sim.kernel import door as sim_door  # noqa: E402
 from pmemctl.sim.scenario import scenario_from_toml  # noqa: E402
+from pmemctl.sysfs.door import SysfsRoot  # noqa: E402
 
 TARGET_US = 40.0
 SIM_TARGET_US = 50.0
@@ -93,26 +93,56 @@ class _SimClock:
     """Adds up the simulated kernel's cpu time over every SimulatedKernel
     the CLI makes (one per command), and counts the memory block state
     writes (one per block changed).  cpu time, not wall: on a loaded machine
-    the wall time mostly measures the other processes."""
+    the wall time mostly measures the other processes.
+
+    The simulator's time is the whole of SimulatedKernel.write and .settle
+    (its bookkeeping around the part it times itself, sim_cpu_ns, included)
+    except the checks the door makes on the path of every write
+    (SysfsRoot.check_writable: the confinement a write under a sysroot
+    makes whoever answers it), which stay the tool's."""
 
     def __init__(self) -> None:
         self.ns = 0
         self.writes = 0
-        original = SimulatedKernel.write
+        self._depth = 0  # simulator calls in progress (its own nested ones are not counted twice)
+        self._door_checks = 0  # ns of the door's checks inside them
+        original_write, original_settle = SimulatedKernel.write, SimulatedKernel.settle
+        original_check = SysfsRoot.check_writable
+        clock = time.thread_time_ns
+
+        def timed(call: Callable[[], None]) -> None:
+            self._depth += 1
+            if self._depth > 1:
+                try:
+                    return call()
+                finally:
+                    self._depth -= 1
+            checks, start = self._door_checks, clock()
+            try:
+                call()
+            finally:
+                self.ns += clock() - start - (self._door_checks - checks)
+                self._depth -= 1
 
         def write(kernel: SimulatedKernel, kpath: str, value: str) -> None:
-            before, kids = kernel.sim_time_ns, _children_cpu_ns()
+            timed(lambda: original_write(kernel, kpath, value))
+            self.writes += bool(_STATE_WRITE_RE.search(kpath))
+
+        def settle(kernel: SimulatedKernel) -> None:
+            # the derived files a burst of writes left stale, written at its end (or on a read)
+            timed(lambda: original_settle(kernel))
+
+        def check_writable(door: SysfsRoot, kpath: str, value: str) -> str:
+            start = clock()
             try:
-                original(kernel, kpath, value)
+                return original_check(door, kpath, value)
             finally:
-                # and the cpu of the reader it forks to load its block cache
-                self.ns += kernel.sim_time_ns - before + _children_cpu_ns() - kids
-                self.writes += bool(_STATE_WRITE_RE.search(kpath))
+                if self._depth:
+                    self._door_checks += clock() - start
 
         SimulatedKernel.write = write  # type: ignore[method-assign]
-        # the simulated kernel times itself with time.perf_counter_ns: here,
-        # with this thread's cpu clock instead
-        sim_door.time = types.SimpleNamespace(perf_counter_ns=time.thread_time_ns)  # type: ignore[attr-defined]
+        SimulatedKernel.settle = settle  # type: ignore[method-assign]
+        SysfsRoot.check_writable = check_writable  # type: ignore[method-assign]
 
 
 def _children_cpu_ns() -> int:
@@ -121,7 +151,7 @@ def _children_cpu_ns() -> int:
 
 
 def _cpu_ns() -> int:
-    """cpu time of this process and its finished children (read_many's forked reader)."""
+    """cpu time of this process and its finished children (none are expected)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     return int((own.ru_utime + own.ru_stime) * 1e9) + _children_cpu_ns()
 
@@ -182,8 +212,10 @@ _OPEN_RE = re.compile(r'\bopen(?:at)?\((?:(?:\d+|AT_FDCWD)(?:<([^>]*)>)?, )?"([^
 def _opens_under_blocks(log: Path, tree: Path) -> int:
     """open/openat calls in an ``strace -y`` log on files inside the tree's
     memoryN directories, by absolute path or relative to a directory fd.
-    Opens that create or truncate (the simulated kernel, in the same
-    process, rewriting an attribute) are not pmemctl's: it never does either."""
+    Opens that create or truncate, and opens of ``memoryN/online`` (the
+    simulated kernel, in the same process, rewriting an attribute or
+    flipping ``online`` in place) are not pmemctl's: it never does either,
+    and never opens ``memoryN/online``."""
     memory = f"{os.path.realpath(tree)}/sys/devices/system/memory/memory"
     n = 0
     with open(log, encoding="utf-8", errors="replace") as f:
@@ -192,7 +224,7 @@ def _opens_under_blocks(log: Path, tree: Path) -> int:
             if m is None or "O_CREAT" in m.group(3) or "O_TRUNC" in m.group(3):
                 continue
             path = m.group(2) if m.group(2).startswith("/") or not m.group(1) else f"{m.group(1)}/{m.group(2)}"
-            n += path.startswith(memory)
+            n += path.startswith(memory) and not path.endswith("/online")
     return n
 
 

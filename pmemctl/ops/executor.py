@@ -16,20 +16,12 @@ how it is journalled, bounded and waited for (ops/actions/base.py).
 
 from __future__ import annotations
 
-import errno
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Optional
 
-from pmemctl.errors import DamagedJournal, Interrupted, KernelError, PmemctlError
-from pmemctl.ops.actions.base import (
-    Action,
-    ActionResult,
-    ProblemKind,
-    StepStatus,
-    Write,
-)
+from pmemctl.errors import DamagedJournal, Interrupted, PmemctlError
+from pmemctl.ops.actions.base import Action, ActionResult, StepStatus
 from pmemctl.ops.batched_journal import BatchedJournal, with_taken
 from pmemctl.ops.outcome import (
     Outcome,
@@ -41,24 +33,21 @@ from pmemctl.ops.outcome import (
     units_of,
 )
 from pmemctl.ops.plan import Plan
-from pmemctl.ops.signals import RunAlarm, SignalShield
+from pmemctl.ops.signals import SignalShield
+from pmemctl.ops.step_runner import StepRunner
 from pmemctl.ops.steps import AlreadyDone, ApplyOptions, StepFailed, as_step_failed
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.sysfs.state import Journal, JournalRecord, RunLock
-from pmemctl.sysfs.udev import BlockEvents, open_block_events
 
 #: the step vocabulary lives in ops/steps.py; these names stay importable from here
 __all__ = ["AlreadyDone", "ApplyOptions", "Executor", "StepFailed"]
 
 
-class Executor:
+class Executor(StepRunner):
     def __init__(self, door: SysfsRoot, opts: ApplyOptions | None = None) -> None:
-        self.door = door
-        self.opts = opts or ApplyOptions()
+        super().__init__(door, opts or ApplyOptions())
         self.journal = Journal(door)
-        self._events: Optional[BlockEvents] = None
         self._sig = SignalShield()
-        self._alarm = RunAlarm()
         self._started: Optional[int] = None  # the step whose write may have been made
         #: the first journal write that failed on a failure path (None: none did)
         self.journal_trouble: Optional[str] = None
@@ -67,105 +56,6 @@ class Executor:
         self._undone_by_others: list[Action] = []
         #: steps done by another action than planned (a spare block): their objects are reported too
         self._taken: list[Action] = []
-        #: memory block states this run read back since its last driver
-        #: change (index -> state, None: absent): prechecks and the outcome
-        #: reuse them instead of reading every block again
-        self._seen: dict[int, Optional[str]] = {}
-
-    # -- one action -------------------------------------------------------
-
-    def _write(self, action: Action, w: Write) -> None:
-        """One write of ``action``: bounded when the action says so; errnos
-        the write expects are not errors (the read-back decides)."""
-        try:
-            if action.bounded and self.opts.offline_timeout:
-                self._alarm.write(self.opts.offline_timeout, partial(self.door.write, w.path, w.value))
-            else:
-                self.door.write(w.path, w.value)
-        except TimeoutError:
-            raise StepFailed(
-                f"{action.describe()}: the kernel did not finish within {self.opts.offline_timeout:g} s "
-                "(pages that cannot be migrated, e.g. pinned or in use by the kernel)",
-                errno.ETIMEDOUT,
-            ) from None
-        except KernelError as err:
-            if err.errno not in w.ignore_errnos:
-                raise
-
-    def _apply(self, action: Action) -> Optional[Action]:
-        try:
-            return action.apply(self.door, lambda w: self._write(action, w))
-        except KernelError as err:
-            if action.write_detects_done:
-                # EINVAL: the block was already in that state (another agent,
-                # or it was so before).  The read-back decides, and names a
-                # wrong zone if so.
-                problem = action.verify(self.door)
-                if problem is None:
-                    raise AlreadyDone from err
-                if problem.kind is ProblemKind.CONFLICT:
-                    raise StepFailed(f"{action.describe()}: {problem}", err.errno) from err
-            raise StepFailed(f"{action.describe()}: {err.sentence()}", err.errno) from err
-        except PmemctlError as err:
-            raise StepFailed(f"{action.describe()}: {err.sentence()}", getattr(err, "errno", None)) from err
-
-    def _wait(self, action: Action, timeout: float) -> Optional[str]:
-        """Wait for an action's end state: on memory uevents where pyudev can
-        listen (the running machine) and the action says uevents announce it,
-        by polling sysfs elsewhere."""
-        end = time.monotonic() + timeout
-        problem = action.verify(self.door)
-        delay = self.opts.poll_interval
-        while problem is not None:
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            if action.uevents and self._events is None and self.door.is_host:
-                # The kernel usually adds the blocks before new_id returns, so
-                # a monitor is started only when they are not there yet; the
-                # condition is re-checked right after, so no uevent is missed.
-                self._events = open_block_events(self.door)
-                if self._events is not None:
-                    problem = action.verify(self.door)
-                    continue
-            if self._events is not None and action.uevents:
-                self._events.wait(min(left, 0.5))
-            else:
-                time.sleep(min(delay, left))
-                delay = min(delay * 2, 0.25)
-            problem = action.verify(self.door)
-        return None if problem is None else str(problem)
-
-    def run_action(self, action: Action) -> Action:
-        """Carry out and verify one step; returns the action carried out (a
-        spare block's, when the step took one instead: ops/actions/offline_any.py)."""
-        refusal = action.precheck(self.door)
-        if refusal is not None:
-            raise StepFailed(str(refusal))
-        self._forget(action)
-        taken = self._apply(action)
-        if taken is not None:  # a spare block instead: its state changed, not the planned one's
-            self._forget(taken)
-            action = taken
-        if action.settles:
-            problem = self._wait(action, self.opts.wait_timeout)
-        else:
-            found, states = action.read_back(self.door)
-            if found is None:
-                self._seen.update(states)
-            problem = None if found is None else str(found)
-        if problem is not None:
-            raise StepFailed(f"{action.describe()}: {problem}")
-        return action
-
-    def _forget(self, action: Action) -> None:
-        """Drop the block states ``action`` may change from what the run has seen."""
-        touched = action.touches()
-        if touched.devices or not touched.blocks:
-            self._seen.clear()  # a driver (or other) change may change any block: read them afresh
-        else:
-            for i in touched.blocks:
-                self._seen.pop(i, None)
 
     # -- a whole plan -------------------------------------------------------
 
@@ -241,7 +131,7 @@ class Executor:
         journal.start(i, action)
         self._started = i
         try:
-            taken = self.run_action(action)
+            taken = self._run_block_step(action) if action.block_step else self.run_action(action)
         except AlreadyDone:
             journal.skip(i)
             results.append(ActionResult(action, StepStatus.SKIPPED))
@@ -273,6 +163,10 @@ class Executor:
         failed_units: list[str] = []
         plan_blocks = plan.block_count()  # once: it walks every action
         total_blocks = plan_blocks or len(plan.actions)
+        # about 500 progress updates a run (a bar redraws 10 times a second:
+        # one per block of 49,152 cost more than the walk): every block
+        # step of a small plan, the last one always
+        every, shown = -(-total_blocks // 512), -1
         done_blocks = 0
         last_error = ""
         journal = BatchedJournal(self.journal, len(plan.actions))
@@ -307,8 +201,11 @@ class Executor:
                 results.append(ActionResult(taken, StepStatus.DONE))
                 if action.blocks:
                     done_blocks += action.blocks
-                if self.opts.progress is not None:
-                    self.opts.progress(done_blocks if plan_blocks else i + 1, total_blocks, action.describe())
+                done_now = done_blocks if plan_blocks else i + 1
+                if self.opts.progress is not None and (done_now - shown >= every or done_now >= total_blocks
+                                                      or i + 1 == len(plan.actions)):
+                    shown = done_now
+                    self.opts.progress(done_now, total_blocks, action.describe())
             if failure is None:
                 if unit_changed:
                     changed_units.append(label)

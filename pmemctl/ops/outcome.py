@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from pmemctl.commandline import command_line
@@ -115,6 +115,9 @@ def _describe_state(door: SysfsRoot, plan: Plan, seen: Mapping[int, Optional[str
             asks = own_lines[kind] = kind.state_lines is not Action.state_lines
         if asks:
             lines.extend(line for line in a.state_lines(door) if line not in lines)
+        elif a.block_step:  # one block, nothing else (a walk of 49,152 of them)
+            blocks.add(a.index)  # type: ignore[attr-defined]
+            continue
         touched = a.touches()
         devices.update(dict.fromkeys(touched.devices))
         blocks.update(touched.blocks)
@@ -134,29 +137,50 @@ def _describe_state(door: SysfsRoot, plan: Plan, seen: Mapping[int, Optional[str
     if blocks:
         # what the run read back is known; the rest is read back, in one walk
         indexes = sorted(blocks)
-        unread = [i for i in indexes if i not in seen]
-        texts = dict(zip(unread, door.read_many([f"memory{i}/state" for i in unread], paths.MEMORY), strict=True))
+        texts = [seen.get(i, _UNREAD) for i in indexes]
+        unread = [i for i, text in zip(indexes, texts, strict=True) if text is _UNREAD]
+        if unread:
+            fresh = dict(zip(unread, _read_states(door, unread), strict=True))
+            texts = [fresh[i] if text is _UNREAD else text for i, text in zip(indexes, texts, strict=True)]
         states: dict[str, list[int]] = {}
-        for idx in indexes:
-            text = seen[idx] if idx in seen else texts[idx]
+        for idx, text in zip(indexes, texts, strict=True):
             states.setdefault(text or "absent", []).append(idx)
         for st, idxs in states.items():
             lines.append(f"memory block(s) {format_cpulist(idxs)}: {st}")
-        targets.extend(_block_runs(indexes, [seen[i] if i in seen else texts[i] for i in indexes]))
+        targets.extend(_block_runs(indexes, texts))
     return lines, targets
+
+
+#: a block state not read yet (None means the block is gone)
+_UNREAD: Any = object()
+#: from this many blocks to read on, the memory directory is listed first and
+#: only the blocks in it are read (after kmem let go of a device its blocks
+#: are gone: one listing instead of a failed open each)
+_LIST_FROM = 512
+
+
+def _read_states(door: SysfsRoot, indexes: Sequence[int]) -> list[Optional[str]]:
+    """The state of each block (None: the block is gone)."""
+    if len(indexes) >= _LIST_FROM:
+        present = set(door.listdir(paths.MEMORY))
+        names = [f"memory{i}" for i in indexes]
+        there = [n for n in names if n in present]
+        texts = dict(zip(there, door.read_many([n + "/state" for n in there], paths.MEMORY), strict=True))
+        return [texts.get(n) for n in names]
+    return door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
 
 
 def _block_runs(indexes: Sequence[int], texts: Sequence[str | None]) -> list[TargetState]:
     """One TargetState per run of consecutive blocks in the same state."""
-    runs: list[TargetState] = []
+    runs: list[tuple[int, int, str | None]] = []  # first, last, state
     for idx, text in zip(indexes, texts, strict=True):
         state = text or None  # None: the memoryN directory is gone
-        if runs and runs[-1].last_block == idx - 1 and runs[-1].state == state:
-            runs[-1] = replace(runs[-1], last_block=idx)
+        if runs and runs[-1][1] == idx - 1 and runs[-1][2] == state:
+            runs[-1] = (runs[-1][0], idx, state)
         else:
-            runs.append(TargetState("memory_blocks", present=state is not None, first_block=idx, last_block=idx,
-                                    state=state))
-    return runs
+            runs.append((idx, idx, state))
+    return [TargetState("memory_blocks", present=state is not None, first_block=first, last_block=last, state=state)
+            for first, last, state in runs]
 
 
 def units_of(plan: Plan) -> list[tuple[str, int, int]]:

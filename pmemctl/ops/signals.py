@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from signal import ITIMER_REAL, setitimer
 from types import FrameType
 from typing import Any, Optional
 
@@ -53,18 +54,19 @@ class RunAlarm:
         self._old: object = None
         self._installed = False
 
-    def write(self, seconds: float, write: Callable[[], None]) -> None:
-        if threading.current_thread() is not threading.main_thread():  # signals: main thread only
-            write()
-            return
+    def write(self, seconds: float, write: Callable[[str, str], None], path: str, value: str) -> None:
+        """``write(path, value)``, interrupted by TimeoutError after ``seconds``."""
         if not self._installed:
+            if threading.current_thread() is not threading.main_thread():  # signals: main thread only
+                write(path, value)
+                return
             self._old = signal.signal(signal.SIGALRM, _on_alarm)
             self._installed = True
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        setitimer(ITIMER_REAL, seconds)
         try:
-            write()
+            write(path, value)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            setitimer(ITIMER_REAL, 0)
 
     def restore(self) -> None:
         if self._installed:

@@ -267,12 +267,10 @@ class SysfsRoot:
         """Read many optional attributes below directory ``base`` (block walks).
 
         Same semantics as :meth:`read_optional`.  A 6 TiB machine has 49,152
-        memory blocks and three attributes each, so:
-          * each file is opened relative to one directory fd (``openat``: two
-            path components to walk instead of eight);
-          * long lists are split with a forked child reading the second half
-            on the other CPU (threads were measured slower: the Python work
-            between the syscalls serialises on the GIL).
+        memory blocks and three attributes each, so each file is opened
+        relative to one directory fd (``openat``: two path components to walk
+        instead of eight), in this process: a forked child reading half of a
+        long list cost cpu and gained nothing measurable (issue 14).
         """
         try:
             dir_fd = os.open(self._prefix + base, os.O_RDONLY | os.O_DIRECTORY)
@@ -281,8 +279,6 @@ class SysfsRoot:
         except OSError as err:
             raise kernel_error(base, err.errno or errno.EIO, op="read") from err
         try:
-            if len(relpaths) >= _SPLIT_THRESHOLD and _usable_cpus() >= 2:
-                return _read_split(dir_fd, base, relpaths)
             return _read_relative(dir_fd, base, relpaths)
         finally:
             os.close(dir_fd)
@@ -692,61 +688,6 @@ class SysfsRoot:
         """Raise NotASysfsTree unless the root looks like a machine's /sys."""
         if not os.path.isdir(self.host_path("/sys/devices")):
             raise NotASysfsTree(self.root, self.host_path("/sys/devices"))
-
-
-#: below this many files one process reads them all (a fork costs ~1-2 ms)
-_SPLIT_THRESHOLD = 16384
-_ABSENT = b"\x01"  # marks a missing attribute in the child's reply (values never hold \x01)
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _read_split(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional[str]]:
-    """Read the first half here and the second half in a forked child."""
-    half = len(relpaths) // 2
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: read, send NUL-separated values, exit without cleanup
-        try:
-            os.close(rfd)
-            try:
-                values = _read_relative(dir_fd, base, relpaths[half:])
-                payload = b"\0".join(_ABSENT if v is None else v.encode() for v in values)
-                status = 0
-            except Exception as err:  # report the errno; the parent re-reads to raise it
-                payload, status = str(getattr(err, "errno", 0) or 0).encode(), 1
-            view = memoryview(payload)
-            while view:
-                n = os.write(wfd, view)
-                view = view[n:]
-            os.close(wfd)
-        finally:
-            os._exit(status if "status" in locals() else 1)
-    os.close(wfd)
-    try:
-        first = _read_relative(dir_fd, base, relpaths[:half])
-    finally:
-        chunks = []
-        while True:
-            chunk = os.read(rfd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(rfd)
-        _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        # the child hit an error: read that half here, which raises it typed
-        return first + _read_relative(dir_fd, base, relpaths[half:])
-    data = b"".join(chunks)
-    second = [None if v == _ABSENT else v.decode("utf-8", "replace") for v in data.split(b"\0")]
-    if len(second) != len(relpaths) - half:  # pragma: no cover - defensive
-        second = _read_relative(dir_fd, base, relpaths[half:])
-    return first + second
 
 
 def _read_relative(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional[str]]:

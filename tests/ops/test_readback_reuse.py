@@ -128,3 +128,47 @@ def test_discovery_reads_zones_and_removable_of_the_detail_device_only(make_mach
     topo = discover(k, block_fields=OFFLINE_FIELDS, detail_device="namespace0.0")
     assert all(b.zones is not None and b.removable is not None for b in topo.blocks if b.online)
     assert all(b.zones is None for b in topo.blocks if not b.online)
+
+
+def test_offline_by_count_reads_each_block_once_after_its_write_and_none_before(make_machine) -> None:
+    """--count steps may take a spare (OfflineAnyBlock): the block's own
+    write still tells "already offline" (EINVAL), so nothing is read before
+    it, and the read-back is what the outcome reports."""
+    k = _machine(make_machine)
+    plan = plan_offline(k, discover(k, block_fields=OFFLINE_FIELDS, detail_device="dax0.0"),
+                        BlockRequest(device="dax0.0", count=40))
+    n = len(plan.actions)
+    assert n == 40 and all(a.kind == "offline-any-block" for a in plan.actions)
+    k.reads.clear()
+    out = Executor(k, OPTS).apply(plan)
+    assert out.status == "changed", out.message
+    assert k.reads == Counter({"state": n})
+
+
+def test_offline_by_count_of_a_block_another_agent_offlined_first_is_skipped(make_machine) -> None:
+    """A planned block found offline by its own write (EINVAL) is a skipped
+    step, not one this run did: a rollback must not online it."""
+    k = _machine(make_machine)
+    plan = plan_offline(k, discover(k, block_fields=OFFLINE_FIELDS, detail_device="dax0.0"),
+                        BlockRequest(device="dax0.0", count=3))
+    first = plan.actions[0]
+    k.write(f"{paths.memory_block(first.index)}/state", "offline")  # another agent, after the plan
+    out = Executor(k, OPTS).apply(plan)
+    assert out.status == "changed", out.message
+    assert [r.status.value for r in out.results] == ["skipped", "done", "done"]
+    assert k.read_optional(f"{paths.memory_block(first.index)}/state") == "offline"
+
+
+def test_progress_is_reported_a_few_hundred_times_and_reaches_the_total(make_machine) -> None:
+    """A terminal's bar redraws ten times a second: a walk of thousands of
+    blocks reports its progress about 500 times, not once a block, and its
+    last report is the total (issue 14: the terminal path)."""
+    k = CountingKernel(make_machine("big", blocks="4096").root)
+    plan = plan_offline(k, discover(k, block_fields=OFFLINE_FIELDS), BlockRequest(device="dax0.0"))
+    n = len(plan.actions)
+    assert n > 1024
+    seen: list[tuple[int, int]] = []
+    out = Executor(k, ApplyOptions(progress=lambda done, total, label: seen.append((done, total)))).apply(plan)
+    assert out.status == "changed", out.message
+    assert 256 <= len(seen) <= 600, len(seen)
+    assert seen[-1] == (n, n) and all(b >= a for (a, _), (b, _) in zip(seen, seen[1:], strict=False))

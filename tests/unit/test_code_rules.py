@@ -62,6 +62,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pmemctl.ops.plan",),
     # 5: applying a plan (outcome: what a run came to; batched_journal: its intent events)
     ("pmemctl.ops.outcome", "pmemctl.ops.batched_journal", "pmemctl.ops.signals", "pmemctl.ops.steps",
+     "pmemctl.ops.step_runner",
      "pmemctl.ops.executor"),
     # 6
     ("pmemctl.ops.select", "pmemctl.ops.requests"),

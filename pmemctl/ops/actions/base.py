@@ -134,6 +134,12 @@ class Action:
     #: verify is polled until the wait timeout; uevents: wake on memory uevents
     settles: ClassVar[bool] = False
     uevents: ClassVar[bool] = False
+    #: one memory block's state (its ``index``): exactly the write
+    #: :meth:`state_write`, no precheck, no other block taken instead, read
+    #: back by :meth:`state_problem` of that same file, touching that block
+    #: only.  The executor and the outcome take a walk of them on a short
+    #: path (every write still read back, journalled and undone)
+    block_step: ClassVar[bool] = False
 
     def describe(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -172,6 +178,15 @@ class Action:
         the memory block states that read found (index -> state, None:
         absent), which the executor reuses instead of reading them again."""
         return self.verify(door), {}
+
+    def state_write(self) -> Write:
+        """A :attr:`block_step`'s one write (its ``path`` is also what is read back)."""
+        raise NotImplementedError(f"{self.kind} is not a block step")
+
+    def state_problem(self, state: Optional[str]) -> Optional[Problem]:
+        """A :attr:`block_step`'s read-back: why ``state`` (None: the block is
+        gone) is not its end state after its own write went through, or None."""
+        raise NotImplementedError(f"{self.kind} is not a block step")
 
     def inverse(self) -> Optional[Action]:
         return None

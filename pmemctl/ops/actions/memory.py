@@ -56,10 +56,18 @@ class _BlockStateStep(Action):
     blocks: ClassVar[int] = 1
     write_detects_done: ClassVar[bool] = True
     journal: ClassVar[JournalPolicy] = JournalPolicy.BATCH
+    block_step: ClassVar[bool] = True
 
     @property
     def path(self) -> str:
         return f"{paths.memory_block(self.index)}/state"
+
+    def writes(self) -> list[Write]:
+        return [self.state_write()]
+
+    def read_back(self, door: SysfsRoot) -> tuple[Optional[Problem], Mapping[int, Optional[str]]]:
+        state = block_state(door, self.index)
+        return self.state_problem(state), {self.index: state}
 
     def touches(self) -> Touches:
         return Touches(blocks=(self.index,))
@@ -73,14 +81,19 @@ class OnlineBlock(_BlockStateStep):
         where = {"movable": "ZONE_MOVABLE", "normal": "ZONE_NORMAL", "auto": "the zone the kernel picks"}[self.zone]
         return f"online memory block {self.index} into {where}"
 
-    def writes(self) -> list[Write]:
-        return [Write(self.path, ONLINE_VALUE[self.zone])]
+    def state_write(self) -> Write:
+        return Write(self.path, ONLINE_VALUE[self.zone])
 
     def _zone_ok(self, door: SysfsRoot) -> bool:
         want = ZONE_NAME.get(self.zone)
         return want is None or block_zone(door, self.index) in (want, None)
 
-    def _state_problem(self, state: Optional[str]) -> Optional[Problem]:
+    def state_problem(self, state: Optional[str]) -> Optional[Problem]:
+        """After our own write went through, the state alone decides.  The
+        zone needs no read then: the kernel accepted online_movable /
+        online_kernel, so it onlined the block into the zone that value names
+        (or refused it: mm/memory_hotplug.c, zone_for_pfn_range).  Where the
+        write was refused as already done (EINVAL), :meth:`verify` reads the zone too."""
         if state is None:
             return Problem(ProblemKind.GONE, f"memory block {self.index} disappeared")
         if state != "online":
@@ -88,7 +101,7 @@ class OnlineBlock(_BlockStateStep):
         return None
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
-        problem = self._state_problem(block_state(door, self.index))
+        problem = self.state_problem(block_state(door, self.index))
         if problem is None and not self._zone_ok(door):
             return Problem(
                 ProblemKind.CONFLICT,
@@ -96,15 +109,6 @@ class OnlineBlock(_BlockStateStep):
                 f"not {ZONE_NAME[self.zone]} (another agent onlined it first?)",
             )
         return problem
-
-    def read_back(self, door: SysfsRoot) -> tuple[Optional[Problem], Mapping[int, Optional[str]]]:
-        """The state read back after our own write went through.  The zone
-        needs no read then: the kernel accepted online_movable / online_kernel,
-        so it onlined the block into the zone that value names (or refused
-        it: mm/memory_hotplug.c, zone_for_pfn_range).  Where the write was
-        refused as already done (EINVAL), :meth:`verify` reads the zone too."""
-        state = block_state(door, self.index)
-        return self._state_problem(state), {self.index: state}
 
     def inverse(self) -> Action:
         return OfflineBlock(self.index, self.zone)
@@ -118,17 +122,16 @@ class OfflineBlock(_BlockStateStep):
     def describe(self) -> str:
         return f"offline memory block {self.index}"
 
-    def writes(self) -> list[Write]:
-        return [Write(self.path, "offline")]
+    def state_write(self) -> Write:
+        return Write(self.path, "offline")
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
-        return self.read_back(door)[0]
+        return self.state_problem(block_state(door, self.index))
 
-    def read_back(self, door: SysfsRoot) -> tuple[Optional[Problem], Mapping[int, Optional[str]]]:
-        state = block_state(door, self.index)
+    def state_problem(self, state: Optional[str]) -> Optional[Problem]:
         if state not in ("offline", None):
-            return not_done(f"memory block {self.index} is still {state}"), {self.index: state}
-        return None, {self.index: state}
+            return not_done(f"memory block {self.index} is still {state}")
+        return None
 
     def inverse(self) -> Action:
         return ReonlineBlock(self.index, self.zone)
@@ -149,7 +152,7 @@ class ReonlineBlock(OnlineBlock):
         return f"online memory block {self.index} again (it was in {_ZONE_WORDS[self.zone]})"
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
-        return self._state_problem(block_state(door, self.index))
+        return self.state_problem(block_state(door, self.index))
 
     def state_lines(self, door: SysfsRoot) -> list[str]:
         return self.group_state_lines(door, [self])

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar, Mapping, Optional
 
 from pmemctl.errors import PmemctlError, errno_meaning, errno_name
 from pmemctl.ops.actions.base import Action, JournalPolicy, Problem, Touches, Write, WriteFn, not_done
@@ -85,6 +85,9 @@ class OfflineAnyBlock(Action):
     blocks: ClassVar[int] = 1
     bounded: ClassVar[bool] = True
     journal: ClassVar[JournalPolicy] = JournalPolicy.BATCH
+    #: EINVAL from the planned block's own write: already offline (the
+    #: executor's read-back decides, as for OfflineBlock; no read before it)
+    write_detects_done: ClassVar[bool] = True
 
     @property
     def path(self) -> str:
@@ -103,8 +106,11 @@ class OfflineAnyBlock(Action):
     def _try(self, index: int, write: WriteFn) -> Optional[tuple[int, str]]:
         """Offline ``index``: None when it went, else (errno, reason) of a
         failure a spare may get round; anything else is raised."""
-        # EINVAL = already offline (device_offline returns 1): the read-back decides
-        w = Write(f"{paths.memory_block(index)}/state", "offline", ignore_errnos=(errno.EINVAL,))
+        # EINVAL = already offline (device_offline returns 1): the read-back
+        # decides; for the planned block the executor does (write_detects_done:
+        # already offline is a skipped step, not one this run did)
+        ignore = () if index == self.index else (errno.EINVAL,)
+        w = Write(f"{paths.memory_block(index)}/state", "offline", ignore_errnos=ignore)
         try:
             write(w)
         except Exception as err:
@@ -135,10 +141,13 @@ class OfflineAnyBlock(Action):
         raise SparesExhausted(f"{'; '.join(reasons)}; {where}", first_errno)
 
     def verify(self, door: SysfsRoot) -> Optional[Problem]:
+        return self.read_back(door)[0]
+
+    def read_back(self, door: SysfsRoot) -> tuple[Optional[Problem], Mapping[int, Optional[str]]]:
         state = block_state(door, self.index)
         if state not in ("offline", None):
-            return not_done(f"memory block {self.index} is still {state}")
-        return None
+            return not_done(f"memory block {self.index} is still {state}"), {self.index: state}
+        return None, {self.index: state}
 
     def inverse(self) -> Action:
         return ReonlineBlock(self.index, self.zone)
