@@ -6,12 +6,15 @@ end instead of after every block; a read of one of them through the door,
 an injected offline hang and the burst's end bring them up to date, and
 another process sees them at most ``SETTLE_NS`` behind.  Outside a burst
 every write leaves the tree as the kernel shows it.  ``online`` flips one
-byte in place, only where that byte is all that changes.
+byte in place, only where that byte is all that changes; ``state`` and
+``valid_zones`` are replaced by links to one file per value, which no writer
+then writes through.
 """
 
 from __future__ import annotations
 
 import errno
+import gc
 import os
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel, door, faults
 from pmemctl.sim.kernel.confined import ConfinedTreeWriter
 from pmemctl.sim.scenario import load_scenario
+from pmemctl.sim.tree import MODE_RW, TreeWriter
 from pmemctl.sysfs import paths
 
 DERIVED = ("proc/meminfo", "proc/zoneinfo", "sys/devices/system/node/node0/meminfo",
@@ -246,3 +250,71 @@ def test_faults_json_is_looked_at_once_per_write(pair, monkeypatch):
     monkeypatch.setattr(faults.os, "stat", counting)
     offline(k, range(62, 59, -1))
     assert len(looked) == 3
+
+
+# -- state and valid_zones: links to one file per value ------------------------------
+
+
+def block_file(root: Path, index: int, name: str) -> Path:
+    return root / f"sys/devices/system/memory/memory{index}/{name}"
+
+
+def test_blocks_of_one_state_share_one_file_and_read_right(pair):
+    a, _ = pair
+    k = SimulatedKernel(a)
+    offline(k, range(62, 55, -1))
+    states = {block_file(a, i, "state").stat().st_ino for i in range(62, 55, -1)}
+    assert len(states) == 1 and block_file(a, 62, "state").stat().st_nlink >= 7
+    for i in range(62, 55, -1):
+        assert block_file(a, i, "state").read_bytes() == b"offline\n"
+        assert block_file(a, i, "online").read_bytes() == b"0\n"
+        assert block_file(a, i, "state").stat().st_mode & 0o777 == 0o644
+        assert block_file(a, i, "valid_zones").stat().st_mode & 0o777 == 0o444
+    k.write(f"{paths.memory_block(56)}/state", "online_movable")  # one block leaves the shared file
+    assert block_file(a, 56, "state").read_bytes() == b"online\n"
+    assert block_file(a, 56, "valid_zones").read_bytes() == b"Movable\n"
+    assert block_file(a, 57, "state").read_bytes() == b"offline\n"
+
+
+def test_a_shared_file_written_in_place_by_the_plain_writer_changes_one_block(pair):
+    """The builder's writer (and TreeWriter users) rewrite a file in place:
+    a shared one gets a file of its own first, the other blocks keep theirs."""
+    a, _ = pair
+    k = SimulatedKernel(a)
+    offline(k, range(62, 58, -1))
+    plain = TreeWriter(a)
+    plain.attr(f"{paths.memory_block(60)}/state", "online", MODE_RW)
+    plain.attr(f"{paths.memory_block(61)}/valid_zones", "Normal")  # 0444: chmod'ed to write as a user
+    assert block_file(a, 60, "state").read_text() == "online\n"
+    assert block_file(a, 61, "valid_zones").read_text() == "Normal\n"
+    assert block_file(a, 61, "valid_zones").stat().st_mode & 0o777 == 0o444
+    for i in (62, 61, 59):
+        assert block_file(a, i, "state").read_text() == "offline\n"
+    assert block_file(a, 62, "valid_zones").read_text() != "Normal\n"
+    assert block_file(a, 62, "state").stat().st_mode & 0o777 == 0o644
+    assert block_file(a, 60, "state").stat().st_nlink == 1
+
+
+def test_the_shared_files_leave_no_name_behind(pair):
+    a, _ = pair
+    k = SimulatedKernel(a)
+    offline(k, range(62, 58, -1))
+    tmp = a / ".pmemctl-sim/tmp"
+    assert any(p.name.startswith(f"{os.getpid()}.shared") for p in tmp.iterdir())
+    del k
+    gc.collect()  # (the simulated kernel and its context refer to each other)
+    assert list(tmp.iterdir()) == []
+    assert block_file(a, 62, "state").read_text() == "offline\n"  # the blocks keep their files
+    k = SimulatedKernel(a)  # and a new run makes its own
+    k.write(f"{paths.memory_block(62)}/state", "online_movable")
+    assert block_file(a, 62, "state").read_text() == "online\n"
+
+
+def test_a_shared_file_gone_meanwhile_is_made_again(pair):
+    a, _ = pair
+    k = SimulatedKernel(a)
+    offline(k, range(62, 61, -1))
+    for p in (a / ".pmemctl-sim/tmp").iterdir():
+        p.unlink()  # (someone cleaned up the temporary directory)
+    offline(k, range(61, 58, -1))
+    assert [block_file(a, i, "state").read_text() for i in range(62, 58, -1)] == ["offline\n"] * 4

@@ -268,10 +268,11 @@ class MemoryBlocks:
         nb.state[index] = (True, zone)
         nb.account(self._present(nb.node, index, zone), zone, +1)
         old = dict(nb.spans)
-        for z in layout.zones_of_online_block(zone, index * bs, (index + 1) * bs):
-            lo, hi = nb.spans.get(z, (index * bs, (index + 1) * bs))
-            nb.spans[z] = (min(lo, index * bs), max(hi, (index + 1) * bs))
-        self._after_change(nb, old)
+        lo_b, hi_b = index * bs, (index + 1) * bs
+        for z in layout.zones_of_online_block(zone, lo_b, hi_b):
+            span = nb.spans.get(z)
+            nb.spans[z] = (lo_b, hi_b) if span is None else (min(span[0], lo_b), max(span[1], hi_b))
+        self._after_change(nb, old, zone)
         return zone
 
     def _offline_block(self, nb: NodeBlocks, index: int, zones_text: str) -> None:
@@ -287,7 +288,7 @@ class MemoryBlocks:
         vz = layout.offline_valid_zones(index * bs, (index + 1) * bs, nb.spans, self.ctx.machine.movable_node)
         self._set_block(index, online=False, valid_zones=vz)
         nb.state[index] = (False, vz)
-        self._after_change(nb, old)
+        self._after_change(nb, old, zone)
 
     def _set_block(self, index: int, *, online: bool, valid_zones: str) -> None:
         """A block's ``valid_zones``, ``online`` and ``state`` after a state
@@ -338,28 +339,32 @@ class MemoryBlocks:
             last -= 1
         nb.spans[zone] = (first * bs, (last + 1) * bs)
 
-    def _after_change(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]]) -> None:
-        """Everything derived from a block state change."""
+    def _after_change(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]], zone: str) -> None:
+        """Everything derived from a block of ``zone`` changing state."""
         if old_spans != nb.spans:
             self._refresh_offline_zones(nb, old_spans)
-        self.refresh_node_totals()
+        # the node masks change only when the node's first online block (or
+        # first in a kernel zone) comes or its last one goes
+        masks = nb.online_count <= 1 or (zone != "Movable" and nb.kernel_count <= 1)
+        self.refresh_node_totals(masks=masks)
 
     def _refresh_offline_zones(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]]) -> None:
         """Rewrite valid_zones of offline blocks where a zone span changed
         (the symmetric difference of old and new spans), not node-wide."""
         bs = self.ctx.block_size
-        changed: list[tuple[int, int]] = []
-        for z in set(old_spans) | set(nb.spans):
-            a, b = old_spans.get(z), nb.spans.get(z)
+        changed: list[tuple[int, int]] = [a for z, a in old_spans.items() if z not in nb.spans]
+        for z, b in nb.spans.items():
+            a = old_spans.get(z)
             if a == b:
                 continue
-            if a is None or b is None:
-                changed.append(a or b)  # type: ignore[arg-type]
+            if a is None:
+                changed.append(b)
                 continue
             # symmetric difference of two intervals: the moved edges only
-            for x, y in ((a[0], b[0]), (a[1], b[1])):
-                if x != y:
-                    changed.append((min(x, y), max(x, y)))
+            if a[0] != b[0]:
+                changed.append((min(a[0], b[0]), max(a[0], b[0])))
+            if a[1] != b[1]:
+                changed.append((min(a[1], b[1]), max(a[1], b[1])))
         movable_node = self.ctx.machine.movable_node
         seen: set[int] = set()
         for lo_b, hi_b in changed:
@@ -425,10 +430,11 @@ class MemoryBlocks:
 
     # --------------------------------------------------------------- totals
 
-    def refresh_node_totals(self) -> None:
+    def refresh_node_totals(self, *, masks: bool = True) -> None:
         """What follows from the per-node counters: node masks and memory
         tiers at once (they change only when a node gains or loses its first
-        block); node meminfo, /proc/meminfo and /proc/zoneinfo at once too,
+        block: ``masks`` False when a block change cannot have done that);
+        node meminfo, /proc/meminfo and /proc/zoneinfo at once too,
         unless a write is being answered (:attr:`held`): then they are marked
         stale and the door writes them when it is done (:meth:`write_derived`),
         once for a kmem hot-add of many blocks and once per burst of block
@@ -438,6 +444,8 @@ class MemoryBlocks:
             self.stale_since = time.monotonic_ns()
         if not self.held:
             self.write_derived()
+        if not masks and self._last_masks is not None:
+            return
         has_memory = [n for n, nb in sorted(nodes.items()) if nb.online_count]
         has_normal = [n for n, nb in sorted(nodes.items()) if nb.kernel_count]
         key = (tuple(has_memory), tuple(has_normal))
