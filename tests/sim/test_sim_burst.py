@@ -5,10 +5,9 @@ opens) node meminfo, /proc/meminfo and /proc/zoneinfo are written once at the
 end instead of after every block; a read of one of them through the door,
 an injected offline hang and the burst's end bring them up to date, and
 another process sees them at most ``SETTLE_NS`` behind.  Outside a burst
-every write leaves the tree as the kernel shows it.  ``online`` flips one
-byte in place, only where that byte is all that changes; ``state`` and
-``valid_zones`` are replaced by links to one file per value, which no writer
-then writes through.
+every write leaves the tree as the kernel shows it.  A block's ``state``,
+``online`` and ``valid_zones`` are replaced by links to one file per value,
+which no writer then writes through.
 """
 
 from __future__ import annotations
@@ -158,22 +157,27 @@ def test_the_executor_applies_a_plan_in_one_burst(pair):
     assert ka.memory.stale_since is None
 
 
-# -- online: one byte in place ----------------------------------------------------
+# -- online: replaced whole like state ------------------------------------------------
 
 
 def online_file(root: Path, index: int) -> Path:
     return root / f"sys/devices/system/memory/memory{index}/online"
 
 
-def test_online_flips_one_byte_in_place(pair):
+def write_online(root: Path, value: bytes) -> None:
+    ConfinedTreeWriter(root).write_bytes(f"{paths.memory_block(62)}/online", value, 0o644)
+
+
+def test_online_is_replaced_whole_with_its_mode(pair):
     a, _ = pair
     f = online_file(a, 62)
     inode = f.stat().st_ino
     k = SimulatedKernel(a)
-    offline(k, range(62, 61, -1))
-    assert f.read_bytes() == b"0\n" and f.stat().st_ino == inode and f.stat().st_mode & 0o777 == 0o644
+    offline(k, range(62, 60, -1))
+    assert f.read_bytes() == b"0\n" and f.stat().st_ino != inode and f.stat().st_mode & 0o777 == 0o644
+    assert f.stat().st_ino == online_file(a, 61).stat().st_ino  # one file for the value
     k.write(f"{paths.memory_block(62)}/state", "online_movable")
-    assert f.read_bytes() == b"1\n" and f.stat().st_ino == inode
+    assert f.read_bytes() == b"1\n" and online_file(a, 61).read_bytes() == b"0\n"
 
 
 def test_a_hard_linked_online_file_is_replaced_not_written_through(pair, tmp_path):
@@ -194,35 +198,26 @@ def test_a_linked_online_file_is_refused(pair, tmp_path):
     f.unlink()
     f.symlink_to(secret)
     with pytest.raises(OutsideSysroot):
-        ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+        write_online(a, b"0\n")
     assert secret.read_bytes() == b"1\n"
 
 
-@pytest.mark.parametrize("content", [b"11\n", b"1", b""])
-def test_an_online_file_of_another_size_is_replaced_whole(pair, content):
+@pytest.mark.parametrize("content", [b"11\n", b"1", b"", b"x\n", b"0\n"])
+def test_an_online_file_of_any_content_is_replaced_whole(pair, content):
     a, _ = pair
     f = online_file(a, 62)
     f.write_bytes(content)
     inode = f.stat().st_ino
-    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+    write_online(a, b"0\n")
     assert f.read_bytes() == b"0\n"
     assert f.stat().st_ino != inode
-
-
-@pytest.mark.parametrize("content", [b"x\n", b"0\n", b"xy"])
-def test_an_online_file_of_the_size_gets_the_whole_value(pair, content):
-    a, _ = pair
-    f = online_file(a, 62)
-    f.write_bytes(content)
-    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
-    assert f.read_bytes() == b"0\n"
 
 
 def test_an_online_file_of_another_mode_is_replaced_with_the_mode(pair):
     a, _ = pair
     f = online_file(a, 62)
     f.chmod(0o600)
-    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+    write_online(a, b"0\n")
     assert f.read_bytes() == b"0\n" and f.stat().st_mode & 0o777 == 0o644
 
 
@@ -232,7 +227,7 @@ def test_a_fifo_as_online_file_is_never_opened(pair):
     f.unlink()
     os.mkfifo(f)
     with pytest.raises(OutsideSysroot):  # refused (not a regular file), and nothing hangs
-        ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+        write_online(a, b"0\n")
 
 
 def test_faults_json_is_looked_at_once_per_write(pair, monkeypatch):

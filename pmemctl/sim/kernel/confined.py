@@ -19,12 +19,12 @@ those writes replace, chmod or delete anything outside.  So:
   half-written or empty attribute (issue 16, item 14);
 * :func:`save_json` writes the simulator's own state files the same way.
 
-What a memory block write costs (issue 14): ``state`` and ``valid_zones``
-take a handful of values across thousands of blocks, so each (value, mode)
-is written once per run into a file under ``.pmemctl-sim/tmp`` and a block's
-attribute is replaced by a hard link to it (link + rename: no file created,
-written or freed per block; a reader still sees the old file or the new one,
-whole).  The temporary directory and ``sys/devices/system/memory`` are held
+What a memory block write costs (issue 14): ``state``, ``online`` and
+``valid_zones`` take a handful of values across thousands of blocks, so each
+(value, mode) is written once per run into a file under ``.pmemctl-sim/tmp``
+and a block's attribute is replaced by a hard link to it (link + rename, two
+system calls: no file created, written or freed per block; a reader still
+sees the old file or the new one, whole).  The temporary directory and ``sys/devices/system/memory`` are held
 open (``O_PATH``), so a block's files are reached from there in two steps
 (``memoryN/state``) rather than from ``/``.  Writers that would write such a
 file in place (:meth:`TreeWriter._write_host`) give it a file of its own first.
@@ -59,34 +59,10 @@ os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 _NOFOLLOW_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 #: memory block attributes written as a link to one shared file per (value, mode)
-SHARED_ATTRS = frozenset({"state", "valid_zones"})
+SHARED_ATTRS = frozenset({"state", "valid_zones", "online"})
 #: at most this many shared files per writer (and values of at most _SHARED_LEN bytes)
 _SHARED_MAX = 32
 _SHARED_LEN = 64
-#: this process's ``/proc/self/fd`` directory (flip_in_place reopens an O_PATH fd through it)
-_PROC_FD: list[Optional[int]] = [None]
-
-
-def _forget_proc_fd() -> None:
-    """In a forked child: the parent's /proc/self/fd would resolve the parent's fds."""
-    fd, _PROC_FD[0] = _PROC_FD[0], None
-    if fd is not None:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-
-
-os.register_at_fork(after_in_child=_forget_proc_fd)
-
-
-def _proc_fd_dir() -> Optional[int]:
-    if _PROC_FD[0] is None:
-        try:
-            _PROC_FD[0] = os.open("/proc/self/fd", _DIR_PATH)
-        except OSError:
-            return None
-    return _PROC_FD[0]
 
 
 def _outside(host: str, real: str, root: str) -> OutsideSysroot:
@@ -304,57 +280,6 @@ class ConfinedTreeWriter(TreeWriter):
             raise
         return True
 
-    def flip_in_place(self, kpath: str, old: bytes, new: bytes, mode: int) -> None:
-        """Rewrite an attribute from ``old`` to ``new``, two values of one
-        length that differ in one byte (``online``: ``0`` and ``1``), by
-        writing that byte in place: a reader sees the old value or the new
-        one, never a mix (one byte cannot be half-written), and no file is
-        created or renamed.  The attribute is opened ``O_PATH`` without
-        following a link, and only a regular file with one link (a hard link
-        could reach a file outside), the mode and the size expected is
-        reopened for writing (that inode itself, through /proc/self/fd:
-        nothing else, no device or FIFO, is ever opened) and given the whole
-        new value; anything else is replaced whole, as :meth:`write_bytes` does."""
-        path = self.host(kpath)
-        if _one_byte_apart(old, new):
-            directory, _, name = path.rpartition("/")
-            if directory not in self._checked:
-                self._check_dir(directory)
-            at, rel = self._at(directory, name)
-            if self._flip(at, rel, old, new, mode):
-                return
-        self.write_bytes(kpath, new, mode)
-
-    @staticmethod
-    def _flip(at: Optional[int], rel: str, old: bytes, new: bytes, mode: int) -> bool:
-        """:meth:`flip_in_place`'s write (``rel`` under the directory fd ``at``,
-        or a whole path); False (nothing written) where the file is not as expected."""
-        try:
-            pfd = os.open(rel, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=at)
-        except OSError:
-            return False  # absent, or a link on the last component: replaced whole
-        try:
-            st = os.fstat(pfd)
-            if not (stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_size == len(old)
-                    and stat.S_IMODE(st.st_mode) == mode):
-                return False
-            proc = _proc_fd_dir()
-            try:
-                if proc is None:
-                    fd = os.open(f"/proc/self/fd/{pfd}", os.O_WRONLY | os.O_CLOEXEC)
-                else:
-                    fd = os.open(str(pfd), os.O_WRONLY | os.O_CLOEXEC, dir_fd=proc)
-            except OSError:
-                return False  # no /proc, or not ours to write: replaced whole
-        finally:
-            os.close(pfd)
-        try:
-            # the whole value at once: where the file holds ``old`` only the one
-            # differing byte changes (the others are written as they are)
-            return os.pwrite(fd, new, 0) == len(new)
-        finally:
-            os.close(fd)
-
     def _symlink_host(self, link: str, target: str) -> None:
         self._check_dir(os.path.dirname(link))
         super()._symlink_host(link, target)
@@ -417,11 +342,6 @@ def _release(dir_fds: dict[str, int], tmp_dir: str, shared: dict[tuple[bytes, in
         except OSError:
             pass
     dir_fds.clear()
-
-
-def _one_byte_apart(old: bytes, new: bytes) -> bool:
-    """``old`` and ``new`` have one length and differ in exactly one byte."""
-    return len(old) == len(new) and sum(a != b for a, b in zip(old, new, strict=True)) == 1
 
 
 def save_json(root: str | os.PathLike[str], path: str, data: Any, *, indent: int = 1) -> None:

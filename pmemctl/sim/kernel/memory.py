@@ -293,22 +293,19 @@ class MemoryBlocks:
     def _set_block(self, index: int, *, online: bool, valid_zones: str) -> None:
         """A block's ``valid_zones``, ``online`` and ``state`` after a state
         change, in the order of :func:`objects.set_memory_block` (no reader
-        sees an online block with an offline block's zone list); ``online``
-        (``0``/``1``) flips one byte in place (:meth:`ConfinedTreeWriter.flip_in_place`)."""
+        sees an online block with an offline block's zone list); each is
+        replaced whole by the file its value shares with other blocks
+        (:data:`confined.SHARED_ATTRS`)."""
         kpath = f"{paths.MEMORY}/memory{index}"
         write = self.tree.write_bytes
         if online:  # the zone first, then online and state
             write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
-            self._flip_online(kpath, True)
+            write(f"{kpath}/online", b"1\n", MODE_RW)
             write(f"{kpath}/state", b"online\n", MODE_RW)
         else:  # state and online first, then the zone list
             write(f"{kpath}/state", b"offline\n", MODE_RW)
-            self._flip_online(kpath, False)
+            write(f"{kpath}/online", b"0\n", MODE_RW)
             write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
-
-    def _flip_online(self, kpath: str, online: bool) -> None:
-        old, new = (b"0\n", b"1\n") if online else (b"1\n", b"0\n")
-        self.tree.flip_in_place(f"{kpath}/online", old, new, MODE_RW)
 
     def _shrink_span(self, nb: NodeBlocks, zone: str, index: int) -> None:
         """A zone shrinks at its edges when memory leaves it (shrink_zone_span);
