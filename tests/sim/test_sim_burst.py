@@ -313,3 +313,60 @@ def test_a_shared_file_gone_meanwhile_is_made_again(pair):
         p.unlink()  # (someone cleaned up the temporary directory)
     offline(k, range(61, 58, -1))
     assert [block_file(a, i, "state").read_text() for i in range(62, 58, -1)] == ["offline\n"] * 4
+
+
+# -- faults.json inside a burst: stat'ed again only after the marker directory changed ---
+
+
+def count_fault_stats(monkeypatch) -> list[str]:
+    looked: list[str] = []
+    real = os.stat
+
+    def counting(path, *args, **kw):
+        if str(path).endswith("faults.json"):
+            looked.append(str(path))
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(faults.os, "stat", counting)
+    return looked
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["inotify", "no-inotify"])
+def test_a_fault_injected_inside_a_burst_takes_effect_at_the_next_write(pair, monkeypatch, watched):
+    a, _ = pair
+    if not watched:  # (no inotify to be had: every write stats)
+        monkeypatch.setattr(faults, "watch_directory", lambda path: None)
+    k = SimulatedKernel(a)
+    offline(k, range(62, 61, -1))  # (the first write makes .pmemctl-sim/tmp: a change of its own)
+    looked = count_fault_stats(monkeypatch)
+    with k.burst():
+        offline(k, range(61, 58, -1))
+        assert len(looked) == (1 if watched else 3)  # nothing changed after the first look
+        faults.inject(a, "offline-busy", blocks=[58])  # as `pmemctl sim fault` in another process
+        with pytest.raises(KernelError) as err:
+            offline(k, range(58, 57, -1))
+        assert err.value.errno == errno.EBUSY
+        faults.clear(a)
+        offline(k, range(58, 56, -1))
+        with open(faults._path(a), "w") as fh:  # written in place, not renamed (an editor)
+            fh.write('[{"kind": "offline-busy", "blocks": [56]}]')
+        with pytest.raises(KernelError):
+            offline(k, range(56, 55, -1))
+    assert (a / "sys/devices/system/memory/memory56/state").read_text() == "online\n"
+    assert k.faults._watch is None  # the burst's end let the watch go
+
+
+def test_a_watch_that_loses_its_directory_says_changed_from_then_on(tmp_path):
+    from pmemctl.sim.kernel.watch import watch_directory
+
+    d = tmp_path / "marker"
+    d.mkdir()
+    w = watch_directory(str(d))
+    if w is None:
+        pytest.skip("no inotify here")
+    assert w.changed() and not w.changed()  # the first look, then nothing
+    (d / "faults.json").write_text("[]")
+    assert w.changed() and not w.changed()
+    d.rename(tmp_path / "moved")
+    assert w.changed() and w.changed()  # lost: every call looks
+    w.close()

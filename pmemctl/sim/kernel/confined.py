@@ -145,10 +145,11 @@ class ConfinedTreeWriter(TreeWriter):
         self._checked.add(os.path.dirname(path))
         self._regular.add(path)
 
-    def _refuse_odd_target(self, path: str) -> None:
-        """The file an attribute write replaces must be a regular file (or absent)."""
+    def _refuse_odd_target(self, path: str, at: Optional[int] = None, rel: Optional[str] = None) -> None:
+        """The file an attribute write replaces must be a regular file (or
+        absent); looked up as ``rel`` under the directory fd ``at`` when given."""
         try:
-            st = os.lstat(path)
+            st = os.lstat(path) if at is None else os.lstat(rel or path, dir_fd=at)
         except FileNotFoundError:
             return
         if not stat.S_ISREG(st.st_mode):
@@ -201,14 +202,14 @@ class ConfinedTreeWriter(TreeWriter):
         directory, _, name = path.rpartition("/")
         if directory not in self._checked:
             self._check_dir(directory)
+        at, rel = self._at(directory, name)  # (rel is the whole path when at is None)
         if path not in self._regular:
-            self._refuse_odd_target(path)
+            self._refuse_odd_target(path, at, rel)
         tmp_dir = self._tmp or self._tmp_dir()
         tmp_fd = self._dir_fds.get(tmp_dir)
         if tmp_fd is None:
             tmp_fd = self._dir_fd(tmp_dir)
         tmp = f"{_PID[0]}.{name}" if tmp_fd is not None else f"{tmp_dir}/{_PID[0]}.{name}"
-        at, rel = self._at(directory, name)  # (rel is the whole path when at is None)
         try:
             if not (at is not None and tmp_fd is not None and name in SHARED_ATTRS and len(data) <= _SHARED_LEN
                     and self._link_shared(tmp_fd, tmp, at, rel, data, mode)):

@@ -130,11 +130,14 @@ class SimulatedKernel(SysfsRoot):
         another process reading the tree sees them at most ``SETTLE_NS``
         behind while the burst writes or reads (an injected hang writes them first)."""
         self._bursts += 1
+        if self._bursts == 1:
+            self.faults.watch()
         try:
             yield
         finally:
             self._bursts -= 1
             if not self._bursts:
+                self.faults.unwatch()
                 self.settle()
 
     def settle(self) -> None:

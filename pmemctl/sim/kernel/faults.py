@@ -25,6 +25,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from pmemctl.sim.kernel.confined import save_json
 from pmemctl.sim.kernel.errors import WriteRefused
+from pmemctl.sim.kernel.watch import DirectoryWatch, watch_directory
 from pmemctl.sim.tree import MARKER_DIR
 
 FAULTS_FILE = "faults.json"
@@ -77,7 +78,8 @@ def _errno_of(spec: dict[str, Any], default: int) -> int:
 class Faults:
     """The faults of one tree, re-read whenever faults.json changes: looked
     at (one stat) once per write answered, between :meth:`writing` and
-    :meth:`done_writing`, and at every call outside a write."""
+    :meth:`done_writing`, and at every call outside a write; while
+    :meth:`watch` holds, stat'ed only after the marker directory changed (:mod:`.watch`)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
@@ -93,6 +95,7 @@ class Faults:
         #: up from there, one step, instead of from / (issue 14); [] until
         #: first needed, [None] where it cannot be opened
         self._marker_fd: list[Optional[int]] = []
+        self._watch: Optional[DirectoryWatch] = None
         #: called before an injected offline hang starts (the simulated kernel
         #: brings its derived files up to date for readers in other processes)
         self.before_hang: Optional[Callable[[], None]] = None
@@ -105,6 +108,17 @@ class Faults:
 
     def done_writing(self) -> None:
         self._pinned = False
+
+    def watch(self) -> None:
+        """From now until :meth:`unwatch`, faults.json is stat'ed only after
+        the marker directory changed (a burst of writes: SimulatedKernel.burst)."""
+        if self._watch is None:
+            self._watch = watch_directory(os.path.dirname(self._file))
+
+    def unwatch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
 
     def _stat(self) -> Optional[os.stat_result]:
         """faults.json's stat, None when there is none."""
@@ -123,7 +137,7 @@ class Faults:
             return None
 
     def _current(self) -> list[dict[str, Any]]:
-        if self._pinned:
+        if self._pinned or (self._watch is not None and not self._watch.changed()):
             return self._faults
         st = self._stat()
         if st is None:
