@@ -24,10 +24,12 @@ What a memory block write costs (issue 14): ``state``, ``online`` and
 (value, mode) is written once per run into a file under ``.pmemctl-sim/tmp``
 and a block's attribute is replaced by a hard link to it (link + rename, two
 system calls: no file created, written or freed per block; a reader still
-sees the old file or the new one, whole).  The temporary directory and ``sys/devices/system/memory`` are held
-open (``O_PATH``), so a block's files are reached from there in two steps
-(``memoryN/state``) rather than from ``/``.  Writers that would write such a
-file in place (:meth:`TreeWriter._write_host`) give it a file of its own first.
+sees the old file or the new one, whole).  The temporary directory and
+``sys/devices/system/memory`` are held open (``O_PATH``), so a block's files
+are reached from there in two steps (``memoryN/state``) rather than from
+``/``.  Writers that would write such a file in place
+(:meth:`TreeWriter._write_host`) give it a file of its own first; the FUSE
+bridge shows each with one link, as kernfs does.
 """
 
 from __future__ import annotations
