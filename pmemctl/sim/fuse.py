@@ -289,14 +289,16 @@ def make_operations(tree: Path, *, fresh_kernel: bool = True, devsync: Optional[
 
         def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
             st = self._lstat(path)
-            size = st.st_size
+            size, nlink = st.st_size, st.st_nlink
             if stat.S_ISREG(st.st_mode):
-                size = SYSFS_ATTR_SIZE
+                # a kernfs attribute is one file of one link; the simulator's
+                # block attributes share one file per value (kernel.confined)
+                size, nlink = SYSFS_ATTR_SIZE, 1
             elif stat.S_ISDIR(st.st_mode):
                 size = 0
             return {
                 "st_mode": st.st_mode,
-                "st_nlink": st.st_nlink,
+                "st_nlink": nlink,
                 "st_size": size,
                 "st_uid": 0,
                 "st_gid": 0,

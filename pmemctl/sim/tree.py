@@ -130,25 +130,45 @@ class TreeWriter:
         self._write_host(self.host(kpath), data, mode)
 
     def _write_host(self, path: str, data: bytes, mode: int) -> None:
-        # Rewriting an existing attribute is the common case (every block
-        # write): open, write, fchmod, close; creating one adds a failed open.
+        # Building a tree creates almost every file (a failed open, then
+        # create, write, close); rewriting one opens it, makes sure it is not
+        # shared, truncates, writes, fchmods and closes it.
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-            need_chmod = True  # an existing file keeps its old mode otherwise
+            fd = os.open(path, os.O_WRONLY)
+            existing = True
         except FileNotFoundError:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            need_chmod = bool(mode & self._umask)  # O_CREAT applies the umask
+            existing = False
         except PermissionError:
-            # Re-writing a read-only attribute as an unprivileged user.
-            os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
-            fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
-            need_chmod = True
+            # Re-writing a read-only attribute as an unprivileged user (a
+            # shared one, see below, is replaced: a chmod would reach every sharer).
+            existing = os.stat(path).st_nlink == 1
+            if existing:
+                os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+                fd = os.open(path, os.O_WRONLY)
+            else:
+                os.unlink(path)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        # an existing file keeps its old mode; O_CREAT applies the umask
+        need_chmod = existing or bool(mode & self._umask)
         try:
+            if existing and os.fstat(fd).st_nlink > 1:
+                # one of the block attribute files the simulated kernel shares
+                # between blocks (confined.ConfinedTreeWriter): writing through
+                # it would change every block that shares it; this one alone gets a new file
+                os.close(fd)
+                fd = -1
+                os.unlink(path)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+                need_chmod = bool(mode & self._umask)
+            elif existing:
+                os.ftruncate(fd, 0)
             os.write(fd, data)
             if need_chmod:
                 os.fchmod(fd, mode)
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     def populate(
         self,

@@ -5,13 +5,15 @@ opens) node meminfo, /proc/meminfo and /proc/zoneinfo are written once at the
 end instead of after every block; a read of one of them through the door,
 an injected offline hang and the burst's end bring them up to date, and
 another process sees them at most ``SETTLE_NS`` behind.  Outside a burst
-every write leaves the tree as the kernel shows it.  ``online`` flips one
-byte in place, only where that byte is all that changes.
+every write leaves the tree as the kernel shows it.  A block's ``state``,
+``online`` and ``valid_zones`` are replaced by links to one file per value,
+which no writer then writes through.
 """
 
 from __future__ import annotations
 
 import errno
+import gc
 import os
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel, door, faults
 from pmemctl.sim.kernel.confined import ConfinedTreeWriter
 from pmemctl.sim.scenario import load_scenario
+from pmemctl.sim.tree import MODE_RW, TreeWriter
 from pmemctl.sysfs import paths
 
 DERIVED = ("proc/meminfo", "proc/zoneinfo", "sys/devices/system/node/node0/meminfo",
@@ -154,22 +157,27 @@ def test_the_executor_applies_a_plan_in_one_burst(pair):
     assert ka.memory.stale_since is None
 
 
-# -- online: one byte in place ----------------------------------------------------
+# -- online: replaced whole like state ------------------------------------------------
 
 
 def online_file(root: Path, index: int) -> Path:
     return root / f"sys/devices/system/memory/memory{index}/online"
 
 
-def test_online_flips_one_byte_in_place(pair):
+def write_online(root: Path, value: bytes) -> None:
+    ConfinedTreeWriter(root).write_bytes(f"{paths.memory_block(62)}/online", value, 0o644)
+
+
+def test_online_is_replaced_whole_with_its_mode(pair):
     a, _ = pair
     f = online_file(a, 62)
     inode = f.stat().st_ino
     k = SimulatedKernel(a)
-    offline(k, range(62, 61, -1))
-    assert f.read_bytes() == b"0\n" and f.stat().st_ino == inode and f.stat().st_mode & 0o777 == 0o644
+    offline(k, range(62, 60, -1))
+    assert f.read_bytes() == b"0\n" and f.stat().st_ino != inode and f.stat().st_mode & 0o777 == 0o644
+    assert f.stat().st_ino == online_file(a, 61).stat().st_ino  # one file for the value
     k.write(f"{paths.memory_block(62)}/state", "online_movable")
-    assert f.read_bytes() == b"1\n" and f.stat().st_ino == inode
+    assert f.read_bytes() == b"1\n" and online_file(a, 61).read_bytes() == b"0\n"
 
 
 def test_a_hard_linked_online_file_is_replaced_not_written_through(pair, tmp_path):
@@ -190,35 +198,26 @@ def test_a_linked_online_file_is_refused(pair, tmp_path):
     f.unlink()
     f.symlink_to(secret)
     with pytest.raises(OutsideSysroot):
-        ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+        write_online(a, b"0\n")
     assert secret.read_bytes() == b"1\n"
 
 
-@pytest.mark.parametrize("content", [b"11\n", b"1", b""])
-def test_an_online_file_of_another_size_is_replaced_whole(pair, content):
+@pytest.mark.parametrize("content", [b"11\n", b"1", b"", b"x\n", b"0\n"])
+def test_an_online_file_of_any_content_is_replaced_whole(pair, content):
     a, _ = pair
     f = online_file(a, 62)
     f.write_bytes(content)
     inode = f.stat().st_ino
-    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+    write_online(a, b"0\n")
     assert f.read_bytes() == b"0\n"
     assert f.stat().st_ino != inode
-
-
-@pytest.mark.parametrize("content", [b"x\n", b"0\n", b"xy"])
-def test_an_online_file_of_the_size_gets_the_whole_value(pair, content):
-    a, _ = pair
-    f = online_file(a, 62)
-    f.write_bytes(content)
-    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
-    assert f.read_bytes() == b"0\n"
 
 
 def test_an_online_file_of_another_mode_is_replaced_with_the_mode(pair):
     a, _ = pair
     f = online_file(a, 62)
     f.chmod(0o600)
-    ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+    write_online(a, b"0\n")
     assert f.read_bytes() == b"0\n" and f.stat().st_mode & 0o777 == 0o644
 
 
@@ -228,7 +227,7 @@ def test_a_fifo_as_online_file_is_never_opened(pair):
     f.unlink()
     os.mkfifo(f)
     with pytest.raises(OutsideSysroot):  # refused (not a regular file), and nothing hangs
-        ConfinedTreeWriter(a).flip_in_place(f"{paths.memory_block(62)}/online", b"1\n", b"0\n", 0o644)
+        write_online(a, b"0\n")
 
 
 def test_faults_json_is_looked_at_once_per_write(pair, monkeypatch):
@@ -246,3 +245,128 @@ def test_faults_json_is_looked_at_once_per_write(pair, monkeypatch):
     monkeypatch.setattr(faults.os, "stat", counting)
     offline(k, range(62, 59, -1))
     assert len(looked) == 3
+
+
+# -- state and valid_zones: links to one file per value ------------------------------
+
+
+def block_file(root: Path, index: int, name: str) -> Path:
+    return root / f"sys/devices/system/memory/memory{index}/{name}"
+
+
+def test_blocks_of_one_state_share_one_file_and_read_right(pair):
+    a, _ = pair
+    k = SimulatedKernel(a)
+    offline(k, range(62, 55, -1))
+    states = {block_file(a, i, "state").stat().st_ino for i in range(62, 55, -1)}
+    assert len(states) == 1 and block_file(a, 62, "state").stat().st_nlink >= 7
+    for i in range(62, 55, -1):
+        assert block_file(a, i, "state").read_bytes() == b"offline\n"
+        assert block_file(a, i, "online").read_bytes() == b"0\n"
+        assert block_file(a, i, "state").stat().st_mode & 0o777 == 0o644
+        assert block_file(a, i, "valid_zones").stat().st_mode & 0o777 == 0o444
+    k.write(f"{paths.memory_block(56)}/state", "online_movable")  # one block leaves the shared file
+    assert block_file(a, 56, "state").read_bytes() == b"online\n"
+    assert block_file(a, 56, "valid_zones").read_bytes() == b"Movable\n"
+    assert block_file(a, 57, "state").read_bytes() == b"offline\n"
+
+
+def test_a_shared_file_written_in_place_by_the_plain_writer_changes_one_block(pair):
+    """The builder's writer (and TreeWriter users) rewrite a file in place:
+    a shared one gets a file of its own first, the other blocks keep theirs."""
+    a, _ = pair
+    k = SimulatedKernel(a)
+    offline(k, range(62, 58, -1))
+    plain = TreeWriter(a)
+    plain.attr(f"{paths.memory_block(60)}/state", "online", MODE_RW)
+    plain.attr(f"{paths.memory_block(61)}/valid_zones", "Normal")  # 0444: chmod'ed to write as a user
+    assert block_file(a, 60, "state").read_text() == "online\n"
+    assert block_file(a, 61, "valid_zones").read_text() == "Normal\n"
+    assert block_file(a, 61, "valid_zones").stat().st_mode & 0o777 == 0o444
+    for i in (62, 61, 59):
+        assert block_file(a, i, "state").read_text() == "offline\n"
+    assert block_file(a, 62, "valid_zones").read_text() != "Normal\n"
+    assert block_file(a, 62, "state").stat().st_mode & 0o777 == 0o644
+    assert block_file(a, 60, "state").stat().st_nlink == 1
+
+
+def test_the_shared_files_leave_no_name_behind(pair):
+    a, _ = pair
+    k = SimulatedKernel(a)
+    offline(k, range(62, 58, -1))
+    tmp = a / ".pmemctl-sim/tmp"
+    assert any(p.name.startswith(f"{os.getpid()}.shared") for p in tmp.iterdir())
+    del k
+    gc.collect()  # (the simulated kernel and its context refer to each other)
+    assert list(tmp.iterdir()) == []
+    assert block_file(a, 62, "state").read_text() == "offline\n"  # the blocks keep their files
+    k = SimulatedKernel(a)  # and a new run makes its own
+    k.write(f"{paths.memory_block(62)}/state", "online_movable")
+    assert block_file(a, 62, "state").read_text() == "online\n"
+
+
+def test_a_shared_file_gone_meanwhile_is_made_again(pair):
+    a, _ = pair
+    k = SimulatedKernel(a)
+    offline(k, range(62, 61, -1))
+    for p in (a / ".pmemctl-sim/tmp").iterdir():
+        p.unlink()  # (someone cleaned up the temporary directory)
+    offline(k, range(61, 58, -1))
+    assert [block_file(a, i, "state").read_text() for i in range(62, 58, -1)] == ["offline\n"] * 4
+
+
+# -- faults.json inside a burst: stat'ed again only after the marker directory changed ---
+
+
+def count_fault_stats(monkeypatch) -> list[str]:
+    looked: list[str] = []
+    real = os.stat
+
+    def counting(path, *args, **kw):
+        if str(path).endswith("faults.json"):
+            looked.append(str(path))
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(faults.os, "stat", counting)
+    return looked
+
+
+@pytest.mark.parametrize("watched", [True, False], ids=["inotify", "no-inotify"])
+def test_a_fault_injected_inside_a_burst_takes_effect_at_the_next_write(pair, monkeypatch, watched):
+    a, _ = pair
+    if not watched:  # (no inotify to be had: every write stats)
+        monkeypatch.setattr(faults, "watch_directory", lambda path: None)
+    k = SimulatedKernel(a)
+    offline(k, range(62, 61, -1))  # (the first write makes .pmemctl-sim/tmp: a change of its own)
+    looked = count_fault_stats(monkeypatch)
+    with k.burst():
+        offline(k, range(61, 58, -1))
+        assert len(looked) == (1 if watched else 3)  # nothing changed after the first look
+        faults.inject(a, "offline-busy", blocks=[58])  # as `pmemctl sim fault` in another process
+        with pytest.raises(KernelError) as err:
+            offline(k, range(58, 57, -1))
+        assert err.value.errno == errno.EBUSY
+        faults.clear(a)
+        offline(k, range(58, 56, -1))
+        with open(faults._path(a), "w") as fh:  # written in place, not renamed (an editor)
+            fh.write('[{"kind": "offline-busy", "blocks": [56]}]')
+        with pytest.raises(KernelError):
+            offline(k, range(56, 55, -1))
+    assert (a / "sys/devices/system/memory/memory56/state").read_text() == "online\n"
+    assert k.faults._watch is None  # the burst's end let the watch go
+
+
+def test_a_watch_that_loses_its_directory_says_changed_from_then_on(tmp_path):
+    from pmemctl.sim.kernel.watch import watch_directory
+
+    d = tmp_path / "marker"
+    d.mkdir()
+    w = watch_directory(str(d))
+    if w is None:
+        pytest.skip("no inotify here")
+    assert w.changed() and not w.changed()  # the first look, then nothing
+    (d / "faults.json").write_text("[]")
+    assert w.changed() and not w.changed()
+    d.rename(tmp_path / "moved")
+    assert w.changed() and w.changed()  # lost: every call looks
+    w.close()

@@ -21,8 +21,8 @@ Shared by all: :mod:`.context` (door, tree, static facts), :mod:`.errors`
 and :mod:`.faults` (injected faults, ``faults.json``).  Imports go one way:
 errors -> faults -> state/context -> memory -> dax -> nd -> iomem -> door.
 
-What a write costs (issue 14): a block's ``state`` and ``valid_zones`` are
-replaced whole (:mod:`.confined`), ``online`` flips one byte in place, and
+What a write costs (issue 14): a block's ``state``, ``online`` and
+``valid_zones`` are replaced whole by links to one file per value (:mod:`.confined`), and
 within a burst of writes (``SimulatedKernel.burst``, which the executor opens
 around a plan) node and /proc meminfo and /proc/zoneinfo are written once, or
 when read through the door, instead of after every block.

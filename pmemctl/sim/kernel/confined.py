@@ -18,6 +18,18 @@ those writes replace, chmod or delete anything outside.  So:
   under ``.pmemctl-sim/`` renamed over it, so a reader never sees a
   half-written or empty attribute (issue 16, item 14);
 * :func:`save_json` writes the simulator's own state files the same way.
+
+What a memory block write costs (issue 14): ``state``, ``online`` and
+``valid_zones`` take a handful of values across thousands of blocks, so each
+(value, mode) is written once per run into a file under ``.pmemctl-sim/tmp``
+and a block's attribute is replaced by a hard link to it (link + rename, two
+system calls: no file created, written or freed per block; a reader still
+sees the old file or the new one, whole).  The temporary directory and
+``sys/devices/system/memory`` are held open (``O_PATH``), so a block's files
+are reached from there in two steps (``memoryN/state``) rather than from
+``/``.  Writers that would write such a file in place
+(:meth:`TreeWriter._write_host`) give it a file of its own first; the FUSE
+bridge shows each with one link, as kernfs does.
 """
 
 from __future__ import annotations
@@ -26,7 +38,8 @@ import errno
 import json
 import os
 import stat
-from typing import Any, Iterable
+import weakref
+from typing import Any, Iterable, Optional
 
 from pmemctl.errors import OutsideSysroot
 from pmemctl.sim.tree import MARKER_DIR, Content, TreeWriter
@@ -46,6 +59,12 @@ _TMP_DIR = "tmp"
 _PID = [os.getpid()]
 os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 _NOFOLLOW_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+#: memory block attributes written as a link to one shared file per (value, mode)
+SHARED_ATTRS = frozenset({"state", "valid_zones", "online"})
+#: at most this many shared files per writer (and values of at most _SHARED_LEN bytes)
+_SHARED_MAX = 32
+_SHARED_LEN = 64
 
 
 def _outside(host: str, real: str, root: str) -> OutsideSysroot:
@@ -89,6 +108,14 @@ class ConfinedTreeWriter(TreeWriter):
         #: its own file there, or the door checked it (:meth:`checked_by_door`)
         self._regular: set[str] = set()
         self._tmp: str | None = None
+        self._memory = self.host(paths.MEMORY)
+        #: O_PATH fds of the temporary directory and sys/devices/system/memory
+        #: (by host path), opened once each is checked; closed with the writer
+        self._dir_fds: dict[str, int] = {}
+        #: (value, mode) -> its shared file's name in the temporary directory (:data:`SHARED_ATTRS`)
+        self._shared: dict[tuple[bytes, int], str] = {}
+        self._shared_made = 0
+        weakref.finalize(self, _release, self._dir_fds, os.path.join(self.marker_dir, _TMP_DIR), self._shared, _PID[0])
 
     # -- confinement -------------------------------------------------------
 
@@ -120,10 +147,11 @@ class ConfinedTreeWriter(TreeWriter):
         self._checked.add(os.path.dirname(path))
         self._regular.add(path)
 
-    def _refuse_odd_target(self, path: str) -> None:
-        """The file an attribute write replaces must be a regular file (or absent)."""
+    def _refuse_odd_target(self, path: str, at: Optional[int] = None, rel: Optional[str] = None) -> None:
+        """The file an attribute write replaces must be a regular file (or
+        absent); looked up as ``rel`` under the directory fd ``at`` when given."""
         try:
-            st = os.lstat(path)
+            st = os.lstat(path) if at is None else os.lstat(rel or path, dir_fd=at)
         except FileNotFoundError:
             return
         if not stat.S_ISREG(st.st_mode):
@@ -143,17 +171,51 @@ class ConfinedTreeWriter(TreeWriter):
             self._tmp = tmp
         return self._tmp
 
+    def _dir_fd(self, host_dir: str) -> Optional[int]:
+        """An ``O_PATH`` fd of a checked directory (the temporary one or the
+        memory blocks' parent), held for the writer's life; None where it
+        cannot be opened (the path-based writes then say why)."""
+        fd = self._dir_fds.get(host_dir)
+        if fd is None:
+            self._check_dir(host_dir)
+            try:
+                fd = os.open(host_dir, _DIR_PATH)
+            except OSError:
+                return None
+            self._dir_fds[host_dir] = fd
+        return fd
+
+    def _at(self, directory: str, name: str) -> tuple[Optional[int], str]:
+        """(directory fd, relative path) of ``directory/name``: a memory block's
+        file from the held memory directory (``memoryN/name``; ``memoryN``
+        itself is checked like any directory written in), anything else by its path."""
+        parent, _, sub = directory.rpartition("/")
+        if parent == self._memory:
+            fd = self._dir_fds.get(parent)
+            if fd is None:
+                fd = self._dir_fd(parent)
+            if fd is not None:
+                return fd, f"{sub}/{name}"
+        return None, f"{directory}/{name}"
+
     # -- TreeWriter's primitives, confined ---------------------------------
 
     def _write_host(self, path: str, data: bytes, mode: int) -> None:
         directory, _, name = path.rpartition("/")
         if directory not in self._checked:
             self._check_dir(directory)
+        at, rel = self._at(directory, name)  # (rel is the whole path when at is None)
         if path not in self._regular:
-            self._refuse_odd_target(path)
-        tmp = f"{self._tmp or self._tmp_dir()}/{_PID[0]}.{name}"
+            self._refuse_odd_target(path, at, rel)
+        tmp_dir = self._tmp or self._tmp_dir()
+        tmp_fd = self._dir_fds.get(tmp_dir)
+        if tmp_fd is None:
+            tmp_fd = self._dir_fd(tmp_dir)
+        tmp = f"{_PID[0]}.{name}" if tmp_fd is not None else f"{tmp_dir}/{_PID[0]}.{name}"
         try:
-            self._write_via(tmp, path, data, mode)
+            if not (at is not None and tmp_fd is not None and name in SHARED_ATTRS and len(data) <= _SHARED_LEN
+                    and self._link_shared(tmp_fd, tmp, at, rel, data, mode)):
+                self._write_via(tmp, rel, data, mode, tmp_fd, at)
         except OSError as err:
             if err.errno != errno.EXDEV:
                 raise
@@ -161,15 +223,27 @@ class ConfinedTreeWriter(TreeWriter):
             self._write_via(f"{directory}/.{_PID[0]}.tmp", path, data, mode)
         self._regular.add(path)
 
-    def _write_via(self, tmp: str, path: str, data: bytes, mode: int) -> None:
+    def _write_via(self, tmp: str, path: str, data: bytes, mode: int,
+                   tmp_fd: Optional[int] = None, at: Optional[int] = None) -> None:
         """Create ``tmp`` (never through a link), write ``data``, give it
-        ``mode`` and rename it over ``path``: four system calls when the
-        umask leaves ``mode`` alone, a fifth (fchmod) when it does not."""
+        ``mode`` and rename it over ``path`` (``tmp`` relative to ``tmp_fd``,
+        ``path`` to ``at``, when given): four system calls when the umask
+        leaves ``mode`` alone, a fifth (fchmod) when it does not."""
+        self._create(tmp, data, mode, tmp_fd)
         try:
-            fd = os.open(tmp, _NOFOLLOW_CREATE, mode)
+            # replaces the attribute whole: never seen half-written
+            os.rename(tmp, path, src_dir_fd=tmp_fd, dst_dir_fd=at)
+        except BaseException:
+            _unlink_quietly(tmp, tmp_fd)
+            raise
+
+    def _create(self, name: str, data: bytes, mode: int, dir_fd: Optional[int]) -> None:
+        """A new file ``name`` holding ``data`` with ``mode``, never created through a link."""
+        try:
+            fd = os.open(name, _NOFOLLOW_CREATE, mode, dir_fd=dir_fd)
         except FileExistsError:  # a stale one from a killed run with this pid
-            os.unlink(tmp)
-            fd = os.open(tmp, _NOFOLLOW_CREATE, mode)
+            os.unlink(name, dir_fd=dir_fd)
+            fd = os.open(name, _NOFOLLOW_CREATE, mode, dir_fd=dir_fd)
         try:
             written = os.write(fd, data)
             while written < len(data):  # (a short write: only for large files)
@@ -178,57 +252,36 @@ class ConfinedTreeWriter(TreeWriter):
                 os.fchmod(fd, mode)
         finally:
             os.close(fd)
-        try:
-            os.rename(tmp, path)  # replaces the attribute whole: never seen half-written
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
 
-    def flip_in_place(self, kpath: str, old: bytes, new: bytes, mode: int) -> None:
-        """Rewrite an attribute from ``old`` to ``new``, two values of one
-        length that differ in one byte (``online``: ``0`` and ``1``), by
-        writing that byte in place: a reader sees the old value or the new
-        one, never a mix (one byte cannot be half-written), and no file is
-        created or renamed.  The attribute is opened ``O_PATH`` without
-        following a link, and only a regular file with one link (a hard link
-        could reach a file outside), the mode and the size expected is
-        reopened for writing (that inode itself, through /proc/self/fd:
-        nothing else, no device or FIFO, is ever opened) and given the whole
-        new value; anything else is replaced whole, as :meth:`write_bytes` does."""
-        path = self.host(kpath)
-        if _one_byte_apart(old, new):
-            self._check_dir(os.path.dirname(path))
-            if self._flip(path, old, new, mode):
-                return
-        self.write_bytes(kpath, new, mode)
-
-    @staticmethod
-    def _flip(path: str, old: bytes, new: bytes, mode: int) -> bool:
-        """:meth:`flip_in_place`'s write; False (nothing written) where the file is not as expected."""
-        try:
-            pfd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            return False  # absent, or a link on the last component: replaced whole
-        try:
-            st = os.fstat(pfd)
-            if not (stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and st.st_size == len(old)
-                    and stat.S_IMODE(st.st_mode) == mode):
+    def _link_shared(self, tmp_fd: int, tmp: str, at: int, rel: str, data: bytes, mode: int) -> bool:
+        """Replace ``rel`` (under ``at``) by a hard link to the shared file
+        holding ``data`` with ``mode`` (made on first use): link it to
+        ``tmp``, rename that over the attribute.  False (nothing changed)
+        where no shared file can be had or linked: the caller writes a file of its own."""
+        key = (data, mode)
+        shared = self._shared.get(key)
+        if shared is None:
+            if len(self._shared) >= _SHARED_MAX:
                 return False
-            try:
-                fd = os.open(f"/proc/self/fd/{pfd}", os.O_WRONLY | os.O_CLOEXEC)
-            except OSError:
-                return False  # no /proc, or not ours to write: replaced whole
-        finally:
-            os.close(pfd)
+            self._shared_made += 1
+            shared = f"{_PID[0]}.shared{self._shared_made}"
+            self._create(shared, data, mode, tmp_fd)
+            self._shared[key] = shared
         try:
-            # the whole value at once: where the file holds ``old`` only the one
-            # differing byte changes (the others are written as they are)
-            return os.pwrite(fd, new, 0) == len(new)
-        finally:
-            os.close(fd)
+            os.link(shared, tmp, src_dir_fd=tmp_fd, dst_dir_fd=tmp_fd, follow_symlinks=False)
+        except FileExistsError:  # a stale temporary from a killed run with this pid
+            os.unlink(tmp, dir_fd=tmp_fd)
+            return self._link_shared(tmp_fd, tmp, at, rel, data, mode)
+        except OSError:  # gone, too many links (EMLINK), or links not supported here
+            del self._shared[key]
+            _unlink_quietly(shared, tmp_fd)
+            return False
+        try:
+            os.rename(tmp, rel, src_dir_fd=tmp_fd, dst_dir_fd=at)
+        except BaseException:
+            _unlink_quietly(tmp, tmp_fd)
+            raise
+        return True
 
     def _symlink_host(self, link: str, target: str) -> None:
         self._check_dir(os.path.dirname(link))
@@ -248,13 +301,19 @@ class ConfinedTreeWriter(TreeWriter):
         # checks islink first); rmtree does not follow links inside
         self._check_dir(os.path.dirname(self.host(kpath)))
         super().remove(kpath)
-        self._checked.discard(self.host(kpath))
+        self._forget(self.host(kpath))
 
     def remove_if_empty(self, kpath: str) -> bool:
         self._check_dir(os.path.dirname(self.host(kpath)))
         removed = super().remove_if_empty(kpath)
-        self._checked.discard(self.host(kpath))
+        self._forget(self.host(kpath))
         return removed
+
+    def _forget(self, host: str) -> None:
+        """What this run knew about a path it removed (and a held directory under it)."""
+        self._checked.discard(host)
+        for held in [d for d in self._dir_fds if d == host or d.startswith(host + "/")]:
+            os.close(self._dir_fds.pop(held))
 
     def _save_devnodes(self) -> None:
         self._check_dir(self.marker_dir)
@@ -265,9 +324,27 @@ class ConfinedTreeWriter(TreeWriter):
         super()._save_devnodes()
 
 
-def _one_byte_apart(old: bytes, new: bytes) -> bool:
-    """``old`` and ``new`` have one length and differ in exactly one byte."""
-    return len(old) == len(new) and sum(a != b for a, b in zip(old, new, strict=True)) == 1
+def _unlink_quietly(name: str, dir_fd: Optional[int]) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass
+
+
+def _release(dir_fds: dict[str, int], tmp_dir: str, shared: dict[tuple[bytes, int], str], pid: int) -> None:
+    """A writer's end (collected, or the process exiting): its shared files'
+    names go (the block attributes linked to them stay) and its directory fds close."""
+    tmp_fd = dir_fds.get(tmp_dir)
+    if tmp_fd is not None and pid == _PID[0]:  # (not in a forked child: the files are the parent's)
+        for name in shared.values():
+            _unlink_quietly(name, tmp_fd)
+    shared.clear()
+    for fd in dir_fds.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    dir_fds.clear()
 
 
 def save_json(root: str | os.PathLike[str], path: str, data: Any, *, indent: int = 1) -> None:

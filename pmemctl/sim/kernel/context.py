@@ -35,6 +35,7 @@ class SimContext:
         self.faults = Faults(self.root)
         self._machine: Optional[MachineSpec] = None
         self._block_size: Optional[int] = None
+        self._node_infos: dict[int, NodeSpec] = {}
 
     # ------------------------------------------------------------ static facts
 
@@ -56,10 +57,14 @@ class SimContext:
         return self._block_size
 
     def node_info(self, node_id: int) -> NodeSpec:
-        node = self.machine.node(node_id)
-        if node is None:  # a node the scenario did not describe: memory only, no DRAM
-            node = NodeSpec(id=node_id, cpus=(), dram=(), reserved_kb=0, used_kb=0,
-                            memory_tier=TIER_DAX_DEFAULT)
+        """The static facts of a node (looked up once: every block write asks)."""
+        node = self._node_infos.get(node_id)
+        if node is None:
+            node = self.machine.node(node_id)
+            if node is None:  # a node the scenario did not describe: memory only, no DRAM
+                node = NodeSpec(id=node_id, cpus=(), dram=(), reserved_kb=0, used_kb=0,
+                                memory_tier=TIER_DAX_DEFAULT)
+            self._node_infos[node_id] = node
         return node
 
     # ------------------------------------------------------------------ state

@@ -128,13 +128,18 @@ class SimulatedKernel(SysfsRoot):
         block.  Meanwhile a read of one of them through this door, any read
         of many files or a real tool run brings them up to date first, and
         another process reading the tree sees them at most ``SETTLE_NS``
-        behind while the burst writes or reads (an injected hang writes them first)."""
+        behind while the burst writes or reads (an injected hang writes them first).
+        Meanwhile too, faults.json is looked at again only after the marker
+        directory changed (:meth:`Faults.watch`)."""
         self._bursts += 1
+        if self._bursts == 1:
+            self.faults.watch()
         try:
             yield
         finally:
             self._bursts -= 1
             if not self._bursts:
+                self.faults.unwatch()
                 self.settle()
 
     def settle(self) -> None:

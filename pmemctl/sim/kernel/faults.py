@@ -20,10 +20,12 @@ import errno as _errno
 import json
 import os
 import time
-from typing import Any, Callable, Optional
+import weakref
+from typing import Any, Callable, Optional, Sequence
 
 from pmemctl.sim.kernel.confined import save_json
 from pmemctl.sim.kernel.errors import WriteRefused
+from pmemctl.sim.kernel.watch import DirectoryWatch, watch_directory
 from pmemctl.sim.tree import MARKER_DIR
 
 FAULTS_FILE = "faults.json"
@@ -76,13 +78,24 @@ def _errno_of(spec: dict[str, Any], default: int) -> int:
 class Faults:
     """The faults of one tree, re-read whenever faults.json changes: looked
     at (one stat) once per write answered, between :meth:`writing` and
-    :meth:`done_writing`, and at every call outside a write."""
+    :meth:`done_writing`, and at every call outside a write; while
+    :meth:`watch` holds, stat'ed only after the marker directory changed (:mod:`.watch`)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
-        self._mtime: Optional[float] = None
+        self._file = _path(self.root)
+        #: (inode, mtime, size) of the faults.json last read (a rename gives a new inode
+        #: even within one tick of a coarse clock)
+        self._stamp: Optional[tuple[int, int, int]] = None
         self._faults: list[dict[str, Any]] = []
+        #: kind -> the faults of that kind (most writes look up a kind there is none of)
+        self._by_kind: dict[str, list[dict[str, Any]]] = {}
         self._pinned = False
+        #: the marker directory, held open (``O_PATH``): faults.json is looked
+        #: up from there, one step, instead of from / (issue 14); [] until
+        #: first needed, [None] where it cannot be opened
+        self._marker_fd: list[Optional[int]] = []
+        self._watch: Optional[DirectoryWatch] = None
         #: called before an injected offline hang starts (the simulated kernel
         #: brings its derived files up to date for readers in other processes)
         self.before_hang: Optional[Callable[[], None]] = None
@@ -96,21 +109,53 @@ class Faults:
     def done_writing(self) -> None:
         self._pinned = False
 
-    def _current(self) -> list[dict[str, Any]]:
-        if self._pinned:
-            return self._faults
+    def watch(self) -> None:
+        """From now until :meth:`unwatch`, faults.json is stat'ed only after
+        the marker directory changed (a burst of writes: SimulatedKernel.burst)."""
+        if self._watch is None:
+            self._watch = watch_directory(os.path.dirname(self._file))
+
+    def unwatch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
+
+    def _stat(self) -> Optional[os.stat_result]:
+        """faults.json's stat, None when there is none."""
+        held = self._marker_fd
+        if not held:
+            try:
+                held.append(os.open(os.path.dirname(self._file), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+                weakref.finalize(self, _close_held, held)
+            except OSError:
+                held.append(None)
         try:
-            mtime = os.stat(_path(self.root)).st_mtime_ns
+            if held[0] is None:
+                return os.stat(self._file)
+            return os.stat(FAULTS_FILE, dir_fd=held[0])
         except FileNotFoundError:
-            self._faults, self._mtime = [], None
+            return None
+
+    def _current(self) -> list[dict[str, Any]]:
+        if self._pinned or (self._watch is not None and not self._watch.changed()):
             return self._faults
-        if mtime != self._mtime:
+        st = self._stat()
+        if st is None:
+            self._faults, self._by_kind, self._stamp = [], {}, None
+            return self._faults
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if stamp != self._stamp:
             self._faults = load(self.root)
-            self._mtime = mtime
+            self._by_kind = {}
+            for f in self._faults:
+                self._by_kind.setdefault(f.get("kind"), []).append(f)  # type: ignore[arg-type]
+            self._stamp = stamp
         return self._faults
 
-    def _matching(self, kind: str) -> list[dict[str, Any]]:
-        return [f for f in self._current() if f.get("kind") == kind]
+    def _matching(self, kind: str) -> Sequence[dict[str, Any]]:
+        if not self._pinned:
+            self._current()
+        return self._by_kind.get(kind, ())
 
     def check_offline(self, index: int) -> None:
         for f in self._matching("offline-busy"):
@@ -161,4 +206,14 @@ class Faults:
                 f["after_writes"] = left - 1
         if changed:
             _save(self.root, faults)
-            self._mtime = os.stat(_path(self.root)).st_mtime_ns  # (our own change: not re-read)
+            st = self._stat()  # (our own change: not re-read)
+            self._stamp = (st.st_ino, st.st_mtime_ns, st.st_size) if st is not None else None
+
+
+def _close_held(held: list[Optional[int]]) -> None:
+    fd = held[0] if held else None
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

@@ -268,10 +268,11 @@ class MemoryBlocks:
         nb.state[index] = (True, zone)
         nb.account(self._present(nb.node, index, zone), zone, +1)
         old = dict(nb.spans)
-        for z in layout.zones_of_online_block(zone, index * bs, (index + 1) * bs):
-            lo, hi = nb.spans.get(z, (index * bs, (index + 1) * bs))
-            nb.spans[z] = (min(lo, index * bs), max(hi, (index + 1) * bs))
-        self._after_change(nb, old)
+        lo_b, hi_b = index * bs, (index + 1) * bs
+        for z in layout.zones_of_online_block(zone, lo_b, hi_b):
+            span = nb.spans.get(z)
+            nb.spans[z] = (lo_b, hi_b) if span is None else (min(span[0], lo_b), max(span[1], hi_b))
+        self._after_change(nb, old, zone)
         return zone
 
     def _offline_block(self, nb: NodeBlocks, index: int, zones_text: str) -> None:
@@ -287,27 +288,24 @@ class MemoryBlocks:
         vz = layout.offline_valid_zones(index * bs, (index + 1) * bs, nb.spans, self.ctx.machine.movable_node)
         self._set_block(index, online=False, valid_zones=vz)
         nb.state[index] = (False, vz)
-        self._after_change(nb, old)
+        self._after_change(nb, old, zone)
 
     def _set_block(self, index: int, *, online: bool, valid_zones: str) -> None:
         """A block's ``valid_zones``, ``online`` and ``state`` after a state
         change, in the order of :func:`objects.set_memory_block` (no reader
-        sees an online block with an offline block's zone list); ``online``
-        (``0``/``1``) flips one byte in place (:meth:`ConfinedTreeWriter.flip_in_place`)."""
+        sees an online block with an offline block's zone list); each is
+        replaced whole by the file its value shares with other blocks
+        (:data:`confined.SHARED_ATTRS`)."""
         kpath = f"{paths.MEMORY}/memory{index}"
         write = self.tree.write_bytes
         if online:  # the zone first, then online and state
             write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
-            self._flip_online(kpath, True)
+            write(f"{kpath}/online", b"1\n", MODE_RW)
             write(f"{kpath}/state", b"online\n", MODE_RW)
         else:  # state and online first, then the zone list
             write(f"{kpath}/state", b"offline\n", MODE_RW)
-            self._flip_online(kpath, False)
+            write(f"{kpath}/online", b"0\n", MODE_RW)
             write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
-
-    def _flip_online(self, kpath: str, online: bool) -> None:
-        old, new = (b"0\n", b"1\n") if online else (b"1\n", b"0\n")
-        self.tree.flip_in_place(f"{kpath}/online", old, new, MODE_RW)
 
     def _shrink_span(self, nb: NodeBlocks, zone: str, index: int) -> None:
         """A zone shrinks at its edges when memory leaves it (shrink_zone_span);
@@ -338,28 +336,32 @@ class MemoryBlocks:
             last -= 1
         nb.spans[zone] = (first * bs, (last + 1) * bs)
 
-    def _after_change(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]]) -> None:
-        """Everything derived from a block state change."""
+    def _after_change(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]], zone: str) -> None:
+        """Everything derived from a block of ``zone`` changing state."""
         if old_spans != nb.spans:
             self._refresh_offline_zones(nb, old_spans)
-        self.refresh_node_totals()
+        # the node masks change only when the node's first online block (or
+        # first in a kernel zone) comes or its last one goes
+        masks = nb.online_count <= 1 or (zone != "Movable" and nb.kernel_count <= 1)
+        self.refresh_node_totals(masks=masks)
 
     def _refresh_offline_zones(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]]) -> None:
         """Rewrite valid_zones of offline blocks where a zone span changed
         (the symmetric difference of old and new spans), not node-wide."""
         bs = self.ctx.block_size
-        changed: list[tuple[int, int]] = []
-        for z in set(old_spans) | set(nb.spans):
-            a, b = old_spans.get(z), nb.spans.get(z)
+        changed: list[tuple[int, int]] = [a for z, a in old_spans.items() if z not in nb.spans]
+        for z, b in nb.spans.items():
+            a = old_spans.get(z)
             if a == b:
                 continue
-            if a is None or b is None:
-                changed.append(a or b)  # type: ignore[arg-type]
+            if a is None:
+                changed.append(b)
                 continue
             # symmetric difference of two intervals: the moved edges only
-            for x, y in ((a[0], b[0]), (a[1], b[1])):
-                if x != y:
-                    changed.append((min(x, y), max(x, y)))
+            if a[0] != b[0]:
+                changed.append((min(a[0], b[0]), max(a[0], b[0])))
+            if a[1] != b[1]:
+                changed.append((min(a[1], b[1]), max(a[1], b[1])))
         movable_node = self.ctx.machine.movable_node
         seen: set[int] = set()
         for lo_b, hi_b in changed:
@@ -425,10 +427,11 @@ class MemoryBlocks:
 
     # --------------------------------------------------------------- totals
 
-    def refresh_node_totals(self) -> None:
+    def refresh_node_totals(self, *, masks: bool = True) -> None:
         """What follows from the per-node counters: node masks and memory
         tiers at once (they change only when a node gains or loses its first
-        block); node meminfo, /proc/meminfo and /proc/zoneinfo at once too,
+        block: ``masks`` False when a block change cannot have done that);
+        node meminfo, /proc/meminfo and /proc/zoneinfo at once too,
         unless a write is being answered (:attr:`held`): then they are marked
         stale and the door writes them when it is done (:meth:`write_derived`),
         once for a kmem hot-add of many blocks and once per burst of block
@@ -438,6 +441,8 @@ class MemoryBlocks:
             self.stale_since = time.monotonic_ns()
         if not self.held:
             self.write_derived()
+        if not masks and self._last_masks is not None:
+            return
         has_memory = [n for n, nb in sorted(nodes.items()) if nb.online_count]
         has_normal = [n for n, nb in sorted(nodes.items()) if nb.kernel_count]
         key = (tuple(has_memory), tuple(has_normal))
