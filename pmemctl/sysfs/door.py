@@ -790,47 +790,87 @@ def _read_relative(dir_fd: int, base: str, relpaths: list[str]) -> list[Optional
     return out
 
 
+#: files a bulk read keeps open before giving them back with one close_range(2)
+_CLOSE_BATCH = 64
+
+
+def _close_fds(fds: list[int]) -> None:
+    """Close ``fds`` (all open): with one close_range(2) (``os.closerange``)
+    when they are consecutive numbers, the range then holding them alone;
+    one close each otherwise (another descriptor sits between them)."""
+    if fds and max(fds) - min(fds) + 1 == len(fds):
+        os.closerange(min(fds), max(fds) + 1)
+    else:
+        for fd in fds:
+            os.close(fd)
+
+
+def _open_error(base: str, rel: str, err: OSError) -> KernelError:
+    """The typed error for an attribute a bulk read could not open."""
+    if err.errno == errno.ELOOP:
+        return NotAnAttribute(f"{base}/{rel}", "a symbolic link")
+    return kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read")
+
+
 def _read_columns(dir_fd: int, base: str, dirs: Sequence[str], attrs: Sequence[str],
                   columns: list[list[Optional[str]]]) -> None:
     """:meth:`SysfsRoot.read_table`'s loop, over the paths of every block's
     attributes in a row (the columns are then cut out of the row in C).  A
     text seen before (never empty, never holding a NUL: those are checked
     with an fstat every time, as in :func:`_read_relative`) is taken from
-    ``seen`` without decoding it again."""
+    ``seen`` without decoding it again.  The files read are closed
+    :data:`_CLOSE_BATCH` at a time (:func:`_close_fds`): one system call
+    instead of one per file (issue 14: 3 files a block)."""
     seen: dict[bytes, str] = {}
     seen_get = seen.get
-    o_open, o_read, o_close = os.open, os.read, os.close
+    o_open, o_read = os.open, os.read
     flags = _READ_FLAGS
     suffixes = ["/" + attr for attr in attrs]
     row: list[Optional[str]] = []
     put = row.append
-    for rel in [name + suffix for name in dirs for suffix in suffixes]:
-        try:
-            fd = o_open(rel, flags, dir_fd=dir_fd)
-        except (FileNotFoundError, NotADirectoryError):
-            put(None)
-            continue
-        except OSError as err:
-            if err.errno == errno.ELOOP:
-                raise NotAnAttribute(f"{base}/{rel}", "a symbolic link") from err
-            raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
-        try:
-            raw = o_read(fd, 4096)
-            text = seen_get(raw)
-            if text is None:
-                if not raw or b"\0" in raw:  # never from a regular attribute: checked each time
+    rels = [name + suffix for name in dirs for suffix in suffixes]
+    pending: list[int] = []  # read, not closed yet
+    keep = pending.append
+    try:
+        for lo in range(0, len(rels), _CLOSE_BATCH):
+            for rel in rels[lo:lo + _CLOSE_BATCH]:
+                try:
+                    fd = o_open(rel, flags, dir_fd=dir_fd)
+                except (FileNotFoundError, NotADirectoryError):
+                    put(None)
+                    continue
+                except OSError as err:
+                    if err.errno not in (errno.EMFILE, errno.ENFILE) or not pending:
+                        raise _open_error(base, rel, err) from err
+                    _close_fds(pending)  # out of descriptors: give the batch back and try once more
+                    pending.clear()
+                    try:
+                        fd = o_open(rel, flags, dir_fd=dir_fd)
+                    except (FileNotFoundError, NotADirectoryError):
+                        put(None)
+                        continue
+                    except OSError as again:
+                        raise _open_error(base, rel, again) from again
+                keep(fd)
+                try:
+                    raw = o_read(fd, 4096)
+                    text = seen_get(raw)
+                    if text is None:
+                        if not raw or b"\0" in raw:  # never from a regular attribute: checked each time
+                            _require_regular(fd, f"{base}/{rel}")
+                            text = clean_value(raw)
+                        else:
+                            text = seen[raw] = clean_value(raw)
+                except OSError as err:
                     _require_regular(fd, f"{base}/{rel}")
-                    text = clean_value(raw)
-                else:
-                    text = seen[raw] = clean_value(raw)
-        except OSError as err:
-            _require_regular(fd, f"{base}/{rel}")
-            if err.errno not in (errno.ENXIO, errno.ENODEV):
-                raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
-            text = None
-        finally:
-            o_close(fd)
-        put(text)
+                    if err.errno not in (errno.ENXIO, errno.ENODEV):
+                        raise kernel_error(f"{base}/{rel}", err.errno or errno.EIO, op="read") from err
+                    text = None
+                put(text)
+            _close_fds(pending)
+            pending.clear()
+    finally:
+        _close_fds(pending)
     width = len(attrs)
     for k, column in enumerate(columns):
         column.extend(row[k::width])
