@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import resource
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -30,7 +31,7 @@ def make_blocks(root: Path, count: int) -> list[str]:
     return [f"memory{i}" for i in range(count)]
 
 
-def expected(count: int) -> list[list[str]]:
+def expected(count: int) -> list[list[Optional[str]]]:
     return [["online" if i % 3 else "offline" for i in range(count)], [str(i % 2) for i in range(count)]]
 
 
@@ -87,4 +88,29 @@ def test_an_error_in_the_middle_of_a_batch_leaves_no_descriptor(tmp_path: Path) 
     with pytest.raises(KernelError) as exc:
         SysfsRoot(tmp_path).read_table(MEMORY, names, ["state", "removable"])
     assert "symbolic link" in exc.value.sentence()
+    assert open_fds() == before
+
+
+def test_a_directory_where_an_attribute_should_be_is_refused(tmp_path: Path) -> None:
+    """A read error (EISDIR) sends the batch file by file, which names the culprit."""
+    names = make_blocks(tmp_path, door_module._CLOSE_BATCH)
+    victim = tmp_path / "sys/devices/system/memory/memory33/removable"
+    victim.unlink()
+    victim.mkdir()
+    before = open_fds()
+    with pytest.raises(KernelError) as exc:
+        SysfsRoot(tmp_path).read_table(MEMORY, names, ["state", "removable"])
+    assert "memory33/removable" in exc.value.sentence() and "directory" in exc.value.sentence()
+    assert open_fds() == before
+
+
+def test_a_batch_with_an_absent_file_reads_the_others_one_by_one(tmp_path: Path) -> None:
+    names = make_blocks(tmp_path, 2 * door_module._CLOSE_BATCH)
+    (tmp_path / "sys/devices/system/memory/memory70/removable").unlink()
+    (tmp_path / "sys/devices/system/memory/memory71/state").write_bytes(b"online\0junk\n")
+    want = expected(len(names))
+    want[1][70] = None
+    want[0][71] = "online"
+    before = open_fds()
+    assert SysfsRoot(tmp_path).read_table(MEMORY, names, ["state", "removable"]) == want
     assert open_fds() == before
