@@ -16,9 +16,13 @@ same command lines and compares every byte and the exit status.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional, Sequence
 
 #: The root's options taken before the command and, as click's hidden copies
 #: (main.accept_global_options), after it: name -> takes a value.
@@ -39,7 +43,16 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if args is None else args)
     quick = None if any(os.environ.get(v) for v in _CLICK_ONLY_ENV) else _parse_blocks(argv)
     if quick is not None:
-        sys.exit(_run_blocks(argv, *quick))
+        # A read that exits when done, making no reference cycles worth
+        # collecting: the cyclic collector would only walk the imported
+        # modules and the block columns (2 ms at 8,192 blocks, more per block
+        # with --all --json); memory is freed by reference counting as ever.
+        gc.disable()
+        try:
+            code = _run_blocks(argv, *quick)
+        finally:
+            gc.enable()  # for a caller that goes on after SystemExit
+        sys.exit(code)
     from pmemctl.cli.main import main as click_main
 
     click_main(args)
