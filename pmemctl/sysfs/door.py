@@ -796,14 +796,23 @@ _CLOSE_BATCH = 64
 
 
 def _close_fds(fds: list[int]) -> None:
-    """Close ``fds`` (all open): with one close_range(2) (``os.closerange``)
-    when they are consecutive numbers, the range then holding them alone;
-    one close each otherwise (another descriptor sits between them)."""
-    if fds and max(fds) - min(fds) + 1 == len(fds):
+    """Close ``fds`` (all open, ours): one close_range(2) (``os.closerange``)
+    per run of consecutive numbers, which then holds ours alone.  Usually one
+    run; a descriptor the process inherited or opened elsewhere (a shell's fd
+    10, say) splits the batch in two."""
+    if not fds:
+        return
+    if max(fds) - min(fds) + 1 == len(fds):
         os.closerange(min(fds), max(fds) + 1)
-    else:
-        for fd in fds:
-            os.close(fd)
+        return
+    ordered = sorted(fds)
+    start = prev = ordered[0]
+    for fd in ordered[1:]:
+        if fd != prev + 1:
+            os.closerange(start, prev + 1)
+            start = fd
+        prev = fd
+    os.closerange(start, prev + 1)
 
 
 def _open_error(base: str, rel: str, err: OSError) -> KernelError:
