@@ -51,7 +51,10 @@ def main(args: Optional[Sequence[str]] = None) -> None:
         try:
             code = _run_blocks(argv, *quick)
         finally:
-            gc.enable()  # for a caller that goes on after SystemExit
+            # on again for a caller that goes on after SystemExit, with what
+            # exists now left out of its walks, the one at exit included
+            gc.freeze()
+            gc.enable()
         sys.exit(code)
     from pmemctl.cli.main import main as click_main
 
