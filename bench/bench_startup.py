@@ -47,7 +47,7 @@ TARGET = 1.3
 #: what pip writes as the pmemctl console script (project.scripts in pyproject.toml)
 CONSOLE_SCRIPT = """\
 import sys
-from pmemctl.cli.main import main
+from pmemctl.cli.entry import main
 if __name__ == "__main__":
     sys.exit(main())
 """

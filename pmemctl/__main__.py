@@ -1,4 +1,4 @@
-from pmemctl.cli.main import main
+from pmemctl.cli.entry import main
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -16,9 +16,6 @@ from typing import Any, ClassVar, TypeVar
 
 _set = object.__setattr__
 
-R = TypeVar("R", bound="Record")
-
-
 class FrozenRecordError(AttributeError):
     """A field of a record was assigned or deleted: records never change."""
 
@@ -73,6 +70,11 @@ class Record:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for name, value in zip(self._fields, state, strict=True):
             _set(self, name, value)
+
+
+#: bound to the class itself, not to its name: a name would be compiled as a
+#: forward reference at import, the process's first compile() (1 ms; issue 14)
+R = TypeVar("R", bound=Record)
 
 
 def _one_tuple(name: str) -> Any:

@@ -247,6 +247,28 @@ class PmemctlGroup(LazyGroup):
         sys.exit(code)
 
 
+def quick_path_error(exc: BaseException, app: App, argv: list[str]) -> int:
+    """What the click path makes of an exception a command raised, for a
+    command run by the console entry's quick path (:mod:`pmemctl.cli.entry`):
+    click's own handling first (a closed pipe on stdout: exit 1 in silence;
+    Ctrl-C: a newline, then :class:`click.exceptions.Abort`), then the funnel
+    as :meth:`PmemctlGroup.main` calls it.  Returns the exit code."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+        from click.utils import PacifyFlushWrapper
+
+        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
+        sys.exit(1)
+    if isinstance(exc, (EOFError, KeyboardInterrupt)):
+        click.echo(file=sys.stderr)
+        abort = click.exceptions.Abort()
+        abort.__cause__ = abort.__context__ = exc
+        exc = abort
+    return handle_error(exc, show_traceback=app.traceback, json_command=_json_command(cli, argv), sysroot=app.sysroot)
+
+
 def handle_error(exc: BaseException, *, show_traceback: bool = False,
                  json_command: Optional[str] = None, sysroot: str = "/") -> int:
     """Turn any exception into one line on stderr; return the exit code.
@@ -433,4 +455,4 @@ def main(args: Optional[Sequence[str]] = None) -> None:
     cli.main(args=args, prog_name="pmemctl")
 
 
-__all__ = ["cli", "main", "handle_error", "COMMANDS", "SUMMARIES", "EXIT_INTERRUPTED"]
+__all__ = ["cli", "main", "handle_error", "quick_path_error", "COMMANDS", "SUMMARIES", "EXIT_INTERRUPTED"]

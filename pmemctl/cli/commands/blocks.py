@@ -51,36 +51,6 @@ def command(
     summary gives the block size and the online and offline totals.  Piped
     output matches lsmem's layout, so the two can be compared directly.
     """
-    from pmemctl.ops.blocks import blocks_view, parse_columns
+    from pmemctl.cli.show_blocks import show_blocks
 
-    cols = parse_columns(_column_aliases(columns))
-    view = blocks_view(
-        app.open_door(writes=False), columns=cols, per_block=per_block, device=device, node=node, state=state
-    )
-    if not view.ranges and device is not None and not as_json:
-        # say why the table is empty rather than print one with no rows
-        from pmemctl.commandline import command_line
-
-        app.say(f"{device} has no memory blocks: only a dax device in system-ram mode (bound to kmem) adds "
-                f"them; '{command_line('list', '--device', device, sysroot=app.sysroot)}' shows its mode")
-    if as_json:
-        import sys
-
-        from pmemctl.cli.render.json import blocks_json_text
-
-        # Streamed: the per-block document of a big machine is never held whole.
-        for piece in blocks_json_text(view, device=device, node=node, state=state):
-            sys.stdout.write(piece)
-        sys.stdout.flush()
-        return
-    from pmemctl.cli.render.blocks import blocks_document
-
-    app.show(blocks_document(view))
-
-
-def _column_aliases(columns: Optional[str]) -> Optional[str]:
-    """lsmem's column names (``-o RANGE,ZONES``) and any case: the table's
-    header says ZONES, so ``-o zones`` means ``zone``."""
-    if columns is None:
-        return None
-    return ",".join("zone" if c.strip().lower() == "zones" else c.strip().lower() for c in columns.split(","))
+    show_blocks(app, per_block=per_block, device=device, node=node, state=state, columns=columns, as_json=as_json)
