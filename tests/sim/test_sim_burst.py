@@ -234,15 +234,7 @@ def test_faults_json_is_looked_at_once_per_write(pair, monkeypatch):
     a, _ = pair
     k = SimulatedKernel(a)
     k.memory.nodes()
-    looked: list[str] = []
-    real = os.stat
-
-    def counting(path, *args, **kw):
-        if str(path).endswith("faults.json"):
-            looked.append(str(path))
-        return real(path, *args, **kw)
-
-    monkeypatch.setattr(faults.os, "stat", counting)
+    looked = count_fault_stats(monkeypatch)
     offline(k, range(62, 59, -1))
     assert len(looked) == 3
 
