@@ -143,14 +143,17 @@ def test_apply_then_converged(tree, invoke: Invoke) -> None:
 
 
 def _strace_writes(root: Path, *args: str) -> tuple[int, list[str]]:
-    """Run pmemctl under strace; every open for writing, creation, rename or
-    removal of a path under ``root``."""
+    """Run pmemctl under strace; every open for writing, creation, link,
+    rename or removal of a path under ``root``.  ``-y`` prints the path of
+    each descriptor argument: the simulated kernel reaches block files
+    relative to a directory it holds open (openat, linkat, renameat)."""
     log = root.parent / f"strace-{os.getpid()}.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     env.pop("PMEMCTL_SYSROOT", None)
     proc = subprocess.run(
-        ["strace", "-f", "-qq", "-o", str(log), "-e",
-         "trace=open,openat,creat,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,truncate,ftruncate",
+        ["strace", "-f", "-qq", "-y", "-o", str(log), "-e",
+         "trace=open,openat,creat,link,linkat,symlink,symlinkat,rename,renameat,renameat2,unlink,unlinkat,mkdir,"
+         "mkdirat,truncate,ftruncate",
          sys.executable, "-m", "pmemctl", "--sysroot", str(root), *args],
         env=env, capture_output=True, text=True, timeout=300)
     text = log.read_text()
@@ -160,7 +163,8 @@ def _strace_writes(root: Path, *args: str) -> tuple[int, list[str]]:
         if str(root) not in line:
             continue
         if re.search(r"open(at)?\(.*(O_WRONLY|O_RDWR|O_CREAT|O_TRUNC)", line) or re.search(
-                r"\b(creat|rename|renameat2?|unlink|unlinkat|mkdir|mkdirat|truncate)\(", line):
+                r"\b(creat|link|linkat|symlink|symlinkat|rename|renameat2?|unlink|unlinkat|mkdir|mkdirat|truncate"
+                r"|ftruncate)\(", line):
             bad.append(line)
     return proc.returncode, bad
 

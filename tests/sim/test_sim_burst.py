@@ -362,3 +362,63 @@ def test_a_watch_that_loses_its_directory_says_changed_from_then_on(tmp_path):
     d.rename(tmp_path / "moved")
     assert w.changed() and w.changed()  # lost: every call looks
     w.close()
+
+
+# -- the block cache is loaded whole or not at all -------------------------------------
+
+
+def test_a_write_interrupted_while_the_block_cache_loads_leaves_no_partial_cache(pair, monkeypatch):
+    """The first block write loads every node's blocks; a SIGALRM bounding that
+    write can land in the middle.  The next write loads again and answers as
+    a kernel that was never interrupted does (it used to find the block's node
+    missing from a half-built cache: KeyError)."""
+    a, b = pair
+    k = SimulatedKernel(a)
+    real = k.memory._load_node
+    calls: list[int] = []
+
+    def interrupted_on_the_second_node(node_id):
+        calls.append(node_id)
+        if len(calls) == 2:
+            raise TimeoutError  # what ops/signals.py's SIGALRM handler raises
+        return real(node_id)
+
+    monkeypatch.setattr(k.memory, "_load_node", interrupted_on_the_second_node)
+    with pytest.raises(TimeoutError):
+        offline(k, range(62, 61, -1))
+    offline(k, range(62, 60, -1))
+    offline(SimulatedKernel(b), range(62, 60, -1))
+    assert derived(a) == derived(b)
+    assert block_file(a, 62, "state").read_text() == block_file(a, 61, "state").read_text() == "offline\n"
+
+
+def test_the_block_cache_loads_outside_the_timer_bounding_the_write(pair, monkeypatch):
+    """Loading every block's state on the first block write is the
+    simulator's own set-up, not the kernel answering: a per-block --timeout
+    shorter than it (ops/signals.py's SIGALRM) does not fire, and it still
+    bounds the write itself afterwards."""
+    import signal
+    import time
+
+    a, _ = pair
+    k = SimulatedKernel(a)
+    real = k.memory._load_node
+
+    def slow(node_id):
+        time.sleep(0.3)
+        return real(node_id)
+
+    def on_alarm(signum, frame):
+        raise TimeoutError
+
+    monkeypatch.setattr(k.memory, "_load_node", slow)
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        offline(k, range(62, 61, -1))  # loads two nodes: 0.6 s, three times the timer
+        left, _ = signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert 0 < left <= 0.2  # paused, not cancelled
+    assert block_file(a, 62, "state").read_text() == "offline\n"

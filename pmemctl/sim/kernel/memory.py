@@ -168,16 +168,29 @@ class MemoryBlocks:
 
     # ------------------------------------------------------------ block cache
 
+    @property
+    def loaded(self) -> bool:
+        """Whether every block's state is cached (the first block write loads it)."""
+        return self._nodes is not None
+
     def nodes(self) -> dict[int, NodeBlocks]:
         if self._nodes is None:
-            self._nodes = {}
-            for entry in self.tree.listdir(paths.NODE):
-                if entry.startswith("node") and entry[4:].isdigit():
-                    self._load_node(int(entry[4:]))
+            # built whole before it is kept: an exception while loading (a
+            # SIGALRM bounding the write that asked first) leaves no partial
+            # cache behind, and the next write loads again
+            loaded: dict[int, NodeBlocks] = {}
+            try:
+                for entry in self.tree.listdir(paths.NODE):
+                    if entry.startswith("node") and entry[4:].isdigit():
+                        node_id = int(entry[4:])
+                        loaded[node_id] = self._load_node(node_id)
+            except BaseException:
+                self.node_of.clear()
+                raise
+            self._nodes = loaded
         return self._nodes
 
     def _load_node(self, node_id: int) -> NodeBlocks:
-        assert self._nodes is not None
         indexes = objects.node_block_indexes(self.tree, node_id)
         rel_state = [f"memory{i}/state" for i in indexes]
         rel_zones = [f"memory{i}/valid_zones" for i in indexes]
@@ -196,7 +209,6 @@ class MemoryBlocks:
         for i, (on, z) in nb.state.items():
             if on:
                 nb.account(self._present(node_id, i, z), z, +1)
-        self._nodes[node_id] = nb
         return nb
 
     def _present(self, node_id: int, index: int, zone: str) -> dict[str, int]:
