@@ -304,21 +304,29 @@ def _dax_source(dpath: str) -> str:
 
 def _iomem_resources(door: SysfsRoot) -> dict[str, int]:
     """Name → start for /proc/iomem lines, used when dax ``resource`` is unreadable."""
-    text = door.read_optional(paths.PROC_IOMEM)
     out: dict[str, int] = {}
-    if not text:
-        return out
-    for line in text.splitlines():
-        rng, sep, name = line.strip().partition(" : ")
+    for _depth, start, _end, name in iomem_entries(door.read_optional(paths.PROC_IOMEM)):
+        if start:  # without root the kernel shows every address as 0: unknown, not 0
+            out.setdefault(name, start)
+    return out
+
+
+def iomem_entries(text: Optional[str]) -> list[tuple[int, int, int, str]]:
+    """(depth, start, end inclusive, name) of each /proc/iomem line; a
+    resource nests under its parent by two spaces of indent per level
+    (kernel/resource.c r_show).  An address that does not parse reads 0, as
+    every address does without root."""
+    out: list[tuple[int, int, int, str]] = []
+    for line in (text or "").splitlines():
+        rng, sep, name = line.partition(" : ")
         if not sep:
             continue
-        start = rng.split("-", 1)[0]
+        depth = (len(rng) - len(rng.lstrip(" "))) // 2
         try:
-            value = int(start, 16)
+            lo, hi = (int(x, 16) for x in rng.strip().split("-", 1))
         except ValueError:
-            continue
-        if value:  # without root the kernel shows every address as 0: unknown, not 0
-            out.setdefault(name.strip(), value)
+            lo = hi = 0
+        out.append((depth, lo, hi, name.strip()))
     return out
 
 
@@ -357,24 +365,12 @@ def stranded_claims(door: SysfsRoot, devices: list[DaxDevice], block_size: Optio
 
     /proc/iomem nests a resource under its parent by two spaces of indent;
     without root its addresses read as zeros, and nothing is reported."""
-    text = door.read_optional(paths.PROC_IOMEM)
-    if not text:
-        return []
     held = {d.name for d in devices if d.driver == "kmem"}
     out: list[StrandedMemory] = []
     stack: list[tuple[int, str]] = []  # (depth, name) of the enclosing resources
-    for line in text.splitlines():
-        rng, sep, name = line.partition(" : ")
-        if not sep:
-            continue
-        depth = (len(rng) - len(rng.lstrip(" "))) // 2
+    for depth, lo, hi, name in iomem_entries(door.read_optional(paths.PROC_IOMEM)):
         del stack[depth:]
-        name = name.strip()
         if name == "System RAM (kmem)" and stack and _DAX_NAME_RE.match(stack[-1][1]) and stack[-1][1] not in held:
-            try:
-                lo, hi = (int(x, 16) for x in rng.strip().split("-", 1))
-            except ValueError:
-                lo = hi = 0
             if hi > 0:
                 top = stack[0][1]
                 source = next((src for label, src in _IOMEM_SOURCE if top.startswith(label)), "unknown")
@@ -832,19 +828,11 @@ def _boot_ram_block_count(door: SysfsRoot, block_size: int) -> Optional[int]:
     so an offline block is counted here but not in zoneinfo and the caller's
     comparison fails safe.  None when iomem is absent or zeroed (not root),
     or the highest block it implies has no directory."""
-    text = door.read_optional(paths.PROC_IOMEM)
-    if not text:
-        return None
     spans: list[tuple[int, int]] = []
-    for line in text.splitlines():
-        rng, sep, name = line.partition(" : ")
-        if not sep or rng.startswith(" ") or name.strip() != "System RAM":
+    for depth, lo, hi, name in iomem_entries(door.read_optional(paths.PROC_IOMEM)):
+        if depth or name != "System RAM":
             continue
-        try:
-            lo, hi = (int(x, 16) for x in rng.split("-", 1))
-        except ValueError:
-            return None
-        if hi <= lo:  # zeroed addresses: read without root
+        if hi <= lo:  # zeroed addresses (read without root), or unreadable ones
             return None
         spans.append((lo // block_size, hi // block_size))
     if not spans:

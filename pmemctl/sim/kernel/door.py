@@ -48,7 +48,6 @@ def _no_clock() -> int:
     return 0
 
 
-
 #: block writes load the simulator's cache of every block on the first one
 _BLOCK_PREFIX = paths.MEMORY + "/memory"
 
