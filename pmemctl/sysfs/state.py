@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from pmemctl.errors import DamagedJournal, Locked, NotFound, PmemctlError, Refused, UnsafeStateFile
+from pmemctl.errors import DamagedJournal, KernelError, Locked, NotFound, PmemctlError, Refused, UnsafeStateFile
 from pmemctl.sysfs import confined
 from pmemctl.sysfs.door import SysfsRoot
 
@@ -104,8 +104,15 @@ def _open_dir(door: SysfsRoot, kdir: str, *, create: bool) -> Optional[int]:
             _refuse_odd(door, dir_fd, name, walked, err)
         return followed
 
-    return confined.walk(_root_fd(door), kdir.strip("/").split("/"), create_mode=0o700 if create else None,
-                         on_refused=on_refused)
+    try:
+        return confined.walk(_root_fd(door), kdir.strip("/").split("/"), create_mode=0o700 if create else None,
+                             on_refused=on_refused)
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        # not the tree's owner (or a read-only tree): say which directory, and what to do
+        raise KernelError(kdir, err.errno, op="open or create", hint=(
+            f"run as a user who can write {door.host_path(kdir)} (root on the running machine)")) from err
 
 
 def _root_owned_link(door: SysfsRoot, dir_fd: int, name: str, err: OSError) -> Optional[int]:
