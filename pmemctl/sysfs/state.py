@@ -104,15 +104,21 @@ def _open_dir(door: SysfsRoot, kdir: str, *, create: bool) -> Optional[int]:
             _refuse_odd(door, dir_fd, name, walked, err)
         return followed
 
-    try:
-        return confined.walk(_root_fd(door), kdir.strip("/").split("/"), create_mode=0o700 if create else None,
-                             on_refused=on_refused)
-    except OSError as err:
-        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
-        # not the tree's owner (or a read-only tree): say which directory, and what to do
-        raise KernelError(kdir, err.errno, op="open or create", hint=(
-            f"run as a user who can write {door.host_path(kdir)} (root on the running machine)")) from err
+    return confined.walk(_root_fd(door), kdir.strip("/").split("/"), create_mode=0o700 if create else None,
+                         on_refused=on_refused)
+
+
+def _cannot_write(door: SysfsRoot, kdir: str, err: OSError) -> Exception:
+    """The error to raise when the run lock's or the journal's directory cannot
+    be made or written: the user does not own the tree, or it is read-only
+    (EACCES, EPERM, EROFS) is one sentence naming the directory and what to do;
+    any other errno stays the OSError it is.  Callers that have somewhere else
+    to go (the journal's fallback directory, a read-only status query) catch
+    the OSError of ``_open_dir`` first and only call this at the end."""
+    if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return err
+    return KernelError(kdir, err.errno, op="open or create", hint=(
+        f"run as a user who can write {door.host_path(kdir)} (root on the running machine)"))
 
 
 def _root_owned_link(door: SysfsRoot, dir_fd: int, name: str, err: OSError) -> Optional[int]:
@@ -289,12 +295,15 @@ class RunLock:
 
     def acquire(self) -> None:
         kdir, name = LOCK_PATH.rsplit("/", 1)
-        dir_fd = _open_dir(self.door, kdir, create=True)
-        assert dir_fd is not None
         try:
-            fd = _open_file(self.door, dir_fd, kdir, name, os.O_RDWR | os.O_CREAT)
-        finally:
-            os.close(dir_fd)
+            dir_fd = _open_dir(self.door, kdir, create=True)
+            assert dir_fd is not None
+            try:
+                fd = _open_file(self.door, dir_fd, kdir, name, os.O_RDWR | os.O_CREAT)
+            finally:
+                os.close(dir_fd)
+        except OSError as err:
+            raise _cannot_write(self.door, kdir, err) from err
         assert fd is not None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -586,7 +595,7 @@ class Journal:
             os.close(fd)
             last_err = PermissionError(errno.EROFS, "the state directory cannot be written", self.door.host_path(kdir))
         assert last_err is not None
-        raise last_err
+        raise _cannot_write(self.door, FALLBACK_STATE_DIR, last_err) from last_err
 
     def begin(self, header: dict[str, Any], *, append: bool = False) -> None:
         """Write the journal of a run (``append``: continue an earlier one's,

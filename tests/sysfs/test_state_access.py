@@ -37,3 +37,50 @@ def test_other_errors_are_not_reworded(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(confined, "walk", refused)
     with pytest.raises(OSError):
         state.RunLock(SysfsRoot(str(tmp_path))).acquire()
+
+
+def _walk_refusing(kdirs: set[str], err: int):
+    """confined.walk, except that making the directories named raises ``err``
+    (looking for them finds nothing, as on a tree where they were never made)."""
+    real = confined.walk
+
+    def walk(root_fd, parts, *args, **kw):
+        if "/" + "/".join(parts) in kdirs and kw.get("create_mode") is not None:
+            raise OSError(err, "refused", "/" + "/".join(parts))
+        return real(root_fd, parts, *args, **kw)
+
+    return walk
+
+
+def test_a_read_only_var_lib_sends_the_journal_to_run(tmp_path: Path, monkeypatch) -> None:
+    # a guest whose /var/lib is read-only (EROFS) still journals its run, in /run/pmemctl
+    # (the real-kernel tier's doctor scenario boots such a guest)
+    (tmp_path / "sys" / "devices").mkdir(parents=True)
+    monkeypatch.setattr(confined, "walk", _walk_refusing({state.STATE_DIR}, errno.EROFS))
+    journal = state.Journal(SysfsRoot(str(tmp_path)))
+    journal.begin({"plan": {"actions": []}})
+    try:
+        assert (tmp_path / "run" / "pmemctl" / "journal.json").is_file()
+        assert journal.state_dir == f"{tmp_path}/run/pmemctl"
+    finally:
+        journal.close()
+
+
+@pytest.mark.parametrize("err", [errno.EACCES, errno.EROFS])
+def test_no_journal_directory_at_all_is_one_clear_error(tmp_path: Path, monkeypatch, err: int) -> None:
+    (tmp_path / "sys" / "devices").mkdir(parents=True)
+    monkeypatch.setattr(confined, "walk", _walk_refusing({state.STATE_DIR, state.FALLBACK_STATE_DIR}, err))
+    with pytest.raises(KernelError) as caught:
+        state.Journal(SysfsRoot(str(tmp_path))).begin({"plan": {"actions": []}})
+    said = caught.value.sentence()
+    assert errno.errorcode[err] in said and f"run as a user who can write {tmp_path}/run/pmemctl" in said
+
+
+def test_a_status_query_on_a_tree_it_cannot_read_is_not_an_error(tmp_path: Path, monkeypatch) -> None:
+    # asking who holds the lock never fails for want of permission: it says "cannot tell"
+    (tmp_path / "sys" / "devices").mkdir(parents=True)
+    def refused(*args, **kw):
+        raise OSError(errno.EACCES, "refused", "/run/lock")
+
+    monkeypatch.setattr(confined, "walk", refused)
+    assert state.lock_holder(SysfsRoot(str(tmp_path))) is None
