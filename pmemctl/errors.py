@@ -170,6 +170,7 @@ class KernelError(PmemctlError):
         value: Optional[str] = None,
         op: str = "write",
         hint: Optional[str] = None,
+        meaning: Optional[str] = None,
     ) -> None:
         self.path = path
         self.errno = err
@@ -180,7 +181,9 @@ class KernelError(PmemctlError):
             what = f"writing {value!r} to {path}"
         else:
             what = f"{op} {path}"
-        super().__init__(f"{what} failed: {name}, {errno_meaning(err)}", hint=hint)
+        # ``meaning``: what the errno says of this object when the sysfs-attribute
+        # reading (``errno_meaning``) does not fit it, e.g. a directory
+        super().__init__(f"{what} failed: {name}, {meaning or errno_meaning(err)}", hint=hint)
 
 
 class AttributeMissing(KernelError):

@@ -117,7 +117,9 @@ def _cannot_write(door: SysfsRoot, kdir: str, err: OSError) -> Exception:
     the OSError of ``_open_dir`` first and only call this at the end."""
     if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
         return err
-    return KernelError(kdir, err.errno, op="open or create", hint=(
+    meaning = "read-only file system" if err.errno == errno.EROFS else (
+        "permission denied (this user may not create or write the directory)")
+    return KernelError(kdir, err.errno, op="open or create", meaning=meaning, hint=(
         f"run as a user who can write {door.host_path(kdir)} (root on the running machine)"))
 
 

@@ -26,6 +26,7 @@ def test_a_lock_directory_the_user_cannot_make_is_one_clear_error(tmp_path: Path
     said = caught.value.sentence()
     assert errno.errorcode[err] in said and "/run" in said
     assert f"run as a user who can write {tmp_path}/run" in said
+    assert "attribute" not in said  # a directory, not a sysfs attribute
 
 
 def test_other_errors_are_not_reworded(tmp_path: Path, monkeypatch) -> None:
