@@ -59,18 +59,20 @@ def _build() -> Optional[OpenBeneath]:
     except (OSError, AttributeError):
         return None
     syscall.restype = ctypes.c_long
-    syscall.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t]
+    # no argtypes (their conversions cost more than the system call here): the
+    # ints go as C ints, which libffi widens to the registers' width, and the
+    # struct by reference
     # O_PATH opens nothing for I/O: no FIFO or device side effect
     how = OpenHow(os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, 0,
                   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
-    how_ptr, how_size = ctypes.addressof(how), ctypes.sizeof(how)
-    get_errno, fsencode = ctypes.get_errno, os.fsencode
+    how_ref, how_size = ctypes.byref(how), ctypes.sizeof(how)
+    get_errno = ctypes.get_errno
     state = {"usable": True}
 
     def open_beneath(dir_fd: int, rel: str) -> Optional[int]:
         if not state["usable"]:
             return None
-        fd: int = syscall(_SYS_OPENAT2, dir_fd, fsencode(rel), how_ptr, how_size)
+        fd: int = syscall(_SYS_OPENAT2, dir_fd, rel.encode("utf-8", "surrogateescape"), how_ref, how_size)
         if fd >= 0:
             return fd
         if get_errno() in _UNAVAILABLE:

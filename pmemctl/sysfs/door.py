@@ -480,7 +480,7 @@ class SysfsRoot:
         ordinary way to decide and name the error, on anything else: no
         openat2, a link on the way (one inside the tree is allowed there), a
         path not in normal form (``.``, ``..``, ``//``), a missing file."""
-        if self._real_root == "/" or "//" in kpath or "/." in kpath or kpath.endswith("/"):
+        if self._real_root == "/" or "//" in kpath or "/." in kpath or "\0" in kpath or kpath.endswith("/"):
             return None
         root_fd = self._sysroot_fd()
         open_beneath = opener()
