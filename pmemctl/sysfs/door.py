@@ -553,7 +553,15 @@ class SysfsRoot:
             fd, _real = self.open_for_write(kpath, value, truncate=False)
             os.close(fd)
             return self.resolve(kpath)
-        pfd, real = self._confined_path_fd(kpath, value)
+        fast = self._beneath_path_fd(kpath)
+        if fast is not None:  # the block walks' path (issue 14): nothing but the checks themselves
+            try:
+                mode = os.fstat(fast[0]).st_mode
+            finally:
+                os.close(fast[0])
+            if stat.S_ISREG(mode) and mode & _WRITE_BITS:
+                return kpath  # inside the sysroot at kpath itself, no link on the way
+        pfd, real = self._confined_path_fd(kpath, value)  # anything else: these checks name it
         os.close(pfd)
         return self.kernel_path(real)
 
