@@ -15,7 +15,7 @@ growing linearly with the block count (fitted exponent at most 1.1; the
 smallest size stands for the fixed cost).
 
 Then the sysfs opens: ``online``/``offline DEV --count N`` run as
-``python -m pmemctl`` under ``strace -f -e trace=openat,open``, counting the
+``python -m pmemctl`` under ``strace -f -e trace=openat,open,openat2``, counting the
 opens of files in the tree's memoryN directories.  The figure is the opens
 each additional block costs (two runs on fresh, identical trees, N2 - N1
 blocks apart: discovery and start-up are the same in both and cancel), target
@@ -205,8 +205,9 @@ def measure_size(blocks: int, runs: int, clock: _SimClock, base: str | None,
 # sysfs opens per block (strace)
 
 
-#: one open/openat line of ``strace -y``: the directory fd's path, the path, the flags
-_OPEN_RE = re.compile(r'\bopen(?:at)?\((?:(?:\d+|AT_FDCWD)(?:<([^>]*)>)?, )?"([^"]*)", ([A-Z_|]+)')
+#: one open/openat/openat2 line of ``strace -y``: the directory fd's path, the path, the flags
+#: (openat2: the door's confinement check of a write opens the attribute O_PATH with it)
+_OPEN_RE = re.compile(r'\bopen(?:at2?)?\((?:(?:\d+|AT_FDCWD)(?:<([^>]*)>)?, )?"([^"]*)", (?:\{flags=)?([A-Z_|]+)')
 
 
 def _opens_under_blocks(log: Path, tree: Path) -> int:
@@ -239,7 +240,7 @@ def strace_opens(command: str, count: int, blocks: int, base: str | None) -> int
             subprocess.run([*py, "online", "dax0.0", "--yes", "--force"], check=True, env=env,
                            stdout=subprocess.DEVNULL)
         log = Path(tmp) / "strace.log"
-        subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=openat,open", "-o", str(log),
+        subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=openat,open,openat2", "-o", str(log),
                         *py, command, "dax0.0", "--count", str(count), "--yes", "--force"],
                        check=True, env=env, stdout=subprocess.DEVNULL)
         return _opens_under_blocks(log, tree)

@@ -216,28 +216,35 @@ def read_block_table(
     owners = _owners(indexes, block_size, devices) if "device" in fields else list(none)
     detailed = [o == detail_device for o in owners] if detailing and detail_device in owners else None
 
-    def column(attr: str, every: str, online_only: str) -> Optional[list[Optional[str]]]:
-        """``attr`` of every block (field ``every``), of the online ones only
-        (``online_only``), each limited to ``detail_device``'s blocks; None
-        when neither is asked for."""
-        if attr in columns:
-            return columns[attr]
-        if every not in fields and online_only not in fields:
-            return None
-        chosen = [pos for pos, st in enumerate(states)
-                  if (every in fields or st is BlockState.ONLINE) and (detailed is None or detailed[pos])]
-        if every in fields and len(chosen) == len(indexes):
-            return door.read_table(paths.MEMORY, dirs, [attr])[0]
-        texts = door.read_many([dirs[pos] + "/" + attr for pos in chosen], paths.MEMORY)
-        out: list[Optional[str]] = list(none)
-        for pos, text in zip(chosen, texts, strict=True):
-            out[pos] = text
-        return out
+    def chosen(every: str) -> list[int]:
+        """Positions of the blocks whose attribute is read: every block for
+        field ``every``, else the online ones; limited to ``detail_device``'s."""
+        return [pos for pos, st in enumerate(states)
+                if (every in fields or st is BlockState.ONLINE) and (detailed is None or detailed[pos])]
 
-    raw_zones = column("valid_zones", "zones", "online_zones")
+    # the attributes still to read (attr -> its field for every block), grouped
+    # by the blocks they are read for, each group in one batched read_table
+    wanted = {attr: every for attr, every, online_only in
+              (("valid_zones", "zones", "online_zones"), ("removable", "removable", "online_removable"))
+              if attr not in columns and (every in fields or online_only in fields)}
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for attr, every in wanted.items():
+        groups.setdefault(tuple(chosen(every)), []).append(attr)
+    for positions, group in groups.items():
+        read = door.read_table(paths.MEMORY, [dirs[pos] for pos in positions], group)
+        for attr, texts in zip(group, read, strict=True):
+            if len(positions) == len(indexes):
+                columns[attr] = texts
+                continue
+            out: list[Optional[str]] = list(none)
+            for pos, text in zip(positions, texts, strict=True):
+                out[pos] = text
+            columns[attr] = out
+
+    raw_zones = columns.get("valid_zones")
     zones = none if raw_zones is None else _parse_column(raw_zones, indexes, parse_zones, "valid_zones",
                                                          "zone names")
-    raw_removable = column("removable", "removable", "online_removable")
+    raw_removable = columns.get("removable")
     removable = none if raw_removable is None else _parse_column(raw_removable, indexes, parse_bool01,
                                                                  "removable", "0 or 1")
     node_list: list[Optional[int]] = list(none)

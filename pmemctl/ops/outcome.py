@@ -165,9 +165,9 @@ def _read_states(door: SysfsRoot, indexes: Sequence[int]) -> list[Optional[str]]
         present = set(door.listdir(paths.MEMORY))
         names = [f"memory{i}" for i in indexes]
         there = [n for n in names if n in present]
-        texts = dict(zip(there, door.read_many([n + "/state" for n in there], paths.MEMORY), strict=True))
+        texts = dict(zip(there, door.read_table(paths.MEMORY, there, ["state"])[0], strict=True))
         return [texts.get(n) for n in names]
-    return door.read_many([f"memory{i}/state" for i in indexes], paths.MEMORY)
+    return door.read_table(paths.MEMORY, [f"memory{i}" for i in indexes], ["state"])[0]
 
 
 def _block_runs(indexes: Sequence[int], texts: Sequence[str | None]) -> list[TargetState]:

@@ -29,6 +29,7 @@ import errno
 import os
 import shlex
 import stat
+import weakref
 from itertools import repeat
 from typing import Callable, ContextManager, Optional, Sequence, TypeVar
 
@@ -44,6 +45,7 @@ from pmemctl.errors import (
     os_error_text,
 )
 from pmemctl.immutable import Record
+from pmemctl.sysfs.beneath import opener
 
 T = TypeVar("T")
 
@@ -440,16 +442,68 @@ class SysfsRoot:
             os.close(pfd)
         return fd, real
 
+    #: an ``O_PATH`` fd of the sysroot held for :meth:`_beneath_path_fd` (None: not
+    #: opened yet or not usable); set per door on its first confined write
+    _root_fd: Optional[int] = None
+    _root_fd_tried = False
+
+    def _sysroot_fd(self) -> Optional[int]:
+        """The sysroot's ``O_PATH`` directory fd, opened once and closed with
+        the door; None when its real path is not :attr:`_real_root` (the
+        tree moved since the door was made) or it cannot be opened."""
+        if self._root_fd_tried:
+            return self._root_fd
+        self._root_fd_tried = True
+        if opener() is None:
+            return None
+        try:
+            fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            same = os.readlink(f"/proc/self/fd/{fd}") == self._real_root
+        except OSError:
+            same = False
+        if not same:
+            os.close(fd)
+            return None
+        weakref.finalize(self, os.close, fd)
+        self._root_fd = fd
+        return fd
+
+    def _beneath_path_fd(self, kpath: str) -> Optional[tuple[int, str]]:
+        """The fast way to :meth:`_confined_path_fd`'s fd (issue 14): one
+        openat2(2) below the held sysroot fd with RESOLVE_BENEATH and
+        RESOLVE_NO_SYMLINKS (:mod:`pmemctl.sysfs.beneath`), so the file lies
+        inside the sysroot exactly at ``kpath`` and no link was followed; its
+        real path is the sysroot's joined with ``kpath``.  None, for the
+        ordinary way to decide and name the error, on anything else: no
+        openat2, a link on the way (one inside the tree is allowed there), a
+        path not in normal form (``.``, ``..``, ``//``), a missing file."""
+        if self._real_root == "/" or "//" in kpath or "/." in kpath or "\0" in kpath or kpath.endswith("/"):
+            return None
+        root_fd = self._sysroot_fd()
+        open_beneath = opener()
+        if root_fd is None or open_beneath is None:
+            return None
+        pfd = open_beneath(root_fd, kpath[1:])
+        return None if pfd is None else (pfd, self._real_root + kpath)
+
     def _confined_path_fd(self, kpath: str, value: str) -> tuple[int, str]:
         """An ``O_PATH`` fd of the attribute under this sysroot and its real
         host path, after the checks a write makes: inside the sysroot, a
         regular file (not a link, FIFO or device), with a write bit."""
+        fast = self._beneath_path_fd(kpath)
+        if fast is not None:
+            pfd, real = fast
+        else:
+            try:
+                pfd = os.open(self._prefix + kpath, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError as err:
+                raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
         try:
-            pfd = os.open(self._prefix + kpath, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError as err:
-            raise kernel_error(kpath, err.errno or errno.EIO, value=value) from err
-        try:
-            real = self._fd_path(pfd, kpath)
+            if fast is None:
+                real = self._fd_path(pfd, kpath)
             mode = os.fstat(pfd).st_mode
             if stat.S_ISDIR(mode):
                 raise kernel_error(kpath, errno.EISDIR, value=value)
@@ -499,7 +553,15 @@ class SysfsRoot:
             fd, _real = self.open_for_write(kpath, value, truncate=False)
             os.close(fd)
             return self.resolve(kpath)
-        pfd, real = self._confined_path_fd(kpath, value)
+        fast = self._beneath_path_fd(kpath)
+        if fast is not None:  # the block walks' path (issue 14): nothing but the checks themselves
+            try:
+                mode = os.fstat(fast[0]).st_mode
+            finally:
+                os.close(fast[0])
+            if stat.S_ISREG(mode) and mode & _WRITE_BITS:
+                return kpath  # inside the sysroot at kpath itself, no link on the way
+        pfd, real = self._confined_path_fd(kpath, value)  # anything else: these checks name it
         os.close(pfd)
         return self.kernel_path(real)
 

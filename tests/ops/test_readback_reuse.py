@@ -12,7 +12,7 @@ a block it never wrote) is still read from the machine.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Optional
+from typing import Optional, Sequence
 
 from pmemctl.model.discover import discover
 from pmemctl.ops.actions.dax import UnbindDevice
@@ -47,6 +47,13 @@ class CountingKernel(SimulatedKernel):
             for rel in relpaths:
                 self._count(f"{base}/{rel}")
         return super().read_many(relpaths, base)
+
+    def read_table(self, base: str, dirs: Sequence[str], attrs: Sequence[str]) -> list[list[Optional[str]]]:
+        if base == paths.MEMORY:
+            for d in dirs:
+                for attr in attrs:
+                    self._count(f"{base}/{d}/{attr}")
+        return super().read_table(base, dirs, attrs)
 
     def write(self, kpath: str, value: str) -> None:
         self.counting = False  # the simulated kernel's own reads are not pmemctl's
