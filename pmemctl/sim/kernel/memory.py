@@ -29,6 +29,11 @@ from pmemctl.units import parse_cpulist
 
 _BLOCK_ATTR_RE = re.compile(r"^/sys/devices/system/memory/memory(\d+)/(state|online)$")
 _ONLINE_VALUES = ("online", "online_kernel", "online_movable")
+#: what a write to ``memoryN/state`` may ask for (anything else: EINVAL)
+_STATE_REQUESTS = frozenset((*_ONLINE_VALUES, "offline"))
+#: a block's ``online`` and ``state`` files by its state (``valid_zones`` goes with them)
+_ONLINE_FILES = (("online", b"1\n", MODE_RW), ("state", b"online\n", MODE_RW))
+_OFFLINE_FILES = (("state", b"offline\n", MODE_RW), ("online", b"0\n", MODE_RW))
 _AUTO_ONLINE_VALUES = ("offline", "online", "online_kernel", "online_movable")
 
 
@@ -216,7 +221,10 @@ class MemoryBlocks:
         the DRAM inside it (holes), a hot-added block counts whole
         (objects.node_mem_total_kb)."""
         bs = self.ctx.block_size
-        return block_zone_bytes(zone, index * bs, (index + 1) * bs, self.ctx.node_info(node_id).dram)
+        dram = self.ctx.node_info(node_id).dram
+        if not dram and zone != "none":  # (hot-added memory: the whole block, block_zone_bytes's answer)
+            return {zone: bs}
+        return block_zone_bytes(zone, index * bs, (index + 1) * bs, dram)
 
     def _block_node(self, index: int) -> int:
         self.nodes()
@@ -242,7 +250,9 @@ class MemoryBlocks:
             self.ctx.store_plain(target, text)
             return
         index, attr = int(m.group(1)), m.group(2)
-        node = self._block_node(index)
+        node = self.node_of.get(index) if self._nodes is not None else None
+        if node is None:
+            node = self._block_node(index)
         nb = self.nodes()[node]
         online, zones_text = nb.state[index]
         if attr == "online":
@@ -253,7 +263,7 @@ class MemoryBlocks:
             request = "online" if want else "offline"
         else:
             request = text
-            if request not in _ONLINE_VALUES and request != "offline":
+            if request not in _STATE_REQUESTS:
                 raise WriteRefused(errno.EINVAL)
             # device_online/offline return 1 when already there -> EINVAL
             if (request != "offline") == online:
@@ -279,11 +289,16 @@ class MemoryBlocks:
         self._set_block(index, online=True, valid_zones=zone)
         nb.state[index] = (True, zone)
         nb.account(self._present(nb.node, index, zone), zone, +1)
-        old = dict(nb.spans)
+        spans = nb.spans
+        old: Optional[dict[str, tuple[int, int]]] = None  # the spans before, when one grew
         lo_b, hi_b = index * bs, (index + 1) * bs
-        for z in layout.zones_of_online_block(zone, lo_b, hi_b):
-            span = nb.spans.get(z)
-            nb.spans[z] = (lo_b, hi_b) if span is None else (min(span[0], lo_b), max(span[1], hi_b))
+        for z in (zone,) if zone != "none" else layout.zones_of_online_block(zone, lo_b, hi_b):
+            span = spans.get(z)
+            grown = (lo_b, hi_b) if span is None else (min(span[0], lo_b), max(span[1], hi_b))
+            if grown != span:
+                if old is None:
+                    old = dict(spans)
+                spans[z] = grown
         self._after_change(nb, old, zone)
         return zone
 
@@ -295,9 +310,15 @@ class MemoryBlocks:
         zone = zones_text.split()[0] if zones_text else "Normal"  # (an online block has one zone, or none)
         nb.state[index] = (False, "")
         nb.account(self._present(nb.node, index, zone), zone, -1)
-        old = dict(nb.spans)
+        spans = nb.spans
+        before = spans.get(zone)
         self._shrink_span(nb, zone, index)
-        vz = layout.offline_valid_zones(index * bs, (index + 1) * bs, nb.spans, self.ctx.machine.movable_node)
+        old: Optional[dict[str, tuple[int, int]]] = None  # the spans before, when the zone's shrank
+        if spans.get(zone) != before:
+            old = dict(spans)
+            if before is not None:
+                old[zone] = before
+        vz = layout.offline_valid_zones(index * bs, (index + 1) * bs, spans, self.ctx.machine.movable_node)
         self._set_block(index, online=False, valid_zones=vz)
         nb.state[index] = (False, vz)
         self._after_change(nb, old, zone)
@@ -308,16 +329,11 @@ class MemoryBlocks:
         sees an online block with an offline block's zone list); each is
         replaced whole by the file its value shares with other blocks
         (:data:`confined.SHARED_ATTRS`)."""
-        kpath = f"{paths.MEMORY}/memory{index}"
-        write = self.tree.write_bytes
+        zones = ("valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
         if online:  # the zone first, then online and state
-            write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
-            write(f"{kpath}/online", b"1\n", MODE_RW)
-            write(f"{kpath}/state", b"online\n", MODE_RW)
+            self.tree.replace_block_attrs(index, (zones, *_ONLINE_FILES))
         else:  # state and online first, then the zone list
-            write(f"{kpath}/state", b"offline\n", MODE_RW)
-            write(f"{kpath}/online", b"0\n", MODE_RW)
-            write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
+            self.tree.replace_block_attrs(index, (*_OFFLINE_FILES, zones))
 
     def _shrink_span(self, nb: NodeBlocks, zone: str, index: int) -> None:
         """A zone shrinks at its edges when memory leaves it (shrink_zone_span);
@@ -348,14 +364,18 @@ class MemoryBlocks:
             last -= 1
         nb.spans[zone] = (first * bs, (last + 1) * bs)
 
-    def _after_change(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]], zone: str) -> None:
-        """Everything derived from a block of ``zone`` changing state."""
-        if old_spans != nb.spans:
+    def _after_change(self, nb: NodeBlocks, old_spans: Optional[dict[str, tuple[int, int]]], zone: str) -> None:
+        """Everything derived from a block of ``zone`` changing state
+        (``old_spans``: the node's zone spans before, None when none changed)."""
+        if old_spans is not None and old_spans != nb.spans:
             self._refresh_offline_zones(nb, old_spans)
         # the node masks change only when the node's first online block (or
         # first in a kernel zone) comes or its last one goes
         masks = nb.online_count <= 1 or (zone != "Movable" and nb.kernel_count <= 1)
-        self.refresh_node_totals(masks=masks)
+        if masks or self._last_masks is None or not self.held or self.stale_since is None:
+            self.refresh_node_totals(masks=masks)
+        # (otherwise there is nothing to do: the derived files are stale already
+        # and wait for the door, the masks cannot have changed)
 
     def _refresh_offline_zones(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]]) -> None:
         """Rewrite valid_zones of offline blocks where a zone span changed
@@ -386,7 +406,7 @@ class MemoryBlocks:
                     continue
                 vz = layout.offline_valid_zones(i * bs, (i + 1) * bs, nb.spans, movable_node)
                 if vz != cur[1]:
-                    self.tree.attr(f"{paths.MEMORY}/memory{i}/valid_zones", vz)
+                    self.tree.replace_block_attrs(i, (("valid_zones", f"{vz}\n".encode(), MODE_RO),))
                     nb.state[i] = (False, vz)
 
     # --------------------------------------------------- hot-add, hot-remove
