@@ -62,6 +62,7 @@ _NOFOLLOW_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_C
 _DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 #: memory block attributes written as a link to one shared file per (value, mode)
 SHARED_ATTRS = SHARED_BLOCK_ATTRS
+_SHARED_ORDER = tuple(sorted(SHARED_ATTRS))
 #: at most this many shared files per writer (and values of at most _SHARED_LEN bytes)
 _SHARED_MAX = 32
 _SHARED_LEN = 64
@@ -289,23 +290,24 @@ class ConfinedTreeWriter(TreeWriter):
     def replace_block_attrs(self, index: int, attrs: Sequence[tuple[str, bytes, int]]) -> None:
         """Replace attributes of ``memory{index}`` ((name, value, mode) of
         :data:`SHARED_ATTRS`, in that order) each by a link to the shared file
-        of its value: two system calls each (link, rename) once the block's
-        directory and its three attribute files have been checked in this run
-        (the first call checks them all before it changes any).  Anything out
-        of the ordinary (no held directory, no shared file yet, a link
-        refused, another mount) takes :meth:`_write_host`, which says why."""
-        fds = self._dir_fds
-        mem_fd = fds.get(self._memory)
-        tmp_fd = fds.get(self._tmp) if self._tmp is not None else None
-        if mem_fd is None or tmp_fd is None or index not in self._checked_blocks:
-            self._first_block_write(index, attrs)
+        of its value: two system calls each (link, rename).  The first call
+        for a block in this run checks its directory and its three attribute
+        files (:meth:`_check_block`) before it changes any.  Anything out of
+        the ordinary (no held directory, no shared file yet, a link refused,
+        another mount) takes :meth:`_write_host`, which says why."""
+        if index not in self._checked_blocks and not self._check_block(index):
+            for name, data, mode in attrs:
+                self._write_host(f"{self._memory}/memory{index}/{name}", data, mode)
             return
+        fds = self._dir_fds
+        mem_fd = fds[self._memory]
+        tmp_fd = fds[self._tmp]  # type: ignore[index]
         shared = self._shared
         pid = _PID[0]
         sub = f"memory{index}/"
         for name, data, mode in attrs:
             src = shared.get((data, mode))
-            if src is None:  # (made by the long way, once per value and mode)
+            if src is None:  # (made the long way, once per value and mode)
                 self._write_host(f"{self._memory}/{sub}{name}", data, mode)
                 continue
             tmp = f"{pid}.{name}"
@@ -326,23 +328,26 @@ class ConfinedTreeWriter(TreeWriter):
                 _unlink_quietly(tmp, tmp_fd)
                 raise
 
-    def _first_block_write(self, index: int, attrs: Sequence[tuple[str, bytes, int]]) -> None:
-        """:meth:`replace_block_attrs` the first time for this block: its
-        directory and every one of its :data:`SHARED_ATTRS` are checked (one
-        lstat each not checked yet) before any is replaced."""
+    def _check_block(self, index: int) -> bool:
+        """Before this run first replaces files of ``memory{index}``: its
+        directory lies inside the tree and every one of its
+        :data:`SHARED_ATTRS` is a regular file or absent (one lstat each not
+        known yet; OutsideSysroot otherwise, nothing changed).  True when
+        :meth:`replace_block_attrs` can go straight to the held directories from now on."""
         directory = f"{self._memory}/memory{index}"
         if directory not in self._checked:
             self._check_dir(directory)
         at, _ = self._at(directory, "")
-        for name in sorted(SHARED_ATTRS):
+        for name in _SHARED_ORDER:
             path = f"{directory}/{name}"
             if path not in self._regular:
                 self._refuse_odd_target(path, at, f"memory{index}/{name}" if at is not None else None)
-                self._regular.add(path)  # (regular or absent: what _write_host checks)
-        for name, data, mode in attrs:
-            self._write_host(f"{directory}/{name}", data, mode)
-        if at is not None:
-            self._checked_blocks.add(index)
+                self._regular.add(path)  # (regular or absent: all _write_host asks)
+        tmp_dir = self._tmp or self._tmp_dir()
+        if at is None or (self._dir_fds.get(tmp_dir) is None and self._dir_fd(tmp_dir) is None):
+            return False
+        self._checked_blocks.add(index)
+        return True
 
     def _symlink_host(self, link: str, target: str) -> None:
         self._check_dir(os.path.dirname(link))
@@ -411,10 +416,9 @@ class ConfinedTreeWriter(TreeWriter):
         parent, _, name = host.rpartition("/")
         if parent == self._memory and name.startswith("memory") and name[6:].isdigit():
             self._checked_blocks.discard(int(name[6:]))
-        elif (self._memory + "/").startswith(host + "/"):
-            self._checked_blocks.clear()
         for held in [d for d in self._dir_fds if d == host or d.startswith(host + "/")]:
             os.close(self._dir_fds.pop(held))
+            self._checked_blocks.clear()  # (replace_block_attrs goes through the held directories)
 
     def _save_devnodes(self) -> None:
         self._check_dir(self.marker_dir)

@@ -60,6 +60,19 @@ class NodeBlocks:
             self.zone_bytes[z] = self.zone_bytes.get(z, 0) + sign * n
 
 
+def _only_block_moved(small: Optional[tuple[int, int]], large: Optional[tuple[int, int]], lo: int, hi: int) -> bool:
+    """Whether the zone span ``large`` is ``small`` (None: no span) plus
+    the block ``[lo, hi)`` alone, at one of its edges: a block going online
+    at a zone's edge, or offline from it.  Then no other block's
+    ``valid_zones`` changes (only blocks that meet a moved part of a span do)."""
+    if large is None:
+        return False
+    if small is None:
+        return large == (lo, hi)
+    return (large[0] == lo and small[0] == hi and large[1] == small[1]) or (
+        large[1] == hi and small[1] == lo and large[0] == small[0])
+
+
 # --------------------------------------------------------------------------
 # /proc/zoneinfo (mm/vmstat.c zoneinfo_show): every zone of every online
 # node, populated or not; a populated zone adds its counters, pagesets and
@@ -296,7 +309,7 @@ class MemoryBlocks:
             span = spans.get(z)
             grown = (lo_b, hi_b) if span is None else (min(span[0], lo_b), max(span[1], hi_b))
             if grown != span:
-                if old is None:
+                if old is None and not _only_block_moved(span, grown, lo_b, hi_b):
                     old = dict(spans)
                 spans[z] = grown
         self._after_change(nb, old, zone)
@@ -314,7 +327,8 @@ class MemoryBlocks:
         before = spans.get(zone)
         self._shrink_span(nb, zone, index)
         old: Optional[dict[str, tuple[int, int]]] = None  # the spans before, when the zone's shrank
-        if spans.get(zone) != before:
+        after = spans.get(zone)
+        if after != before and not _only_block_moved(after, before, index * bs, (index + 1) * bs):
             old = dict(spans)
             if before is not None:
                 old[zone] = before
