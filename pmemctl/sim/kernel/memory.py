@@ -49,6 +49,14 @@ class NodeBlocks:
     kernel_count: int = 0  # online blocks in a kernel zone (not Movable)
     zone_bytes: dict[str, int] = field(default_factory=dict)  # zone -> bytes present (/proc/zoneinfo)
 
+    def account_whole(self, zone: str, nbytes: int, sign: int) -> None:
+        """:meth:`account` of a block present whole in one zone (hot-added memory)."""
+        self.online_kb += sign * (nbytes // 1024)
+        self.online_count += sign
+        if zone != "Movable":
+            self.kernel_count += sign
+        self.zone_bytes[zone] = self.zone_bytes.get(zone, 0) + sign * nbytes
+
     def account(self, present: Mapping[str, int], zone: str, sign: int) -> None:
         """Count an online block in (``sign`` +1) or out (-1); ``present``:
         its bytes present per zone (:func:`block_zone_bytes`)."""
@@ -229,6 +237,13 @@ class MemoryBlocks:
                 nb.account(self._present(node_id, i, z), z, +1)
         return nb
 
+    def _account(self, nb: NodeBlocks, index: int, zone: str, sign: int) -> None:
+        """Count block ``index`` of ``zone`` in (+1) or out (-1) of its node's online memory."""
+        if zone != "none" and not self.ctx.node_info(nb.node).dram:  # hot-added: the whole block (_present)
+            nb.account_whole(zone, self.ctx.block_size, sign)
+        else:
+            nb.account(self._present(nb.node, index, zone), zone, sign)
+
     def _present(self, node_id: int, index: int, zone: str) -> dict[str, int]:
         """Bytes present per zone in an online block: a boot block counts only
         the DRAM inside it (holes), a hot-added block counts whole
@@ -301,7 +316,7 @@ class MemoryBlocks:
         bs = self.ctx.block_size
         self._set_block(index, online=True, valid_zones=zone)
         nb.state[index] = (True, zone)
-        nb.account(self._present(nb.node, index, zone), zone, +1)
+        self._account(nb, index, zone, +1)
         spans = nb.spans
         old: Optional[dict[str, tuple[int, int]]] = None  # the spans before, when one grew
         lo_b, hi_b = index * bs, (index + 1) * bs
@@ -322,7 +337,7 @@ class MemoryBlocks:
         bs = self.ctx.block_size
         zone = zones_text.split()[0] if zones_text else "Normal"  # (an online block has one zone, or none)
         nb.state[index] = (False, "")
-        nb.account(self._present(nb.node, index, zone), zone, -1)
+        self._account(nb, index, zone, -1)
         spans = nb.spans
         before = spans.get(zone)
         self._shrink_span(nb, zone, index)
