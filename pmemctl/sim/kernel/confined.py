@@ -27,9 +27,15 @@ system calls: no file created, written or freed per block; a reader still
 sees the old file or the new one, whole).  The temporary directory and
 ``sys/devices/system/memory`` are held open (``O_PATH``), so a block's files
 are reached from there in two steps (``memoryN/state``) rather than from
-``/``.  Writers that would write such a file in place
-(:meth:`TreeWriter._write_host`) give it a file of its own first; the FUSE
-bridge shows each with one link, as kernfs does.
+``/``; the first write of a block in a run checks its three files (an lstat
+each the door has not checked) before it replaces any, later ones go
+straight to link + rename (:meth:`ConfinedTreeWriter.replace_block_attrs`).
+A tree is built with these files already linked to one file per value
+(:meth:`TreeWriter.share_block_files`), and kmem's hot-add links them to
+this writer's shared files, so no state change frees a file of a block's
+own (freeing one costs about as much as the rename).  Writers that would
+write such a file in place (:meth:`TreeWriter._write_host`) give it a file
+of its own first; the FUSE bridge shows each with one link, as kernfs does.
 """
 
 from __future__ import annotations
@@ -295,13 +301,16 @@ class ConfinedTreeWriter(TreeWriter):
         files (:meth:`_check_block`) before it changes any.  Anything out of
         the ordinary (no held directory, no shared file yet, a link refused,
         another mount) takes :meth:`_write_host`, which says why."""
-        if index not in self._checked_blocks and not self._check_block(index):
-            for name, data, mode in attrs:
-                self._write_host(f"{self._memory}/memory{index}/{name}", data, mode)
-            return
         fds = self._dir_fds
-        mem_fd = fds[self._memory]
-        tmp_fd = fds[self._tmp]  # type: ignore[index]
+        mem_fd = fds.get(self._memory)
+        tmp_fd = fds.get(self._tmp) if self._tmp is not None else None
+        if mem_fd is None or tmp_fd is None or index not in self._checked_blocks:
+            if not self._check_block(index):
+                for name, data, mode in attrs:
+                    self._write_host(f"{self._memory}/memory{index}/{name}", data, mode)
+                return
+            mem_fd = fds[self._memory]
+            tmp_fd = fds[self._tmp]  # type: ignore[index]
         shared = self._shared
         pid = _PID[0]
         sub = f"memory{index}/"
