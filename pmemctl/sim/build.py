@@ -57,10 +57,14 @@ def materialise(
     root.mkdir(parents=True, exist_ok=True)
     tree = TreeWriter(root)
     os.makedirs(tree.marker_dir, exist_ok=True)
+    # a block's state, online and valid_zones: links to one file per value (tree.SHARED_BLOCK_ATTRS)
+    tree.share_block_files()
     try:
         build_machine(tree, scenario.machine, progress)
+        tree.end_sharing()
         _write_marker(tree, scenario)
     except BaseException:
+        tree.end_sharing()
         shutil.rmtree(root, ignore_errors=True)
         raise
     return root

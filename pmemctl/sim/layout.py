@@ -175,15 +175,20 @@ def offline_valid_zones(
     the default is whichever of {kernel zone, Movable} alone intersects the
     block, else the kernel zone (Movable with ``movable_node``).
     """
-    kernel_zone = next((z for z in KERNEL_ZONES if z in spans and overlap((lo, hi), spans[z]) > 0), "Normal")
-    in_kernel = kernel_zone in spans and overlap((lo, hi), spans[kernel_zone]) > 0
-    in_movable = "Movable" in spans and overlap((lo, hi), spans["Movable"]) > 0
+    # (every simulated block write asks: the overlaps are spelt out, max(starts) < min(ends))
+    kernel_zone, in_kernel = "Normal", False
+    for z in KERNEL_ZONES:
+        span = spans.get(z)
+        if span is not None and max(lo, span[0]) < min(hi, span[1]):
+            kernel_zone, in_kernel = z, True
+            break
+    span = spans.get("Movable")
+    in_movable = span is not None and max(lo, span[0]) < min(hi, span[1])
     if in_kernel != in_movable:
-        default = kernel_zone if in_kernel else "Movable"
+        movable_first = in_movable
     else:
-        default = "Movable" if movable_node else kernel_zone
-    ordered = [default] + [z for z in (kernel_zone, "Movable") if z != default]
-    return " ".join(ordered)
+        movable_first = movable_node
+    return f"Movable {kernel_zone}" if movable_first else f"{kernel_zone} Movable"
 
 
 # -- formatting helpers shared by the objects ------------------------------------

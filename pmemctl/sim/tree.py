@@ -51,6 +51,15 @@ MARKER_DIR = SIM_MARKER_DIR
 SCENARIO_FILE = "scenario.json"
 DEVNODES_FILE = "devnodes.json"
 
+#: a memory block's attributes that take one of a handful of values across
+#: thousands of blocks: each block's file is a hard link to one file per
+#: (content, mode) (:meth:`TreeWriter.populate` while sharing, and the simulated
+#: kernel's writes: pmemctl.sim.kernel.confined), so a state change frees no
+#: file of its own; whoever writes such a file in place gives it a file of its own first
+SHARED_BLOCK_ATTRS = frozenset({"state", "valid_zones", "online"})
+#: where the shared files of a build live (``.pmemctl-sim/tmp``, unlinked when the build ends)
+SHARED_TMP_DIR = "tmp"
+
 Content = Union[str, int]
 DevType = Literal["c", "b"]
 
@@ -91,6 +100,9 @@ class TreeWriter:
         self.root = os.path.abspath(os.fspath(root))
         self._devnodes: dict[str, DevNode] | None = None
         self._umask = _current_umask()
+        #: while sharing (:meth:`share_block_files`): (content, mode) -> the file
+        #: that block attributes of that content become hard links to
+        self._build_shared: dict[tuple[bytes, int], str] | None = None
 
     def __repr__(self) -> str:
         return f"TreeWriter({self.root!r})"
@@ -192,9 +204,70 @@ class TreeWriter:
                 pass
         for name, content, mode in files:
             text = str(content)
-            self._write_host(f"{host}/{name}", (text if text.endswith("\n") else text + "\n").encode(), mode)
+            data = (text if text.endswith("\n") else text + "\n").encode()
+            if name in SHARED_BLOCK_ATTRS and self._link_to_shared(host, name, data, mode):
+                continue
+            self._write_host(f"{host}/{name}", data, mode)
         for name, target in links:
             self._symlink_host(f"{host}/{name}", target)
+
+    # -- block attributes shared between blocks --------------------------------
+
+    def share_block_files(self) -> None:
+        """From now until :meth:`end_sharing`, :meth:`populate` makes the
+        :data:`SHARED_BLOCK_ATTRS` files hard links to one file per (content,
+        mode), made in ``.pmemctl-sim/tmp`` (a build: thousands of blocks, a
+        handful of values)."""
+        if self._build_shared is None:
+            self._build_shared = {}
+
+    def end_sharing(self) -> None:
+        """The shared files' names go (the attributes linked to them stay)."""
+        shared, self._build_shared = self._build_shared, None
+        for path in (shared or {}).values():
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def _link_to_shared(self, host_dir: str, name: str, data: bytes, mode: int) -> bool:
+        """Make ``host_dir/name`` (not there yet) a hard link to the shared
+        file of (``data``, ``mode``); False when not sharing or it cannot be
+        done (the caller writes a file of its own)."""
+        shared = self._build_shared
+        if shared is None:
+            return False
+        source = shared.get((data, mode))
+        if source is None:
+            source = self._make_shared_source(data, mode, len(shared))
+            if source is None:
+                return False
+            shared[(data, mode)] = source
+        try:
+            os.link(source, f"{host_dir}/{name}", follow_symlinks=False)
+        except OSError:  # (there already, too many links, no links here: a file of its own)
+            return False
+        return True
+
+    def _make_shared_source(self, data: bytes, mode: int, number: int) -> str | None:
+        """A new file holding ``data`` with ``mode`` in ``.pmemctl-sim/tmp`` (None: cannot)."""
+        tmp = os.path.join(self.marker_dir, SHARED_TMP_DIR)
+        source = os.path.join(tmp, f"build.{os.getpid()}.{number}")
+        try:
+            os.makedirs(tmp, mode=0o700, exist_ok=True)
+            fd = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        except OSError:
+            return None
+        try:
+            os.write(fd, data)  # (a few bytes: never short)
+            if mode & self._umask:  # O_CREAT applied the umask to it
+                os.fchmod(fd, mode)
+        except OSError:
+            os.close(fd)
+            os.unlink(source)
+            return None
+        os.close(fd)
+        return source
 
     def symlink_raw(self, link_kpath: str, target: str) -> None:
         """Create a symlink whose (relative) target text is already computed."""

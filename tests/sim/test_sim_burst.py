@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from pmemctl.ops.executor import ApplyOptions, Executor
 from pmemctl.ops.plan.blocks import plan_offline
 from pmemctl.ops.requests import BlockRequest
 from pmemctl.ops.services import OFFLINE_FIELDS
-from pmemctl.sim import objects
+from pmemctl.sim import layout, objects
 from pmemctl.sim.build import materialise
 from pmemctl.sim.kernel import SimulatedKernel, door, faults
 from pmemctl.sim.kernel.confined import ConfinedTreeWriter
@@ -422,3 +423,103 @@ def test_the_block_cache_loads_outside_the_timer_bounding_the_write(pair, monkey
         signal.signal(signal.SIGALRM, old)
     assert 0 < left <= 0.2  # paused, not cancelled
     assert block_file(a, 62, "state").read_text() == "offline\n"
+
+
+# -- the fast path of a block write against a kernel computing from scratch ---------------
+
+
+def node_blocks(root: Path, node: int) -> list[int]:
+    return sorted(int(p.name[6:]) for p in (root / f"sys/devices/system/node/node{node}").glob("memory[0-9]*"))
+
+
+def assert_block_files_as_a_kernel_shows_them(root: Path, k: SimulatedKernel, node: int) -> None:
+    """Every block's state, online and valid_zones as computed from the
+    online blocks alone: an online block's zone; an offline one's zones from
+    the spans of the online ones (layout.offline_valid_zones)."""
+    bs = k.block_size
+    files = {i: tuple(block_file(root, i, n).read_text() for n in ("state", "online", "valid_zones"))
+             for i in node_blocks(root, node)}
+    for i, (state, online, _) in files.items():
+        assert (state, online) in (("online\n", "1\n"), ("offline\n", "0\n")), i
+    spans = layout.zone_spans((vz.strip(), i * bs, (i + 1) * bs) for i, (st, _, vz) in files.items()
+                              if st == "online\n")
+    for i, (state, _, vz) in files.items():
+        if state == "offline\n":
+            assert vz == layout.offline_valid_zones(i * bs, (i + 1) * bs, spans, k.spec.movable_node) + "\n", i
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_block_changes_leave_every_block_file_as_computed_from_scratch(pair, seed):
+    """Blocks going online and offline anywhere (edges of a zone, its middle,
+    next to a hole, a zone appearing and vanishing), through one simulated
+    kernel: after every write each block of the node reads what a kernel
+    computing from the online blocks shows, and the derived files match a
+    second tree changed one write at a time by fresh simulated kernels."""
+    a, b = pair
+    rng = random.Random(seed)
+    k = SimulatedKernel(a)
+    blocks = node_blocks(a, 1)
+    for _ in range(80):
+        i = rng.choice(blocks)
+        state = block_file(a, i, "state").read_text().strip()
+        request = "offline" if state == "online" else rng.choice(["online_movable", "online_kernel", "online"])
+        try:
+            k.write(f"{paths.memory_block(i)}/state", request)
+        except KernelError as err:
+            assert err.errno == errno.EINVAL and request == "online_kernel"  # (no kernel zone can take it there)
+            continue
+        SimulatedKernel(b).write(f"{paths.memory_block(i)}/state", request)
+        assert_block_files_as_a_kernel_shows_them(a, k, 1)
+    assert derived(a) == derived(b)
+    assert [block_file(a, i, "valid_zones").read_text() for i in blocks] == [
+        block_file(b, i, "valid_zones").read_text() for i in blocks]
+
+
+# -- a built tree: block attributes are links to one file per value ----------------------
+
+
+def test_a_built_tree_links_each_block_attribute_to_one_file_per_value(pair):
+    """A block's first state change then frees no file of its own (issue 14);
+    the build leaves no name of its own behind."""
+    a, _ = pair
+    blocks = node_blocks(a, 1)
+    for name, mode in (("state", 0o644), ("online", 0o644), ("valid_zones", 0o444)):
+        by_value: dict[bytes, set[int]] = {}
+        for i in blocks:
+            st = block_file(a, i, name).stat()
+            assert st.st_mode & 0o777 == mode
+            by_value.setdefault(block_file(a, i, name).read_bytes(), set()).add(st.st_ino)
+        assert all(len(inodes) == 1 for inodes in by_value.values()), (name, by_value)
+    assert block_file(a, blocks[0], "state").stat().st_nlink >= len(blocks)
+    assert block_file(a, blocks[0], "phys_index").stat().st_nlink == 1  # (one value per block: its own file)
+    assert list((a / ".pmemctl-sim/tmp").iterdir()) == []
+
+
+def test_blocks_kmem_adds_link_to_the_kernels_shared_files(tmp_path):
+    root = materialise(load_scenario("qemu-nvdimm", {"stage": "devdax"}), tmp_path / "t")
+    k = SimulatedKernel(root)
+    k.write(f"{paths.DAX_DRIVERS}/device_dax/unbind", "dax0.0")
+    k.write(f"{paths.DAX_DRIVERS}/kmem/new_id", "dax0.0")
+    added = node_blocks(root, 1)
+    assert added
+    states = {block_file(root, i, "state").stat().st_ino for i in added}
+    assert len(states) == 1 and block_file(root, added[0], "state").stat().st_nlink >= len(added)
+    assert_block_files_as_a_kernel_shows_them(root, k, 1)
+    for i in added[-3:]:  # (the blocks' files were made by this writer: no lstat before replacing them)
+        online = block_file(root, i, "state").read_text() == "online\n"
+        k.write(f"{paths.memory_block(i)}/state", "offline" if online else "online_movable")
+    assert_block_files_as_a_kernel_shows_them(root, k, 1)
+
+
+def test_a_block_write_refuses_a_linked_attribute_before_changing_any(pair, tmp_path):
+    a, _ = pair
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"1\n")
+    f = online_file(a, 62)
+    f.unlink()
+    f.symlink_to(secret)
+    before = {n: block_file(a, 62, n).read_bytes() for n in ("state", "valid_zones")}
+    with pytest.raises(OutsideSysroot):
+        offline(SimulatedKernel(a), range(62, 61, -1))
+    assert {n: block_file(a, 62, n).read_bytes() for n in ("state", "valid_zones")} == before
+    assert f.is_symlink() and secret.read_bytes() == b"1\n"

@@ -27,9 +27,15 @@ system calls: no file created, written or freed per block; a reader still
 sees the old file or the new one, whole).  The temporary directory and
 ``sys/devices/system/memory`` are held open (``O_PATH``), so a block's files
 are reached from there in two steps (``memoryN/state``) rather than from
-``/``.  Writers that would write such a file in place
-(:meth:`TreeWriter._write_host`) give it a file of its own first; the FUSE
-bridge shows each with one link, as kernfs does.
+``/``; the first write of a block in a run checks its three files (an lstat
+each the door has not checked) before it replaces any, later ones go
+straight to link + rename (:meth:`ConfinedTreeWriter.replace_block_attrs`).
+A tree is built with these files already linked to one file per value
+(:meth:`TreeWriter.share_block_files`), and kmem's hot-add links them to
+this writer's shared files, so no state change frees a file of a block's
+own (freeing one costs about as much as the rename).  Writers that would
+write such a file in place (:meth:`TreeWriter._write_host`) give it a file
+of its own first; the FUSE bridge shows each with one link, as kernfs does.
 """
 
 from __future__ import annotations
@@ -39,10 +45,10 @@ import json
 import os
 import stat
 import weakref
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from pmemctl.errors import OutsideSysroot
-from pmemctl.sim.tree import MARKER_DIR, Content, TreeWriter
+from pmemctl.sim.tree import MARKER_DIR, SHARED_BLOCK_ATTRS, SHARED_TMP_DIR, Content, TreeWriter
 from pmemctl.sysfs import paths
 
 #: where the simulated kernel writes (files, then directories): checked as a
@@ -54,14 +60,15 @@ WRITTEN_DIRS = (
     paths.DAX_DRIVERS, paths.ND_BUS, paths.ND_DEVICES, paths.ND_DRIVERS, "/sys/class", "/sys/devices/virtual",
     paths.MEMORY_TIERING, "/proc", "/dev",
 )
-_TMP_DIR = "tmp"
+_TMP_DIR = SHARED_TMP_DIR
 #: this process's id (names its temporaries; getpid is a system call), kept right in a forked child
 _PID = [os.getpid()]
 os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
 _NOFOLLOW_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 #: memory block attributes written as a link to one shared file per (value, mode)
-SHARED_ATTRS = frozenset({"state", "valid_zones", "online"})
+SHARED_ATTRS = SHARED_BLOCK_ATTRS
+_SHARED_ORDER = tuple(sorted(SHARED_ATTRS))
 #: at most this many shared files per writer (and values of at most _SHARED_LEN bytes)
 _SHARED_MAX = 32
 _SHARED_LEN = 64
@@ -115,6 +122,9 @@ class ConfinedTreeWriter(TreeWriter):
         #: (value, mode) -> its shared file's name in the temporary directory (:data:`SHARED_ATTRS`)
         self._shared: dict[tuple[bytes, int], str] = {}
         self._shared_made = 0
+        #: memory blocks whose :data:`SHARED_ATTRS` this run has checked to be
+        #: regular files (or replaced): :meth:`replace_block_attrs` goes straight to link + rename
+        self._checked_blocks: set[int] = set()
         weakref.finalize(self, _release, self._dir_fds, os.path.join(self.marker_dir, _TMP_DIR), self._shared, _PID[0])
 
     # -- confinement -------------------------------------------------------
@@ -283,6 +293,71 @@ class ConfinedTreeWriter(TreeWriter):
             raise
         return True
 
+    def replace_block_attrs(self, index: int, attrs: Sequence[tuple[str, bytes, int]]) -> None:
+        """Replace attributes of ``memory{index}`` ((name, value, mode) of
+        :data:`SHARED_ATTRS`, in that order) each by a link to the shared file
+        of its value: two system calls each (link, rename).  The first call
+        for a block in this run checks its directory and its three attribute
+        files (:meth:`_check_block`) before it changes any.  Anything out of
+        the ordinary (no held directory, no shared file yet, a link refused,
+        another mount) takes :meth:`_write_host`, which says why."""
+        fds = self._dir_fds
+        mem_fd = fds.get(self._memory)
+        tmp_fd = fds.get(self._tmp) if self._tmp is not None else None
+        if mem_fd is None or tmp_fd is None or index not in self._checked_blocks:
+            if not self._check_block(index):
+                for name, data, mode in attrs:
+                    self._write_host(f"{self._memory}/memory{index}/{name}", data, mode)
+                return
+            mem_fd = fds[self._memory]
+            tmp_fd = fds[self._tmp]  # type: ignore[index]
+        shared = self._shared
+        pid = _PID[0]
+        sub = f"memory{index}/"
+        for name, data, mode in attrs:
+            src = shared.get((data, mode))
+            if src is None:  # (made the long way, once per value and mode)
+                self._write_host(f"{self._memory}/{sub}{name}", data, mode)
+                continue
+            tmp = f"{pid}.{name}"
+            try:
+                os.link(src, tmp, src_dir_fd=tmp_fd, dst_dir_fd=tmp_fd, follow_symlinks=False)
+            except OSError:  # a stale temporary, too many links, the shared file gone: the long way
+                self._write_host(f"{self._memory}/{sub}{name}", data, mode)
+                continue
+            try:
+                # replaces the attribute whole: never seen half-written
+                os.rename(tmp, sub + name, src_dir_fd=tmp_fd, dst_dir_fd=mem_fd)
+            except OSError as err:
+                _unlink_quietly(tmp, tmp_fd)
+                if err.errno != errno.EXDEV:
+                    raise
+                self._write_host(f"{self._memory}/{sub}{name}", data, mode)  # (another mount: its own temporary)
+            except BaseException:
+                _unlink_quietly(tmp, tmp_fd)
+                raise
+
+    def _check_block(self, index: int) -> bool:
+        """Before this run first replaces files of ``memory{index}``: its
+        directory lies inside the tree and every one of its
+        :data:`SHARED_ATTRS` is a regular file or absent (one lstat each not
+        known yet; OutsideSysroot otherwise, nothing changed).  True when
+        :meth:`replace_block_attrs` can go straight to the held directories from now on."""
+        directory = f"{self._memory}/memory{index}"
+        if directory not in self._checked:
+            self._check_dir(directory)
+        at, _ = self._at(directory, "")
+        for name in _SHARED_ORDER:
+            path = f"{directory}/{name}"
+            if path not in self._regular:
+                self._refuse_odd_target(path, at, f"memory{index}/{name}" if at is not None else None)
+                self._regular.add(path)  # (regular or absent: all _write_host asks)
+        tmp_dir = self._tmp or self._tmp_dir()
+        if at is None or (self._dir_fds.get(tmp_dir) is None and self._dir_fd(tmp_dir) is None):
+            return False
+        self._checked_blocks.add(index)
+        return True
+
     def _symlink_host(self, link: str, target: str) -> None:
         self._check_dir(os.path.dirname(link))
         super()._symlink_host(link, target)
@@ -293,8 +368,43 @@ class ConfinedTreeWriter(TreeWriter):
 
     def populate(self, kpath: str, files: Iterable[tuple[str, Content, int]],
                  links: Iterable[tuple[str, str]] = (), subdirs: Iterable[str] = ()) -> None:
-        self._check_dir(self.host(kpath))
+        host = self.host(kpath)
+        self._check_dir(host)
         super().populate(kpath, files, links, subdirs)
+        parent, _, name = host.rpartition("/")
+        if (parent == self._memory and name.startswith("memory") and name[6:].isdigit()
+                and all(f"{host}/{attr}" in self._regular for attr in SHARED_ATTRS)):
+            self._checked_blocks.add(int(name[6:]))  # (a block kmem added: its files are this writer's)
+
+    def _link_to_shared(self, host_dir: str, name: str, data: bytes, mode: int) -> bool:
+        """A block attribute :meth:`populate` makes (kmem adding a block): a
+        hard link to this writer's shared file of the value, one system call
+        (False where there is none to be had, or the name is taken: the caller writes)."""
+        if len(data) > _SHARED_LEN:
+            return False
+        tmp_dir = self._tmp or self._tmp_dir()
+        tmp_fd = self._dir_fds.get(tmp_dir)
+        if tmp_fd is None:
+            tmp_fd = self._dir_fd(tmp_dir)
+            if tmp_fd is None:
+                return False
+        key = (data, mode)
+        shared = self._shared.get(key)
+        if shared is None:
+            if len(self._shared) >= _SHARED_MAX:
+                return False
+            self._shared_made += 1
+            shared = f"{_PID[0]}.shared{self._shared_made}"
+            self._create(shared, data, mode, tmp_fd)
+            self._shared[key] = shared
+        at, rel = self._at(host_dir, name)
+        try:
+            # never follows a link at either end; a name already there (even a link): EEXIST
+            os.link(shared, rel, src_dir_fd=tmp_fd, dst_dir_fd=at, follow_symlinks=False)
+        except OSError:
+            return False
+        self._regular.add(f"{host_dir}/{name}")
+        return True
 
     def remove(self, kpath: str) -> None:
         # the entry itself may be a link (unlinked, never followed: TreeWriter
@@ -312,8 +422,12 @@ class ConfinedTreeWriter(TreeWriter):
     def _forget(self, host: str) -> None:
         """What this run knew about a path it removed (and a held directory under it)."""
         self._checked.discard(host)
+        parent, _, name = host.rpartition("/")
+        if parent == self._memory and name.startswith("memory") and name[6:].isdigit():
+            self._checked_blocks.discard(int(name[6:]))
         for held in [d for d in self._dir_fds if d == host or d.startswith(host + "/")]:
             os.close(self._dir_fds.pop(held))
+            self._checked_blocks.clear()  # (replace_block_attrs goes through the held directories)
 
     def _save_devnodes(self) -> None:
         self._check_dir(self.marker_dir)

@@ -29,6 +29,11 @@ from pmemctl.units import parse_cpulist
 
 _BLOCK_ATTR_RE = re.compile(r"^/sys/devices/system/memory/memory(\d+)/(state|online)$")
 _ONLINE_VALUES = ("online", "online_kernel", "online_movable")
+#: what a write to ``memoryN/state`` may ask for (anything else: EINVAL)
+_STATE_REQUESTS = frozenset((*_ONLINE_VALUES, "offline"))
+#: a block's ``online`` and ``state`` files by its state (``valid_zones`` goes with them)
+_ONLINE_FILES = (("online", b"1\n", MODE_RW), ("state", b"online\n", MODE_RW))
+_OFFLINE_FILES = (("state", b"offline\n", MODE_RW), ("online", b"0\n", MODE_RW))
 _AUTO_ONLINE_VALUES = ("offline", "online", "online_kernel", "online_movable")
 
 
@@ -44,6 +49,14 @@ class NodeBlocks:
     kernel_count: int = 0  # online blocks in a kernel zone (not Movable)
     zone_bytes: dict[str, int] = field(default_factory=dict)  # zone -> bytes present (/proc/zoneinfo)
 
+    def account_whole(self, zone: str, nbytes: int, sign: int) -> None:
+        """:meth:`account` of a block present whole in one zone (hot-added memory)."""
+        self.online_kb += sign * (nbytes // 1024)
+        self.online_count += sign
+        if zone != "Movable":
+            self.kernel_count += sign
+        self.zone_bytes[zone] = self.zone_bytes.get(zone, 0) + sign * nbytes
+
     def account(self, present: Mapping[str, int], zone: str, sign: int) -> None:
         """Count an online block in (``sign`` +1) or out (-1); ``present``:
         its bytes present per zone (:func:`block_zone_bytes`)."""
@@ -53,6 +66,19 @@ class NodeBlocks:
             self.kernel_count += sign
         for z, n in present.items():
             self.zone_bytes[z] = self.zone_bytes.get(z, 0) + sign * n
+
+
+def _only_block_moved(small: Optional[tuple[int, int]], large: Optional[tuple[int, int]], lo: int, hi: int) -> bool:
+    """Whether the zone span ``large`` is ``small`` (None: no span) plus
+    the block ``[lo, hi)`` alone, at one of its edges: a block going online
+    at a zone's edge, or offline from it.  Then no other block's
+    ``valid_zones`` changes (only blocks that meet a moved part of a span do)."""
+    if large is None:
+        return False
+    if small is None:
+        return large == (lo, hi)
+    return (large[0] == lo and small[0] == hi and large[1] == small[1]) or (
+        large[1] == hi and small[1] == lo and large[0] == small[0])
 
 
 # --------------------------------------------------------------------------
@@ -211,12 +237,22 @@ class MemoryBlocks:
                 nb.account(self._present(node_id, i, z), z, +1)
         return nb
 
+    def _account(self, nb: NodeBlocks, index: int, zone: str, sign: int) -> None:
+        """Count block ``index`` of ``zone`` in (+1) or out (-1) of its node's online memory."""
+        if zone != "none" and not self.ctx.node_info(nb.node).dram:  # hot-added: the whole block (_present)
+            nb.account_whole(zone, self.ctx.block_size, sign)
+        else:
+            nb.account(self._present(nb.node, index, zone), zone, sign)
+
     def _present(self, node_id: int, index: int, zone: str) -> dict[str, int]:
         """Bytes present per zone in an online block: a boot block counts only
         the DRAM inside it (holes), a hot-added block counts whole
         (objects.node_mem_total_kb)."""
         bs = self.ctx.block_size
-        return block_zone_bytes(zone, index * bs, (index + 1) * bs, self.ctx.node_info(node_id).dram)
+        dram = self.ctx.node_info(node_id).dram
+        if not dram and zone != "none":  # (hot-added memory: the whole block, block_zone_bytes's answer)
+            return {zone: bs}
+        return block_zone_bytes(zone, index * bs, (index + 1) * bs, dram)
 
     def _block_node(self, index: int) -> int:
         self.nodes()
@@ -242,7 +278,9 @@ class MemoryBlocks:
             self.ctx.store_plain(target, text)
             return
         index, attr = int(m.group(1)), m.group(2)
-        node = self._block_node(index)
+        node = self.node_of.get(index) if self._nodes is not None else None
+        if node is None:
+            node = self._block_node(index)
         nb = self.nodes()[node]
         online, zones_text = nb.state[index]
         if attr == "online":
@@ -253,7 +291,7 @@ class MemoryBlocks:
             request = "online" if want else "offline"
         else:
             request = text
-            if request not in _ONLINE_VALUES and request != "offline":
+            if request not in _STATE_REQUESTS:
                 raise WriteRefused(errno.EINVAL)
             # device_online/offline return 1 when already there -> EINVAL
             if (request != "offline") == online:
@@ -278,12 +316,17 @@ class MemoryBlocks:
         bs = self.ctx.block_size
         self._set_block(index, online=True, valid_zones=zone)
         nb.state[index] = (True, zone)
-        nb.account(self._present(nb.node, index, zone), zone, +1)
-        old = dict(nb.spans)
+        self._account(nb, index, zone, +1)
+        spans = nb.spans
+        old: Optional[dict[str, tuple[int, int]]] = None  # the spans before, when one grew
         lo_b, hi_b = index * bs, (index + 1) * bs
-        for z in layout.zones_of_online_block(zone, lo_b, hi_b):
-            span = nb.spans.get(z)
-            nb.spans[z] = (lo_b, hi_b) if span is None else (min(span[0], lo_b), max(span[1], hi_b))
+        for z in (zone,) if zone != "none" else layout.zones_of_online_block(zone, lo_b, hi_b):
+            span = spans.get(z)
+            grown = (lo_b, hi_b) if span is None else (min(span[0], lo_b), max(span[1], hi_b))
+            if grown != span:
+                if old is None and not _only_block_moved(span, grown, lo_b, hi_b):
+                    old = dict(spans)
+                spans[z] = grown
         self._after_change(nb, old, zone)
         return zone
 
@@ -294,10 +337,17 @@ class MemoryBlocks:
         bs = self.ctx.block_size
         zone = zones_text.split()[0] if zones_text else "Normal"  # (an online block has one zone, or none)
         nb.state[index] = (False, "")
-        nb.account(self._present(nb.node, index, zone), zone, -1)
-        old = dict(nb.spans)
+        self._account(nb, index, zone, -1)
+        spans = nb.spans
+        before = spans.get(zone)
         self._shrink_span(nb, zone, index)
-        vz = layout.offline_valid_zones(index * bs, (index + 1) * bs, nb.spans, self.ctx.machine.movable_node)
+        old: Optional[dict[str, tuple[int, int]]] = None  # the spans before, when the zone's shrank
+        after = spans.get(zone)
+        if after != before and not _only_block_moved(after, before, index * bs, (index + 1) * bs):
+            old = dict(spans)
+            if before is not None:
+                old[zone] = before
+        vz = layout.offline_valid_zones(index * bs, (index + 1) * bs, spans, self.ctx.machine.movable_node)
         self._set_block(index, online=False, valid_zones=vz)
         nb.state[index] = (False, vz)
         self._after_change(nb, old, zone)
@@ -308,16 +358,11 @@ class MemoryBlocks:
         sees an online block with an offline block's zone list); each is
         replaced whole by the file its value shares with other blocks
         (:data:`confined.SHARED_ATTRS`)."""
-        kpath = f"{paths.MEMORY}/memory{index}"
-        write = self.tree.write_bytes
+        zones = ("valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
         if online:  # the zone first, then online and state
-            write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
-            write(f"{kpath}/online", b"1\n", MODE_RW)
-            write(f"{kpath}/state", b"online\n", MODE_RW)
+            self.tree.replace_block_attrs(index, (zones, *_ONLINE_FILES))
         else:  # state and online first, then the zone list
-            write(f"{kpath}/state", b"offline\n", MODE_RW)
-            write(f"{kpath}/online", b"0\n", MODE_RW)
-            write(f"{kpath}/valid_zones", f"{valid_zones}\n".encode(), MODE_RO)
+            self.tree.replace_block_attrs(index, (*_OFFLINE_FILES, zones))
 
     def _shrink_span(self, nb: NodeBlocks, zone: str, index: int) -> None:
         """A zone shrinks at its edges when memory leaves it (shrink_zone_span);
@@ -348,14 +393,18 @@ class MemoryBlocks:
             last -= 1
         nb.spans[zone] = (first * bs, (last + 1) * bs)
 
-    def _after_change(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]], zone: str) -> None:
-        """Everything derived from a block of ``zone`` changing state."""
-        if old_spans != nb.spans:
+    def _after_change(self, nb: NodeBlocks, old_spans: Optional[dict[str, tuple[int, int]]], zone: str) -> None:
+        """Everything derived from a block of ``zone`` changing state
+        (``old_spans``: the node's zone spans before, None when none changed)."""
+        if old_spans is not None and old_spans != nb.spans:
             self._refresh_offline_zones(nb, old_spans)
         # the node masks change only when the node's first online block (or
         # first in a kernel zone) comes or its last one goes
         masks = nb.online_count <= 1 or (zone != "Movable" and nb.kernel_count <= 1)
-        self.refresh_node_totals(masks=masks)
+        if masks or self._last_masks is None or not self.held or self.stale_since is None:
+            self.refresh_node_totals(masks=masks)
+        # (otherwise there is nothing to do: the derived files are stale already
+        # and wait for the door, the masks cannot have changed)
 
     def _refresh_offline_zones(self, nb: NodeBlocks, old_spans: dict[str, tuple[int, int]]) -> None:
         """Rewrite valid_zones of offline blocks where a zone span changed
@@ -386,7 +435,7 @@ class MemoryBlocks:
                     continue
                 vz = layout.offline_valid_zones(i * bs, (i + 1) * bs, nb.spans, movable_node)
                 if vz != cur[1]:
-                    self.tree.attr(f"{paths.MEMORY}/memory{i}/valid_zones", vz)
+                    self.tree.replace_block_attrs(i, (("valid_zones", f"{vz}\n".encode(), MODE_RO),))
                     nb.state[i] = (False, vz)
 
     # --------------------------------------------------- hot-add, hot-remove
