@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import errno
 import os
-import platform
 import sys
 from typing import Callable, Optional
 
@@ -47,7 +46,7 @@ _probed = False
 
 def _build() -> Optional[OpenBeneath]:
     """An ``O_PATH`` opener through openat2, or None where there is none."""
-    if sys.platform != "linux" or platform.machine() not in _MACHINES:
+    if sys.platform != "linux" or os.uname().machine not in _MACHINES:
         return None
     import ctypes  # loaded only by the first confined write (start-up time, issue 14)
 

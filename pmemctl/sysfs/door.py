@@ -29,7 +29,6 @@ import errno
 import os
 import shlex
 import stat
-import weakref
 from itertools import repeat
 from typing import Callable, ContextManager, Optional, Sequence, TypeVar
 
@@ -467,6 +466,8 @@ class SysfsRoot:
         if not same:
             os.close(fd)
             return None
+        import weakref  # here, not at the top: only a write needs it (start-up, issue 14)
+
         weakref.finalize(self, os.close, fd)
         self._root_fd = fd
         return fd
