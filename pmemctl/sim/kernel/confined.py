@@ -263,20 +263,29 @@ class ConfinedTreeWriter(TreeWriter):
         finally:
             os.close(fd)
 
+    def _shared_file(self, key: tuple[bytes, int], tmp_fd: int) -> Optional[str]:
+        """The name (under ``tmp_fd``) of this writer's shared file holding
+        ``key`` = (data, mode), made on first use; None once the writer holds
+        as many as it keeps (the caller then writes a file of its own)."""
+        shared = self._shared.get(key)
+        if shared is None:
+            if len(self._shared) >= _SHARED_MAX:
+                return None
+            self._shared_made += 1
+            shared = f"{_PID[0]}.shared{self._shared_made}"
+            self._create(shared, key[0], key[1], tmp_fd)
+            self._shared[key] = shared
+        return shared
+
     def _link_shared(self, tmp_fd: int, tmp: str, at: int, rel: str, data: bytes, mode: int) -> bool:
         """Replace ``rel`` (under ``at``) by a hard link to the shared file
         holding ``data`` with ``mode`` (made on first use): link it to
         ``tmp``, rename that over the attribute.  False (nothing changed)
         where no shared file can be had or linked: the caller writes a file of its own."""
         key = (data, mode)
-        shared = self._shared.get(key)
+        shared = self._shared_file(key, tmp_fd)
         if shared is None:
-            if len(self._shared) >= _SHARED_MAX:
-                return False
-            self._shared_made += 1
-            shared = f"{_PID[0]}.shared{self._shared_made}"
-            self._create(shared, data, mode, tmp_fd)
-            self._shared[key] = shared
+            return False
         try:
             os.link(shared, tmp, src_dir_fd=tmp_fd, dst_dir_fd=tmp_fd, follow_symlinks=False)
         except FileExistsError:  # a stale temporary from a killed run with this pid
@@ -389,14 +398,9 @@ class ConfinedTreeWriter(TreeWriter):
             if tmp_fd is None:
                 return False
         key = (data, mode)
-        shared = self._shared.get(key)
+        shared = self._shared_file(key, tmp_fd)
         if shared is None:
-            if len(self._shared) >= _SHARED_MAX:
-                return False
-            self._shared_made += 1
-            shared = f"{_PID[0]}.shared{self._shared_made}"
-            self._create(shared, data, mode, tmp_fd)
-            self._shared[key] = shared
+            return False
         at, rel = self._at(host_dir, name)
         try:
             # never follows a link at either end; a name already there (even a link): EEXIST
