@@ -33,7 +33,7 @@ import posixpath
 import shutil
 import stat
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal, Union
+from typing import Iterable, Literal, Optional, Union
 
 from pmemctl.sysfs.door import SIM_MARKER_DIR
 from pmemctl.sysfs.door import is_simulated_tree as is_simulated_tree  # re-exported (pmemctl.sim)
@@ -59,6 +59,8 @@ DEVNODES_FILE = "devnodes.json"
 SHARED_BLOCK_ATTRS = frozenset({"state", "valid_zones", "online"})
 #: where the shared files of a build live (``.pmemctl-sim/tmp``, unlinked when the build ends)
 SHARED_TMP_DIR = "tmp"
+#: a new file, never made through a link or over an existing name
+NOFOLLOW_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 Content = Union[str, int]
 DevType = Literal["c", "b"]
@@ -255,19 +257,30 @@ class TreeWriter:
         source = os.path.join(tmp, f"build.{os.getpid()}.{number}")
         try:
             os.makedirs(tmp, mode=0o700, exist_ok=True)
-            fd = os.open(source, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+            self._create(source, data, mode, None)
         except OSError:
+            try:
+                os.unlink(source)
+            except OSError:
+                pass
             return None
+        return source
+
+    def _create(self, name: str, data: bytes, mode: int, dir_fd: Optional[int]) -> None:
+        """A new file ``name`` holding ``data`` with ``mode``, never created through a link."""
         try:
-            os.write(fd, data)  # (a few bytes: never short)
+            fd = os.open(name, NOFOLLOW_CREATE, mode, dir_fd=dir_fd)
+        except FileExistsError:  # a stale one from a killed run with this pid
+            os.unlink(name, dir_fd=dir_fd)
+            fd = os.open(name, NOFOLLOW_CREATE, mode, dir_fd=dir_fd)
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # (a short write: only for large files)
+                written += os.write(fd, data[written:])
             if mode & self._umask:  # O_CREAT applied the umask to it
                 os.fchmod(fd, mode)
-        except OSError:
+        finally:
             os.close(fd)
-            os.unlink(source)
-            return None
-        os.close(fd)
-        return source
 
     def symlink_raw(self, link_kpath: str, target: str) -> None:
         """Create a symlink whose (relative) target text is already computed."""

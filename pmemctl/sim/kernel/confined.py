@@ -48,7 +48,7 @@ import weakref
 from typing import Any, Iterable, Optional, Sequence
 
 from pmemctl.errors import OutsideSysroot
-from pmemctl.sim.tree import MARKER_DIR, SHARED_BLOCK_ATTRS, SHARED_TMP_DIR, Content, TreeWriter
+from pmemctl.sim.tree import MARKER_DIR, NOFOLLOW_CREATE, SHARED_BLOCK_ATTRS, SHARED_TMP_DIR, Content, TreeWriter
 from pmemctl.sysfs import paths
 
 #: where the simulated kernel writes (files, then directories): checked as a
@@ -64,7 +64,6 @@ _TMP_DIR = SHARED_TMP_DIR
 #: this process's id (names its temporaries; getpid is a system call), kept right in a forked child
 _PID = [os.getpid()]
 os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
-_NOFOLLOW_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR_PATH = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 #: memory block attributes written as a link to one shared file per (value, mode)
 SHARED_ATTRS = SHARED_BLOCK_ATTRS
@@ -246,22 +245,6 @@ class ConfinedTreeWriter(TreeWriter):
         except BaseException:
             _unlink_quietly(tmp, tmp_fd)
             raise
-
-    def _create(self, name: str, data: bytes, mode: int, dir_fd: Optional[int]) -> None:
-        """A new file ``name`` holding ``data`` with ``mode``, never created through a link."""
-        try:
-            fd = os.open(name, _NOFOLLOW_CREATE, mode, dir_fd=dir_fd)
-        except FileExistsError:  # a stale one from a killed run with this pid
-            os.unlink(name, dir_fd=dir_fd)
-            fd = os.open(name, _NOFOLLOW_CREATE, mode, dir_fd=dir_fd)
-        try:
-            written = os.write(fd, data)
-            while written < len(data):  # (a short write: only for large files)
-                written += os.write(fd, data[written:])
-            if mode & self._umask:  # O_CREAT applied the umask to it
-                os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
 
     def _shared_file(self, key: tuple[bytes, int], tmp_fd: int) -> Optional[str]:
         """The name (under ``tmp_fd``) of this writer's shared file holding
@@ -480,7 +463,7 @@ def save_json(root: str | os.PathLike[str], path: str, data: Any, *, indent: int
     except FileNotFoundError:
         pass
     try:
-        fd = os.open(tmp, _NOFOLLOW_CREATE, 0o644)
+        fd = os.open(tmp, NOFOLLOW_CREATE, 0o644)
     except OSError as err:
         if err.errno == errno.ELOOP:
             raise OutsideSysroot(f"{tmp} is a symbolic link; the simulated kernel refuses to write through it") from err
