@@ -36,7 +36,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 from pmemctl.errors import DamagedJournal, KernelError, Locked, NotFound, PmemctlError, Refused, UnsafeStateFile
 from pmemctl.sysfs import confined
@@ -108,19 +108,19 @@ def _open_dir(door: SysfsRoot, kdir: str, *, create: bool) -> Optional[int]:
                          on_refused=on_refused)
 
 
-def _cannot_write(door: SysfsRoot, kdir: str, err: OSError) -> Exception:
-    """The error to raise when the run lock's or the journal's directory cannot
-    be made or written: the user does not own the tree, or it is read-only
-    (EACCES, EPERM, EROFS) is one sentence naming the directory and what to do;
-    any other errno stays the OSError it is.  Callers that have somewhere else
-    to go (the journal's fallback directory, a read-only status query) catch
-    the OSError of ``_open_dir`` first and only call this at the end."""
+def _raise_cannot_write(door: SysfsRoot, kdir: str, err: OSError) -> NoReturn:
+    """Raise the error for a run lock's or journal's directory that cannot be
+    made or written: the user does not own the tree, or it is read-only
+    (EACCES, EPERM, EROFS), is one sentence naming the directory and what to
+    do; any other errno is re-raised as the OSError it is.  Callers that have
+    somewhere else to go (the journal's fallback directory, a read-only status
+    query) catch the OSError of ``_open_dir`` first and only call this at the end."""
     if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return err
+        raise err
     meaning = "read-only file system" if err.errno == errno.EROFS else (
         "permission denied (this user may not create or write the directory)")
-    return KernelError(kdir, err.errno, op="open or create", meaning=meaning, hint=(
-        f"run as a user who can write {door.host_path(kdir)} (root on the running machine)"))
+    raise KernelError(kdir, err.errno, op="open or create", meaning=meaning, hint=(
+        f"run as a user who can write {door.host_path(kdir)} (root on the running machine)")) from err
 
 
 def _root_owned_link(door: SysfsRoot, dir_fd: int, name: str, err: OSError) -> Optional[int]:
@@ -305,7 +305,7 @@ class RunLock:
             finally:
                 os.close(dir_fd)
         except OSError as err:
-            raise _cannot_write(self.door, kdir, err) from err
+            _raise_cannot_write(self.door, kdir, err)
         assert fd is not None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -597,7 +597,7 @@ class Journal:
             os.close(fd)
             last_err = PermissionError(errno.EROFS, "the state directory cannot be written", self.door.host_path(kdir))
         assert last_err is not None
-        raise _cannot_write(self.door, FALLBACK_STATE_DIR, last_err) from last_err
+        _raise_cannot_write(self.door, FALLBACK_STATE_DIR, last_err)
 
     def begin(self, header: dict[str, Any], *, append: bool = False) -> None:
         """Write the journal of a run (``append``: continue an earlier one's,
