@@ -177,6 +177,21 @@ def _owners(indexes: list[int], block_size: Optional[int], devices: Iterable[Dax
     return owners
 
 
+def _sample_removable(door: SysfsRoot, first: str) -> Optional[str]:
+    """The ``removable`` text of every block, from the block directory
+    ``first`` when it says "1"; None (read each block) otherwise.
+
+    Since Linux 5.7 (commit 53cdc1cb29e8, "indicate all memory blocks as
+    removable") removable_show() prints IS_ENABLED(CONFIG_MEMORY_HOTREMOVE):
+    the same for every block, and documented as legacy
+    (Documentation/ABI/testing/sysfs-devices-memory).  A "1" is then every
+    block's value; a "0", or a missing file, may be an older kernel's
+    per-block heuristic, so each block is read (issue 14: one file fewer per
+    block offlined)."""
+    text = door.read_optional(f"{paths.MEMORY}/{first}/removable")
+    return text if text == "1" else None
+
+
 def read_block_table(
     door: SysfsRoot,
     indexes: list[int],
@@ -189,7 +204,8 @@ def read_block_table(
 ) -> BlockTable:
     """Read the blocks ``indexes`` (a vanished one is left out): their state
     and the ``fields`` asked for ("zones", "online_zones": valid_zones of
-    online blocks only, "removable", "online_removable", "node", "device").
+    online blocks only, "removable", "online_removable", "sampled_removable":
+    see :func:`_sample_removable`, "node", "device").
     ``node_of``: block → node already read from the node directories (else
     listed here).  ``detail_device``: the attributes other than state are read
     only for that dax device's blocks (the others' are None); ignored unless
@@ -227,6 +243,16 @@ def read_block_table(
     wanted = {attr: every for attr, every, online_only in
               (("valid_zones", "zones", "online_zones"), ("removable", "removable", "online_removable"))
               if attr not in columns and (every in fields or online_only in fields)}
+    if "removable" not in wanted and "removable" not in columns and "sampled_removable" in fields:
+        online_positions = chosen("removable")  # ("removable" is not asked for:) the online blocks (of detail_device)
+        sampled = _sample_removable(door, dirs[online_positions[0]]) if online_positions else None
+        if sampled is not None:
+            column: list[Optional[str]] = list(none)
+            for pos in online_positions:
+                column[pos] = sampled
+            columns["removable"] = column
+        else:
+            wanted["removable"] = "removable"  # each online block's
     groups: dict[tuple[int, ...], list[str]] = {}
     for attr, every in wanted.items():
         groups.setdefault(tuple(chosen(every)), []).append(attr)

@@ -58,7 +58,9 @@ _set = object.__setattr__  # fills a record's read-only slots in __init__
 #: The per-block attributes a caller may ask for ("state" is always read).
 #: "online_zones": valid_zones of online blocks only (their zone; what zone
 #: ratios need), leaving offline blocks' zones None; "online_removable":
-#: likewise removable (what offlining needs), offline blocks' None.
+#: likewise removable (what offlining needs), offline blocks' None;
+#: "sampled_removable": as "online_removable", read from one block where the
+#: kernel shows every block the same (model/blocks.py ``_sample_removable``).
 BLOCK_FIELDS = frozenset({"state", "zones", "online_zones", "removable", "online_removable", "node", "device"})
 
 _NODE_DIR_RE = re.compile(r"^node(\d+)$")
@@ -626,7 +628,7 @@ def read_nodes(
         access0 = _read_access(door, npath, "access0")
         access1 = _read_access(door, npath, "access1")
         kind, evidence = _classify(nid, cpus, node_blocks, backing, tier_of.get(nid), access0, stranded,
-                                   own_boot.total)
+                                   own_boot.total - own_boot.devices)
         out.append(
             NumaNode(
                 id=nid,
@@ -656,21 +658,25 @@ def read_nodes(
 
 
 class BootMemory(Record):
-    """One node's memory blocks outside every dax device's ranges, counted
-    without reading them: ``total`` from the node directory, ``online`` and
-    the zone mix from /proc/zoneinfo."""
+    """One node's memory blocks that were not read, counted without reading
+    them: ``total`` from the node directory, ``online`` and the zone mix from
+    /proc/zoneinfo.  They are boot memory (outside every dax device's
+    ranges), except ``devices`` of them: blocks of dax devices a discovery
+    limited to one device (``only_device``) left unread."""
 
     total: int
     online: int
     zones: Mapping[str, int]
+    devices: int
 
-    __slots__ = ("total", "online", "zones")
+    __slots__ = ("total", "online", "zones", "devices")
     _fields = __slots__
 
-    def __init__(self, total: int, online: int, zones: Mapping[str, int]) -> None:
+    def __init__(self, total: int, online: int, zones: Mapping[str, int], devices: int = 0) -> None:
         _set(self, "total", total)
         _set(self, "online", online)
         _set(self, "zones", zones)
+        _set(self, "devices", devices)
 
 
 _NO_BOOT = BootMemory(0, 0, {})
@@ -702,12 +708,14 @@ def read_zoneinfo(door: SysfsRoot) -> Optional[dict[int, dict[str, int]]]:
 
 
 def boot_memory(zoneinfo: Mapping[int, Mapping[str, int]], totals: Mapping[int, int],
-                blocks: Iterable[MemoryBlock], block_size: int) -> dict[int, BootMemory]:
-    """Each node's boot memory (``totals``: its blocks outside dax devices'
-    ranges): the zone's present bytes less the device blocks read online in
-    it.  A zone counts the blocks wholly inside it (a block spanning two zones
-    reads ``none``, and has no zone); online counts every block with any
-    present page."""
+                blocks: Iterable[MemoryBlock], block_size: int,
+                unread_devices: Optional[Mapping[int, int]] = None) -> dict[int, BootMemory]:
+    """Each node's memory not read (``totals``: its blocks outside the
+    ranges read; ``unread_devices``: how many of them are dax devices' blocks
+    left unread): the zone's present bytes less the device blocks read online
+    in it.  A zone counts the blocks wholly inside it (a block spanning two
+    zones reads ``none``, and has no zone); online counts every block with
+    any present page."""
     present = {nid: dict(zones) for nid, zones in zoneinfo.items()}
     for b in blocks:
         if b.online and b.zones and b.node is not None and b.node in present:
@@ -717,7 +725,8 @@ def boot_memory(zoneinfo: Mapping[int, Mapping[str, int]], totals: Mapping[int, 
     for nid, total in totals.items():
         zones = {z: n for z, n in present.get(nid, {}).items() if n > 0} if total else {}
         online = min(total, -(-sum(zones.values()) // block_size))
-        out[nid] = BootMemory(total, online, {z: n // block_size for z, n in zones.items() if n >= block_size})
+        out[nid] = BootMemory(total, online, {z: n // block_size for z, n in zones.items() if n >= block_size},
+                              (unread_devices or {}).get(nid, 0))
     return out
 
 
@@ -754,22 +763,25 @@ class _Scope:
     zoneinfo: Optional[dict[int, dict[str, int]]]  # set: boot memory comes from it
     boot_totals: Optional[dict[int, int]]  # node → its blocks outside dax devices' ranges
     any_block: Optional[int]  # some block that exists
+    unread_devices: dict[int, int]  # node → blocks of dax devices left unread (``only_device``)
 
-    __slots__ = ("indexes", "links", "zoneinfo", "boot_totals", "any_block")
+    __slots__ = ("indexes", "links", "zoneinfo", "boot_totals", "any_block", "unread_devices")
 
     def __init__(self, indexes: list[int], links: Optional[dict[int, int]] = None,
                  zoneinfo: Optional[dict[int, dict[str, int]]] = None, boot_totals: Optional[dict[int, int]] = None,
-                 any_block: Optional[int] = None) -> None:
+                 any_block: Optional[int] = None, unread_devices: Optional[dict[int, int]] = None) -> None:
         self.indexes = indexes
         self.links = links
         self.zoneinfo = zoneinfo
         self.boot_totals = boot_totals
         self.any_block = any_block
+        self.unread_devices = unread_devices or {}
 
 
 
 
-def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: list[int]) -> _Scope:
+def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: list[int],
+                 only_device: Optional[str] = None) -> _Scope:
     """Block indexes to read for ``scope`` (see :func:`discover`)."""
     if scope == "all":
         return _Scope(block_indexes(door))
@@ -778,16 +790,21 @@ def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: li
     # that no longer holds it (a kmem claim left in /proc/iomem)
     stranded = [s.blocks for s in stranded_claims(door, devices, block_size)
                 if s.blocks and door.exists(paths.memory_block(s.blocks[0]))]
-    owned = sorted(set(device_block_indexes(door, devices, block_size)).union(*stranded))
+    chosen = devices if only_device is None else [d for d in devices if d.name == only_device]
+    others = [] if only_device is None else [d for d in devices if d.name != only_device]
+    owned = sorted(set(device_block_indexes(door, chosen, block_size)).union(*stranded))
     if scope == "devices":
         return _Scope(owned)
     zoneinfo = read_zoneinfo(door) if block_size else None
     if zoneinfo is not None and block_size:
-        if not owned:
+        if not owned and not others:
             counted = _boot_counts_without_listing(door, zoneinfo, nids, block_size)
             if counted is not None:
                 return _Scope([], {}, zoneinfo, counted, 0)
-        return _zoneinfo_scope(door, zoneinfo, owned, nids)
+        unread = sorted(set(device_block_indexes(door, others, block_size)).difference(owned))
+        return _zoneinfo_scope(door, zoneinfo, owned, nids, unread)
+    if only_device is not None:  # without zoneinfo, node figures need every block
+        return _Scope(block_indexes(door))
     links = node_links(door, nids)
     if not links:  # a kernel without the nodeK/memoryN links
         return _Scope(block_indexes(door))
@@ -847,11 +864,13 @@ def _boot_ram_block_count(door: SysfsRoot, block_size: int) -> Optional[int]:
 
 
 def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned: list[int],
-                    nids: list[int]) -> _Scope:
-    """Read only the dax devices' blocks; count each node's others from its
-    listing (a readdir, and a count in C: nothing per block in Python)."""
+                    nids: list[int], unread: Sequence[int] = ()) -> _Scope:
+    """Read only the blocks ``owned`` (dax devices'); count each node's
+    others from its listing (a readdir, and a count in C: nothing per block
+    in Python), and which of them are the ``unread`` dax devices' blocks."""
     links: dict[int, int] = {}
     counts: dict[int, int] = {}
+    unread_devices: dict[int, int] = {}
     any_block: Optional[int] = None
     for nid in nids:
         text = "\n".join(door.listdir(paths.node_dir(nid)))
@@ -859,14 +878,16 @@ def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned:
         counts[nid] = len(found)
         if found and any_block is None:
             any_block = int(found[0])
-        if found and owned:
+        if found and (owned or unread):
             names = set(found)
             links.update((i, nid) for i in owned if str(i) in names)
+            if unread:
+                unread_devices[nid] = len(names.intersection(map(str, unread)))
     if any_block is None:  # a kernel without the nodeK/memoryN links
         return _Scope(block_indexes(door))
     for nid in links.values():
         counts[nid] -= 1
-    return _Scope(sorted(links), links, zoneinfo, counts, any_block)
+    return _Scope(sorted(links), links, zoneinfo, counts, any_block, unread_devices)
 
 
 def _first_block(door: SysfsRoot, scope: _Scope, name: str) -> Optional[int]:
@@ -893,6 +914,7 @@ def discover(
     block_fields: frozenset[str] = BLOCK_FIELDS,
     block_scope: str = "all",
     detail_device: Optional[str] = None,
+    only_device: Optional[str] = None,
 ) -> Topology:
     """Read the whole machine (or the parts asked for) into a Topology.
 
@@ -912,6 +934,14 @@ def discover(
     than state (a change of that device needs no more); a name that is no
     dax device's reads them for every block.
 
+    ``only_device`` (with ``nodes``): of the dax devices, only this one's
+    blocks are read (a change of that device; issue 14: its cost no longer
+    grows with the other devices' blocks).  The others' ``blocks`` are then
+    empty, and their memory is counted in the node figures from zoneinfo
+    with the boot memory (:class:`BootMemory` ``devices``).  Without
+    zoneinfo every block is read; a name that is no dax device's reads every
+    device's blocks.
+
     Raises NotASysfsTree when the sysroot has no /sys/devices.
     """
     door.require_sysfs()
@@ -920,7 +950,9 @@ def discover(
     nd = read_nd(door) if with_nd else _NdScan([], [], [], [], {})
     dax_regions, devices = read_dax(door, nd.nd_dax_owner)
     nids = node_ids(door)
-    scope = _block_scope(door, block_scope, devices, nids) if with_blocks else _Scope([])
+    if only_device is not None and not any(d.name == only_device for d in devices):
+        only_device = None
+    scope = _block_scope(door, block_scope, devices, nids, only_device) if with_blocks else _Scope([])
     policy = read_policy(door, _first_block(door, scope, block_scope) if with_blocks else None)
     forced = frozenset({"device"} if block_scope == "devices" else {"device", "node"})
     blocks = (
@@ -941,7 +973,7 @@ def discover(
     stranded = read_stranded(door, devices, blocks, policy.block_size) if with_blocks else []
     boot = None
     if scope.zoneinfo is not None and scope.boot_totals is not None and policy.block_size:
-        boot = boot_memory(scope.zoneinfo, scope.boot_totals, blocks, policy.block_size)
+        boot = boot_memory(scope.zoneinfo, scope.boot_totals, blocks, policy.block_size, scope.unread_devices)
     nodes = read_nodes(door, nids, blocks, devices, tiers, with_blocks, stranded, boot)
     possible = _opt(door, paths.NODE + "/possible", parse_cpulist, "a node list") or tuple(nids)
     return Topology(

@@ -19,6 +19,7 @@ from typing import Callable, Optional
 from pmemctl.commandline import command_line
 from pmemctl.errors import DamagedJournal, ExitCode, Locked, Refused
 from pmemctl.model.discover import discover
+from pmemctl.model.records import Topology
 from pmemctl.ops.batched_journal import with_taken
 from pmemctl.ops.executor import Executor
 from pmemctl.ops.outcome import Outcome, OutcomeStatus, describe_state
@@ -129,26 +130,47 @@ def recovery_exit_code(command: str, outcome: Outcome) -> ExitCode:
 
 def reconfigure(door: SysfsRoot, req: ReconfigureRequest, opts: RunOptions) -> ChangeResult:
     # -> devdax offlines the selected device's online blocks (their zone and
-    # removable); -> system-ram needs the zone ratio (every online block's zone)
-    fields, detail = (OFFLINE_FIELDS, req.selector) if req.mode == "devdax" else (ONLINE_FIELDS, None)
+    # removable): one device named reads only its blocks; -> system-ram needs
+    # the zone ratio (every online block's zone)
+    if req.mode == "devdax":
+        one = req.selector if len(req.selectors) == 1 else None
+        return _planned_and_run(door, lambda: plan_reconfigure(door, _device_topology(door, OFFLINE_FIELDS, one), req),
+                                opts)
     return _planned_and_run(
-        door, lambda: plan_reconfigure(door, discover(door, block_fields=fields, detail_device=detail), req), opts)
+        door, lambda: plan_reconfigure(door, discover(door, block_fields=ONLINE_FIELDS), req), opts)
+
+
+def _device_topology(door: SysfsRoot, fields: frozenset[str], selector: Optional[str],
+                     zone_ratio: bool = False) -> Topology:
+    """The snapshot a change of the dax device ``selector`` names needs: the
+    blocks of that device alone when the selector is its name (the others'
+    memory counted per node from /proc/zoneinfo: model/discover.py
+    ``only_device``), else the blocks of every dax device; never boot
+    memory's blocks one by one.  None (``--blocks``): every block.
+    ``zone_ratio``: the plan needs every online block's zone (the nodes'
+    figures), so where every block is read all their zones are too."""
+    if selector is None:
+        return discover(door, block_fields=fields)
+    return discover(door, block_fields=fields, block_scope="nodes", only_device=selector,
+                    detail_device=None if zone_ratio else selector)
 
 
 #: what the block planners need from each block (no more: 49,152 blocks)
-ONLINE_FIELDS = frozenset({"state", "online_zones"})  # zone ratios need the online blocks' zones only
+ONLINE_FIELDS = frozenset({"state", "online_zones"})  # zone ratios: the online blocks' zones
 #: offlining (and devdax) needs the zone and removable of the online blocks only
-OFFLINE_FIELDS = frozenset({"state", "online_zones", "online_removable"})
+OFFLINE_FIELDS = frozenset({"state", "online_zones", "sampled_removable"})
 
 
 def online(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult:
-    return _planned_and_run(door, lambda: plan_online(door, discover(door, block_fields=ONLINE_FIELDS), req), opts)
+    device = req.device if req.blocks is None else None  # --blocks may name any block
+    return _planned_and_run(
+        door, lambda: plan_online(door, _device_topology(door, ONLINE_FIELDS, device, zone_ratio=True), req), opts)
 
 
 def offline(door: SysfsRoot, req: BlockRequest, opts: RunOptions) -> ChangeResult:
-    detail = req.device if req.blocks is None else None  # only the named device's blocks are offlined
+    device = req.device if req.blocks is None else None  # only the named device's blocks are offlined
     return _planned_and_run(
-        door, lambda: plan_offline(door, discover(door, block_fields=OFFLINE_FIELDS, detail_device=detail), req), opts)
+        door, lambda: plan_offline(door, _device_topology(door, OFFLINE_FIELDS, device), req), opts)
 
 
 def namespace_create(door: SysfsRoot, req: CreateRequest, opts: RunOptions) -> ChangeResult:

@@ -39,20 +39,25 @@ def deadline(seconds: Optional[float]) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def _on_alarm(signum: int, frame: object) -> None:
-    raise TimeoutError  # raised, so Python does not retry the interrupted write (PEP 475)
-
-
 class RunAlarm:
     """SIGALRM bounds a write that may block: the kernel retries an offline
     until a signal is pending, then fails it with EINTR (mm/memory_hotplug.c
     offline_pages).  The handler is installed at a run's first bounded write
-    and restored at the end of the run; each write only arms and disarms the
-    timer (installing a handler per block cost about 6 us a block)."""
+    and restored at the end of the run (installing it per block cost about
+    6 us a block).  Each write arms the timer (setitimer resets it: every
+    write gets the whole budget from its own start) and leaves it armed: the
+    next write re-arms it, :meth:`restore` disarms it at the end of the run,
+    and an alarm between writes is ignored (issue 14: one system call a
+    block, not two)."""
 
     def __init__(self) -> None:
         self._old: object = None
         self._installed = False
+        self._writing = False  # a bounded write is in progress: an alarm now ends it
+
+    def _on_alarm(self, signum: int, frame: Optional[FrameType]) -> None:
+        if self._writing:
+            raise TimeoutError  # raised, so Python does not retry the interrupted write (PEP 475)
 
     def write(self, seconds: float, write: Callable[[str, str], None], path: str, value: str) -> None:
         """``write(path, value)``, interrupted by TimeoutError after ``seconds``."""
@@ -60,16 +65,18 @@ class RunAlarm:
             if threading.current_thread() is not threading.main_thread():  # signals: main thread only
                 write(path, value)
                 return
-            self._old = signal.signal(signal.SIGALRM, _on_alarm)
+            self._old = signal.signal(signal.SIGALRM, self._on_alarm)
             self._installed = True
+        self._writing = True
         setitimer(ITIMER_REAL, seconds)
         try:
             write(path, value)
         finally:
-            setitimer(ITIMER_REAL, 0)
+            self._writing = False
 
     def restore(self) -> None:
         if self._installed:
+            setitimer(ITIMER_REAL, 0)
             old = self._old if self._old is not None else signal.SIG_DFL
             signal.signal(signal.SIGALRM, old)  # type: ignore[arg-type]
             self._installed = False

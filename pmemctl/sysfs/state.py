@@ -211,8 +211,8 @@ def _read_file(door: SysfsRoot, dir_fd: int, kdir: str, name: str) -> Optional[b
         os.close(fd)
 
 
-def _atomic_write(door: SysfsRoot, dir_fd: int, kdir: str, name: str, data: dict[str, Any]) -> None:
-    """Write ``name`` in ``dir_fd`` via a temporary file and a rename."""
+def _atomic_write(door: SysfsRoot, dir_fd: int, kdir: str, name: str, data: dict[str, Any]) -> int:
+    """Write ``name`` in ``dir_fd`` via a temporary file and a rename; returns its size."""
     # compact, and dumps (C encoder) not dump (pure-Python streaming):
     # a plan for 49,152 blocks is one action per block
     payload = (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
@@ -220,6 +220,7 @@ def _atomic_write(door: SysfsRoot, dir_fd: int, kdir: str, name: str, data: dict
         confined.atomic_replace(dir_fd, name, payload, tmp=f"{name}.tmp.{os.getpid()}", mode=0o644)
     except IsADirectoryError as err:
         raise UnsafeStateFile(door.host_path(f"{kdir}/{name}"), "is a directory") from err
+    return len(payload)
 
 
 def _archive_suffix(dir_fd: int) -> str:
@@ -620,19 +621,19 @@ class Journal:
                 raise JournalNoSpace(self.state_dir, len(json.dumps(self.header))) from err
         else:
             steps = len(self.header.get("plan", {}).get("actions", []))
-            size = len(json.dumps(self.header, separators=(",", ":")))
-            needed = size + steps * _RESERVE_PER_STEP + _RESERVE_SLACK
+            size = 0  # the header's, encoded once (a plan holds one action per block)
             try:
-                _atomic_write(self.door, dir_fd, self._kdir, "journal.json", self.header)
-                _reserve_space(dir_fd, needed)
+                size = _atomic_write(self.door, dir_fd, self._kdir, "journal.json", self.header)
+                _reserve_space(dir_fd, size + steps * _RESERVE_PER_STEP + _RESERVE_SLACK)
             except OSError as err:
                 if err.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
-                raise JournalNoSpace(self.state_dir, size + needed) from err
+                size = size or len(json.dumps(self.header, separators=(",", ":"), sort_keys=True)) + 1
+                raise JournalNoSpace(self.state_dir, 2 * size + steps * _RESERVE_PER_STEP + _RESERVE_SLACK) from err
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
         self._log_fd = _open_file(self.door, dir_fd, self._kdir, "journal.log", flags, 0o644)
 
-    def _spaced(self, write: Callable[[], None]) -> None:
+    def _spaced(self, write: Callable[[], object]) -> None:
         """A journal write; on a full file system the reserved space is
         given back and the write tried once more."""
         try:

@@ -12,7 +12,6 @@ import re
 from typing import Optional, Sequence
 
 from pmemctl.model.records import (
-    BlockState,
     DaxDevice,
     MemoryBlock,
     Topology,
@@ -106,17 +105,15 @@ def _kernel_zone_free(door: SysfsRoot) -> Optional[int]:
 
 
 def _zone_bytes(topo: Topology) -> tuple[int, int]:
-    """(movable, kernel) bytes of online memory, from the blocks' zones."""
+    """(movable, kernel) bytes of online memory, from the nodes' figures:
+    online blocks whose zone is Movable, and the other online blocks.  The
+    nodes count the blocks read and those a discovery limited to some
+    blocks counted from /proc/zoneinfo instead (boot memory, other
+    devices'), so this holds for either."""
     bs = topo.policy.block_size or 0
-    movable = kernel = 0
-    for b in topo.blocks:
-        if b.state != BlockState.ONLINE:
-            continue
-        if b.zones and b.zones[0] == "Movable":
-            movable += bs
-        else:
-            kernel += bs
-    return movable, kernel
+    movable = sum(n.zone_blocks.get("Movable", 0) for n in topo.nodes)
+    online = sum(n.blocks_online for n in topo.nodes)
+    return movable * bs, (online - movable) * bs
 
 
 def zone_checks(pb: PlanBuilder, door: SysfsRoot, topo: Topology, adding: int, zone: str) -> None:
