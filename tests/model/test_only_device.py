@@ -166,3 +166,16 @@ def test_removable_read_per_block_when_the_first_says_0(tmp_path: Path, sim_tree
     plan = plan_offline(door, topo, BlockRequest(device="dax0.0"))
     refused = [c for c in plan.checks if c.name == "removable"]
     assert refused and f"{first}" in refused[0].message
+
+
+def test_a_device_block_no_node_links_makes_every_block_read(own_trees: TreeCache) -> None:
+    """The kernel links every block from its node's directory; a tree that
+    does not must not make a change skip the unlinked block."""
+    root, _ = own_trees.get(BIG)
+    full = discover(SysfsRoot(str(root)))
+    first = full.dax_device("dax0.0").blocks[0]  # type: ignore[union-attr]
+    Path(root, f"sys/devices/system/node/node1/memory{first}").unlink()
+    door = BlockCountingDoor(str(root))
+    part = discover(door, block_fields=ONLINE_FIELDS, block_scope="nodes", only_device="dax0.0")
+    assert first in {b.index for b in part.blocks}
+    assert len(door.block_dirs) == len(full.blocks)
