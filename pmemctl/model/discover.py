@@ -802,12 +802,12 @@ def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: li
             if counted is not None:
                 return _Scope([], {}, zoneinfo, counted, 0)
         unread = sorted(set(device_block_indexes(door, others, block_size)).difference(owned))
-        scope = _zoneinfo_scope(door, zoneinfo, owned, nids, unread)
-        if only_device is not None and scope.links is not None and len(scope.links) < len(owned):
+        read_scope = _zoneinfo_scope(door, zoneinfo, owned, nids, unread)
+        if only_device is not None and read_scope.links is not None and len(read_scope.links) < len(owned):
             # a block of the device no node directory links (the kernel links
             # every one; a tree may not): a change must not skip it, so read them all
             return _Scope(block_indexes(door))
-        return scope
+        return read_scope
     if only_device is not None:  # without zoneinfo, node figures need every block
         return _Scope(block_indexes(door))
     links = node_links(door, nids)
