@@ -114,33 +114,28 @@ class _SimClock:
         original_check = SysfsRoot.check_writable
         clock = time.thread_time_ns
 
-        # (the wrappers are as lean as they can be: what they cost outside
-        # the clock's window is counted as the tool's)
-        def write(kernel: SimulatedKernel, kpath: str, value: str) -> None:
+        # (the wrappers are as lean as they can be, no lambda: what they cost
+        # outside the clock's window is counted as the tool's)
+        def timed(call: Callable[..., None], *args: object) -> None:
             if self._depth:  # the simulator's own nested call: its time is the outer one's
-                original_write(kernel, kpath, value)
-            else:
-                self._depth = 1
-                checks, start = self._door_checks, clock()
-                try:
-                    original_write(kernel, kpath, value)
-                finally:
-                    self.ns += clock() - start - (self._door_checks - checks)
-                    self._depth = 0
+                call(*args)
+                return
+            self._depth = 1
+            checks, start = self._door_checks, clock()
+            try:
+                call(*args)
+            finally:
+                self.ns += clock() - start - (self._door_checks - checks)
+                self._depth = 0
+
+        def write(kernel: SimulatedKernel, kpath: str, value: str) -> None:
+            timed(original_write, kernel, kpath, value)
             if kpath.endswith("/state") and kpath.startswith(_MEMORY_PREFIX):
                 self.writes += 1
 
         def settle(kernel: SimulatedKernel) -> None:
             # the derived files a burst of writes left stale, written at its end (or on a read)
-            if self._depth:
-                return original_settle(kernel)
-            self._depth = 1
-            checks, start = self._door_checks, clock()
-            try:
-                original_settle(kernel)
-            finally:
-                self.ns += clock() - start - (self._door_checks - checks)
-                self._depth = 0
+            timed(original_settle, kernel)
 
         def check_writable(door: SysfsRoot, kpath: str, value: str) -> str:
             start = clock()

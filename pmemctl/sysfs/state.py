@@ -211,16 +211,22 @@ def _read_file(door: SysfsRoot, dir_fd: int, kdir: str, name: str) -> Optional[b
         os.close(fd)
 
 
-def _atomic_write(door: SysfsRoot, dir_fd: int, kdir: str, name: str, data: dict[str, Any]) -> int:
-    """Write ``name`` in ``dir_fd`` via a temporary file and a rename; returns its size."""
-    # compact, and dumps (C encoder) not dump (pure-Python streaming):
-    # a plan for 49,152 blocks is one action per block
-    payload = (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
+def _json_payload(data: dict[str, Any]) -> bytes:
+    """A state file's contents: compact, and dumps (C encoder) not dump
+    (pure-Python streaming): a plan for 49,152 blocks is one action per block."""
+    return (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
+
+
+def _atomic_write(door: SysfsRoot, dir_fd: int, kdir: str, name: str, data: dict[str, Any],
+                  payload: Optional[bytes] = None) -> None:
+    """Write ``name`` in ``dir_fd`` via a temporary file and a rename
+    (``payload``: ``data`` encoded already)."""
+    if payload is None:
+        payload = _json_payload(data)
     try:
         confined.atomic_replace(dir_fd, name, payload, tmp=f"{name}.tmp.{os.getpid()}", mode=0o644)
     except IsADirectoryError as err:
         raise UnsafeStateFile(door.host_path(f"{kdir}/{name}"), "is a directory") from err
-    return len(payload)
 
 
 def _archive_suffix(dir_fd: int) -> str:
@@ -621,19 +627,19 @@ class Journal:
                 raise JournalNoSpace(self.state_dir, len(json.dumps(self.header))) from err
         else:
             steps = len(self.header.get("plan", {}).get("actions", []))
-            size = 0  # the header's, encoded once (a plan holds one action per block)
+            payload = _json_payload(self.header)  # encoded once: it holds one action per block
+            needed = len(payload) + steps * _RESERVE_PER_STEP + _RESERVE_SLACK
             try:
-                size = _atomic_write(self.door, dir_fd, self._kdir, "journal.json", self.header)
-                _reserve_space(dir_fd, size + steps * _RESERVE_PER_STEP + _RESERVE_SLACK)
+                _atomic_write(self.door, dir_fd, self._kdir, "journal.json", self.header, payload)
+                _reserve_space(dir_fd, needed)
             except OSError as err:
                 if err.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
-                size = size or len(json.dumps(self.header, separators=(",", ":"), sort_keys=True)) + 1
-                raise JournalNoSpace(self.state_dir, 2 * size + steps * _RESERVE_PER_STEP + _RESERVE_SLACK) from err
+                raise JournalNoSpace(self.state_dir, len(payload) + needed) from err
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
         self._log_fd = _open_file(self.door, dir_fd, self._kdir, "journal.log", flags, 0o644)
 
-    def _spaced(self, write: Callable[[], object]) -> None:
+    def _spaced(self, write: Callable[[], None]) -> None:
         """A journal write; on a full file system the reserved space is
         given back and the write tried once more."""
         try:
