@@ -142,18 +142,25 @@ def check(name: str, value: float, target: float, unit: str = "x", detail: str =
     return ok
 
 
-def growth_exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float:
-    """Least-squares slope of log(time above the smallest size's) against
-    log(size) over the other sizes: 1.0 grows linearly with the block count,
-    2.0 quadratically, about 0 not at all.  The smallest size's time stands
-    for the fixed cost (start-up) so that it does not hide the growth."""
+def growth_exponent(sizes: Sequence[int], seconds: Sequence[float], fixed_cost: bool = True) -> float:
+    """Least-squares slope of log(time) against log(size): 1.0 grows
+    linearly with the block count, 2.0 quadratically, about 0 not at all.
+
+    ``fixed_cost`` (a whole command's time): the smallest size's time stands
+    for the fixed cost (start-up) and is taken off the others', which are
+    fitted, so that it does not hide the growth.  Without it (a time that
+    has no fixed part, such as the simulated kernel's own time per write,
+    its set-up measured apart) every size is fitted as it is."""
     import math
 
-    base = seconds[0]
-    # growth under 5 % of the fixed cost is noise: counted as that much (flat)
-    pts = [(math.log(n), math.log(max(t - base, 0.05 * base, 1e-6)))
-           for n, t in zip(sizes[1:], seconds[1:], strict=True)]
-    if len(pts) < 2:
+    if not fixed_cost:
+        pts = [(math.log(n), math.log(max(t, 1e-9))) for n, t in zip(sizes, seconds, strict=True)]
+    else:
+        base = seconds[0]
+        # growth under 5 % of the fixed cost is noise: counted as that much (flat)
+        pts = [(math.log(n), math.log(max(t - base, 0.05 * base, 1e-6)))
+               for n, t in zip(sizes[1:], seconds[1:], strict=True)]
+    if len(pts) < 2 or (not fixed_cost and len(pts) < 3):
         return float("nan")
     mx = sum(x for x, _ in pts) / len(pts)
     my = sum(y for _, y in pts) / len(pts)
@@ -161,9 +168,11 @@ def growth_exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in pts) / den if den else float("nan")
 
 
-def check_growth(name: str, sizes: Sequence[int], seconds: Sequence[float], limit: float = 1.1) -> bool:
-    """Print the fitted growth exponent of one path and flag one above ``limit``."""
-    k = growth_exponent(sizes, seconds)
+def check_growth(name: str, sizes: Sequence[int], seconds: Sequence[float], limit: float = 1.1,
+                 fixed_cost: bool = True) -> bool:
+    """Print the fitted growth exponent of one path and flag one above ``limit``
+    (``fixed_cost``: see :func:`growth_exponent`)."""
+    k = growth_exponent(sizes, seconds, fixed_cost)
     figures = ", ".join(f"{n}: {t * 1000:.0f} ms" for n, t in zip(sizes, seconds, strict=True))
     if k != k:  # nan: too few sizes to fit
         print(f"{'growth of ' + name:<58} {'-':>8}   needs 3 sizes  ({figures})")

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Optional, TypeVar
 
 from pmemctl.errors import BadAttribute
 from pmemctl.model.records import BlockState, DaxDevice, MemoryBlock
+from pmemctl.model.zoneinfo import ZoneInfo
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
 from pmemctl.units import parse_bool01, parse_zones
@@ -192,6 +193,31 @@ def _sample_removable(door: SysfsRoot, first: str) -> Optional[str]:
     return text if text == "1" else None
 
 
+def _zones_from_spans(zone_info: ZoneInfo, node_of: dict[int, int], block_size: int, indexes: list[int],
+                      positions: list[int]) -> tuple[list[Optional[str]], list[int]]:
+    """The valid_zones text of the online blocks at ``positions`` that
+    /proc/zoneinfo's spans place in one zone (the name, as valid_zones
+    reads for an online block), and the positions still to read."""
+    column: list[Optional[str]] = [None] * len(indexes)
+    rest: list[int] = []
+    runs: dict[int, list[tuple[int, int, str]]] = {}
+    for pos in positions:
+        idx = indexes[pos]
+        node = node_of.get(idx)
+        if node is not None:
+            if node not in runs:
+                runs[node] = zone_info.sole_zones(node, block_size)
+            for first, end, zone in runs[node]:
+                if first <= idx < end:
+                    column[pos] = zone
+                    break
+            else:
+                rest.append(pos)
+        else:
+            rest.append(pos)
+    return column, rest
+
+
 def read_block_table(
     door: SysfsRoot,
     indexes: list[int],
@@ -201,6 +227,7 @@ def read_block_table(
     fields: frozenset[str],
     node_of: Optional[dict[int, int]] = None,
     detail_device: Optional[str] = None,
+    zone_info: Optional[ZoneInfo] = None,
 ) -> BlockTable:
     """Read the blocks ``indexes`` (a vanished one is left out): their state
     and the ``fields`` asked for ("zones", "online_zones": valid_zones of
@@ -209,7 +236,10 @@ def read_block_table(
     ``node_of``: block → node already read from the node directories (else
     listed here).  ``detail_device``: the attributes other than state are read
     only for that dax device's blocks (the others' are None); ignored unless
-    it owns a block and "device" is among ``fields``."""
+    it owns a block and "device" is among ``fields``.  ``zone_info``: with
+    ``node_of`` and "online_zones", an online block inside one zone's span
+    alone is in that zone, and its valid_zones is not read
+    (:meth:`ZoneInfo.sole_zones`; issue 14: one file fewer per block offlined)."""
     devices = list(devices)
     dirs = [f"memory{i}" for i in indexes]
     detailing = detail_device is not None and "device" in fields
@@ -253,17 +283,22 @@ def read_block_table(
             columns["removable"] = column
         else:
             wanted["removable"] = "removable"  # each online block's
+    positions_of = {attr: chosen(every) for attr, every in wanted.items()}
+    if wanted.get("valid_zones") == "zones" and "zones" not in fields and zone_info is not None \
+            and node_of is not None and block_size:
+        columns["valid_zones"], positions_of["valid_zones"] = _zones_from_spans(
+            zone_info, node_of, block_size, indexes, positions_of["valid_zones"])
     groups: dict[tuple[int, ...], list[str]] = {}
-    for attr, every in wanted.items():
-        groups.setdefault(tuple(chosen(every)), []).append(attr)
-    for positions, group in groups.items():
-        read = door.read_table(paths.MEMORY, [dirs[pos] for pos in positions], group)
+    for attr, at in positions_of.items():
+        groups.setdefault(tuple(at), []).append(attr)
+    for group_at, group in groups.items():
+        read = door.read_table(paths.MEMORY, [dirs[pos] for pos in group_at], group)
         for attr, texts in zip(group, read, strict=True):
-            if len(positions) == len(indexes):
+            if len(group_at) == len(indexes):
                 columns[attr] = texts
                 continue
-            out: list[Optional[str]] = list(none)
-            for pos, text in zip(positions, texts, strict=True):
+            out: list[Optional[str]] = columns.get(attr) or list(none)
+            for pos, text in zip(group_at, texts, strict=True):
                 out[pos] = text
             columns[attr] = out
 

@@ -8,7 +8,6 @@ sysfs-bus-nd, sysfs-bus-dax, sysfs-devices-memory, sysfs-devices-node).
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Iterable, Mapping, Optional, Sequence, TypeVar
 
@@ -44,6 +43,7 @@ from pmemctl.model.records import (
     kmem_blocks,
     replace,
 )
+from pmemctl.model.zoneinfo import ZoneInfo, read_zoneinfo
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.abi import DAX_DEVICE_RE
 from pmemctl.sysfs.door import SysfsRoot
@@ -474,6 +474,7 @@ def read_blocks(
     fields: frozenset[str] = BLOCK_FIELDS,
     node_links: Optional[dict[int, int]] = None,
     detail_device: Optional[str] = None,
+    zone_info: Optional[ZoneInfo] = None,
 ) -> list[MemoryBlock]:
     """Read the blocks ``indexes`` (a vanished one is left out) as records.
     ``node_links``: block → node already read from the node directories (else
@@ -481,7 +482,7 @@ def read_blocks(
     only for that dax device's blocks.  The walk itself is
     :func:`pmemctl.model.blocks.read_block_table`."""
     return read_block_table(door, indexes, block_size, devices, nodes, fields, node_links,
-                            detail_device=detail_device).records()
+                            detail_device=detail_device, zone_info=zone_info).records()
 
 
 # --------------------------------------------------------------------------
@@ -680,31 +681,6 @@ class BootMemory(Record):
 
 
 _NO_BOOT = BootMemory(0, 0, {})
-PROC_ZONEINFO = "/proc/zoneinfo"
-_ZONE_HEAD_RE = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)")
-
-
-def read_zoneinfo(door: SysfsRoot) -> Optional[dict[int, dict[str, int]]]:
-    """node → zone → present bytes, from /proc/zoneinfo; None when it is absent."""
-    text = door.read_optional(PROC_ZONEINFO)
-    if text is None:
-        return None
-    page = os.sysconf("SC_PAGE_SIZE")
-    out: dict[int, dict[str, int]] = {}
-    where: Optional[tuple[int, str]] = None
-    for line in text.splitlines():
-        m = _ZONE_HEAD_RE.match(line)
-        if m:
-            where = (int(m.group(1)), m.group(2))
-            continue
-        words = line.split()
-        if where is not None and len(words) == 2 and words[0] == "present":
-            try:
-                out.setdefault(where[0], {})[where[1]] = int(words[1]) * page
-            except ValueError as err:
-                raise BadAttribute(PROC_ZONEINFO, line, "present <pages>") from err
-            where = None
-    return out
 
 
 def boot_memory(zoneinfo: Mapping[int, Mapping[str, int]], totals: Mapping[int, int],
@@ -764,15 +740,17 @@ class _Scope:
     boot_totals: Optional[dict[int, int]]  # node → its blocks outside dax devices' ranges
     any_block: Optional[int]  # some block that exists
     unread_devices: dict[int, int]  # node → blocks of dax devices left unread (``only_device``)
+    zone_info: Optional[ZoneInfo]  # /proc/zoneinfo as read (its spans name the online blocks' zones)
 
-    __slots__ = ("indexes", "links", "zoneinfo", "boot_totals", "any_block", "unread_devices")
+    __slots__ = ("indexes", "links", "zoneinfo", "boot_totals", "any_block", "unread_devices", "zone_info")
 
     def __init__(self, indexes: list[int], links: Optional[dict[int, int]] = None,
-                 zoneinfo: Optional[dict[int, dict[str, int]]] = None, boot_totals: Optional[dict[int, int]] = None,
+                 zone_info: Optional[ZoneInfo] = None, boot_totals: Optional[dict[int, int]] = None,
                  any_block: Optional[int] = None, unread_devices: Optional[dict[int, int]] = None) -> None:
         self.indexes = indexes
         self.links = links
-        self.zoneinfo = zoneinfo
+        self.zone_info = zone_info
+        self.zoneinfo = None if zone_info is None else zone_info.present
         self.boot_totals = boot_totals
         self.any_block = any_block
         self.unread_devices = unread_devices or {}
@@ -795,14 +773,14 @@ def _block_scope(door: SysfsRoot, scope: str, devices: list[DaxDevice], nids: li
     owned = sorted(set(device_block_indexes(door, chosen, block_size)).union(*stranded))
     if scope == "devices":
         return _Scope(owned)
-    zoneinfo = read_zoneinfo(door) if block_size else None
-    if zoneinfo is not None and block_size:
+    zone_info = read_zoneinfo(door) if block_size else None
+    if zone_info is not None and block_size:
         if not owned and not others:
-            counted = _boot_counts_without_listing(door, zoneinfo, nids, block_size)
+            counted = _boot_counts_without_listing(door, zone_info.present, nids, block_size)
             if counted is not None:
-                return _Scope([], {}, zoneinfo, counted, 0)
+                return _Scope([], {}, zone_info, counted, 0)
         unread = sorted(set(device_block_indexes(door, others, block_size)).difference(owned))
-        read_scope = _zoneinfo_scope(door, zoneinfo, owned, nids, unread)
+        read_scope = _zoneinfo_scope(door, zone_info, owned, nids, unread)
         if only_device is not None and read_scope.links is not None and len(read_scope.links) < len(owned):
             # a block of the device no node directory links (the kernel links
             # every one; a tree may not): a change must not skip it, so read them all
@@ -868,7 +846,7 @@ def _boot_ram_block_count(door: SysfsRoot, block_size: int) -> Optional[int]:
     return count if door.exists(paths.memory_block(last)) else None
 
 
-def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned: list[int],
+def _zoneinfo_scope(door: SysfsRoot, zone_info: ZoneInfo, owned: list[int],
                     nids: list[int], unread: Sequence[int] = ()) -> _Scope:
     """Read only the blocks ``owned`` (dax devices'); count each node's
     others from its listing (a readdir, and a count in C: nothing per block
@@ -892,7 +870,7 @@ def _zoneinfo_scope(door: SysfsRoot, zoneinfo: dict[int, dict[str, int]], owned:
         return _Scope(block_indexes(door))
     for nid in links.values():
         counts[nid] -= 1
-    return _Scope(sorted(links), links, zoneinfo, counts, any_block, unread_devices)
+    return _Scope(sorted(links), links, zone_info, counts, any_block, unread_devices)
 
 
 def _first_block(door: SysfsRoot, scope: _Scope, name: str) -> Optional[int]:
@@ -962,7 +940,7 @@ def discover(
     forced = frozenset({"device"} if block_scope == "devices" else {"device", "node"})
     blocks = (
         read_blocks(door, scope.indexes, policy.block_size, devices, nids, block_fields | forced, scope.links,
-                    detail_device)
+                    detail_device, scope.zone_info)
         if with_blocks
         else []
     )

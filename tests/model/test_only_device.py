@@ -39,17 +39,20 @@ class BlockCountingDoor(SysfsRoot):
         super().__init__(root)
         self.block_dirs: set[str] = set()
         self.removable_reads = 0
+        self.zones_reads = 0
 
     def read_table(self, base: str, dirs: Sequence[str], attrs: Sequence[str]) -> list[list[Optional[str]]]:
         if base.endswith("/system/memory"):
             self.block_dirs.update(dirs)
             self.removable_reads += len(dirs) * ("removable" in attrs)
+            self.zones_reads += len(dirs) * ("valid_zones" in attrs)
         return super().read_table(base, dirs, attrs)
 
     def read_optional(self, kpath: str) -> Optional[str]:
         if "/system/memory/memory" in kpath:
             self.block_dirs.add(kpath.split("/")[5])
             self.removable_reads += kpath.endswith("/removable")
+            self.zones_reads += kpath.endswith("/valid_zones")
         return super().read_optional(kpath)
 
 
@@ -179,3 +182,37 @@ def test_a_device_block_no_node_links_makes_every_block_read(own_trees: TreeCach
     part = discover(door, block_fields=ONLINE_FIELDS, block_scope="nodes", only_device="dax0.0")
     assert first in {b.index for b in part.blocks}
     assert len(door.block_dirs) == len(full.blocks)
+
+
+def test_offline_takes_the_zones_from_zoneinfo_where_one_zone_spans_the_blocks(sim_trees: TreeCache) -> None:
+    """qemu-nvdimm, every block of dax0.0 online in ZONE_MOVABLE and no other
+    zone on node 1: the zones come from the span, no valid_zones is read."""
+    root, _ = sim_trees.get(Case("qemu-nvdimm", {"stage": "system-ram"}))
+    door = BlockCountingDoor(str(root))
+    topo = _device_topology(door, OFFLINE_FIELDS, "dax0.0")
+    online = [b for b in topo.blocks if b.online]
+    assert len(online) > 10 and {b.zones for b in online} == {("Movable",)}
+    assert door.zones_reads == 0
+
+
+def test_interleaved_zones_are_read_block_by_block(tmp_path: Path) -> None:
+    """A block onlined into ZONE_NORMAL amid ZONE_MOVABLE: the two spans
+    overlap, so each online block's valid_zones is read, and the plans are
+    still those of a full walk."""
+    from pmemctl.sim.build import materialise
+    from pmemctl.sim.kernel import SimulatedKernel
+    from pmemctl.sim.scenario import load_scenario
+
+    k = SimulatedKernel(materialise(load_scenario("qemu-nvdimm", {"stage": "system-ram"}), tmp_path / "t"))
+    blocks = list(discover(k).dax_device("dax0.0").blocks)  # type: ignore[union-attr]
+    middle = blocks[len(blocks) // 2]
+    k.write(f"/sys/devices/system/memory/memory{middle}/state", "offline")
+    k.write(f"/sys/devices/system/memory/memory{middle}/state", "online_kernel")
+    k.settle()
+    door = BlockCountingDoor(str(k.root))
+    topo = _device_topology(door, OFFLINE_FIELDS, "dax0.0")
+    assert {b.index: b.zones for b in topo.blocks}[middle] == ("Normal",)
+    assert door.zones_reads == len(blocks)
+    full = discover(SysfsRoot(str(k.root)))
+    plans_equal(plan_offline(door, topo, BlockRequest(device="dax0.0")),
+                plan_offline(door, full, BlockRequest(device="dax0.0")))

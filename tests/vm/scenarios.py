@@ -168,10 +168,12 @@ record() {
     run "record-$1" pmemctl sim record "/tmp/rec-$1"
     tar -C /tmp -cf "$VMIO/rec/$1.tar" "rec-$1"
 }
-# sysfs_blocks NAME: state and valid_zones of every memory block, from sysfs
+# sysfs_blocks NAME: state and valid_zones of every memory block, from sysfs,
+# and /proc/zoneinfo beside them (what pmemctl infers from the zones' spans)
 sysfs_blocks() {
     grep -H . /sys/devices/system/memory/memory*/state \
         /sys/devices/system/memory/memory*/valid_zones > "$VMIO/out/$1.sysfs" 2>&1
+    cat /proc/zoneinfo > "$VMIO/out/$1.zoneinfo"
 }
 # traced NAME ARGS...: pmemctl ARGS with every write(2)/pwrite(v) recorded,
 # and the data of its preadv(2) reads (the info-block check before a wipe).

@@ -217,6 +217,37 @@ def test_s2_pmemctl_view_matches_sysfs_block_by_block(flow):
     assert {i: (s, z) for i, (s, z) in sysfs.items() if i in KMEM} == {i: ls[i] for i in KMEM}
 
 
+#: every step of the flow that left the blocks' states and /proc/zoneinfo behind
+ZONEINFO_STEPS = ("s1-sysram", "s2-offline-all", "s2-online-size", "s2-online-count", "s2-offline-blocks",
+                  "s2-online-normal", "s3-offline-normal", "s3-devdax", "s4-before")
+
+
+def test_zone_spans_name_the_zones_and_empty_ranges_the_kernel_shows(flow):
+    """What pmemctl infers from /proc/zoneinfo (pmemctl/model/zoneinfo.py)
+    holds on the real kernel at every step: an online block inside one
+    zone's span alone has that zone in valid_zones; the device's range
+    meets no populated span exactly when none of its blocks is online
+    (offlining shrinks the spans past offline memory, so the precheck
+    before kmem lets go reads no block)."""
+    from pmemctl.model.zoneinfo import parse_zoneinfo
+
+    placed = emptied = 0
+    for step in ZONEINFO_STEPS:
+        info = parse_zoneinfo(flow.raw(f"{step}.zoneinfo").decode(), 4096)
+        assert info.spans is not None, step
+        blocks = _kmem_view(_sysfs(flow, step))
+        for first, end, zone in info.sole_zones(1, BS):
+            for i in range(first, end):
+                if blocks.get(i, ("offline", ""))[0] == "online":
+                    assert blocks[i][1] == zone, (step, i, blocks[i], zone)
+                    placed += 1
+        online = [i for i, (s, _) in blocks.items() if s == "online"]
+        empty = info.no_online_memory_in([(KMEM[0] * BS, (KMEM[-1] + 1) * BS)])
+        assert empty == (not online), (step, online, info.spans)
+        emptied += empty
+    assert placed >= len(KMEM) and emptied >= 2  # s1's 30 Movable blocks; s2-offline-all and s3-devdax
+
+
 # --------------------------------------------------------------------------
 # 3. back to devdax: zone guard, then the real thing
 

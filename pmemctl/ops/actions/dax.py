@@ -15,10 +15,24 @@ from pmemctl.commandline import command_line
 from pmemctl.errors import KernelError
 from pmemctl.model.discover import read_block_size, read_dax_ranges
 from pmemctl.model.records import kmem_blocks
+from pmemctl.model.zoneinfo import read_zoneinfo
 from pmemctl.ops.actions.base import Action, JournalPolicy, Problem, ProblemKind, Touches, Write, not_done
 from pmemctl.ops.actions.memory import ZONE_NAME, block_state, block_zone
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
+
+
+def _byte_runs(blocks: list[int], block_size: int) -> list[tuple[int, int]]:
+    """The byte ranges runs of consecutive (sorted) block indexes cover."""
+    runs: list[tuple[int, int]] = []
+    first = prev = blocks[0]
+    for idx in blocks[1:]:
+        if idx != prev + 1:
+            runs.append((first * block_size, (prev + 1) * block_size))
+            first = idx
+        prev = idx
+    runs.append((first * block_size, (prev + 1) * block_size))
+    return runs
 
 
 def device_driver(door: SysfsRoot, device: str) -> Optional[str]:
@@ -28,11 +42,22 @@ def device_driver(door: SysfsRoot, device: str) -> Optional[str]:
 def online_blocks_of(door: SysfsRoot, device: str) -> list[int]:
     """Blocks of ``device``'s ranges that are online now (read, not planned).
     A block size no kernel could hold is a BadAttribute, never a guess: a
-    wrong size would make online blocks look absent and let kmem go."""
+    wrong size would make online blocks look absent and let kmem go.
+
+    First one read of /proc/zoneinfo: where no populated zone's span meets
+    the blocks, none of them is online (an online block lies inside its
+    zone's span, and offlining shrinks the span past offline memory:
+    :mod:`pmemctl.model.zoneinfo`), and no block is read (issue 14).
+    Otherwise each block's state says."""
     block_size = read_block_size(door)
     if block_size is None:
         return []
     blocks = kmem_blocks(read_dax_ranges(door, device), block_size)
+    if not blocks:
+        return []
+    zone_info = read_zoneinfo(door)
+    if zone_info is not None and zone_info.no_online_memory_in(_byte_runs(blocks, block_size)):
+        return []
     # every block read now, in one batched walk of the memory directory (door.read_table)
     states = door.read_table(paths.MEMORY, [f"memory{idx}" for idx in blocks], ["state"])[0]
     return [idx for idx, state in zip(blocks, states, strict=True) if state == "online"]

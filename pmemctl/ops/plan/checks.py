@@ -88,8 +88,9 @@ _PAGES_FREE_RE = re.compile(r"^\s+pages free\s+(\d+)")
 def _kernel_zone_free(door: SysfsRoot) -> Optional[int]:
     """Free bytes in the kernel zones (all but Movable and Device), from
     /proc/zoneinfo: the memmap of hot-added memory is a kernel allocation,
-    so free ZONE_MOVABLE memory cannot hold it.  None without zoneinfo."""
-    text = door.read_optional(PROC_ZONEINFO)
+    so free ZONE_MOVABLE memory cannot hold it.  None without zoneinfo.
+    Read whole: past 64 KiB on a machine with many CPUs (a pageset each per zone)."""
+    text = door.read_all(PROC_ZONEINFO)
     if not text:
         return None
     free, zone = 0, ""
