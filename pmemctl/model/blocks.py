@@ -178,17 +178,42 @@ def _owners(indexes: list[int], block_size: Optional[int], devices: Iterable[Dax
     return owners
 
 
-def _sample_removable(door: SysfsRoot, first: str) -> Optional[str]:
-    """The ``removable`` text of every block, from the block directory
-    ``first`` when it says "1"; None (read each block) otherwise.
+#: the kernel's release, and a parameter of memory_hotplug that Linux 5.15 added
+#: (mm/memory_hotplug.c, "auto-movable" online policy): either tells a kernel
+#: that prints one ``removable`` for every block
+_OSRELEASE = "/proc/sys/kernel/osrelease"
+_SINCE_5_15 = f"{paths.MEMORY_HOTPLUG_PARAMS}/online_policy"
+
+
+def removable_is_constant(door: SysfsRoot) -> bool:
+    """Whether this kernel shows the same ``removable`` for every block.
 
     Since Linux 5.7 (commit 53cdc1cb29e8, "indicate all memory blocks as
     removable") removable_show() prints IS_ENABLED(CONFIG_MEMORY_HOTREMOVE):
-    the same for every block, and documented as legacy
-    (Documentation/ABI/testing/sysfs-devices-memory).  A "1" is then every
-    block's value; a "0", or a missing file, may be an older kernel's
-    per-block heuristic, so each block is read (issue 14: one file fewer per
-    block offlined)."""
+    the same for every block, documented as legacy
+    (Documentation/ABI/testing/sysfs-devices-memory).  Known from the
+    release in /proc/sys/kernel/osrelease, or where a tree has none, from
+    memory_hotplug's ``online_policy`` parameter (5.15+).  False otherwise:
+    an older kernel's per-block heuristic is read block by block."""
+    release = door.read_optional(_OSRELEASE)
+    m = re.match(r"(\d+)\.(\d+)", release.strip()) if release else None
+    if m:
+        return (int(m.group(1)), int(m.group(2))) >= (5, 7)
+    return door.exists(_SINCE_5_15)
+
+
+def _sample_removable(door: SysfsRoot, first: str) -> Optional[str]:
+    """The ``removable`` text of every block, from the block directory
+    ``first`` when it says "1" on a kernel that shows every block the same
+    (:func:`removable_is_constant`); None (read each block) otherwise: a
+    "0" there is a kernel without memory hot-remove, and each block is read
+    to show it (issue 14: one file fewer per block offlined or walked)."""
+    return _removable_of_every_block(door, first) if removable_is_constant(door) else None
+
+
+def _removable_of_every_block(door: SysfsRoot, first: str) -> Optional[str]:
+    """What block ``first``'s ``removable`` reads when it is "1" (on a kernel
+    that shows every block the same: every block's); else None."""
     text = door.read_optional(f"{paths.MEMORY}/{first}/removable")
     return text if text == "1" else None
 
@@ -246,7 +271,10 @@ def read_block_table(
     attrs = ["state"]
     if "zones" in fields and not detailing:
         attrs.append("valid_zones")
-    if "removable" in fields and not detailing:
+    # every block's removable: sampled from one block where the kernel shows
+    # all the same (below), else read with the state
+    sample_every = "removable" in fields and not detailing and bool(indexes) and removable_is_constant(door)
+    if "removable" in fields and not detailing and not sample_every:
         attrs.append("removable")
     columns = dict(zip(attrs, door.read_table(paths.MEMORY, dirs, attrs), strict=True))
     raw_states = columns["state"]
@@ -273,6 +301,11 @@ def read_block_table(
     wanted = {attr: every for attr, every, online_only in
               (("valid_zones", "zones", "online_zones"), ("removable", "removable", "online_removable"))
               if attr not in columns and (every in fields or online_only in fields)}
+    if sample_every and indexes:
+        sampled_all = _removable_of_every_block(door, dirs[0])
+        if sampled_all is not None:
+            columns["removable"] = [sampled_all] * len(indexes)
+            wanted.pop("removable", None)
     if "removable" not in wanted and "removable" not in columns and "sampled_removable" in fields:
         online_positions = chosen("removable")  # ("removable" is not asked for:) the online blocks (of detail_device)
         sampled = _sample_removable(door, dirs[online_positions[0]]) if online_positions else None

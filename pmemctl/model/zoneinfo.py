@@ -30,11 +30,13 @@ from pmemctl.errors import BadAttribute
 from pmemctl.sysfs.door import SysfsRoot
 
 PROC_ZONEINFO = "/proc/zoneinfo"
+# (patterns, compiled by re's own cache on first use: not at import, which
+# every command pays; issue 14's start-up)
 #: one zone's section: its head, and everything up to the next head
-_SECTION_RE = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)[^\n]*\n(.*?)(?=^Node\s|\Z)", re.M | re.S)
-_PRESENT_RE = re.compile(r"^\s+present\s+(\S+)", re.M)
-_SPANNED_RE = re.compile(r"^\s+spanned\s+(\S+)", re.M)
-_START_RE = re.compile(r"^\s+start_pfn:\s+(\S+)", re.M)
+_SECTION = r"^Node\s+(\d+),\s+zone\s+(\S+)[^\n]*\n(.*?)(?=^Node\s|\Z)"
+_PRESENT = r"^\s+present\s+(\S+)"
+_SPANNED = r"^\s+spanned\s+(\S+)"
+_START = r"^\s+start_pfn:\s+(\S+)"
 
 
 class ZoneInfo:
@@ -81,16 +83,16 @@ def parse_zoneinfo(text: str, page_size: int) -> ZoneInfo:
     """Parse /proc/zoneinfo (``page_size``: the bytes of the pages it counts)."""
     present: dict[int, dict[str, int]] = {}
     spans: Optional[dict[int, list[tuple[str, int, int]]]] = {}
-    for m in _SECTION_RE.finditer(text):
+    for m in re.finditer(_SECTION, text, re.M | re.S):
         node, zone, body = int(m.group(1)), m.group(2), m.group(3)
-        pages = _number(_PRESENT_RE.search(body), f"present of node {node} zone {zone}")
+        pages = _number(re.search(_PRESENT, body, re.M), f"present of node {node} zone {zone}")
         if pages is None:
             continue
         present.setdefault(node, {})[zone] = pages * page_size
         if not pages or spans is None:
             continue
-        start = _number(_START_RE.search(body), f"start_pfn of node {node} zone {zone}")
-        spanned = _number(_SPANNED_RE.search(body), f"spanned of node {node} zone {zone}")
+        start = _number(re.search(_START, body, re.M), f"start_pfn of node {node} zone {zone}")
+        spanned = _number(re.search(_SPANNED, body, re.M), f"spanned of node {node} zone {zone}")
         if start is None or spanned is None:
             spans = None  # a kernel that prints no span: nothing is inferred from spans
             continue

@@ -371,11 +371,16 @@ def _going(k: SimulatedKernel, value: Optional[str]) -> None:
     _tree(k).attr(f"{paths.memory_block(blocks[-1])}/state", "going-offline", MODE_RW)
 
 
-@condition("not-removable", "a system-ram device's online blocks read removable 0")
+@condition("not-removable", "a kernel without memory hot-remove (CONFIG_MEMORY_HOTREMOVE=n): every block reads "
+           "removable 0, a system-ram device's online blocks among them")
 def _not_removable(k: SimulatedKernel, value: Optional[str]) -> None:
-    _dev, blocks = _kmem_online(k, "not-removable")
-    for i in blocks:
-        _tree(k).attr(f"{paths.memory_block(i)}/removable", "0")
+    # since Linux 5.7 removable_show() prints IS_ENABLED(CONFIG_MEMORY_HOTREMOVE),
+    # the same for every block (commit 53cdc1cb29e8)
+    _kmem_online(k, "not-removable")
+    tree = _tree(k)
+    for name in k.listdir(paths.MEMORY):
+        if name.startswith("memory") and name[6:].isdigit():
+            tree.attr(f"{paths.MEMORY}/{name}/removable", "0")
 
 
 @condition("stranded", "unbind kmem from a system-ram device with its memory online (simulated kernel): the "
