@@ -30,8 +30,11 @@ def build_bar(app: App, description: str) -> Iterator[Optional[Callable[[int, in
     if app.quiet or not _stderr_is_tty():
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from pmemctl.cli.quiet_imports import collector_paused
+
+    with collector_paused("rich.console", "rich.progress"):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     state: dict[str, Any] = {}
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

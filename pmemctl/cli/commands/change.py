@@ -137,7 +137,10 @@ def _progress(app: App) -> Optional[Callable[[int, int, str], None]]:
         if "bar" not in state:
             if state.get("finished"):
                 return  # a second pass (the undo after a failure) gets no new bar
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from pmemctl.cli.quiet_imports import collector_paused
+
+            with collector_paused("rich.progress"):
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             bar = Progress(
                 TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

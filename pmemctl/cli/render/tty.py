@@ -23,10 +23,13 @@ _VALUE_STYLES = {
 
 
 def print_document(doc: Document, *, color: bool) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table as RichTable
-    from rich.text import Text
+    from pmemctl.cli.quiet_imports import collector_paused
+
+    with collector_paused("rich.console", "rich.table"):
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table as RichTable
+        from rich.text import Text
 
     # The App already decided this is a terminal (or --color forced rich).
     console = Console(
