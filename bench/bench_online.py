@@ -30,7 +30,7 @@ target (at most 50 us; the median of several online/offline cycles at the
 small sizes) and its growth over the writes.  Exits 1 when a figure misses
 its target.
 
-Run: python3 bench/bench_online.py [--sizes 512,8192,49152] [--runs 1] [--no-strace]
+Run: python3 bench/bench_online.py [--sizes 512,8192,49152] [--runs 3] [--no-strace]
 """
 
 from __future__ import annotations
@@ -338,7 +338,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="512,8192,49152",
                     help="block counts; the first, small, stands for the fixed cost in the growth fit")
-    ap.add_argument("--runs", type=int, default=1, help="cycles of the four paths per size (median)")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="cycles of the four paths per size (their median: one run swings by 15 %% here)")
     ap.add_argument("--no-strace", action="store_true", help="leave out the sysfs-opens rows")
     ap.add_argument("--sim-sizes", type=lambda v: tuple(int(x) for x in v.split(",")), default=SIM_SIZES,
                     help="block counts for the simulated kernel's row (comma-separated, smallest first)")
