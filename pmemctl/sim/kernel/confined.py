@@ -473,4 +473,18 @@ def save_json(root: str | os.PathLike[str], path: str, data: Any, *, indent: int
     os.replace(tmp, path)
 
 
-__all__ = ["ConfinedTreeWriter", "check_tree", "save_json"]
+def load_json(path: str) -> Any:
+    """Read one of the simulator's state files; FileNotFoundError when it is
+    absent.  Only a regular file is opened (a FIFO or a device planted there
+    would block the simulator or have it open a device: refused with one
+    sentence), without blocking in any case."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OutsideSysroot(f"{path} is not a regular file; the simulated kernel refuses to read it")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced meanwhile
+            raise OutsideSysroot(f"{path} is not a regular file; the simulated kernel refuses to read it")
+        return json.load(fh)
+
+
+__all__ = ["ConfinedTreeWriter", "check_tree", "load_json", "save_json"]

@@ -10,12 +10,11 @@ door (:mod:`.door`) makes it and wires them together.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Optional
 
 from pmemctl.sim.kernel import state as _state
-from pmemctl.sim.kernel.confined import ConfinedTreeWriter
+from pmemctl.sim.kernel.confined import ConfinedTreeWriter, load_json
 from pmemctl.sim.kernel.faults import Faults
 from pmemctl.sim.kernels import TIER_DAX_DEFAULT
 from pmemctl.sim.machine import MachineSpec, NodeSpec
@@ -43,8 +42,7 @@ class SimContext:
     def machine(self) -> MachineSpec:
         """The resolved scenario, without its (large) block list."""
         if self._machine is None:
-            with open(os.path.join(self.marker, SCENARIO_FILE), encoding="utf-8") as fh:
-                data = json.load(fh)["machine"]
+            data = load_json(os.path.join(self.marker, SCENARIO_FILE))["machine"]
             data["blocks"] = []
             data["dax_devices"] = [dict(d, blocks=[]) for d in data.get("dax_devices", [])]
             self._machine = MachineSpec.from_dict(data)

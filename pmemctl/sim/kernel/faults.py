@@ -17,13 +17,12 @@ process, such as the CLI, sees them) through :func:`inject`, or
 from __future__ import annotations
 
 import errno as _errno
-import json
 import os
 import time
 import weakref
 from typing import Any, Callable, Optional, Sequence
 
-from pmemctl.sim.kernel.confined import save_json
+from pmemctl.sim.kernel.confined import load_json, save_json
 from pmemctl.sim.kernel.errors import WriteRefused
 from pmemctl.sim.kernel.watch import DirectoryWatch, watch_directory
 from pmemctl.sim.tree import MARKER_DIR
@@ -41,8 +40,7 @@ def _path(root: str | os.PathLike[str]) -> str:
 
 def load(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
     try:
-        with open(_path(root)) as fh:
-            return list(json.load(fh))
+        return list(load_json(_path(root)))
     except FileNotFoundError:
         return []
 

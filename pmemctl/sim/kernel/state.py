@@ -16,12 +16,11 @@ The file formats are part of the simulated tree and do not change.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 from typing import Any, Callable, Iterable, Optional
 
-from pmemctl.sim.kernel.confined import save_json
+from pmemctl.sim.kernel.confined import load_json, save_json
 from pmemctl.sim.objects import SUPPORTED_ALIGNMENTS
 from pmemctl.sim.tree import MARKER_DIR, TreeWriter
 from pmemctl.sysfs import abi, paths
@@ -48,8 +47,7 @@ def load_kernel_state(root: str | os.PathLike[str], boot_kmem: Callable[[], Iter
     booted with: a device the scenario boots on kmem got there by new_id
     (daxctl or a boot-time rule), so kmem's id list starts with ``boot_kmem()``."""
     try:
-        with open(_marker_file(root, STATE_FILE)) as fh:
-            return dict(json.load(fh))
+        return dict(load_json(_marker_file(root, STATE_FILE)))
     except FileNotFoundError:
         kmem_ids = list(boot_kmem())
         return {"dax_ids": {"kmem": kmem_ids} if kmem_ids else {}, "stranded": []}
@@ -65,8 +63,7 @@ def save_kernel_state(root: str | os.PathLike[str], state: dict[str, Any]) -> No
 def holders(root: str | os.PathLike[str], devnode: str) -> list[tuple[int, str]]:
     """(pid, name) of the processes ``holders.json`` declares as using ``devnode``."""
     try:
-        with open(_marker_file(root, HOLDERS_FILE)) as fh:
-            declared = json.load(fh)
+        declared = load_json(_marker_file(root, HOLDERS_FILE))
     except FileNotFoundError:
         return []
     return [(int(h["pid"]), shown_name(str(h["name"]))) for h in declared if h.get("path") == devnode]
@@ -81,8 +78,7 @@ def load_nd_state(root: str | os.PathLike[str]) -> dict[str, Any]:
     when the namespace is enabled again); before the first change, the info
     blocks of the tree as materialised."""
     try:
-        with open(_marker_file(root, ND_STATE_FILE)) as fh:
-            return dict(json.load(fh))
+        return dict(load_json(_marker_file(root, ND_STATE_FILE)))
     except FileNotFoundError:
         return {"info_blocks": info_blocks_of_tree(root)}
 
