@@ -736,13 +736,12 @@ class _Scope:
 
     indexes: list[int]
     links: Optional[dict[int, int]]  # block → node, when the node directories were listed
-    zoneinfo: Optional[dict[int, dict[str, int]]]  # set: boot memory comes from it
     boot_totals: Optional[dict[int, int]]  # node → its blocks outside dax devices' ranges
     any_block: Optional[int]  # some block that exists
     unread_devices: dict[int, int]  # node → blocks of dax devices left unread (``only_device``)
-    zone_info: Optional[ZoneInfo]  # /proc/zoneinfo as read (its spans name the online blocks' zones)
+    zone_info: Optional[ZoneInfo]  # set: boot memory comes from its present bytes; its spans name zones
 
-    __slots__ = ("indexes", "links", "zoneinfo", "boot_totals", "any_block", "unread_devices", "zone_info")
+    __slots__ = ("indexes", "links", "boot_totals", "any_block", "unread_devices", "zone_info")
 
     def __init__(self, indexes: list[int], links: Optional[dict[int, int]] = None,
                  zone_info: Optional[ZoneInfo] = None, boot_totals: Optional[dict[int, int]] = None,
@@ -750,7 +749,6 @@ class _Scope:
         self.indexes = indexes
         self.links = links
         self.zone_info = zone_info
-        self.zoneinfo = None if zone_info is None else zone_info.present
         self.boot_totals = boot_totals
         self.any_block = any_block
         self.unread_devices = unread_devices or {}
@@ -955,8 +953,8 @@ def discover(
     tiers = read_tiers(door)
     stranded = read_stranded(door, devices, blocks, policy.block_size) if with_blocks else []
     boot = None
-    if scope.zoneinfo is not None and scope.boot_totals is not None and policy.block_size:
-        boot = boot_memory(scope.zoneinfo, scope.boot_totals, blocks, policy.block_size, scope.unread_devices)
+    if scope.zone_info is not None and scope.boot_totals is not None and policy.block_size:
+        boot = boot_memory(scope.zone_info.present, scope.boot_totals, blocks, policy.block_size, scope.unread_devices)
     nodes = read_nodes(door, nids, blocks, devices, tiers, with_blocks, stranded, boot)
     possible = _opt(door, paths.NODE + "/possible", parse_cpulist, "a node list") or tuple(nids)
     return Topology(

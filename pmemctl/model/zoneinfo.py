@@ -35,6 +35,7 @@ PROC_ZONEINFO = "/proc/zoneinfo"
 #: one zone's section: its head, and everything up to the next head
 _SECTION = r"^Node\s+(\d+),\s+zone\s+(\S+)[^\n]*\n(.*?)(?=^Node\s|\Z)"
 _PRESENT = r"^\s+present\s+(\S+)"
+_FREE = r"^\s+pages free\s+(\d+)"  # (a garbled count is left out, as ever)
 _SPANNED = r"^\s+spanned\s+(\S+)"
 _START = r"^\s+start_pfn:\s+(\S+)"
 
@@ -43,12 +44,14 @@ class ZoneInfo:
     """What /proc/zoneinfo says of each zone, in bytes.  (A plain class: no
     dataclass decoration on the start-up path.)"""
 
-    __slots__ = ("present", "spans")
+    __slots__ = ("present", "free", "spans")
 
-    def __init__(self, present: dict[int, dict[str, int]],
+    def __init__(self, present: dict[int, dict[str, int]], free: dict[int, dict[str, int]],
                  spans: Optional[dict[int, list[tuple[str, int, int]]]]) -> None:
         #: node -> zone -> present bytes (every zone listed, populated or not)
         self.present = present
+        #: node -> zone -> free bytes ("pages free"; where the kernel prints it)
+        self.free = free
         #: node -> (zone, first byte, end byte) of each populated zone; None when
         #: a populated zone printed no start_pfn (its span is unknown)
         self.spans = spans
@@ -82,9 +85,13 @@ class ZoneInfo:
 def parse_zoneinfo(text: str, page_size: int) -> ZoneInfo:
     """Parse /proc/zoneinfo (``page_size``: the bytes of the pages it counts)."""
     present: dict[int, dict[str, int]] = {}
+    free: dict[int, dict[str, int]] = {}
     spans: Optional[dict[int, list[tuple[str, int, int]]]] = {}
     for m in re.finditer(_SECTION, text, re.M | re.S):
         node, zone, body = int(m.group(1)), m.group(2), m.group(3)
+        free_pages = _number(re.search(_FREE, body, re.M), f"pages free of node {node} zone {zone}")
+        if free_pages is not None:
+            free.setdefault(node, {})[zone] = free_pages * page_size
         pages = _number(re.search(_PRESENT, body, re.M), f"present of node {node} zone {zone}")
         if pages is None:
             continue
@@ -97,7 +104,7 @@ def parse_zoneinfo(text: str, page_size: int) -> ZoneInfo:
             spans = None  # a kernel that prints no span: nothing is inferred from spans
             continue
         spans.setdefault(node, []).append((zone, start * page_size, (start + spanned) * page_size))
-    return ZoneInfo(present, spans)
+    return ZoneInfo(present, free, spans)
 
 
 def _number(m: Optional[re.Match[str]], what: str) -> Optional[int]:

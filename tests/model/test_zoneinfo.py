@@ -44,6 +44,7 @@ def test_present_and_spans_of_populated_zones_only() -> None:
     info = parse_zoneinfo(text, PAGE)
     assert info.present[0] == {"DMA": 3998 * PAGE, "DMA32": 700000 * PAGE, "Normal": 0, "Movable": 0, "Device": 0}
     assert info.present[1] == {"Normal": 0, "Movable": movable_pages * PAGE, "Device": 0}
+    assert info.free[0]["DMA"] == 3998 * PAGE and info.free[1]["Movable"] == movable_pages * PAGE
     assert info.spans == {0: [("DMA", PAGE, 4096 * PAGE), ("DMA32", 4096 * PAGE, (4096 + 1044480) * PAGE)],
                           1: [("Movable", 40 * BLOCK, 48 * BLOCK)]}
     assert info.sole_zones(1, BLOCK) == [(40, 48, "Movable")]

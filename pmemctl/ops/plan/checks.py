@@ -16,6 +16,7 @@ from pmemctl.model.records import (
     MemoryBlock,
     Topology,
 )
+from pmemctl.model.zoneinfo import read_zoneinfo
 from pmemctl.ops.plan import PlanBuilder
 from pmemctl.sysfs import paths
 from pmemctl.sysfs.door import SysfsRoot
@@ -78,31 +79,16 @@ def _meminfo_free(door: SysfsRoot) -> Optional[int]:
     return None
 
 
-#: /proc/zoneinfo: per zone, "pages free N" (in pages of PAGE_BYTES)
-PROC_ZONEINFO = "/proc/zoneinfo"
-PAGE_BYTES = 4096
-_ZONE_HEAD_RE = re.compile(r"^Node\s+\d+,\s+zone\s+(\S+)")
-_PAGES_FREE_RE = re.compile(r"^\s+pages free\s+(\d+)")
-
-
 def _kernel_zone_free(door: SysfsRoot) -> Optional[int]:
     """Free bytes in the kernel zones (all but Movable and Device), from
-    /proc/zoneinfo: the memmap of hot-added memory is a kernel allocation,
-    so free ZONE_MOVABLE memory cannot hold it.  None without zoneinfo.
-    Read whole: past 64 KiB on a machine with many CPUs (a pageset each per zone)."""
-    text = door.read_all(PROC_ZONEINFO)
-    if not text:
+    /proc/zoneinfo (:mod:`pmemctl.model.zoneinfo`): the memmap of hot-added
+    memory is a kernel allocation, so free ZONE_MOVABLE memory cannot hold
+    it.  None without zoneinfo."""
+    zone_info = read_zoneinfo(door)
+    if zone_info is None or not (zone_info.present or zone_info.free):
         return None
-    free, zone = 0, ""
-    for line in text.splitlines():
-        head = _ZONE_HEAD_RE.match(line)
-        if head:
-            zone = head.group(1)
-            continue
-        pages = _PAGES_FREE_RE.match(line)
-        if pages and zone not in ("Movable", "Device"):
-            free += int(pages.group(1)) * PAGE_BYTES
-    return free
+    return sum(n for zones in zone_info.free.values() for zone, n in zones.items()
+               if zone not in ("Movable", "Device"))
 
 
 def _zone_bytes(topo: Topology) -> tuple[int, int]:
